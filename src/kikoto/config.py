@@ -1,0 +1,86 @@
+"""One settings object: embedded defaults < TOML file (--config) < KIKOTO_* environment < command line."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "KIKOTO_"
+
+
+@dataclass
+class Settings:
+    listen: str = "127.0.0.1:5000"
+    data_dir: Path = Path("./data")
+    public_host: str | None = None  # HOST[:PORT] used in URLs the registry returns
+    database_url: str | None = None  # default: SQLite in the data dir
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    create_on_push: bool = True  # a push to a missing repository creates it
+    allow_sparse_index: bool = False  # accept indexes whose children are not in the repository
+    log_level: str = "info"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'kikoto.db').resolve()}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    def validate(self) -> None:
+        if ":" not in self.listen or not self.listen.rsplit(":", 1)[1].isdigit():
+            raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if value is None:
+        return None
+    if "bool" in kind:
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    if "int" in kind:
+        return int(value)
+    if "Path" in kind:
+        return Path(value)
+    return str(value)
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        with open(config_file, "rb") as fh:
+            document = tomllib.load(fh)
+        for key, value in document.items():
+            key = key.replace("-", "_")
+            if key not in names:
+                raise ValueError(f"{config_file}: unknown setting {key!r}")
+            values[key] = value
+    environ = os.environ if environ is None else environ
+    for name in names:
+        if ENV_PREFIX + name.upper() in environ:
+            values[name] = environ[ENV_PREFIX + name.upper()]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    settings.validate()
+    return settings

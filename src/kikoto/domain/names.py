@@ -1,0 +1,48 @@
+"""Repository names, tags and manifest references: the spec's grammar, one regex each."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .digests import Digest, parse_digest
+from .errors import RegistryError
+
+# distribution-spec v1.1 "<name>" grammar; ECR's repositoryName pattern is the same.
+REPOSITORY_NAME = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
+REPOSITORY_NAME_MAX = 256  # ECR's limit; clients cap host + name at 255 anyway
+TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+
+
+def check_repository_name(name: str) -> str:
+    if len(name) > REPOSITORY_NAME_MAX or not REPOSITORY_NAME.fullmatch(name):
+        raise RegistryError("NAME_INVALID", f"invalid repository name: {name!r}", detail={"name": name})
+    return name
+
+
+def is_valid_tag(tag: str) -> bool:
+    return TAG.fullmatch(tag) is not None
+
+
+def check_tag(tag: str) -> str:
+    if not is_valid_tag(tag):
+        raise RegistryError(
+            "MANIFEST_INVALID",
+            f"invalid tag {tag!r}: a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with '.' or '-'",
+            detail={"tag": tag},
+        )
+    return tag
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What follows /manifests/: a tag or a digest, never both."""
+
+    tag: str | None = None
+    digest: Digest | None = None
+
+
+def parse_reference(reference: str) -> Reference:
+    if ":" in reference:
+        return Reference(digest=parse_digest(reference))
+    return Reference(tag=check_tag(reference))

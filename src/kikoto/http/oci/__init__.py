@@ -1,0 +1,1 @@
+"""The OCI Distribution face: /v2/ routes."""

@@ -1,0 +1,104 @@
+"""/v2/<name>/blobs/... : blob reads and deletes, and the upload protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from ...domain.digests import parse_digest
+from ..auth import authorize, may
+from ...services.blobs import range_headers
+from .common import API_VERSION, BLOBS, content_length, head_response, require_body_length
+
+OCTET = "application/octet-stream"
+
+
+def _blob_headers(digest: str) -> dict[str, str]:
+    return {**API_VERSION, "Docker-Content-Digest": digest, "Content-Type": OCTET, "ETag": f'"{digest}"',
+            "Cache-Control": "max-age=31536000"}
+
+
+async def get_blob(request: web.Request) -> web.StreamResponse:
+    name, digest = request.match_info["name"], request.match_info["digest"]
+    authorize(request, name, "pull")
+    location = await request.app[BLOBS].locate(name, digest)
+    if isinstance(location.target, Path):
+        return web.FileResponse(location.target, headers=_blob_headers(location.digest))
+    raise web.HTTPTemporaryRedirect(location.target, headers={**API_VERSION, "Docker-Content-Digest": digest})
+
+
+async def head_blob(request: web.Request) -> web.Response:
+    name, digest = request.match_info["name"], request.match_info["digest"]
+    authorize(request, name, "pull")
+    size = await request.app[BLOBS].stat(name, digest)
+    return head_response(_blob_headers(digest), size)
+
+
+async def delete_blob(request: web.Request) -> web.Response:
+    name, digest = request.match_info["name"], request.match_info["digest"]
+    authorize(request, name, "delete")
+    await request.app[BLOBS].delete(name, digest)
+    return web.Response(status=202, headers=API_VERSION)
+
+
+def _created(name: str, digest: str) -> web.Response:
+    return web.Response(status=201, headers={**API_VERSION, "Location": f"/v2/{name}/blobs/{digest}",
+                                             "Docker-Content-Digest": digest})
+
+
+def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.Response:
+    return web.Response(status=status, headers={**API_VERSION, **range_headers(name, upload_id, offset)})
+
+
+async def start_upload(request: web.Request) -> web.Response:
+    name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
+    authorize(request, name, "push")
+    if "mount" in query:
+        source = query.get("from") or None
+        if await blobs.mount(name, query["mount"], source, lambda repo: may(request, repo, "pull")):
+            return _created(name, str(parse_digest(query["mount"])))
+    elif "digest" in query:
+        length = require_body_length(request)
+        digest = await blobs.upload_whole(name, query["digest"], request.content.iter_any(), length)
+        return _created(name, digest)
+    state = await blobs.start_upload(name, query.get("digest-algorithm", "sha256"))
+    return _accepted(name, state.id, state.offset)
+
+
+async def upload_status(request: web.Request) -> web.Response:
+    name, upload_id = request.match_info["name"], request.match_info["upload"]
+    authorize(request, name, "push")
+    state = await request.app[BLOBS].status(name, upload_id)
+    return _accepted(name, upload_id, state.offset, status=204)
+
+
+async def patch_upload(request: web.Request) -> web.Response:
+    name, upload_id = request.match_info["name"], request.match_info["upload"]
+    authorize(request, name, "push")
+    length = require_body_length(request)
+    state = await request.app[BLOBS].append(
+        name, upload_id, request.content.iter_any(), request.headers.get("Content-Range"), length
+    )
+    return _accepted(name, upload_id, state.offset)
+
+
+async def finish_upload(request: web.Request) -> web.Response:
+    name, upload_id = request.match_info["name"], request.match_info["upload"]
+    authorize(request, name, "push")
+    digest = await request.app[BLOBS].finish(
+        name,
+        upload_id,
+        request.query.get("digest", ""),
+        request.content.iter_any(),
+        request.headers.get("Content-Range"),
+        content_length(request),
+    )
+    return _created(name, digest)
+
+
+async def cancel_upload(request: web.Request) -> web.Response:
+    name, upload_id = request.match_info["name"], request.match_info["upload"]
+    authorize(request, name, "push")
+    await request.app[BLOBS].cancel(name, upload_id)
+    return web.Response(status=204, headers=API_VERSION)

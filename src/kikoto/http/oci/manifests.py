@@ -1,0 +1,81 @@
+"""/v2/<name>/manifests/<reference>, tags/list and referrers/<digest>."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from ...domain.digests import parse_digest
+from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
+from ...domain.paging import parse_page_size
+from ...services.manifests import referrers_index
+from ..auth import authorize
+from .common import API_VERSION, MANIFESTS, head_response, next_link, read_limited
+
+REFERRERS_PAGE = 1000
+
+
+async def get_manifest(request: web.Request) -> web.Response:
+    name, reference = request.match_info["name"], request.match_info["reference"]
+    authorize(request, name, "pull")
+    head = request.method == "HEAD"
+    pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head)
+    headers = {**API_VERSION, "Docker-Content-Digest": pulled.digest, "ETag": f'"{pulled.digest}"',
+               "Content-Type": pulled.media_type}
+    if head:
+        return head_response(headers, pulled.size)
+    return web.Response(body=pulled.content, headers=headers)
+
+
+async def put_manifest(request: web.Request) -> web.Response:
+    name, reference = request.match_info["name"], request.match_info["reference"]
+    authorize(request, name, "push")
+    content = await read_limited(request, MAX_MANIFEST_BYTES)
+    pushed = await request.app[MANIFESTS].push(
+        name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", [])
+    )
+    headers = {**API_VERSION, "Location": f"/v2/{name}/manifests/{pushed.digest}",
+               "Docker-Content-Digest": pushed.digest}
+    if pushed.subject:
+        headers["OCI-Subject"] = pushed.subject
+    response = web.Response(status=201, headers=headers)
+    for tag in pushed.tags:
+        response.headers.add("OCI-Tag", tag)
+    return response
+
+
+async def delete_manifest(request: web.Request) -> web.Response:
+    name, reference = request.match_info["name"], request.match_info["reference"]
+    authorize(request, name, "delete")
+    await request.app[MANIFESTS].delete(name, reference)
+    return web.Response(status=202, headers=API_VERSION)
+
+
+async def list_tags(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    authorize(request, name, "pull")
+    limit, last = parse_page_size(request.query.get("n")), request.query.get("last") or None
+    tags = await request.app[MANIFESTS].tags(name, None if limit is None else limit + 1, last)
+    headers = dict(API_VERSION)
+    if limit is not None and len(tags) > limit:
+        tags = tags[:limit]
+        headers["Link"] = next_link(f"/v2/{name}/tags/list", {"n": limit, "last": tags[-1]})
+    return web.json_response({"name": name, "tags": tags}, headers=headers)
+
+
+async def list_referrers(request: web.Request) -> web.Response:
+    name, digest = request.match_info["name"], request.match_info["digest"]
+    authorize(request, name, "pull")
+    subject = str(parse_digest(digest))
+    artifact_type = request.query.get("artifactType") or None
+    last = request.query.get("last") or None
+    found = await request.app[MANIFESTS].referrers(name, subject, artifact_type, REFERRERS_PAGE + 1, last)
+    headers = {**API_VERSION}
+    if artifact_type:
+        headers["OCI-Filters-Applied"] = "artifactType"
+    if len(found) > REFERRERS_PAGE:
+        found = found[:REFERRERS_PAGE]
+        headers["Link"] = next_link(f"/v2/{name}/referrers/{subject}",
+                                    {"artifactType": artifact_type, "last": found[-1].digest})
+    return web.Response(body=json.dumps(referrers_index(found)).encode(), content_type=OCI_INDEX, headers=headers)

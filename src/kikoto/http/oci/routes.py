@@ -1,0 +1,61 @@
+"""The /v2/ route table, the version check and the catalog."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...domain.names import check_repository_name
+from ...domain.paging import parse_page_size
+from . import blobs, manifests
+from .common import API_VERSION, REPOSITORIES, next_link
+
+NAME = "{name:[^{}]+?}"  # validated by name_middleware with the spec's grammar
+
+
+async def version_check(request: web.Request) -> web.Response:
+    return web.json_response({}, headers=API_VERSION)
+
+
+async def catalog(request: web.Request) -> web.Response:
+    limit, last = parse_page_size(request.query.get("n")), request.query.get("last") or None
+    if limit == 0:
+        return web.json_response({"repositories": []}, headers=API_VERSION)
+    names = await request.app[REPOSITORIES].catalog(None if limit is None else limit + 1, last)
+    headers = dict(API_VERSION)
+    if limit is not None and len(names) > limit:
+        names = names[:limit]
+        headers["Link"] = next_link("/v2/_catalog", {"n": limit, "last": names[-1]})
+    return web.json_response({"repositories": names}, headers=headers)
+
+
+@web.middleware
+async def name_middleware(request: web.Request, handler):
+    """Every route with a repository name gets it checked here, once, with the spec's grammar."""
+    name = request.match_info.get("name")
+    if name is not None:
+        check_repository_name(name)
+    return await handler(request)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/v2/", version_check, allow_head=True)
+    r.add_get("/v2", version_check, allow_head=True)
+    r.add_get("/v2/_catalog", catalog)
+    r.add_post(f"/v2/{NAME}/blobs/uploads/", blobs.start_upload)
+    r.add_post(f"/v2/{NAME}/blobs/uploads", blobs.start_upload)
+    upload = f"/v2/{NAME}/blobs/uploads/{{upload}}"
+    r.add_get(upload, blobs.upload_status, allow_head=False)
+    r.add_patch(upload, blobs.patch_upload)
+    r.add_put(upload, blobs.finish_upload)
+    r.add_delete(upload, blobs.cancel_upload)
+    blob = f"/v2/{NAME}/blobs/{{digest}}"
+    r.add_get(blob, blobs.get_blob, allow_head=False)
+    r.add_head(blob, blobs.head_blob)
+    r.add_delete(blob, blobs.delete_blob)
+    manifest = f"/v2/{NAME}/manifests/{{reference}}"
+    r.add_get(manifest, manifests.get_manifest)  # allow_head: the handler answers HEAD from metadata
+    r.add_put(manifest, manifests.put_manifest)
+    r.add_delete(manifest, manifests.delete_manifest)
+    r.add_get(f"/v2/{NAME}/tags/list", manifests.list_tags)
+    r.add_get(f"/v2/{NAME}/referrers/{{digest}}", manifests.list_referrers)

@@ -1,0 +1,120 @@
+"""Running the HTTP server: one process, or N workers sharing the port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+
+from aiohttp import web
+
+from .app import build_app, prepare
+from .config import Settings
+
+log = logging.getLogger("kikoto")
+
+
+def serve(settings: Settings) -> None:
+    prepare(settings)
+    if settings.workers == 1:
+        asyncio.run(_run_worker(settings, ready_fd=None))
+        return
+    _supervise(settings)
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+def _ready_line(settings: Settings) -> str:
+    database = settings.database.split("@")[-1] if "@" in settings.database else settings.database
+    return (f"kikoto ready on {settings.scheme}://{settings.listen} "
+            f"(workers={settings.workers}, database={database}, data={settings.data_dir})")
+
+
+async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings),
+                       reuse_port=settings.workers > 1, backlog=2048)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready_fd is None:
+        log.info(_ready_line(settings))
+    else:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+    await stop.wait()
+    await runner.cleanup()  # finishes in-flight requests, then closes the database pool
+
+
+def _spawn(settings: Settings, ready_w: int | None) -> int:
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+        code = 0
+        try:
+            asyncio.run(_run_worker(settings, ready_w))
+        except Exception:
+            log.exception("worker failed")
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _supervise(settings: Settings) -> None:
+    ready_r, ready_w = os.pipe()
+    workers = {_spawn(settings, ready_w) for _ in range(settings.workers)}
+    os.close(ready_w)
+    started = 0
+    while started < settings.workers:
+        chunk = os.read(ready_r, settings.workers)
+        if not chunk:
+            break
+        started += len(chunk)
+    os.close(ready_r)
+    if started < settings.workers:
+        _stop(workers)
+        sys.exit("kikoto: a worker failed to start; see the log above")
+    log.info(_ready_line(settings))
+
+    stopping = False
+
+    def on_signal(_sig, _frame):
+        nonlocal stopping
+        stopping = True
+        _stop(workers)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while workers:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        workers.discard(pid)
+        if not stopping:
+            log.warning("worker %d exited (status %d); starting a new one", pid, status)
+            workers.add(_spawn(settings, None))
+
+
+def _stop(workers: set[int]) -> None:
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,1 @@
+"""Use cases. The HTTP faces call these; none of them touches storage directly."""

@@ -1,0 +1,264 @@
+"""Blob use cases: read, delete, mount, and resumable uploads (monolithic, streamed, chunked)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
+from ..domain.errors import RegistryError
+from ..storage.blobs.port import BlobStore, UploadConflict
+from ..storage.meta.store import MetadataStore, Upload
+from .repositories import Repositories
+from .streams import hashing_sink, pump
+
+CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+HASH_STATES = 1024  # in-flight uploads whose hash state we keep between requests
+
+
+@dataclass(frozen=True)
+class UploadState:
+    id: str
+    repository: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    digest: str
+    size: int
+    target: Path | str  # a path to sendfile, or a URL to redirect to
+
+
+class Blobs:
+    def __init__(self, meta: MetadataStore, store: BlobStore, repositories: Repositories):
+        self.meta = meta
+        self.store = store
+        self.repositories = repositories
+        # upload id -> (offset, hasher): lets a chunked upload hash each byte once. Lost on
+        # restart or when a chunk lands on another process; then the stored prefix is re-hashed.
+        self._hashers: OrderedDict[str, tuple[int, object]] = OrderedDict()
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def stat(self, repository: str, digest: str) -> int:
+        parse_digest(digest)
+        size = await self.meta.repo_blob_size(repository, digest)
+        if size is None:
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", detail={"digest": digest})
+        return size
+
+    async def locate(self, repository: str, digest: str) -> BlobLocation:
+        size = await self.stat(repository, digest)
+        return BlobLocation(digest, size, await self.store.location(digest))
+
+    async def delete(self, repository: str, digest: str) -> None:
+        """Unlink the blob from this repository; its bytes go when nothing references them (GC)."""
+        parse_digest(digest)
+        repo = await self.repositories.get(repository)
+        if not await self.meta.unlink_blob(repo.id, digest):
+            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", detail={"digest": digest})
+
+    # -- mounting -------------------------------------------------------------------------
+
+    async def mount(self, repository: str, digest: str, source: str | None, readable: Callable[[str], bool]) -> bool:
+        """Link an existing blob into `repository` from `source` (or, without one, from any
+        repository the caller may read). False means: fall back to a normal upload."""
+        parse_digest(digest)
+        if source is not None:
+            candidates = [source] if readable(source) and await self.meta.repo_blob_size(source, digest) is not None else []
+        else:
+            candidates = [name for name in await self.meta.repositories_with_blob(digest) if readable(name)]
+        if not candidates:
+            return False
+        repo = await self.repositories.for_push(repository)
+        return await self.meta.link_blob(repo.id, digest)
+
+    # -- uploads --------------------------------------------------------------------------
+
+    async def start_upload(self, repository: str, algorithm: str = "sha256") -> UploadState:
+        check_algorithm(algorithm)
+        repo = await self.repositories.for_push(repository)
+        upload_id = str(uuid.uuid4())
+        await self.store.start_upload(upload_id)
+        await self.meta.create_upload(upload_id, repo.id, algorithm)
+        return UploadState(upload_id, repository, 0)
+
+    async def _upload(self, repository: str, upload_id: str) -> Upload:
+        upload = None
+        try:
+            uuid.UUID(upload_id)
+        except ValueError:
+            pass
+        else:
+            upload = await self.meta.get_upload(upload_id)
+        repo = await self.meta.get_repository(repository)
+        if upload is None or repo is None or upload.repo_id != repo.id:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
+        return upload
+
+    async def status(self, repository: str, upload_id: str) -> UploadState:
+        upload = await self._upload(repository, upload_id)
+        return UploadState(upload_id, repository, await self._durable_offset(upload))
+
+    async def _durable_offset(self, upload: Upload) -> int:
+        # The database records an offset only after its bytes were written; the file can be
+        # longer (a request died after writing) but is never shorter unless the disk lost data.
+        stored = await self.store.upload_size(upload.id)
+        return max(0, min(upload.offset, stored))
+
+    async def append(
+        self,
+        repository: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        content_range: str | None,
+        content_length: int | None,
+    ) -> UploadState:
+        """PATCH: append a chunk (Content-Range given) or a stream (no Content-Range)."""
+        upload = await self._upload(repository, upload_id)
+        offset = await self._durable_offset(upload)
+        expected = self._check_range(content_range, content_length, offset, repository, upload_id)
+        new_offset = await self._write(upload, offset, body, expected)
+        return UploadState(upload_id, repository, new_offset)
+
+    async def finish(
+        self,
+        repository: str,
+        upload_id: str,
+        digest: str,
+        body: AsyncIterator[bytes],
+        content_range: str | None,
+        content_length: int | None,
+    ) -> str:
+        """PUT: append the final chunk if any, verify the digest, commit the blob."""
+        wanted = _digest_param(digest)
+        upload = await self._upload(repository, upload_id)
+        offset = await self._durable_offset(upload)
+        expected = self._check_range(content_range, content_length, offset, repository, upload_id)
+        size = await self._write(upload, offset, body, expected)
+        actual = await self._final_digest(upload, size, wanted.algorithm)
+        if str(actual) != str(wanted):
+            await self._discard(upload)
+            raise RegistryError(
+                "DIGEST_INVALID",
+                f"digest {wanted} does not match the uploaded content ({actual})",
+                detail={"expected": str(wanted), "actual": str(actual)},
+            )
+        await self.store.commit_upload(upload.id, str(actual))
+        await self.meta.add_blob(upload.repo_id, str(actual), size)
+        await self.meta.delete_upload(upload.id)
+        return str(actual)
+
+    async def upload_whole(self, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None) -> str:
+        """POST ?digest=: a monolithic upload in one request."""
+        wanted = _digest_param(digest)
+        state = await self.start_upload(repository, wanted.algorithm)
+        return await self.finish(repository, state.id, digest, body, None, length)
+
+    async def cancel(self, repository: str, upload_id: str) -> None:
+        await self._discard(await self._upload(repository, upload_id))
+
+    async def _discard(self, upload: Upload) -> None:
+        self._hashers.pop(upload.id, None)
+        await self.meta.delete_upload(upload.id)
+        await self.store.abort_upload(upload.id)
+
+    def _check_range(self, content_range, content_length, offset, repository, upload_id) -> int | None:
+        """Validate Content-Range/Content-Length; returns the byte count the body must have."""
+        if content_range is None:
+            return content_length
+        match = CONTENT_RANGE.fullmatch(content_range.strip())
+        if not match:
+            raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}")
+        start, end = int(match.group(1)), int(match.group(2))
+        if end < start:
+            raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}", status=416)
+        if start != offset:
+            raise RegistryError(
+                "BLOB_UPLOAD_INVALID",
+                f"chunk starts at {start} but the upload has {offset} bytes",
+                status=416,
+                headers=range_headers(repository, upload_id, offset),
+            )
+        length = end - start + 1
+        if content_length is not None and content_length != length:
+            raise RegistryError(
+                "SIZE_INVALID", f"Content-Length {content_length} does not match Content-Range {content_range}"
+            )
+        return length
+
+    async def _write(self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None) -> int:
+        hasher = await self._hasher_at(upload, offset)
+        try:
+            async with self.store.open_upload(upload.id, offset) as writer:
+                written = await pump(body, hashing_sink(hasher, writer))
+        except UploadConflict:
+            raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=416) from None
+        except BaseException:
+            self._hashers.pop(upload.id, None)  # the hash state now covers bytes that will be discarded
+            raise
+        if expected is not None and written != expected:
+            self._hashers.pop(upload.id, None)
+            raise RegistryError("SIZE_INVALID", f"expected {expected} bytes, received {written}")
+        new_offset = offset + written
+        if written and not await self.meta.advance_upload(upload.id, offset, new_offset):
+            self._hashers.pop(upload.id, None)
+            raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)
+        self._remember(upload.id, new_offset, hasher)
+        return new_offset
+
+    async def _hasher_at(self, upload: Upload, offset: int):
+        cached = self._hashers.pop(upload.id, None)
+        if cached and cached[0] == offset:
+            return cached[1]
+        hasher = new_hasher(upload.algorithm)
+        if offset:
+            await self._rehash(upload.id, hasher, offset)
+        return hasher
+
+    async def _rehash(self, upload_id: str, hasher, limit: int) -> None:
+        seen = 0
+        async for chunk in self.store.read_upload(upload_id):
+            chunk = chunk[: limit - seen]
+            hasher.update(chunk)
+            seen += len(chunk)
+            if seen >= limit:
+                break
+
+    def _remember(self, upload_id: str, offset: int, hasher) -> None:
+        self._hashers[upload_id] = (offset, hasher)
+        while len(self._hashers) > HASH_STATES:
+            self._hashers.popitem(last=False)
+
+    async def _final_digest(self, upload: Upload, size: int, algorithm: str) -> Digest:
+        if algorithm == upload.algorithm:
+            hasher = await self._hasher_at(upload, size)
+        else:  # the client announced one algorithm and finished with another: hash again
+            hasher = new_hasher(algorithm)
+            await self._rehash(upload.id, hasher, size)
+        self._hashers.pop(upload.id, None)
+        return Digest(algorithm, hasher.hexdigest())
+
+
+def _digest_param(digest: str | None) -> Digest:
+    if not digest:
+        raise RegistryError("DIGEST_INVALID", "the digest query parameter is required to finish an upload")
+    return parse_digest(digest)
+
+
+def upload_location(repository: str, upload_id: str) -> str:
+    return f"/v2/{repository}/blobs/uploads/{upload_id}"
+
+
+def range_headers(repository: str, upload_id: str, offset: int) -> dict[str, str]:
+    """Location, Range (inclusive end; 0-0 for an empty upload, as Distribution does) and upload id."""
+    return {
+        "Location": upload_location(repository, upload_id),
+        "Range": f"0-{max(offset - 1, 0)}",
+        "Docker-Upload-UUID": upload_id,
+    }

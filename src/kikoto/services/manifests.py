@@ -1,0 +1,141 @@
+"""Manifest use cases: push (with validation and tags), pull, delete, tag listing, referrers."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..domain.digests import digest_bytes
+from ..domain.errors import RegistryError
+from ..domain.manifests import OCI_INDEX, parse_manifest
+from ..domain.names import check_repository_name, check_tag, parse_reference
+from ..storage.meta.store import MetadataStore, Referrer
+from .repositories import Repositories
+
+CACHE_BYTES = 64 << 20  # manifests are immutable by digest: keep recently served bytes in memory
+MAX_EXTRA_TAGS = 100
+
+
+@dataclass(frozen=True)
+class PushedManifest:
+    digest: str
+    subject: str | None
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class PulledManifest:
+    digest: str
+    media_type: str
+    size: int
+    content: bytes | None  # None for HEAD
+
+
+class _ByteCache:
+    """A size-bounded LRU of manifest bytes keyed by digest."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.used = capacity, 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, digest: str) -> bytes | None:
+        content = self._items.get(digest)
+        if content is not None:
+            self._items.move_to_end(digest)
+        return content
+
+    def put(self, digest: str, content: bytes) -> None:
+        if digest in self._items or len(content) > self.capacity // 8:
+            return
+        self._items[digest] = content
+        self.used += len(content)
+        while self.used > self.capacity:
+            self.used -= len(self._items.popitem(last=False)[1])
+
+
+class Manifests:
+    def __init__(self, meta: MetadataStore, repositories: Repositories, allow_sparse_index: bool = False):
+        self.meta = meta
+        self.repositories = repositories
+        self.allow_sparse_index = allow_sparse_index
+        self._cache = _ByteCache(CACHE_BYTES)
+
+    async def push(
+        self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
+    ) -> PushedManifest:
+        check_repository_name(repository)
+        ref = parse_reference(reference)
+        digest = digest_bytes(content, ref.digest.algorithm if ref.digest else "sha256")
+        if ref.digest and digest != ref.digest:
+            raise RegistryError(
+                "DIGEST_INVALID",
+                f"manifest digest {digest} does not match the reference {ref.digest}",
+                detail={"expected": str(ref.digest), "actual": str(digest)},
+            )
+        manifest = parse_manifest(content, content_type, str(digest))
+        if len(extra_tags) > MAX_EXTRA_TAGS:
+            raise RegistryError("MANIFEST_INVALID", f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
+        tags = list(dict.fromkeys(([ref.tag] if ref.tag else []) + [check_tag(t) for t in extra_tags]))
+        repo = await self.repositories.for_push(repository)
+        await self.meta.put_manifest(repo.id, manifest, content, tags, self.allow_sparse_index)
+        self._cache.put(str(digest), content)
+        return PushedManifest(str(digest), manifest.subject.digest if manifest.subject else None, tags)
+
+    async def pull(self, repository: str, reference: str, with_content: bool = True) -> PulledManifest:
+        check_repository_name(repository)
+        ref = parse_reference(reference)
+        if ref.tag:
+            head = await self.meta.find_manifest(repository, tag=ref.tag)
+        else:
+            head = await self.meta.find_manifest(repository, digest=str(ref.digest))
+        if head is None:
+            await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
+            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
+        content = None
+        if with_content:
+            content = self._cache.get(head.digest)
+            if content is None:
+                content = await self.meta.manifest_content(repository, head.digest)
+                if content is None:  # deleted between the two queries
+                    raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
+                self._cache.put(head.digest, content)
+        return PulledManifest(head.digest, head.media_type, head.size, content)
+
+    async def delete(self, repository: str, reference: str) -> None:
+        """By tag: remove that tag only. By digest: remove the manifest and every tag on it."""
+        repo = await self.repositories.get(repository)
+        ref = parse_reference(reference)
+        if ref.tag:
+            deleted = await self.meta.delete_tag(repo.id, ref.tag)
+        else:
+            deleted = await self.meta.delete_manifest(repo.id, str(ref.digest))
+        if not deleted:
+            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
+
+    async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
+        repo = await self.repositories.get(repository)
+        if limit == 0:
+            return []
+        return await self.meta.list_tags(repo.id, limit, after)
+
+    async def referrers(
+        self, repository: str, subject: str, artifact_type: str | None, limit: int, after: str | None
+    ) -> list[Referrer]:
+        """Manifests whose subject is `subject`; an empty list (never an error) for an unknown one."""
+        check_repository_name(repository)
+        repo = await self.meta.get_repository(repository)
+        if repo is None:
+            return []
+        return await self.meta.referrers(repo.id, subject, artifact_type, limit, after)
+
+
+def referrers_index(referrers: list[Referrer]) -> dict:
+    manifests = []
+    for r in referrers:
+        descriptor = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}
+        if r.artifact_type:
+            descriptor["artifactType"] = r.artifact_type
+        if r.annotations:
+            descriptor["annotations"] = r.annotations
+        manifests.append(descriptor)
+    return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}

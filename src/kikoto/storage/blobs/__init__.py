@@ -1,0 +1,1 @@
+"""Blob storage: a small port (port.py) and its adapters."""

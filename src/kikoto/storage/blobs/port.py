@@ -1,0 +1,42 @@
+"""The blob store port. Blobs are content-addressed and immutable; uploads are append-only
+files that become a blob only when committed under their verified digest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+
+class UploadConflict(Exception):
+    """Another request is writing to the same upload right now."""
+
+
+class UploadWriter(Protocol):
+    async def write(self, data: bytes) -> None: ...
+
+
+class BlobStore(Protocol):
+    async def start_upload(self, upload_id: str) -> None: ...
+
+    async def upload_size(self, upload_id: str) -> int:
+        """Bytes stored for an upload (-1 when it does not exist)."""
+
+    def open_upload(self, upload_id: str, offset: int):
+        """Async context manager yielding an UploadWriter that appends at `offset`
+        (anything stored past it, from an interrupted request, is discarded)."""
+
+    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+        """The stored bytes of an upload, for re-hashing when no hash state is at hand."""
+
+    async def commit_upload(self, upload_id: str, digest: str) -> None:
+        """Durably turn a verified upload into the blob `digest` (idempotent if it exists)."""
+
+    async def abort_upload(self, upload_id: str) -> None: ...
+
+    async def exists(self, digest: str) -> bool: ...
+
+    async def location(self, digest: str) -> Path | str:
+        """A local path to serve with sendfile, or a URL to redirect the client to."""
+
+    async def delete(self, digest: str) -> None: ...

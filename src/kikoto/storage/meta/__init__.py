@@ -1,0 +1,1 @@
+"""Metadata storage: one SQLAlchemy Core adapter for SQLite (default) and PostgreSQL."""

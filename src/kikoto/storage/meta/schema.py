@@ -1,0 +1,83 @@
+"""The metadata tables. Alembic migrations (migrations/versions) create and evolve them;
+this module is what queries are written against. Times are epoch seconds (floats), the
+unit the ECR API speaks."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# Content-addressed and shared by the whole registry: one row per digest, however many repos use it.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# A repository sees a blob once it was uploaded or mounted into it, or a manifest of it references it.
+repo_blobs = Table(
+    "repo_blobs",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), ForeignKey("blobs.digest"), primary_key=True),
+    Column("linked_at", Float, nullable=False),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_type", String(255)),
+    Column("subject_digest", String(200)),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # the exact pushed bytes (<= 4 MiB)
+    Column("annotations", Text),  # JSON, copied into referrers responses
+    Column("pushed_at", Float, nullable=False),
+    Column("last_pulled_at", Float),
+    Index("ix_manifests_subject", "repo_id", "subject_digest"),
+)
+
+# What each manifest references: drives "referenced blobs must exist", index children and GC.
+manifest_refs = Table(
+    "manifest_refs",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_digest", String(200), primary_key=True),
+    Column("child_digest", String(200), primary_key=True),
+    Column("child_kind", String(8), nullable=False),  # 'blob' | 'manifest'
+    Index("ix_manifest_refs_child", "child_digest"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("digest", String(200), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_tags_digest", "repo_id", "digest"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("algorithm", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,336 @@
+"""The metadata store: repositories, blobs, manifests, tags, uploads.
+
+One SQLAlchemy Core adapter serves SQLite and PostgreSQL; the few dialect differences
+(upsert syntax, byte-order collation) are resolved once in __init__.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ...domain.errors import RegistryError
+from ...domain.manifests import Manifest
+from .schema import blobs, manifest_refs, manifests, repo_blobs, repositories, tags, uploads
+
+
+@dataclass(frozen=True)
+class Repository:
+    id: int
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    repo_id: int
+    offset: int
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class Referrer:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+class MetadataStore:
+    def __init__(self, engine: AsyncEngine, clock=time.time):
+        self.engine = engine
+        self._writer = engine.execution_options(kikoto_write=True)
+        self._clock = clock
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
+        self._bytewise = (lambda column: column.collate("C")) if dialect == "postgresql" else (lambda column: column)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _write(self):
+        async with self._writer.begin() as conn:
+            yield conn
+
+    def _insert_ignore(self, table, rows, keys: Iterable[str]):
+        return self._insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys))
+
+    # -- repositories ---------------------------------------------------------------------
+
+    async def get_repository(self, name: str) -> Repository | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
+        return Repository(row.id, row.name, row.created_at) if row else None
+
+    async def ensure_repository(self, name: str) -> Repository:
+        existing = await self.get_repository(name)
+        if existing:
+            return existing
+        async with self._write() as conn:
+            await conn.execute(
+                self._insert_ignore(repositories, {"name": name, "created_at": self._clock()}, ["name"])
+            )
+            row = (await conn.execute(select(repositories).where(repositories.c.name == name))).one()
+        return Repository(row.id, row.name, row.created_at)
+
+    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
+        name = self._bytewise(repositories.c.name)
+        query = select(repositories.c.name).order_by(name)
+        if after:
+            query = query.where(name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    async def blob_size(self, digest: str) -> int | None:
+        """Size of a blob anywhere in the registry (for mounts), or None."""
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(blobs.c.size).where(blobs.c.digest == digest))
+
+    async def repo_blob_size(self, repo_name: str, digest: str) -> int | None:
+        """Size of a blob the repository can see, or None (one query, by repository name)."""
+        query = (
+            select(blobs.c.size)
+            .select_from(
+                repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest).join(
+                    repositories, repositories.c.id == repo_blobs.c.repo_id
+                )
+            )
+            .where(repositories.c.name == repo_name, repo_blobs.c.digest == digest)
+        )
+        async with self.engine.connect() as conn:
+            return await conn.scalar(query)
+
+    async def add_blob(self, repo_id: int, digest: str, size: int) -> None:
+        now = self._clock()
+        async with self._write() as conn:
+            await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now}, ["digest"]))
+            await self._link(conn, repo_id, [digest], now)
+
+    async def repositories_with_blob(self, digest: str) -> list[str]:
+        query = (
+            select(repositories.c.name)
+            .select_from(repo_blobs.join(repositories, repositories.c.id == repo_blobs.c.repo_id))
+            .where(repo_blobs.c.digest == digest)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def link_blob(self, repo_id: int, digest: str) -> bool:
+        """Make an existing blob visible in a repository (cross-repository mount)."""
+        async with self._write() as conn:
+            if await conn.scalar(select(blobs.c.size).where(blobs.c.digest == digest)) is None:
+                return False
+            await self._link(conn, repo_id, [digest], self._clock())
+        return True
+
+    async def _link(self, conn: AsyncConnection, repo_id: int, digests: list[str], now: float) -> None:
+        if digests:
+            rows = [{"repo_id": repo_id, "digest": d, "linked_at": now} for d in digests]
+            await conn.execute(self._insert_ignore(repo_blobs, rows, ["repo_id", "digest"]))
+
+    async def unlink_blob(self, repo_id: int, digest: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(repo_blobs).where(repo_blobs.c.repo_id == repo_id, repo_blobs.c.digest == digest)
+            )
+        return result.rowcount > 0
+
+    # -- uploads --------------------------------------------------------------------------
+
+    async def create_upload(self, upload_id: str, repo_id: int, algorithm: str) -> Upload:
+        now = self._clock()
+        row = {"id": upload_id, "repo_id": repo_id, "offset": 0, "algorithm": algorithm, "started_at": now, "updated_at": now}
+        async with self._write() as conn:
+            await conn.execute(uploads.insert().values(row))
+        return Upload(upload_id, repo_id, 0, algorithm)
+
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(uploads).where(uploads.c.id == upload_id))).first()
+        return Upload(row.id, row.repo_id, row.offset, row.algorithm) if row else None
+
+    async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
+        """Compare-and-set the offset, so two writers racing on one upload cannot both win."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(uploads)
+                .where(uploads.c.id == upload_id, uploads.c.offset == old_offset)
+                .values(offset=new_offset, updated_at=self._clock())
+            )
+        return result.rowcount == 1
+
+    async def delete_upload(self, upload_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        return result.rowcount > 0
+
+    # -- manifests and tags ---------------------------------------------------------------
+
+    async def put_manifest(
+        self, repo_id: int, manifest: Manifest, content: bytes, tag_names: list[str], allow_sparse_index: bool
+    ) -> None:
+        """Store a manifest, its references and its tags in one transaction, after checking
+        that everything it references is present in the repository."""
+        now = self._clock()
+        blob_digests = [d.digest for d in manifest.blobs if not d.is_foreign]
+        child_digests = [d.digest for d in manifest.manifests]
+        async with self._write() as conn:
+            await self._check_references(conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index)
+            await conn.execute(
+                self._insert_ignore(
+                    manifests,
+                    {
+                        "repo_id": repo_id,
+                        "digest": manifest.digest,
+                        "media_type": manifest.media_type,
+                        "artifact_type": manifest.referrer_artifact_type,
+                        "subject_digest": manifest.subject.digest if manifest.subject else None,
+                        "size": manifest.size,
+                        "content": content,
+                        "annotations": json.dumps(manifest.annotations) if manifest.annotations else None,
+                        "pushed_at": now,
+                    },
+                    ["repo_id", "digest"],
+                )
+            )
+            refs = [(d, "blob") for d in dict.fromkeys(blob_digests)] + [(d, "manifest") for d in dict.fromkeys(child_digests)]
+            if refs:
+                rows = [{"repo_id": repo_id, "parent_digest": manifest.digest, "child_digest": d, "child_kind": k} for d, k in refs]
+                await conn.execute(self._insert_ignore(manifest_refs, rows, ["repo_id", "parent_digest", "child_digest"]))
+            for name in tag_names:
+                statement = self._insert(tags).values(repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now)
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["repo_id", "name"], set_={"digest": manifest.digest, "updated_at": now}
+                    )
+                )
+
+    async def _check_references(self, conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index):
+        if blob_digests:
+            query = (
+                select(blobs.c.digest, blobs.c.size)
+                .select_from(repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest))
+                .where(repo_blobs.c.repo_id == repo_id, repo_blobs.c.digest.in_(set(blob_digests)))
+            )
+            sizes = {row.digest: row.size for row in await conn.execute(query)}
+            for descriptor in manifest.blobs:
+                if descriptor.is_foreign:
+                    continue
+                if descriptor.digest not in sizes:
+                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"blob unknown to registry: {descriptor.digest}",
+                                        detail={"digest": descriptor.digest})
+                if sizes[descriptor.digest] != descriptor.size:
+                    raise RegistryError(
+                        "MANIFEST_INVALID",
+                        f"descriptor size {descriptor.size} does not match blob {descriptor.digest} "
+                        f"of {sizes[descriptor.digest]} bytes",
+                    )
+        if child_digests and not allow_sparse_index:
+            query = select(manifests.c.digest).where(
+                manifests.c.repo_id == repo_id, manifests.c.digest.in_(set(child_digests))
+            )
+            present = set((await conn.scalars(query)).all())
+            for digest in child_digests:
+                if digest not in present:
+                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"manifest unknown to registry: {digest}",
+                                        detail={"digest": digest})
+
+    async def find_manifest(self, repo_name: str, *, tag: str | None = None, digest: str | None = None):
+        """(digest, media type, size) of a manifest by tag or digest in one indexed query;
+        None when the repository, tag or manifest is missing."""
+        query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size).select_from(
+            manifests.join(repositories, repositories.c.id == manifests.c.repo_id)
+        )
+        if tag is not None:
+            query = query.join(tags, and_(tags.c.repo_id == manifests.c.repo_id, tags.c.digest == manifests.c.digest))
+            query = query.where(repositories.c.name == repo_name, tags.c.name == tag)
+        else:
+            query = query.where(repositories.c.name == repo_name, manifests.c.digest == digest)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return ManifestHead(row.digest, row.media_type, row.size) if row else None
+
+    async def manifest_content(self, repo_name: str, digest: str) -> bytes | None:
+        query = (
+            select(manifests.c.content)
+            .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repo_id))
+            .where(repositories.c.name == repo_name, manifests.c.digest == digest)
+        )
+        async with self.engine.connect() as conn:
+            return await conn.scalar(query)
+
+    async def delete_manifest(self, repo_id: int, digest: str) -> bool:
+        async with self._write() as conn:
+            await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest == digest))
+            await conn.execute(
+                delete(manifest_refs).where(manifest_refs.c.repo_id == repo_id, manifest_refs.c.parent_digest == digest)
+            )
+            result = await conn.execute(
+                delete(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest == digest)
+            )
+        return result.rowcount > 0
+
+    async def delete_tag(self, repo_id: int, tag: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.name == tag))
+        return result.rowcount > 0
+
+    async def list_tags(self, repo_id: int, limit: int | None, after: str | None) -> list[str]:
+        name = self._bytewise(tags.c.name)
+        query = select(tags.c.name).where(tags.c.repo_id == repo_id).order_by(name)
+        if after:
+            query = query.where(name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def referrers(self, repo_id: int, subject: str, artifact_type: str | None, limit: int, after: str | None):
+        query = (
+            select(manifests.c.digest, manifests.c.media_type, manifests.c.size, manifests.c.artifact_type,
+                   manifests.c.annotations)
+            .where(manifests.c.repo_id == repo_id, manifests.c.subject_digest == subject)
+            .order_by(manifests.c.digest)
+            .limit(limit)
+        )
+        if artifact_type:
+            query = query.where(manifests.c.artifact_type == artifact_type)
+        if after:
+            query = query.where(manifests.c.digest > after)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            Referrer(r.digest, r.media_type, r.size, r.artifact_type, json.loads(r.annotations) if r.annotations else None)
+            for r in rows
+        ]
+
+    async def count(self, table_name: str) -> int:
+        """Row count of one table (tests and admin output)."""
+        table = {t.name: t for t in (repositories, blobs, repo_blobs, manifests, manifest_refs, tags, uploads)}[table_name]
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(func.count()).select_from(table))
+
+
+

@@ -1,0 +1,59 @@
+"""A real PostgreSQL server for the tests, started as the `postgres` user (it refuses root)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(*argv: str) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return list(argv)
+
+
+class PostgresServer:
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="kikoto-pg-"))
+        self.port = free_port()
+        self.data = self.root / "data"
+
+    @staticmethod
+    def available() -> str | None:
+        """None when the server can be started here, else why not."""
+        for tool in ("initdb", "pg_ctl"):
+            if shutil.which(tool) is None:
+                return f"{tool} is not on PATH"
+        return None
+
+    def start(self) -> "PostgresServer":
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        subprocess.run(_as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                                    "--locale=C.UTF-8", "-E", "UTF8"), check=True, capture_output=True)
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=300"
+        subprocess.run(_as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
+                                    "-w", "start"), check=True, capture_output=True)
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"), capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
+                        f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+        return self.url(name)
