@@ -114,8 +114,6 @@ class Manifests:
 
     async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
         repo = await self.repositories.get(repository)
-        if limit == 0:
-            return []
         return await self.meta.list_tags(repo.id, limit, after)
 
     async def referrers(

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ...domain.errors import RegistryError
+from ...domain.paging import parse_page_size
 from ...services.blobs import Blobs
 from ...services.manifests import Manifests
 from ...services.repositories import Repositories
@@ -56,3 +57,17 @@ def next_link(path: str, params: dict[str, str | int | None]) -> str:
 def head_response(headers: dict[str, str], size: int) -> web.Response:
     """A HEAD answer that announces the size of the body a GET would send."""
     return web.Response(headers={**headers, "Content-Length": str(size)})
+
+
+async def paged(request: web.Request, path: str, fetch) -> tuple[list[str], dict[str, str]]:
+    """`n`/`last` paging shared by the tag list and the catalog: asks `fetch(limit, last)` for
+    one item more than the page to learn whether a Link to the next page is due."""
+    limit, last = parse_page_size(request.query.get("n")), request.query.get("last") or None
+    headers = dict(API_VERSION)
+    if limit == 0:
+        return [], headers
+    items = await fetch(None if limit is None else limit + 1, last)
+    if limit is not None and len(items) > limit:
+        items = items[:limit]
+        headers["Link"] = next_link(path, {"n": limit, "last": items[-1]})
+    return items, headers

@@ -8,10 +8,9 @@ from aiohttp import web
 
 from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
-from ...domain.paging import parse_page_size
 from ...services.manifests import referrers_index
 from ..auth import authorize
-from .common import API_VERSION, MANIFESTS, head_response, next_link, read_limited
+from .common import API_VERSION, MANIFESTS, head_response, next_link, paged, read_limited
 
 REFERRERS_PAGE = 1000
 
@@ -55,12 +54,8 @@ async def delete_manifest(request: web.Request) -> web.Response:
 async def list_tags(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     authorize(request, name, "pull")
-    limit, last = parse_page_size(request.query.get("n")), request.query.get("last") or None
-    tags = await request.app[MANIFESTS].tags(name, None if limit is None else limit + 1, last)
-    headers = dict(API_VERSION)
-    if limit is not None and len(tags) > limit:
-        tags = tags[:limit]
-        headers["Link"] = next_link(f"/v2/{name}/tags/list", {"n": limit, "last": tags[-1]})
+    manifests = request.app[MANIFESTS]
+    tags, headers = await paged(request, f"/v2/{name}/tags/list", lambda limit, last: manifests.tags(name, limit, last))
     return web.json_response({"name": name, "tags": tags}, headers=headers)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...domain.names import check_repository_name
-from ...domain.paging import parse_page_size
 from . import blobs, manifests
-from .common import API_VERSION, REPOSITORIES, next_link
+from .common import API_VERSION, REPOSITORIES, paged
 
 NAME = "{name:[^{}]+?}"  # validated by name_middleware with the spec's grammar
 
@@ -17,14 +16,7 @@ async def version_check(request: web.Request) -> web.Response:
 
 
 async def catalog(request: web.Request) -> web.Response:
-    limit, last = parse_page_size(request.query.get("n")), request.query.get("last") or None
-    if limit == 0:
-        return web.json_response({"repositories": []}, headers=API_VERSION)
-    names = await request.app[REPOSITORIES].catalog(None if limit is None else limit + 1, last)
-    headers = dict(API_VERSION)
-    if limit is not None and len(names) > limit:
-        names = names[:limit]
-        headers["Link"] = next_link("/v2/_catalog", {"n": limit, "last": names[-1]})
+    names, headers = await paged(request, "/v2/_catalog", request.app[REPOSITORIES].catalog)
     return web.json_response({"repositories": names}, headers=headers)
 
 
