@@ -1,0 +1,104 @@
+"""A real `kikoto serve` process on 127.0.0.1, and the real clients that drive it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import require
+from ..pg import free_port
+
+VENV_BIN = Path(sys.executable).parent
+
+
+class Server:
+    def __init__(self, data_dir: Path, workers: int = 2, extra: list[str] | None = None, database_url: str | None = None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.workers = workers
+        self.extra = extra or []
+        self.database_url = database_url
+        self.process: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self) -> "Server":
+        argv = [str(VENV_BIN / "kikoto"), "serve", "--listen", self.host, "--data-dir", str(self.data_dir),
+                "--workers", str(self.workers), *self.extra]
+        if self.database_url:
+            argv += ["--database-url", self.database_url]
+        self.process = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if "kikoto ready on" in self.log.read_text(errors="replace"):
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"kikoto serve did not start:\n{self.log.read_text(errors='replace')}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def server(tmp_path):
+    instance = Server(tmp_path / "data").start()
+    yield instance
+    instance.stop()
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    require(None if path else f"{name} is not installed")
+    return path
+
+
+@pytest.fixture
+def skopeo():
+    path = tool("skopeo")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([path, *args], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"skopeo {' '.join(args)} failed:\n{result.stderr}"
+        return result
+
+    return run
+
+
+@pytest.fixture
+def podman(tmp_path):
+    path = tool("podman")
+    runroot = Path(tempfile.mkdtemp(prefix="kp-", dir="/tmp"))  # podman wants a runroot under 50 characters
+    base = [path, "--root", str(tmp_path / "podman"), "--runroot", str(runroot), "--storage-driver", "vfs",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "TMPDIR": str(tmp_path)})
+        assert result.returncode == 0, f"podman {' '.join(args)} failed:\n{result.stderr}"
+        return result
+
+    yield run
+    shutil.rmtree(runroot, ignore_errors=True)
