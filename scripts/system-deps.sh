@@ -1,0 +1,20 @@
+#!/bin/sh
+# Debian packages the tests drive: skopeo and podman (real OCI clients), PostgreSQL (the
+# server binaries and psql). Installs only what is missing; needs root for apt-get.
+set -e
+missing=""
+command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
+command -v podman >/dev/null 2>&1 || missing="$missing podman"
+command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing="$missing postgresql"
+fi
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "system-deps: missing$missing; run as root or install them with apt-get" >&2
+    exit 0
+fi
+echo "system-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq $missing >/dev/null
