@@ -53,3 +53,16 @@ async def test_unknown_endpoint_and_method_get_oci_errors(client):
     response = await client.post("/v2/foo/tags/list")
     assert response.status == 405
     assert await error_code(response) == "UNSUPPORTED"
+
+
+async def test_public_host_makes_locations_absolute(aiohttp_client, tmp_path):
+    import asyncio
+
+    from kikoto.app import build_app, prepare
+    from kikoto.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "d", public_host="registry.example:5000", workers=1)
+    await asyncio.to_thread(prepare, settings)
+    client = await aiohttp_client(build_app(settings))
+    response = await client.post("/v2/app/blobs/uploads/")
+    assert response.headers["Location"].startswith("http://registry.example:5000/v2/app/blobs/uploads/")
