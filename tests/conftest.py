@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import uuid
 
@@ -10,6 +11,7 @@ import pytest
 
 from kikoto.app import build_app, prepare
 from kikoto.config import Settings
+from kikoto.http.ecr.api import ECR
 
 from .pg import PostgresServer
 
@@ -32,16 +34,35 @@ def postgres():
     server.stop()
 
 
+ADMIN_KEY, ADMIN_SECRET = "AKIATESTADMIN0000001", "test-admin-secret-0123456789"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request, tmp_path) -> Settings:
     database_url = None
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
         database_url = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, workers=1)
+    # The OCI protocol tests push to repositories they did not create first.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, workers=1, create_on_push=True,
+                    admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
+
+
+async def basic_auth_for(app, key_id: str) -> str:
+    """What `podman login` would send after `aws ecr get-login-password` for this key."""
+    identities = app[ECR].identities
+    principal, _ = await identities.lookup(key_id)
+    password, _ = identities.issue(principal)
+    return "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings):
+async def app(settings):
     await asyncio.to_thread(prepare, settings)
-    return await aiohttp_client(build_app(settings))
+    return build_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app):
+    """The app in-process, logged in as the admin."""
+    return await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})

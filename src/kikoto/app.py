@@ -2,41 +2,87 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+
 from aiohttp import web
 
 from .config import Settings
-from .http.auth import auth_middleware
+from .http.auth import AUTH_CHALLENGE, auth_middleware
+from .http.ecr.api import ECR, EcrServices
+from .http.ecr.api import handle as ecr_api
 from .http.errors import error_middleware
 from .http.oci.common import BLOBS, MANIFESTS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
+from .services.access import Access
 from .services.blobs import Blobs
+from .services.ecr.common import RegistryIdentity
+from .services.ecr.images import Images
+from .services.ecr.layers import Layers
+from .services.ecr.repositories import RepositoryAdmin
+from .services.identity import Identities, load_master_key
 from .services.manifests import Manifests
 from .services.repositories import Repositories
 from .storage.blobs.filesystem import FilesystemBlobStore
+from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine, migrate
+from .storage.meta.identities import IdentityStore
 from .storage.meta.store import MetadataStore
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)
 
 
-def prepare(settings: Settings) -> None:
-    """Blocking start-up work done once, before any worker runs: directories and migrations."""
+def prepare(settings: Settings) -> tuple[str, str] | None:
+    """Blocking start-up work done once, before any worker runs: directories, migrations, the
+    admin principal. Returns the admin key pair when it was just generated (shown once)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database)
+    return asyncio.run(_bootstrap(settings))
+
+
+def identities_for(settings: Settings, engine) -> Identities:
+    return Identities(IdentityStore(engine), load_master_key(settings.master_key, settings.data_dir),
+                      settings.account_id)
+
+
+async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
+    engine = create_engine(settings.database)
+    try:
+        pair = None
+        if settings.admin_access_key_id:
+            pair = (settings.admin_access_key_id, settings.admin_secret_access_key)
+        return await identities_for(settings, engine).bootstrap_admin(pair)
+    finally:
+        await engine.dispose()
 
 
 def build_app(settings: Settings) -> web.Application:
-    meta = MetadataStore(create_engine(settings.database))
-    store = FilesystemBlobStore(settings.data_dir)
-    repositories = Repositories(meta, create_on_push=settings.create_on_push)
+    engine = create_engine(settings.database)
+    meta = MetadataStore(engine)
+    ecr_store = EcrStore(engine)
+    identities = identities_for(settings, engine)
+    registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
+    access = Access(ecr_store, settings.account_id, settings.region)
+    admin = RepositoryAdmin(ecr_store, access, registry)
+    repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template)
+    blobs = Blobs(meta, FilesystemBlobStore(settings.data_dir), repositories)
+    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index)
+    url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
 
     app = web.Application(middlewares=[error_middleware, name_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[META] = meta
     app[REPOSITORIES] = repositories
-    app[BLOBS] = Blobs(meta, store, repositories)
-    app[MANIFESTS] = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index)
+    app[BLOBS] = blobs
+    app[MANIFESTS] = manifests
+    app[ECR] = EcrServices(
+        registry=registry, identities=identities, access=access, store=ecr_store, repositories=admin,
+        images=Images(ecr_store, meta, manifests, admin, registry),
+        layers=Layers(blobs, ecr_store, admin, registry, url_key),
+    )
+    app[AUTH_CHALLENGE] = settings.auth_challenge
+    app.router.add_post("/", ecr_api)
     add_routes(app)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))

@@ -20,9 +20,15 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    create_on_push: bool = True  # a push to a missing repository creates it
+    create_on_push: bool = False  # create any missing repository on push (ECR: only CREATE_ON_PUSH templates do)
     allow_sparse_index: bool = False  # accept indexes whose children are not in the repository
     log_level: str = "info"
+    account_id: str = "000000000000"  # the 12-digit registry id in ARNs and responses
+    region: str = "us-east-1"  # the SigV4 region clients sign for
+    master_key: str | None = None  # Fernet key encrypting secrets at rest; default <data-dir>/master.key
+    auth_challenge: str = "basic"  # what 401s on /v2/ ask for: basic (as ECR) or bearer (token flow)
+    admin_access_key_id: str | None = None  # for automation: the admin key pair, instead of a generated one
+    admin_secret_access_key: str | None = None
 
     @property
     def host(self) -> str:
@@ -47,6 +53,17 @@ class Settings:
             raise ValueError("tls_cert and tls_key go together")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+            raise ValueError("account_id must be 12 digits")
+        if self.auth_challenge not in ("basic", "bearer"):
+            raise ValueError("auth_challenge must be basic or bearer")
+        if bool(self.admin_access_key_id) != bool(self.admin_secret_access_key):
+            raise ValueError("admin_access_key_id and admin_secret_access_key go together")
+
+    @property
+    def public(self) -> str:
+        """HOST[:PORT] clients use: --public-host, else the listen address."""
+        return self.public_host or self.listen
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -18,11 +18,28 @@ log = logging.getLogger("kikoto")
 
 
 def serve(settings: Settings) -> None:
-    prepare(settings)
+    created = prepare(settings)
+    if created:
+        announce_admin(settings, *created)
     if settings.workers == 1:
         asyncio.run(_run_worker(settings, ready_fd=None))
         return
     _supervise(settings)
+
+
+def announce_admin(settings: Settings, key_id: str, secret: str) -> None:
+    """Printed to the terminal once, never logged: the secret is not stored in clear anywhere."""
+    print(f"""
+kikoto: created the admin principal. Its secret access key is shown only this once:
+
+    export AWS_ACCESS_KEY_ID={key_id}
+    export AWS_SECRET_ACCESS_KEY={secret}
+    export AWS_DEFAULT_REGION={settings.region}
+
+  aws ecr create-repository --endpoint-url {settings.scheme}://{settings.public} --repository-name my-app
+  aws ecr get-login-password --endpoint-url {settings.scheme}://{settings.public} | \\
+      podman login --username AWS --password-stdin {settings.public}
+""", flush=True)
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

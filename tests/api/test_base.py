@@ -1,5 +1,6 @@
 """Version check, catalog, name validation, unknown endpoints."""
 
+from ..conftest import ADMIN_KEY, ADMIN_SECRET, basic_auth_for
 from ..helpers import error_code, push_image
 
 
@@ -61,8 +62,10 @@ async def test_public_host_makes_locations_absolute(aiohttp_client, tmp_path):
     from kikoto.app import build_app, prepare
     from kikoto.config import Settings
 
-    settings = Settings(data_dir=tmp_path / "d", public_host="registry.example:5000", workers=1)
+    settings = Settings(data_dir=tmp_path / "d", public_host="registry.example:5000", workers=1,
+                        create_on_push=True, admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
     await asyncio.to_thread(prepare, settings)
-    client = await aiohttp_client(build_app(settings))
+    app = build_app(settings)
+    client = await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})
     response = await client.post("/v2/app/blobs/uploads/")
     assert response.headers["Location"].startswith("http://registry.example:5000/v2/app/blobs/uploads/")

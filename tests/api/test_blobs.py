@@ -161,8 +161,9 @@ async def test_missing_content_length_on_monolithic_upload(client):
     host, port = client.server.host, client.server.port
     reader, writer = await asyncio.open_connection(host, port)
     digest = sha256(b"abc")
+    authorization = client.session.headers["Authorization"]
     writer.write(f"POST /v2/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
-                 f"Connection: close\r\n\r\n".encode())
+                 f"Authorization: {authorization}\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()
     status_line = (await reader.readline()).decode()
     writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -19,9 +20,16 @@ from ..pg import free_port
 VENV_BIN = Path(sys.executable).parent
 
 
+ADMIN_KEY, ADMIN_SECRET = "AKIAE2EADMIN00000001", "e2e-admin-secret-0123456789"
+REGION = "us-east-1"
+
+
 class Server:
-    def __init__(self, data_dir: Path, workers: int = 2, extra: list[str] | None = None, database_url: str | None = None):
+    def __init__(self, data_dir: Path, workers: int = 2, extra: list[str] | None = None, database_url: str | None = None,
+                 env: dict[str, str] | None = None):
         self.data_dir = data_dir
+        self.env = {"KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY, "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
+                    "KIKOTO_CREATE_ON_PUSH": "true", **(env or {})}
         self.port = free_port()
         self.workers = workers
         self.extra = extra or []
@@ -43,7 +51,7 @@ class Server:
         if self.database_url:
             argv += ["--database-url", self.database_url]
         self.process = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, env={**os.environ, **self.env})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if "kikoto ready on" in self.log.read_text(errors="replace"):
@@ -60,6 +68,26 @@ class Server:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+    def ecr(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET):
+        """A boto3 ECR client pointed at this server (real SigV4 signing)."""
+        import boto3
+
+        return boto3.client("ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
+                            aws_secret_access_key=secret)
+
+    def password(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET) -> str:
+        """`aws ecr get-login-password`, done with boto3."""
+        token = self.ecr(key, secret).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        return base64.b64decode(token).decode().split(":", 1)[1]
+
+    @property
+    def creds(self) -> str:
+        return f"AWS:{self.password()}"
+
+    def auth_headers(self) -> dict[str, str]:
+        """What `podman login` sends afterwards: Basic AWS:<password>."""
+        return {"Authorization": "Basic " + base64.b64encode(self.creds.encode()).decode()}
 
 
 @pytest.fixture

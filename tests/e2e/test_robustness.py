@@ -52,7 +52,7 @@ async def test_twenty_clients_push_the_same_layer_and_tag_at_once(server):
             assert pushed.status == 201, await pushed.text()
         return sha256(body)
 
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=server.auth_headers()) as session:
         pushed = await asyncio.gather(*(push(session, n) for n in range(20)))
         async with session.get(f"{server.url}/v2/shared/manifests/latest") as response:
             winner = response.headers["Docker-Content-Digest"]
@@ -72,7 +72,7 @@ async def test_kill_9_mid_upload_then_resume_after_restart(tmp_path):
     server = Server(tmp_path / "data", workers=1).start()
     data = os.urandom(24 << 20)
     first = 8 << 20
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=server.auth_headers()) as session:
         async with session.post(f"{server.url}/v2/crash/blobs/uploads/") as response:
             location = response.headers["Location"]
         async with session.patch(f"{server.url}{location}", data=data[:first],
@@ -93,7 +93,7 @@ async def test_kill_9_mid_upload_then_resume_after_restart(tmp_path):
     assert assert_blobs_match_their_digests(server.data_dir) == 0  # nothing half-written became a blob
     server = Server(server.data_dir, workers=1).start()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=server.auth_headers()) as session:
             async with session.get(f"{server.url}{location}") as response:
                 assert response.status == 204
                 offset = int(response.headers["Range"].split("-")[1]) + 1
@@ -132,7 +132,7 @@ async def test_memory_stays_flat_pushing_and_pulling_a_big_layer(tmp_path):
     sampler = asyncio.ensure_future(sample())
     baseline = peak[0]
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600), headers=server.auth_headers()) as session:
             started = time.monotonic()
             async with session.post(f"{server.url}/v2/big/blobs/uploads/?digest={digest}", data=body(),
                                     headers={"Content-Length": str(size)}) as response:

@@ -25,6 +25,7 @@ CODES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED": (405, "the operation is unsupported"),
     "TOOMANYREQUESTS": (429, "too many requests"),
     "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
+    "TAG_INVALID": (400, "manifest tag did not match URI"),  # legacy code; ECR uses it for immutable tags
     "UNKNOWN": (500, "unknown error"),
 }
 
@@ -47,3 +48,11 @@ class RegistryError(Exception):
         self.status = status or default_status
         self.headers = headers or {}
         super().__init__(f"{code}: {self.message}")
+
+
+class EcrError(Exception):
+    """A failure in the ECR API's terms: an exception name from the service model and ECR's wording."""
+
+    def __init__(self, error_type: str, message: str, status: int = 400, **extra: Any):
+        super().__init__(f"{error_type}: {message}")
+        self.error_type, self.message, self.status, self.extra = error_type, message, status, extra

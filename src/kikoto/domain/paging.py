@@ -1,6 +1,9 @@
-"""Page-size parsing for the OCI list endpoints (tags, catalog, referrers)."""
+"""Paging: `n`/`last` for the OCI list endpoints, opaque nextTokens for the ECR API."""
 
 from __future__ import annotations
+
+import base64
+import json
 
 from .errors import RegistryError
 
@@ -14,3 +17,17 @@ def parse_page_size(raw: str | None) -> int | None:
     if not raw.isdigit():
         raise RegistryError("PAGINATION_NUMBER_INVALID", f"n must be a non-negative integer, got {raw!r}")
     return min(int(raw), MAX_PAGE)
+
+
+def page_by_token(items: list, max_results: int | None, next_token: str | None, default: int = 100):
+    """ECR-style paging over an ordered list: (this page, the opaque token for the next or None)."""
+    start = 0
+    if next_token:
+        try:
+            start = int(json.loads(base64.urlsafe_b64decode(next_token.encode()))["offset"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("the nextToken is not one this registry issued") from None
+    size = max_results or default
+    end = start + size
+    token = base64.urlsafe_b64encode(json.dumps({"offset": end}).encode()).decode() if end < len(items) else None
+    return items[start:end], token

@@ -1,46 +1,139 @@
-"""Who is calling, and may they? The single place where authentication plugs in.
+"""Who is calling the /v2/ API, and may they? The single place where authentication lives.
 
-Until identities exist every caller is the anonymous administrator; the ECR issue replaces
-`authenticate` and `authorize` with SigV4/Basic/Bearer and the policy engine.
+Credentials: `Basic AWS:<password>` from GetAuthorizationToken (what `podman login` sends),
+`Bearer <token>` from the token endpoint (for clients that follow a Bearer challenge), or a
+presigned blob URL from GetDownloadUrlForLayer. Authorisation is the same policy engine as
+the ECR API, with ECR's action names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import binascii
+import time
 
 from aiohttp import web
 
 from ..domain.errors import RegistryError
+from ..services.identity import Identities, Principal, TokenError
+from .ecr.api import ECR
 
 PRINCIPAL = web.RequestKey("principal", object)
+AUTH_CHALLENGE = web.AppKey("auth_challenge", str)
+PRESIGNED = Principal("presigned-url", "presigned-url", None, ())
+BEARER_TTL = 3600
+
+# A Bearer token's scope actions, and the ECR actions each one covers.
+SCOPE_ACTIONS = {
+    "pull": {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:ListImages",
+             "ecr:ListImageReferrers"},
+    "push": {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
+             "ecr:BatchCheckLayerAvailability"},
+    "delete": {"ecr:BatchDeleteImage"},
+}
+ALL_ACTIONS = set().union(*SCOPE_ACTIONS.values())
+# What a principal must be allowed for a token endpoint to grant it each scope action.
+SCOPE_REQUIRES = {"pull": "ecr:BatchGetImage", "push": "ecr:PutImage", "delete": "ecr:BatchDeleteImage",
+                  "*": "ecr:PutImage"}
 
 
-@dataclass(frozen=True)
-class Principal:
-    name: str
+def _challenge(request: web.Request, repository: str | None, actions: tuple[str, ...]) -> dict[str, str]:
+    ecr = request.app[ECR]
+    if request.app[AUTH_CHALLENGE] == "bearer":
+        scope = ""
+        if repository:
+            wanted = [s for s, covered in SCOPE_ACTIONS.items() if covered & set(actions)] or ["pull"]
+            if "push" in wanted and "pull" not in wanted:
+                wanted.insert(0, "pull")
+            scope = f',scope="repository:{repository}:{",".join(wanted)}"'
+        return {"WWW-Authenticate": f'Bearer realm="{ecr.registry.endpoint}/v2/token",'
+                                    f'service="{ecr.registry.public_host}"{scope}'}
+    return {"WWW-Authenticate": f'Basic realm="{ecr.registry.endpoint}",service="kikoto"'}
 
 
-ANONYMOUS_ADMIN = Principal("anonymous")
+def unauthorized(request: web.Request, message: str, repository: str | None = None,
+                 actions: tuple[str, ...] = ()) -> RegistryError:
+    return RegistryError("UNAUTHORIZED", message, status=401, headers=_challenge(request, repository, actions))
 
 
-async def authenticate(request: web.Request) -> Principal:
-    return ANONYMOUS_ADMIN
-
-
-def authorize(request: web.Request, repository: str, action: str) -> None:
-    """Raise a RegistryError (UNAUTHORIZED / DENIED) unless the caller may do `action`
-    ('pull', 'push', 'delete') on `repository`."""
-
-
-def may(request: web.Request, repository: str, action: str) -> bool:
+async def credentials(request: web.Request, identities: Identities) -> Principal | None:
+    """The caller, None when anonymous. Bad or expired credentials are a 401, not anonymity."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
     try:
-        authorize(request, repository, action)
-    except RegistryError:
-        return False
-    return True
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise TokenError("malformed Basic credentials") from None
+            if user != "AWS":
+                raise TokenError("the username must be AWS (use the password from aws ecr get-login-password)")
+            return await identities.verify(password)
+        if scheme.lower() == "bearer":
+            return await identities.verify(value)
+    except TokenError as exc:
+        raise unauthorized(request, str(exc)) from None
+    if header:
+        raise unauthorized(request, f"unsupported authorization scheme {scheme!r}")
+    if "X-Kikoto-Signature" in request.query and request.method in ("GET", "HEAD"):
+        if request.app[ECR].layers.presigned_ok(request.path, request.query):
+            return PRESIGNED
+        raise unauthorized(request, "the presigned URL is invalid or has expired")
+    return None
+
+
+async def allowed(request: web.Request, repository: str | None, *actions: str) -> bool:
+    principal = request.get(PRINCIPAL)
+    if principal is PRESIGNED:
+        return "ecr:GetDownloadUrlForLayer" in actions
+    if principal is not None and principal.scope is not None:  # a Bearer token: only what it was granted
+        granted: set[str] = set()
+        for kind, name, scope_actions in principal.scope:
+            if kind == "repository" and name == repository:
+                for scope_action in scope_actions:
+                    granted |= ALL_ACTIONS if scope_action == "*" else SCOPE_ACTIONS.get(scope_action, set())
+        if not granted & set(actions):
+            return False
+    access = request.app[ECR].access
+    for action in actions:
+        if await access.allowed(principal, action, repository):
+            return True
+    return False
+
+
+async def authorize(request: web.Request, repository: str | None, *actions: str) -> None:
+    """Raise UNAUTHORIZED (anonymous: with a challenge) or DENIED unless any of `actions` is allowed."""
+    if await allowed(request, repository, *actions):
+        return
+    if request.get(PRINCIPAL) is None:
+        raise unauthorized(request, "authentication required", repository, actions)
+    raise RegistryError("DENIED", f"not authorized to perform {' or '.join(actions)} on "
+                                  f"{repository or 'the registry'}", status=403)
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    request[PRINCIPAL] = await authenticate(request)
+    if request.path.startswith("/v2"):
+        request[PRINCIPAL] = await credentials(request, request.app[ECR].identities)
     return await handler(request)
+
+
+async def token_endpoint(request: web.Request) -> web.Response:
+    """GET /v2/token?service=…&scope=repository:name:pull,push — the Distribution token flow."""
+    principal = request[PRINCIPAL]
+    identities = request.app[ECR].identities
+    granted = []
+    for scope in request.query.getall("scope", []):
+        for item in scope.split(" "):
+            kind, _, rest = item.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if kind != "repository" or not name:
+                continue
+            access = request.app[ECR].access
+            ok = [a for a in actions.split(",")
+                  if a in SCOPE_REQUIRES and await access.allowed(principal, SCOPE_REQUIRES[a], name)]
+            if ok:
+                granted.append(["repository", name, ok])
+    token, expires = identities.issue(principal or Identities.ANONYMOUS, ttl=BEARER_TTL, scope=granted)
+    issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires - BEARER_TTL))
+    return web.json_response({"token": token, "access_token": token, "expires_in": BEARER_TTL, "issued_at": issued})

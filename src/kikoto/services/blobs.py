@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +65,16 @@ class Blobs:
 
     # -- mounting -------------------------------------------------------------------------
 
-    async def mount(self, repository: str, digest: str, source: str | None, readable: Callable[[str], bool]) -> bool:
+    async def mount(self, repository: str, digest: str, source: str | None,
+                    readable: Callable[[str], Awaitable[bool]]) -> bool:
         """Link an existing blob into `repository` from `source` (or, without one, from any
         repository the caller may read). False means: fall back to a normal upload."""
         parse_digest(digest)
         if source is not None:
-            candidates = [source] if readable(source) and await self.meta.repo_blob_size(source, digest) is not None else []
+            candidates = [source] if await self.meta.repo_blob_size(source, digest) is not None and await readable(source) \
+                else []
         else:
-            candidates = [name for name in await self.meta.repositories_with_blob(digest) if readable(name)]
+            candidates = [name for name in await self.meta.repositories_with_blob(digest) if await readable(name)]
         if not candidates:
             return False
         repo = await self.repositories.for_push(repository)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..domain.digests import digest_bytes
+from ..domain.ecr import tag_is_immutable
 from ..domain.errors import RegistryError
 from ..domain.manifests import OCI_INDEX, parse_manifest
 from ..domain.names import check_repository_name, check_tag, parse_reference
 from ..storage.meta.store import MetadataStore, Referrer
 from .repositories import Repositories
 
+PULL_TIME_RESOLUTION = 60.0  # lastRecordedPullTime is kept to the minute (ECR: at least daily)
 CACHE_BYTES = 64 << 20  # manifests are immutable by digest: keep recently served bytes in memory
 MAX_EXTRA_TAGS = 100
 
@@ -59,6 +63,7 @@ class Manifests:
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
         self._cache = _ByteCache(CACHE_BYTES)
+        self._pull_writes: set[asyncio.Task] = set()
 
     async def push(
         self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
@@ -77,7 +82,8 @@ class Manifests:
             raise RegistryError("MANIFEST_INVALID", f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
         tags = list(dict.fromkeys(([ref.tag] if ref.tag else []) + [check_tag(t) for t in extra_tags]))
         repo = await self.repositories.for_push(repository)
-        await self.meta.put_manifest(repo.id, manifest, content, tags, self.allow_sparse_index)
+        await self.meta.put_manifest(repo, manifest, content, tags, self.allow_sparse_index,
+                                     lambda tag: tag_is_immutable(repo.tag_mutability, list(repo.mutability_exclusions), tag))
         self._cache.put(str(digest), content)
         return PushedManifest(str(digest), manifest.subject.digest if manifest.subject else None, tags)
 
@@ -99,7 +105,20 @@ class Manifests:
                 if content is None:  # deleted between the two queries
                     raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
                 self._cache.put(head.digest, content)
+            self._record_pull(head)
         return PulledManifest(head.digest, head.media_type, head.size, content)
+
+    def _record_pull(self, head) -> None:
+        """Write the pull time in the background, at most once a minute per image: a pull
+        must not wait on a database write."""
+        now = time.time()
+        if head.last_pulled_at is not None and now - head.last_pulled_at < PULL_TIME_RESOLUTION:
+            return
+        if len(self._pull_writes) > 100:  # the database is behind; the next pull will record it
+            return
+        task = asyncio.ensure_future(self.meta.record_pull(head.repo_id, head.digest, now))
+        self._pull_writes.add(task)
+        task.add_done_callback(self._pull_writes.discard)
 
     async def delete(self, repository: str, reference: str) -> None:
         """By tag: remove that tag only. By digest: remove the manifest and every tag on it."""

@@ -8,9 +8,10 @@ from ..storage.meta.store import MetadataStore, Repository
 
 
 class Repositories:
-    def __init__(self, meta: MetadataStore, create_on_push: bool = True):
+    def __init__(self, meta: MetadataStore, create_on_push: bool = False, from_template=None):
         self.meta = meta
-        self.create_on_push = create_on_push
+        self.create_on_push = create_on_push  # operator override: create any repository on first push
+        self.from_template = from_template  # async (name) -> created record or None (ECR's CREATE_ON_PUSH)
 
     async def get(self, name: str) -> Repository:
         check_repository_name(name)
@@ -20,11 +21,19 @@ class Repositories:
         return repo
 
     async def for_push(self, name: str) -> Repository:
-        """The repository a push writes to, created on first push when that is enabled."""
+        """The repository a push writes to. A missing one is created only by a CREATE_ON_PUSH
+        template (as on ECR) or when the operator enabled create_on_push."""
         check_repository_name(name)
+        repo = await self.meta.get_repository(name)
+        if repo is not None:
+            return repo
         if self.create_on_push:
             return await self.meta.ensure_repository(name)
-        return await self.get(name)
+        if self.from_template is not None and await self.from_template(name) is not None:
+            return await self.get(name)
+        raise RegistryError("NAME_UNKNOWN", f"repository {name!r} not known to registry; create it first "
+                            f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template",
+                            detail={"name": name})
 
     async def catalog(self, limit: int | None, after: str | None) -> list[str]:
         return await self.meta.list_repositories(limit, after)

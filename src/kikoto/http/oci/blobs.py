@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ...domain.digests import parse_digest
-from ..auth import authorize, may
+from ..auth import allowed, authorize
 from ...services.blobs import range_headers
 from .common import API_VERSION, BLOBS, content_length, head_response, require_body_length
 
@@ -21,7 +21,7 @@ def _blob_headers(digest: str) -> dict[str, str]:
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name, digest = request.match_info["name"], request.match_info["digest"]
-    authorize(request, name, "pull")
+    await authorize(request, name, "ecr:GetDownloadUrlForLayer")
     location = await request.app[BLOBS].locate(name, digest)
     if isinstance(location.target, Path):
         return web.FileResponse(location.target, headers=_blob_headers(location.digest))
@@ -30,14 +30,14 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 
 async def head_blob(request: web.Request) -> web.Response:
     name, digest = request.match_info["name"], request.match_info["digest"]
-    authorize(request, name, "pull")
+    await authorize(request, name, "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
     size = await request.app[BLOBS].stat(name, digest)
     return head_response(_blob_headers(digest), size)
 
 
 async def delete_blob(request: web.Request) -> web.Response:
     name, digest = request.match_info["name"], request.match_info["digest"]
-    authorize(request, name, "delete")
+    await authorize(request, name, "ecr:BatchDeleteImage")
     await request.app[BLOBS].delete(name, digest)
     return web.Response(status=202, headers=API_VERSION)
 
@@ -53,10 +53,11 @@ def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.
 
 async def start_upload(request: web.Request) -> web.Response:
     name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:InitiateLayerUpload")
     if "mount" in query:
         source = query.get("from") or None
-        if await blobs.mount(name, query["mount"], source, lambda repo: may(request, repo, "pull")):
+        if await blobs.mount(name, query["mount"], source,
+                             lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")):
             return _created(name, str(parse_digest(query["mount"])))
     elif "digest" in query:
         length = require_body_length(request)
@@ -68,14 +69,14 @@ async def start_upload(request: web.Request) -> web.Response:
 
 async def upload_status(request: web.Request) -> web.Response:
     name, upload_id = request.match_info["name"], request.match_info["upload"]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:UploadLayerPart")
     state = await request.app[BLOBS].status(name, upload_id)
     return _accepted(name, upload_id, state.offset, status=204)
 
 
 async def patch_upload(request: web.Request) -> web.Response:
     name, upload_id = request.match_info["name"], request.match_info["upload"]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:UploadLayerPart")
     length = require_body_length(request)
     state = await request.app[BLOBS].append(
         name, upload_id, request.content.iter_any(), request.headers.get("Content-Range"), length
@@ -85,7 +86,7 @@ async def patch_upload(request: web.Request) -> web.Response:
 
 async def finish_upload(request: web.Request) -> web.Response:
     name, upload_id = request.match_info["name"], request.match_info["upload"]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:CompleteLayerUpload")
     digest = await request.app[BLOBS].finish(
         name,
         upload_id,
@@ -99,6 +100,6 @@ async def finish_upload(request: web.Request) -> web.Response:
 
 async def cancel_upload(request: web.Request) -> web.Response:
     name, upload_id = request.match_info["name"], request.match_info["upload"]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:InitiateLayerUpload")
     await request.app[BLOBS].cancel(name, upload_id)
     return web.Response(status=204, headers=API_VERSION)

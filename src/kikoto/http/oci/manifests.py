@@ -17,7 +17,7 @@ REFERRERS_PAGE = 1000
 
 async def get_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
-    authorize(request, name, "pull")
+    await authorize(request, name, "ecr:BatchGetImage")
     head = request.method == "HEAD"
     pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head)
     headers = {**API_VERSION, "Docker-Content-Digest": pulled.digest, "ETag": f'"{pulled.digest}"',
@@ -29,7 +29,7 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 async def put_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
-    authorize(request, name, "push")
+    await authorize(request, name, "ecr:PutImage")
     content = await read_limited(request, MAX_MANIFEST_BYTES)
     pushed = await request.app[MANIFESTS].push(
         name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", [])
@@ -46,14 +46,14 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 async def delete_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
-    authorize(request, name, "delete")
+    await authorize(request, name, "ecr:BatchDeleteImage")
     await request.app[MANIFESTS].delete(name, reference)
     return web.Response(status=202, headers=API_VERSION)
 
 
 async def list_tags(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    authorize(request, name, "pull")
+    await authorize(request, name, "ecr:ListImages")
     manifests = request.app[MANIFESTS]
     tags, headers = await paged(request, f"/v2/{name}/tags/list", lambda limit, last: manifests.tags(name, limit, last))
     return web.json_response({"name": name, "tags": tags}, headers=headers)
@@ -61,7 +61,7 @@ async def list_tags(request: web.Request) -> web.Response:
 
 async def list_referrers(request: web.Request) -> web.Response:
     name, digest = request.match_info["name"], request.match_info["digest"]
-    authorize(request, name, "pull")
+    await authorize(request, name, "ecr:ListImageReferrers", "ecr:BatchGetImage")
     subject = str(parse_digest(digest))
     artifact_type = request.query.get("artifactType") or None
     last = request.query.get("last") or None

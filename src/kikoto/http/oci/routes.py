@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...domain.names import check_repository_name
+from ..auth import PRINCIPAL, authorize, token_endpoint, unauthorized
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, paged
 
@@ -12,10 +13,14 @@ NAME = "{name:[^{}]+?}"  # validated by name_middleware with the spec's grammar
 
 
 async def version_check(request: web.Request) -> web.Response:
+    """200 for an authenticated caller; otherwise 401 with the challenge that tells clients how to log in."""
+    if request[PRINCIPAL] is None:
+        raise unauthorized(request, "authentication required")
     return web.json_response({}, headers=API_VERSION)
 
 
 async def catalog(request: web.Request) -> web.Response:
+    await authorize(request, None, "ecr:DescribeRepositories")
     names, headers = await paged(request, "/v2/_catalog", request.app[REPOSITORIES].catalog)
     return web.json_response({"repositories": names}, headers=headers)
 
@@ -34,6 +39,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v2/", version_check, allow_head=True)
     r.add_get("/v2", version_check, allow_head=True)
     r.add_get("/v2/_catalog", catalog)
+    r.add_get("/v2/token", token_endpoint)
     r.add_post(f"/v2/{NAME}/blobs/uploads/", blobs.start_upload)
     r.add_post(f"/v2/{NAME}/blobs/uploads", blobs.start_upload)
     upload = f"/v2/{NAME}/blobs/uploads/{{upload}}"

@@ -4,7 +4,8 @@ unit the ECR API speaks."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text, false)
 
 metadata = MetaData()
 
@@ -14,6 +15,15 @@ repositories = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(256), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # ECR repository settings (migration 0002). JSON columns hold the API's own shapes.
+    Column("tag_mutability", String(32), nullable=False, server_default="MUTABLE"),
+    Column("mutability_exclusions", Text),  # JSON list of {filterType, filter}
+    Column("scan_on_push", Boolean, nullable=False, server_default=false()),
+    Column("encryption", Text),  # JSON {encryptionType, kmsKey}
+    Column("resource_tags", Text),  # JSON list of {Key, Value}
+    Column("repository_policy", Text),
+    Column("lifecycle_policy", Text),
+    Column("lifecycle_evaluated_at", Float),
 )
 
 # Content-addressed and shared by the whole registry: one row per digest, however many repos use it.
@@ -47,6 +57,8 @@ manifests = Table(
     Column("annotations", Text),  # JSON, copied into referrers responses
     Column("pushed_at", Float, nullable=False),
     Column("last_pulled_at", Float),
+    Column("config_media_type", String(255)),  # ECR's artifactMediaType (0002)
+    Column("image_size", BigInteger),  # ECR's imageSizeInBytes: blobs summed; an index: its largest child (0002)
     Index("ix_manifests_subject", "repo_id", "subject_digest"),
 )
 
@@ -79,5 +91,44 @@ uploads = Table(
     Column("offset", BigInteger, nullable=False),
     Column("algorithm", String(16), nullable=False),
     Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# -- identity (migration 0002) ---------------------------------------------------------------
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("policy", Text, nullable=False),  # IAM-style identity policy JSON
+    Column("created_at", Float, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the access key id, AKIA...
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted at rest (Fernet); SigV4 needs it back
+    Column("status", String(16), nullable=False),  # Active | Inactive
+    Column("created_at", Float, nullable=False),
+)
+
+# Registry-wide documents: the registry policy, settings that belong to the registry not a repository.
+registry_documents = Table(
+    "registry_documents",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+creation_templates = Table(
+    "creation_templates",
+    metadata,
+    Column("prefix", String(256), primary_key=True),
+    Column("body", Text, nullable=False),  # JSON in the API's RepositoryCreationTemplate shape
+    Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

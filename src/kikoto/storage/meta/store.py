@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -26,13 +26,22 @@ class Repository:
     id: int
     name: str
     created_at: float
+    tag_mutability: str = "MUTABLE"
+    mutability_exclusions: tuple[dict, ...] = ()
+
+    @classmethod
+    def from_row(cls, row) -> "Repository":
+        exclusions = tuple(json.loads(row.mutability_exclusions)) if row.mutability_exclusions else ()
+        return cls(row.id, row.name, row.created_at, row.tag_mutability, exclusions)
 
 
 @dataclass(frozen=True)
 class ManifestHead:
+    repo_id: int
     digest: str
     media_type: str
     size: int
+    last_pulled_at: float | None
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class MetadataStore:
     async def get_repository(self, name: str) -> Repository | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
-        return Repository(row.id, row.name, row.created_at) if row else None
+        return Repository.from_row(row) if row else None
 
     async def ensure_repository(self, name: str) -> Repository:
         existing = await self.get_repository(name)
@@ -89,7 +98,7 @@ class MetadataStore:
                 self._insert_ignore(repositories, {"name": name, "created_at": self._clock()}, ["name"])
             )
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).one()
-        return Repository(row.id, row.name, row.created_at)
+        return Repository.from_row(row)
 
     async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
         name = self._bytewise(repositories.c.name)
@@ -189,15 +198,26 @@ class MetadataStore:
     # -- manifests and tags ---------------------------------------------------------------
 
     async def put_manifest(
-        self, repo_id: int, manifest: Manifest, content: bytes, tag_names: list[str], allow_sparse_index: bool
+        self,
+        repo: Repository,
+        manifest: Manifest,
+        content: bytes,
+        tag_names: list[str],
+        allow_sparse_index: bool,
+        immutable: Callable[[str], bool] = lambda tag: False,
     ) -> None:
         """Store a manifest, its references and its tags in one transaction, after checking
-        that everything it references is present in the repository."""
-        now = self._clock()
+        that everything it references is present and that no immutable tag would move."""
+        repo_id, now = repo.id, self._clock()
         blob_digests = [d.digest for d in manifest.blobs if not d.is_foreign]
         child_digests = [d.digest for d in manifest.manifests]
         async with self._write() as conn:
             await self._check_references(conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index)
+            await self._check_immutable(conn, repo, manifest.digest, tag_names, immutable)
+            image_size = sum(d.size for d in manifest.blobs)
+            if child_digests:
+                image_size = await conn.scalar(select(func.max(manifests.c.image_size)).where(
+                    manifests.c.repo_id == repo_id, manifests.c.digest.in_(set(child_digests)))) or 0
             await conn.execute(
                 self._insert_ignore(
                     manifests,
@@ -211,6 +231,8 @@ class MetadataStore:
                         "content": content,
                         "annotations": json.dumps(manifest.annotations) if manifest.annotations else None,
                         "pushed_at": now,
+                        "config_media_type": manifest.config_media_type,
+                        "image_size": image_size,
                     },
                     ["repo_id", "digest"],
                 )
@@ -225,6 +247,19 @@ class MetadataStore:
                     statement.on_conflict_do_update(
                         index_elements=["repo_id", "name"], set_={"digest": manifest.digest, "updated_at": now}
                     )
+                )
+
+    async def _check_immutable(self, conn, repo: Repository, digest: str, tag_names: list[str], immutable) -> None:
+        if not tag_names:
+            return
+        query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo.id, tags.c.name.in_(tag_names))
+        for row in await conn.execute(query):
+            if row.digest != digest and immutable(row.name):
+                raise RegistryError(
+                    "TAG_INVALID",
+                    f"The image tag '{row.name}' already exists in the '{repo.name}' repository and cannot be "
+                    f"overwritten because the tag is immutable.",
+                    detail={"tag": row.name},
                 )
 
     async def _check_references(self, conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index):
@@ -260,7 +295,8 @@ class MetadataStore:
     async def find_manifest(self, repo_name: str, *, tag: str | None = None, digest: str | None = None):
         """(digest, media type, size) of a manifest by tag or digest in one indexed query;
         None when the repository, tag or manifest is missing."""
-        query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size).select_from(
+        query = select(manifests.c.repo_id, manifests.c.digest, manifests.c.media_type, manifests.c.size,
+                       manifests.c.last_pulled_at).select_from(
             manifests.join(repositories, repositories.c.id == manifests.c.repo_id)
         )
         if tag is not None:
@@ -270,7 +306,7 @@ class MetadataStore:
             query = query.where(repositories.c.name == repo_name, manifests.c.digest == digest)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return ManifestHead(row.digest, row.media_type, row.size) if row else None
+        return ManifestHead(row.repo_id, row.digest, row.media_type, row.size, row.last_pulled_at) if row else None
 
     async def manifest_content(self, repo_name: str, digest: str) -> bytes | None:
         query = (
@@ -280,6 +316,11 @@ class MetadataStore:
         )
         async with self.engine.connect() as conn:
             return await conn.scalar(query)
+
+    async def record_pull(self, repo_id: int, digest: str, when: float) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest == digest)
+                               .values(last_pulled_at=when))
 
     async def delete_manifest(self, repo_id: int, digest: str) -> bool:
         async with self._write() as conn:

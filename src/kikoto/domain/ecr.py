@@ -1,0 +1,36 @@
+"""ECR naming facts in one place: ARNs, tag mutability rules, resource tag limits."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+
+ARN = re.compile(r"arn:(?P<partition>[^:]+):ecr:(?P<region>[^:]+):(?P<account>[^:]+):repository/(?P<name>.+)")
+MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
+MAX_RESOURCE_TAGS = 50
+
+
+def repository_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:ecr:{region}:{account}:repository/{name}"
+
+
+def principal_arn(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:user/{name}"
+
+
+def repository_name_from_arn(arn: str) -> str | None:
+    match = ARN.fullmatch(arn)
+    return match.group("name") if match else None
+
+
+def tag_is_immutable(mode: str, exclusions: list[dict] | None, tag: str) -> bool:
+    """Whether `tag` may not be moved to another image under the repository's setting.
+    Exclusion filters name the tags that take the opposite of the base setting."""
+    excluded = any(fnmatchcase(tag, f["filter"]) for f in exclusions or [])
+    if mode == "IMMUTABLE":
+        return True
+    if mode == "IMMUTABLE_WITH_EXCLUSION":
+        return not excluded
+    if mode == "MUTABLE_WITH_EXCLUSION":
+        return excluded
+    return False

@@ -1,0 +1,194 @@
+"""POST / : the ECR API. Authenticate (SigV4), validate against the service model,
+authorise (ecr:<Operation> on the repository), dispatch, and answer in AWS JSON 1.1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from aiohttp import web
+from botocore.model import OperationNotFoundError
+
+from ...domain.ecr import repository_name_from_arn
+from ...domain.errors import EcrError, RegistryError
+from ...services.access import Access
+from ...services.ecr.common import RegistryIdentity, repository_not_found
+from ...services.ecr.images import Images
+from ...services.ecr.layers import Layers
+from ...services.ecr.repositories import RepositoryAdmin
+from ...services.identity import Identities, Principal
+from ...storage.meta.ecr import EcrStore
+from .. import sigv4
+from ..oci.common import read_limited
+from .validation import service_model, validate
+
+log = logging.getLogger("kikoto.ecr")
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+JSON_11 = "application/x-amz-json-1.1"
+MAX_REQUEST = 32 << 20  # a 20 MiB UploadLayerPart in base64, with room for the envelope
+
+
+@dataclass
+class EcrServices:
+    registry: RegistryIdentity
+    identities: Identities
+    access: Access
+    store: EcrStore
+    repositories: RepositoryAdmin
+    images: Images
+    layers: Layers
+
+
+ECR = web.AppKey("ecr", EcrServices)
+
+
+async def _authorization_token(ecr: EcrServices, principal: Principal, params: dict) -> dict:
+    password, expires = ecr.identities.issue(principal)
+    token = base64.b64encode(f"AWS:{password}".encode()).decode()
+    return {"authorizationData": [{"authorizationToken": token, "expiresAt": expires,
+                                   "proxyEndpoint": ecr.registry.endpoint}]}
+
+
+async def _registry_policy(ecr: EcrServices, params: dict, action: str) -> dict:
+    account = ecr.registry.account
+    if action == "put":
+        try:
+            json.loads(params["policyText"])
+        except ValueError:
+            raise EcrError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy "
+                           "constraint: 'Invalid registry policy provided'") from None
+        await ecr.store.put_document("registry_policy", params["policyText"])
+        return {"registryId": account, "policyText": params["policyText"]}
+    text = await ecr.store.document("registry_policy")
+    if text is None:
+        raise EcrError("RegistryPolicyNotFoundException",
+                       f"Registry policy does not exist in the registry with id '{account}'")
+    if action == "delete":
+        await ecr.store.put_document("registry_policy", None)
+    return {"registryId": account, "policyText": text}
+
+
+def _operations(ecr: EcrServices, principal: Principal):
+    repos, images, layers = ecr.repositories, ecr.images, ecr.layers
+
+    async def visible(name: str) -> bool:
+        return await ecr.access.allowed(principal, "ecr:DescribeRepositories", name)
+
+    return {
+        "CreateRepository": repos.create,
+        "DescribeRepositories": lambda p: repos.describe(p, visible),
+        "DeleteRepository": repos.delete,
+        "PutImageTagMutability": repos.put_mutability,
+        "PutImageScanningConfiguration": repos.put_scanning,
+        "TagResource": repos.tag,
+        "UntagResource": repos.untag,
+        "ListTagsForResource": repos.list_tags,
+        "SetRepositoryPolicy": repos.set_policy,
+        "GetRepositoryPolicy": repos.get_policy,
+        "DeleteRepositoryPolicy": lambda p: repos.get_policy(p, delete=True),
+        "CreateRepositoryCreationTemplate": repos.create_template,
+        "DescribeRepositoryCreationTemplates": repos.describe_templates,
+        "UpdateRepositoryCreationTemplate": repos.update_template,
+        "DeleteRepositoryCreationTemplate": repos.delete_template,
+        "ListImages": images.list,
+        "DescribeImages": images.describe,
+        "BatchGetImage": images.batch_get,
+        "BatchDeleteImage": images.batch_delete,
+        "PutImage": images.put,
+        "ListImageReferrers": images.referrers,
+        "BatchCheckLayerAvailability": layers.check,
+        "InitiateLayerUpload": layers.initiate,
+        "UploadLayerPart": layers.upload_part,
+        "CompleteLayerUpload": layers.complete,
+        "GetDownloadUrlForLayer": layers.download_url,
+        "GetAuthorizationToken": lambda p: _authorization_token(ecr, principal, p),
+        "DescribeRegistry": lambda p: _describe_registry(ecr),
+        "PutRegistryPolicy": lambda p: _registry_policy(ecr, p, "put"),
+        "GetRegistryPolicy": lambda p: _registry_policy(ecr, p, "get"),
+        "DeleteRegistryPolicy": lambda p: _registry_policy(ecr, p, "delete"),
+    }
+
+
+async def _describe_registry(ecr: EcrServices) -> dict:
+    return {"registryId": ecr.registry.account, "replicationConfiguration": {"rules": []}}
+
+
+def _as_ecr_error(error: RegistryError, params: dict, account: str) -> EcrError:
+    name = params.get("repositoryName", "")
+    if error.code == "NAME_UNKNOWN":
+        return repository_not_found(name, account)
+    if error.code == "TAG_INVALID":
+        return EcrError("ImageTagAlreadyExistsException", error.message)
+    if error.code == "MANIFEST_BLOB_UNKNOWN":
+        kind = "ReferencedImagesNotFoundException" if error.message.startswith("manifest") else "LayersNotFoundException"
+        return EcrError(kind, error.message)
+    if error.code == "BLOB_UPLOAD_UNKNOWN":
+        return EcrError("UploadNotFoundException", error.message)
+    if error.code in ("BLOB_UPLOAD_INVALID", "SIZE_INVALID") and "uploadId" in params:
+        return EcrError("InvalidLayerPartException", error.message)
+    if error.status < 500:
+        return EcrError("InvalidParameterException", error.message)
+    return EcrError("ServerException", error.message, status=500)
+
+
+def _response(body: dict, request_id: str, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON_11,
+                        headers={"x-amzn-RequestId": request_id})
+
+
+async def _authenticate(request: web.Request, ecr: EcrServices, body: bytes) -> Principal:
+    signed = sigv4.parse_authorization(request.headers)
+    sigv4.check_clock(signed.timestamp)
+    if signed.service != "ecr":
+        raise sigv4.SignatureError("InvalidSignatureException", f"Credential should be scoped to correct service: 'ecr'.")
+    if signed.region != ecr.registry.region:
+        raise sigv4.SignatureError("InvalidSignatureException", f"Credential should be scoped to a valid region, "
+                                   f"not '{signed.region}'. ")
+    principal, secret = await ecr.identities.lookup(signed.key_id)
+    if principal is None:
+        raise sigv4.SignatureError("UnrecognizedClientException", "The security token included in the request is invalid.")
+    url = f"{request.scheme}://{request.host}{request.raw_path}"
+    sigv4.verify(signed, secret, request.method, url, request.headers, body)
+    return principal
+
+
+async def handle(request: web.Request) -> web.Response:
+    request_id = str(uuid.uuid4())
+    ecr = request.app[ECR]
+    params: dict = {}
+    target = request.headers.get("X-Amz-Target", "")
+    operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+    try:
+        body = await read_limited(request, MAX_REQUEST)
+        try:
+            principal = await _authenticate(request, ecr, body)
+        except sigv4.SignatureError as exc:
+            raise EcrError(exc.error_type, exc.message, status=403) from None
+        try:
+            model = service_model().operation_model(operation)
+        except OperationNotFoundError:
+            raise EcrError("UnknownOperationException", f"Unknown operation {target!r}") from None
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            raise EcrError("SerializationException", "The request body is not valid JSON") from None
+        validate(params, model.input_shape)
+        handler = _operations(ecr, principal).get(operation)
+        if handler is None:
+            raise EcrError("UnsupportedOperationException", f"Kikötő does not support {operation} yet.")
+        repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
+        await ecr.access.require(principal, f"ecr:{operation}", repository)
+        started = time.perf_counter()
+        result = await handler(params)
+        log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
+        return _response(result, request_id)
+    except (RegistryError, EcrError) as failure:
+        error = _as_ecr_error(failure, params, ecr.registry.account) if isinstance(failure, RegistryError) else failure
+        return _response({"__type": error.error_type, "message": error.message, **error.extra}, request_id, error.status)
+    except Exception:
+        log.exception("unhandled error in %s", operation)
+        return _response({"__type": "ServerException", "message": "internal error; see the server log"}, request_id, 500)

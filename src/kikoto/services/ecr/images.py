@@ -1,0 +1,191 @@
+"""Images through the ECR API: list, describe, get, delete, put, referrers."""
+
+from __future__ import annotations
+
+import json
+
+from ...domain.digests import digest_bytes, parse_digest
+from ...domain.errors import EcrError, RegistryError
+from ...domain.names import is_valid_tag
+from ...storage.meta.ecr import EcrStore, ImageRecord
+from ...storage.meta.store import MetadataStore
+from ..manifests import Manifests
+from .common import RegistryIdentity, paginate
+
+TAG_STATUS = {"TAGGED": lambda i: bool(i.tags), "UNTAGGED": lambda i: not i.tags, "ANY": lambda i: True}
+
+
+def _image_id_text(image_id: dict) -> str:
+    return json.dumps({k: image_id[k] for k in ("imageDigest", "imageTag") if k in image_id}, separators=(", ", "="))
+
+
+class Images:
+    def __init__(self, ecr: EcrStore, meta: MetadataStore, manifests: Manifests, repositories, registry: RegistryIdentity):
+        self.ecr = ecr
+        self.meta = meta
+        self.manifests = manifests
+        self.repositories = repositories  # RepositoryAdmin
+        self.registry = registry
+
+    async def _images(self, name: str, params: dict) -> tuple[int, list[ImageRecord]]:
+        record = await self.repositories.get(name)
+        images = await self.ecr.images(record.id)
+        status = ((params.get("filter") or {}).get("tagStatus")) or "ANY"
+        return record.id, [i for i in images if TAG_STATUS[status](i)]
+
+    def _not_found(self, image_id: dict, name: str) -> EcrError:
+        return EcrError("ImageNotFoundException",
+                        f"The image with imageId {{{_image_id_text(image_id)[1:-1]}}} does not exist within the "
+                        f"repository with name '{name}' in the registry with id '{self.registry.account}'")
+
+    @staticmethod
+    def _find(images: list[ImageRecord], image_id: dict) -> ImageRecord | None:
+        digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
+        for image in images:
+            if (digest is None or image.digest == digest) and (tag is None or tag in image.tags):
+                return image
+        return None
+
+    async def list(self, params: dict) -> dict:
+        _, images = await self._images(params["repositoryName"], params)
+        ids = []
+        for image in images:
+            ids += [{"imageDigest": image.digest, "imageTag": t} for t in image.tags] or [{"imageDigest": image.digest}]
+        page, token = paginate(ids, params)
+        return {"imageIds": page, **({"nextToken": token} if token else {})}
+
+    def _detail(self, name: str, image: ImageRecord) -> dict:
+        detail = {
+            "registryId": self.registry.account, "repositoryName": name, "imageDigest": image.digest,
+            "imageSizeInBytes": image.size, "imagePushedAt": image.pushed_at,
+            "imageManifestMediaType": image.media_type, "imageStatus": "ACTIVE",
+        }
+        if image.tags:
+            detail["imageTags"] = list(image.tags)
+        if image.config_media_type:
+            detail["artifactMediaType"] = image.config_media_type
+        if image.last_pulled_at:
+            detail["lastRecordedPullTime"] = image.last_pulled_at
+        if image.subject_digest:
+            detail["subjectManifestDigest"] = image.subject_digest
+        return detail
+
+    async def describe(self, params: dict) -> dict:
+        name = params["repositoryName"]
+        _, images = await self._images(name, params)
+        if params.get("imageIds"):
+            if params.get("maxResults") or params.get("nextToken"):
+                raise EcrError("InvalidParameterException", "Invalid parameter at 'maxResults' failed to satisfy "
+                               "constraint: 'maxResults and nextToken cannot be used with imageIds'")
+            found = []
+            for image_id in params["imageIds"]:
+                image = self._find(images, image_id)
+                if image is None:
+                    raise self._not_found(image_id, name)
+                found.append(image)
+            return {"imageDetails": [self._detail(name, i) for i in found]}
+        page, token = paginate(images, params)
+        return {"imageDetails": [self._detail(name, i) for i in page], **({"nextToken": token} if token else {})}
+
+    async def batch_get(self, params: dict) -> dict:
+        name = params["repositoryName"]
+        repo_id, images = await self._images(name, {})
+        result, failures = [], []
+        for image_id in params["imageIds"]:
+            failure = self._id_failure(image_id)
+            image = None if failure else self._find(images, image_id)
+            if failure or image is None:
+                failures.append(failure or {"imageId": image_id, "failureCode": "ImageNotFound",
+                                            "failureReason": "Requested image not found"})
+                continue
+            pulled = await self.manifests.pull(name, image.digest)  # records the pull time, like a docker pull
+            result.append({"registryId": self.registry.account, "repositoryName": name,
+                           "imageId": {"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
+                                                                        if "imageTag" in image_id else {})},
+                           "imageManifest": pulled.content.decode(), "imageManifestMediaType": image.media_type})
+        return {"images": result, "failures": failures}
+
+    @staticmethod
+    def _id_failure(image_id: dict) -> dict | None:
+        if "imageDigest" not in image_id and "imageTag" not in image_id:
+            return {"imageId": image_id, "failureCode": "MissingDigestAndTag",
+                    "failureReason": "Invalid request parameters: both tag and digest cannot be null"}
+        if "imageDigest" in image_id:
+            try:
+                parse_digest(image_id["imageDigest"])
+            except RegistryError:
+                return {"imageId": image_id, "failureCode": "InvalidImageDigest",
+                        "failureReason": "Invalid request parameters: image digest should satisfy the regex "
+                                         "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"}
+        if "imageTag" in image_id and not is_valid_tag(image_id["imageTag"]):
+            return {"imageId": image_id, "failureCode": "InvalidImageTag",
+                    "failureReason": "Invalid request parameters: image tag is not valid"}
+        return None
+
+    async def batch_delete(self, params: dict) -> dict:
+        """A tag removes that tag (and the image with its last tag); a digest removes the image."""
+        name = params["repositoryName"]
+        repo_id, _ = await self._images(name, {})
+        deleted, failures = [], []
+        for image_id in params["imageIds"]:
+            images = await self.ecr.images(repo_id)
+            failure = self._id_failure(image_id)
+            image = None if failure else self._find(images, image_id)
+            if failure is None and image is None:
+                digest_only = self._find(images, {"imageDigest": image_id["imageDigest"]}) if "imageDigest" in image_id \
+                    and "imageTag" in image_id else None
+                failure = {"imageId": image_id, "failureCode": "ImageTagDoesNotMatchDigest" if digest_only else
+                           "ImageNotFound", "failureReason": "Requested image not found"}
+            if failure is None and (len(image.tags) <= 1 or "imageTag" not in image_id):
+                parents = await self.ecr.parents(repo_id, image.digest)
+                if parents:
+                    failure = {"imageId": image_id, "failureCode": "ImageReferencedByManifestList",
+                               "failureReason": f"Requested image is referenced by manifest list(s): {parents}"}
+            if failure:
+                failures.append(failure)
+                continue
+            if "imageTag" in image_id and len(image.tags) > 1:
+                await self.meta.delete_tag(repo_id, image_id["imageTag"])
+            else:
+                await self.meta.delete_manifest(repo_id, image.digest)
+            deleted.append({"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
+                                                             if "imageTag" in image_id else {})})
+        return {"imageIds": deleted, "failures": failures}
+
+    async def put(self, params: dict) -> dict:
+        name, text = params["repositoryName"], params["imageManifest"]
+        await self.repositories.get(name)
+        content = text.encode()
+        tag, wanted = params.get("imageTag"), params.get("imageDigest")
+        algorithm = wanted.split(":", 1)[0] if wanted and ":" in wanted else "sha256"
+        digest = str(digest_bytes(content, algorithm if algorithm in ("sha256", "sha512") else "sha256"))
+        if wanted and wanted != digest:
+            raise EcrError("ImageDigestDoesNotMatchException",
+                           f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided image "
+                           f"digest {wanted} does not match the calculated digest {digest}'")
+        existing = await self.meta.find_manifest(name, tag=tag) if tag else await self.meta.find_manifest(name, digest=digest)
+        if existing is not None and existing.digest == digest:
+            raise EcrError("ImageAlreadyExistsException",
+                           f"Image with digest '{digest}'" + (f" and tag '{tag}'" if tag else "") +
+                           f" already exists in the repository with name '{name}' in registry with id "
+                           f"'{self.registry.account}'")
+        await self.manifests.push(name, tag or digest, content, params.get("imageManifestMediaType"), [])
+        image_id = {"imageDigest": digest, **({"imageTag": tag} if tag else {})}
+        media_type = (await self.meta.find_manifest(name, digest=digest)).media_type
+        return {"image": {"registryId": self.registry.account, "repositoryName": name, "imageId": image_id,
+                          "imageManifest": text, "imageManifestMediaType": media_type}}
+
+    async def referrers(self, params: dict) -> dict:
+        name = params["repositoryName"]
+        await self.repositories.get(name)
+        subject = params["subjectId"]["imageDigest"]
+        wanted = set((params.get("filter") or {}).get("artifactTypes") or [])
+        found = await self.manifests.referrers(name, subject, None, 100_000, None)
+        shaped = [{"digest": r.digest, "mediaType": r.media_type, "size": r.size, "artifactStatus": "ACTIVE",
+                   **({"artifactType": r.artifact_type} if r.artifact_type else {}),
+                   **({"annotations": r.annotations} if r.annotations else {})}
+                  for r in found if not wanted or r.artifact_type in wanted]
+        page, token = paginate(shaped, params, default=50)
+        return {"referrers": page, **({"nextToken": token} if token else {})}
+
+

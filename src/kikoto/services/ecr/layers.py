@@ -1,0 +1,144 @@
+"""The layer API (BatchCheckLayerAvailability, Initiate/UploadLayerPart/Complete, GetDownloadUrlForLayer),
+mapped onto the same upload sessions and blob store as the /v2/ API, so an image pushed one
+way pulls the other."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from urllib.parse import urlencode
+
+from ...domain.digests import parse_digest
+from ...domain.errors import EcrError, RegistryError
+from ...storage.meta.ecr import EcrStore
+from ..blobs import Blobs
+from .common import RegistryIdentity
+
+PART_SIZE = 10 * 1024 * 1024  # ECR's advertised part size
+DOWNLOAD_URL_TTL = 3600
+
+
+class Layers:
+    def __init__(self, blobs: Blobs, ecr: EcrStore, repositories, registry: RegistryIdentity, url_key: bytes):
+        self.blobs = blobs
+        self.ecr = ecr
+        self.repositories = repositories  # RepositoryAdmin
+        self.registry = registry
+        self._url_key = url_key
+
+    def _ids(self, name: str, upload_id: str) -> dict:
+        return {"registryId": self.registry.account, "repositoryName": name, "uploadId": upload_id}
+
+    async def check(self, params: dict) -> dict:
+        name = params["repositoryName"]
+        await self.repositories.get(name)
+        layers, failures = [], []
+        for digest in params["layerDigests"]:
+            try:
+                parse_digest(digest)
+            except RegistryError:
+                failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
+                                 "failureReason": "Invalid layer digest"})
+                continue
+            size = await self.blobs.meta.repo_blob_size(name, digest)
+            layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE" if size is not None else "UNAVAILABLE",
+                           **({"layerSize": size} if size is not None else {})})
+        return {"layers": layers, "failures": failures}
+
+    async def initiate(self, params: dict) -> dict:
+        name = params["repositoryName"]
+        await self.repositories.get(name)
+        state = await self.blobs.start_upload(name)
+        return {"uploadId": state.id, "partSize": PART_SIZE}
+
+    async def upload_part(self, params: dict) -> dict:
+        name, upload_id = params["repositoryName"], params["uploadId"]
+        await self.repositories.get(name)
+        try:
+            data = base64.b64decode(params["layerPartBlob"], validate=True)
+        except (binascii.Error, ValueError):
+            raise EcrError("InvalidLayerPartException", "The layer part blob is not valid base64.") from None
+        first, last = params["partFirstByte"], params["partLastByte"]
+        try:
+            status = await self.blobs.status(name, upload_id)
+        except RegistryError:
+            raise self._unknown(upload_id) from None
+        if first != status.offset or last - first + 1 != len(data):
+            raise EcrError("InvalidLayerPartException",
+                           f"The layer part must start at byte {status.offset} and be partLastByte - partFirstByte "
+                           f"+ 1 bytes long.", **self._ids(name, upload_id),
+                           lastValidByteReceived=max(status.offset - 1, 0))
+
+        async def body():
+            yield data
+
+        state = await self.blobs.append(name, upload_id, body(), f"{first}-{last}", len(data))
+        return {**self._ids(name, upload_id), "lastByteReceived": state.offset - 1}
+
+    def _unknown(self, upload_id: str) -> EcrError:
+        return EcrError("UploadNotFoundException", f"The upload with id '{upload_id}' does not exist in the registry "
+                        f"with id '{self.registry.account}'")
+
+    async def complete(self, params: dict) -> dict:
+        name, upload_id = params["repositoryName"], params["uploadId"]
+        await self.repositories.get(name)
+        digest = params["layerDigests"][0]
+        try:
+            status = await self.blobs.status(name, upload_id)
+        except RegistryError:
+            raise self._unknown(upload_id) from None
+        if status.offset == 0:
+            raise EcrError("EmptyUploadException", f"The upload with id '{upload_id}' does not contain any layer parts")
+        if await self.blobs.meta.repo_blob_size(name, digest) is not None:
+            await self.blobs.cancel(name, upload_id)
+            raise EcrError("LayerAlreadyExistsException",
+                           f"The layer with digest '{digest}' already exists in the repository with name '{name}' in "
+                           f"the registry with id '{self.registry.account}'")
+
+        async def nothing():
+            return
+            yield
+
+        try:
+            stored = await self.blobs.finish(name, upload_id, digest, nothing(), None, None)
+        except RegistryError as exc:
+            raise EcrError("InvalidLayerException", exc.message) from None
+        return {**self._ids(name, upload_id), "layerDigest": stored}
+
+    async def download_url(self, params: dict) -> dict:
+        name, digest = params["repositoryName"], params["layerDigest"]
+        record = await self.repositories.get(name)
+        try:
+            parse_digest(digest)
+        except RegistryError:
+            raise EcrError("InvalidParameterException", f"Invalid parameter at 'layerDigest' failed to satisfy "
+                           f"constraint: 'invalid digest {digest}'") from None
+        if await self.blobs.meta.repo_blob_size(name, digest) is None:
+            raise EcrError("LayersNotFoundException", f"The layer with digest '{digest}' does not exist in the "
+                           f"repository with name '{name}' in the registry with id '{self.registry.account}'")
+        if not await self.ecr.blob_is_referenced(record.id, digest):
+            raise EcrError("LayerInaccessibleException", f"The layer with digest '{digest}' is not referenced by any "
+                           f"image in the repository with name '{name}'")
+        return {"downloadUrl": self.presign(name, digest), "layerDigest": digest}
+
+    # -- presigned blob URLs: the client follows them without credentials, as with ECR's S3 URLs
+
+    def _signature(self, path: str, expires: int) -> str:
+        return hmac.new(self._url_key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def presign(self, name: str, digest: str) -> str:
+        path = f"/v2/{name}/blobs/{digest}"
+        expires = int(time.time()) + DOWNLOAD_URL_TTL
+        query = urlencode({"X-Kikoto-Expires": expires, "X-Kikoto-Signature": self._signature(path, expires)})
+        return f"{self.registry.endpoint}{path}?{query}"
+
+    def presigned_ok(self, path: str, query) -> bool:
+        try:
+            expires = int(query.get("X-Kikoto-Expires", ""))
+        except ValueError:
+            return False
+        signature = query.get("X-Kikoto-Signature", "")
+        return expires >= time.time() and hmac.compare_digest(signature, self._signature(path, expires))

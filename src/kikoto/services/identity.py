@@ -1,0 +1,181 @@
+"""Principals, access keys, and the login tokens GetAuthorizationToken hands out.
+
+Secret keys are encrypted at rest with a master key (SigV4 needs the secret back, so a
+hash cannot work). Login passwords are self-verifying: an HMAC over the key id, expiry and
+granted scope, checked on every request together with the key's current status, so a
+revoked key's tokens stop working at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from ..domain.ecr import principal_arn
+from ..domain.policy import ADMINISTRATOR, Statement, parse_policy
+from ..storage.meta.identities import IdentityStore
+
+LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
+KEY_CACHE_SECONDS = 5  # how stale a key's status may be on the hot path
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    arn: str
+    key_id: str | None
+    policy: tuple[Statement, ...]
+    scope: tuple[tuple[str, str, tuple[str, ...]], ...] | None = None  # a Bearer token's granted access
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None
+
+
+class TokenError(Exception):
+    """A password or token that is malformed, forged, expired or revoked."""
+
+
+def load_master_key(configured: str | None, data_dir: Path) -> bytes:
+    """The Fernet key: from the settings (replicas must share it) or a 0600 file in the data dir."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "master.key"
+    if not path.exists():
+        key = Fernet.generate_key()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+    return path.read_bytes().strip()
+
+
+def new_key_pair() -> tuple[str, str]:
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    secret = base64.b64encode(secrets.token_bytes(30)).decode()
+    return key_id, secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Identities:
+    ANONYMOUS = Principal("anonymous", "anonymous", None, ())
+
+    def __init__(self, store: IdentityStore, master_key: bytes, account: str, clock=time.time):
+        self.store = store
+        self.account = account
+        self.master_key = master_key
+        self._fernet = Fernet(master_key)
+        self._mac_key = hashlib.sha256(b"kikoto login tokens\0" + master_key).digest()
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Principal | None, str | None]] = {}
+
+    # -- management (CLI and first start) ---------------------------------------------------
+
+    async def create(self, name: str, policy: str, key_pair: tuple[str, str] | None = None) -> tuple[str, str]:
+        parse_policy(policy, resource_policy=False)
+        principal = await self.store.principal(name) or await self.store.create_principal(name, policy)
+        key_id, secret = key_pair or new_key_pair()
+        await self.store.add_key(principal.id, key_id, self._fernet.encrypt(secret.encode()).decode())
+        return key_id, secret
+
+    async def bootstrap_admin(self, key_pair: tuple[str, str] | None) -> tuple[str, str] | None:
+        """On first start create the admin principal; with a key pair from the environment make
+        sure that pair exists. Returns a pair only when one was generated (to print it once)."""
+        if key_pair:
+            existing = await self.store.key(key_pair[0])
+            if existing is None:
+                await self.create(ADMIN, ADMINISTRATOR, key_pair)
+            elif self._decrypt(existing.secret) != key_pair[1]:
+                raise ValueError(f"access key {key_pair[0]} exists with a different secret")
+            return None
+        if await self.store.count_principals():
+            return None
+        return await self.create(ADMIN, ADMINISTRATOR)
+
+    async def rotate(self, key_id: str) -> tuple[str, str]:
+        row = await self.store.key(key_id)
+        if row is None:
+            raise KeyError(key_id)
+        pair = await self.create(row.principal.name, row.principal.policy)
+        await self.store.set_key_status(key_id, "Inactive")
+        return pair
+
+    async def revoke(self, key_id: str) -> bool:
+        self._cache.pop(key_id, None)
+        return await self.store.set_key_status(key_id, "Inactive")
+
+    def _decrypt(self, encrypted: str) -> str:
+        try:
+            return self._fernet.decrypt(encrypted.encode()).decode()
+        except InvalidToken:
+            raise ValueError("cannot decrypt a stored secret: is this the master key it was written with?") from None
+
+    # -- the request path ------------------------------------------------------------------
+
+    async def lookup(self, key_id: str) -> tuple[Principal | None, str | None]:
+        """(principal, secret) for an active key; (None, None) for an unknown or revoked one."""
+        now = self._clock()
+        cached = self._cache.get(key_id)
+        if cached and now - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1], cached[2]
+        row = await self.store.key(key_id)
+        if row is None or row.status != "Active":
+            principal, secret = None, None
+        else:
+            principal = Principal(row.principal.name, principal_arn(self.account, row.principal.name), row.id,
+                                  parse_policy(row.principal.policy, resource_policy=False))
+            secret = self._decrypt(row.secret)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_id] = (now, principal, secret)
+        return principal, secret
+
+    def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list | None = None) -> tuple[str, float]:
+        """A password (never containing ':') that stands for `principal` until it expires."""
+        expires = self._clock() + ttl
+        payload = {"k": principal.key_id or "", "e": int(expires), "n": secrets.token_hex(4)}
+        if scope is not None:
+            payload["s"] = scope
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body}.{_b64(hmac.new(self._mac_key, body.encode(), hashlib.sha256).digest())}", expires
+
+    async def verify(self, password: str) -> Principal:
+        body, _, mac = password.strip().partition(".")
+        try:
+            expected = hmac.new(self._mac_key, body.encode(), hashlib.sha256).digest()
+            if not mac or not hmac.compare_digest(_unb64(mac), expected):
+                raise TokenError("the authorization token is not valid")
+            payload = json.loads(_unb64(body))
+        except (ValueError, TypeError):
+            raise TokenError("the authorization token is not valid") from None
+        if payload.get("e", 0) < self._clock():
+            raise TokenError("the authorization token has expired")
+        if not payload.get("k"):  # an anonymous Bearer token: only what anonymous users may do
+            if "s" not in payload:
+                raise TokenError("the authorization token is not valid")
+            principal = self.ANONYMOUS
+        else:
+            principal, _ = await self.lookup(payload["k"])
+            if principal is None:
+                raise TokenError("the access key behind this token was revoked")
+        if "s" in payload:
+            scope = tuple((s[0], s[1], tuple(s[2])) for s in payload["s"])
+            principal = Principal(principal.name, principal.arn, principal.key_id, principal.policy, scope)
+        return principal

@@ -1,0 +1,178 @@
+"""What the ECR API reads and writes beyond the registry core: repository settings, image
+details, registry documents and repository creation templates."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import creation_templates, manifest_refs, manifests, registry_documents, repositories, repo_blobs, tags
+
+SETTINGS_COLUMNS = ("tag_mutability", "mutability_exclusions", "scan_on_push", "encryption", "resource_tags",
+                    "repository_policy", "lifecycle_policy", "lifecycle_evaluated_at")
+JSON_COLUMNS = ("mutability_exclusions", "encryption", "resource_tags")
+
+
+@dataclass
+class RepositoryRecord:
+    id: int
+    name: str
+    created_at: float
+    tag_mutability: str
+    mutability_exclusions: list | None
+    scan_on_push: bool
+    encryption: dict | None
+    resource_tags: list | None
+    repository_policy: str | None
+    lifecycle_policy: str | None
+    lifecycle_evaluated_at: float | None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    digest: str
+    tags: tuple[str, ...]
+    media_type: str
+    config_media_type: str | None
+    artifact_type: str | None
+    subject_digest: str | None
+    size: int
+    pushed_at: float
+    last_pulled_at: float | None
+
+
+def _record(row) -> RepositoryRecord:
+    values = {c: getattr(row, c) for c in ("id", "name", "created_at", *SETTINGS_COLUMNS)}
+    for column in JSON_COLUMNS:
+        values[column] = json.loads(values[column]) if values[column] else None
+    values["scan_on_push"] = bool(values["scan_on_push"])
+    return RepositoryRecord(**values)
+
+
+class EcrStore:
+    def __init__(self, engine: AsyncEngine, clock=time.time):
+        self.engine = engine
+        self._writer = engine.execution_options(kikoto_write=True)
+        self._clock = clock
+
+    # -- repositories -----------------------------------------------------------------------
+
+    async def repository(self, name: str) -> RepositoryRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
+        return _record(row) if row else None
+
+    async def repositories(self, names: list[str] | None = None) -> list[RepositoryRecord]:
+        query = select(repositories).order_by(repositories.c.name)
+        if names is not None:
+            query = query.where(repositories.c.name.in_(names))
+        async with self.engine.connect() as conn:
+            return [_record(row) for row in await conn.execute(query)]
+
+    async def create_repository(self, name: str, settings: dict) -> RepositoryRecord | None:
+        """None when the name is taken."""
+        values = {"name": name, "created_at": self._clock(), **self._encode(settings)}
+        async with self._writer.begin() as conn:
+            if await conn.scalar(select(repositories.c.id).where(repositories.c.name == name)) is not None:
+                return None
+            await conn.execute(repositories.insert().values(values))
+        return await self.repository(name)
+
+    async def update_repository(self, name: str, settings: dict) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(update(repositories).where(repositories.c.name == name).values(self._encode(settings)))
+
+    @staticmethod
+    def _encode(settings: dict) -> dict:
+        unknown = set(settings) - set(SETTINGS_COLUMNS)
+        assert not unknown, unknown
+        return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in settings.items()}
+
+    async def delete_repository(self, repo_id: int) -> None:
+        async with self._writer.begin() as conn:
+            for table in (tags, manifest_refs, manifests, repo_blobs):
+                await conn.execute(delete(table).where(table.c.repo_id == repo_id))
+            await conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+
+    async def image_count(self, repo_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return len((await conn.scalars(select(manifests.c.digest).where(manifests.c.repo_id == repo_id).limit(1))).all())
+
+    # -- images -----------------------------------------------------------------------------
+
+    async def images(self, repo_id: int) -> list[ImageRecord]:
+        """Every image (manifest) of a repository with its tags, oldest push first."""
+        query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type,
+                       manifests.c.artifact_type, manifests.c.subject_digest, manifests.c.image_size,
+                       manifests.c.size, manifests.c.pushed_at, manifests.c.last_pulled_at).where(
+            manifests.c.repo_id == repo_id).order_by(manifests.c.pushed_at, manifests.c.digest)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            tag_rows = (await conn.execute(select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id)
+                                           .order_by(tags.c.name))).all()
+        by_digest: dict[str, list[str]] = {}
+        for tag in tag_rows:
+            by_digest.setdefault(tag.digest, []).append(tag.name)
+        return [ImageRecord(r.digest, tuple(by_digest.get(r.digest, ())), r.media_type, r.config_media_type,
+                            r.artifact_type, r.subject_digest, r.image_size if r.image_size is not None else r.size,
+                            r.pushed_at, r.last_pulled_at) for r in rows]
+
+    async def parents(self, repo_id: int, digest: str) -> list[str]:
+        """Indexes in the repository that list `digest` as a child."""
+        query = select(manifest_refs.c.parent_digest).where(
+            manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest,
+            manifest_refs.c.child_kind == "manifest")
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def blob_is_referenced(self, repo_id: int, digest: str) -> bool:
+        query = select(manifest_refs.c.parent_digest).where(
+            manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest).limit(1)
+        async with self.engine.connect() as conn:
+            return (await conn.scalar(query)) is not None
+
+    # -- registry documents and templates ---------------------------------------------------
+
+    async def document(self, name: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(registry_documents.c.body).where(registry_documents.c.name == name))
+
+    async def put_document(self, name: str, body: str | None) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(delete(registry_documents).where(registry_documents.c.name == name))
+            if body is not None:
+                await conn.execute(registry_documents.insert().values(name=name, body=body, updated_at=self._clock()))
+
+    async def templates(self) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(creation_templates).order_by(creation_templates.c.prefix))).all()
+        return [{**json.loads(r.body), "createdAt": r.created_at, "updatedAt": r.updated_at} for r in rows]
+
+    async def put_template(self, prefix: str, body: dict, create: bool) -> dict | None:
+        """Create (None if it exists) or update (None if it does not) a template."""
+        now = self._clock()
+        async with self._writer.begin() as conn:
+            existing = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
+            if (existing is None) != create:
+                return None
+            if create:
+                await conn.execute(creation_templates.insert().values(prefix=prefix, body=json.dumps(body),
+                                                                      created_at=now, updated_at=now))
+                created = now
+            else:
+                await conn.execute(update(creation_templates).where(creation_templates.c.prefix == prefix)
+                                   .values(body=json.dumps(body), updated_at=now))
+                created = existing.created_at
+        return {**body, "createdAt": created, "updatedAt": now}
+
+    async def delete_template(self, prefix: str) -> dict | None:
+        async with self._writer.begin() as conn:
+            row = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
+            if row is None:
+                return None
+            await conn.execute(delete(creation_templates).where(creation_templates.c.prefix == prefix))
+        return {**json.loads(row.body), "createdAt": row.created_at, "updatedAt": row.updated_at}

@@ -1,0 +1,80 @@
+"""Principals and their access keys."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import access_keys, principals
+
+
+@dataclass(frozen=True)
+class PrincipalRow:
+    id: int
+    name: str
+    policy: str
+
+
+@dataclass(frozen=True)
+class AccessKeyRow:
+    id: str
+    principal: PrincipalRow
+    secret: str  # encrypted
+    status: str
+    created_at: float
+
+
+class IdentityStore:
+    def __init__(self, engine: AsyncEngine, clock=time.time):
+        self.engine = engine
+        self._writer = engine.execution_options(kikoto_write=True)
+        self._clock = clock
+
+    async def count_principals(self) -> int:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(func.count()).select_from(principals))
+
+    async def principal(self, name: str) -> PrincipalRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(principals).where(principals.c.name == name))).first()
+        return PrincipalRow(row.id, row.name, row.policy) if row else None
+
+    async def create_principal(self, name: str, policy: str) -> PrincipalRow:
+        async with self._writer.begin() as conn:
+            result = await conn.execute(principals.insert().values(name=name, policy=policy, created_at=self._clock()))
+        return PrincipalRow(result.inserted_primary_key[0], name, policy)
+
+    async def set_policy(self, principal_id: int, policy: str) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(update(principals).where(principals.c.id == principal_id).values(policy=policy))
+
+    async def add_key(self, principal_id: int, key_id: str, encrypted_secret: str) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(access_keys.insert().values(
+                id=key_id, principal_id=principal_id, secret=encrypted_secret, status="Active", created_at=self._clock()))
+
+    async def key(self, key_id: str) -> AccessKeyRow | None:
+        query = select(access_keys, principals.c.name, principals.c.policy).join(
+            principals, principals.c.id == access_keys.c.principal_id).where(access_keys.c.id == key_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return AccessKeyRow(row.id, PrincipalRow(row.principal_id, row.name, row.policy), row.secret, row.status,
+                            row.created_at)
+
+    async def keys(self) -> list[AccessKeyRow]:
+        query = select(access_keys, principals.c.name, principals.c.policy).join(
+            principals, principals.c.id == access_keys.c.principal_id).order_by(principals.c.name, access_keys.c.created_at)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy), r.secret, r.status, r.created_at)
+                for r in rows]
+
+    async def set_key_status(self, key_id: str, status: str) -> bool:
+        async with self._writer.begin() as conn:
+            result = await conn.execute(update(access_keys).where(access_keys.c.id == key_id).values(status=status))
+        return result.rowcount == 1
