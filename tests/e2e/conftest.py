@@ -38,6 +38,10 @@ class Server:
         self.log = data_dir.parent / f"server-{self.port}.log"
 
     @property
+    def process_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
@@ -51,7 +55,7 @@ class Server:
         if self.database_url:
             argv += ["--database-url", self.database_url]
         self.process = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                        start_new_session=True, env={**os.environ, **self.env})
+                                        start_new_session=True, env=self.process_env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if "kikoto ready on" in self.log.read_text(errors="replace"):
