@@ -126,11 +126,13 @@ def podman(tmp_path):
     base = [path, "--root", str(tmp_path / "podman"), "--runroot", str(runroot), "--storage-driver", "vfs",
             "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=300,
-                                env={**os.environ, "TMPDIR": str(tmp_path)})
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=300, input=stdin,
+                                env={**os.environ, "TMPDIR": str(tmp_path),
+                                     "REGISTRY_AUTH_FILE": str(tmp_path / "podman-auth.json")})
         assert result.returncode == 0, f"podman {' '.join(args)} failed:\n{result.stderr}"
         return result
 
+    run.root, run.runroot = tmp_path / "podman", runroot
     yield run
     shutil.rmtree(runroot, ignore_errors=True)
