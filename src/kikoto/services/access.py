@@ -47,17 +47,23 @@ class Access:
     def forget(self, repository: str) -> None:
         self._repo_policies.pop(repository, None)
 
-    async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
+    async def decide(self, principal: Principal | None, action: str, repository: str | None) -> str | None:
+        """'Allow', 'Deny' (explicitly) or None (nothing allows it)."""
         policies = [] if principal is None or principal.anonymous else [principal.policy]
         if repository:
             policies.append(await self._repository_policy(repository))
         arn = principal.arn if principal and not principal.anonymous else ANONYMOUS
-        return evaluate(policies, arn, self.account, action, self.resource(repository)) == "Allow"
+        return evaluate(policies, arn, self.account, action, self.resource(repository))
+
+    async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
+        return await self.decide(principal, action, repository) == "Allow"
 
     async def require(self, principal: Principal | None, action: str, repository: str | None) -> None:
         """The ECR face's check: AccessDeniedException in AWS's words."""
-        if not await self.allowed(principal, action, repository):
+        decision = await self.decide(principal, action, repository)
+        if decision != "Allow":
             who = principal.arn if principal and not principal.anonymous else "anonymous"
+            why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"
             raise EcrError("AccessDeniedException",
                            f"User: {who} is not authorized to perform: {action} on resource: "
-                           f"{self.resource(repository)} because no policy allows the {action} action")
+                           f"{self.resource(repository)} {why}")

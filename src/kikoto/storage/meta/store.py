@@ -100,15 +100,19 @@ class MetadataStore:
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).one()
         return Repository.from_row(row)
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
-        name = self._bytewise(repositories.c.name)
-        query = select(repositories.c.name).order_by(name)
+    async def _names_after(self, column, limit: int | None, after: str | None, *where) -> list[str]:
+        """Names in byte order after `after`: the one query behind tag lists and the catalog."""
+        name = self._bytewise(column)
+        query = select(column).where(*where).order_by(name)
         if after:
             query = query.where(name > after)
         if limit is not None:
             query = query.limit(limit)
         async with self.engine.connect() as conn:
             return list((await conn.scalars(query)).all())
+
+    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
+        return await self._names_after(repositories.c.name, limit, after)
 
     # -- blobs ----------------------------------------------------------------------------
 
@@ -339,14 +343,7 @@ class MetadataStore:
         return result.rowcount > 0
 
     async def list_tags(self, repo_id: int, limit: int | None, after: str | None) -> list[str]:
-        name = self._bytewise(tags.c.name)
-        query = select(tags.c.name).where(tags.c.repo_id == repo_id).order_by(name)
-        if after:
-            query = query.where(name > after)
-        if limit is not None:
-            query = query.limit(limit)
-        async with self.engine.connect() as conn:
-            return list((await conn.scalars(query)).all())
+        return await self._names_after(tags.c.name, limit, after, tags.c.repo_id == repo_id)
 
     async def referrers(self, repo_id: int, subject: str, artifact_type: str | None, limit: int, after: str | None):
         query = (
