@@ -1,0 +1,283 @@
+"""Lifecycle policies: validation with ECR's messages, and `evaluate(policy, images, now)`.
+
+ECR's semantics (ecr-behaviour.md §3): all rules are evaluated together and applied in
+priority order; an image gets at most one action; an image whose tags match a
+higher-priority rule's selection is never acted on by a lower-priority rule, yet still
+counts in lower rules' totals. Kikötő extensions, refused by `strict=True`: `tagged`
+without a prefix or pattern list (every tagged image), the `retain` action, and
+`sinceImagePulled` with `expire`.
+
+Images referenced by an index are not acted on while the index stays; referrers (an image
+whose subject is in the repository) follow their subject instead of being selected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+DAY = 86400.0
+MAX_RULES = 50
+ARCHIVE_MINIMUM_DAYS = 90
+RULE_KEYS = {"rulePriority", "description", "selection", "action"}
+SELECTION_KEYS = {"tagStatus", "tagPatternList", "tagPrefixList", "countType", "countUnit", "countNumber", "storageClass"}
+ACTION_KEYS = {"type", "targetStorageClass"}
+TAG_STATUS = ("tagged", "untagged", "any")
+COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
+ACTIONS = ("expire", "transition", "retain")
+STANDARD, ARCHIVE = "standard", "archive"
+
+
+class LifecycleError(ValueError):
+    """A policy ECR (or Kikötő) would refuse; str() is the detail after 'Lifecycle policy validation failure: '."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    priority: int
+    tag_status: str
+    tag_prefixes: tuple[str, ...] = ()
+    tag_patterns: tuple[str, ...] = ()
+    storage_class: str = STANDARD
+    count_type: str | None = None
+    count_number: int | None = None
+    action: str = "expire"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: float
+    size: int = 0
+    last_pulled_at: float | None = None
+    storage_class: str = STANDARD
+    archived_at: float | None = None
+    activated_at: float | None = None
+    parents: tuple[str, ...] = ()  # indexes in the repository that list this image
+    subject: str | None = None  # set for referrers (signatures, SBOMs)
+
+
+@dataclass(frozen=True)
+class Decision:
+    digest: str
+    action: str | None  # "expire", "transition" or None (kept)
+    rule: int | None  # the priority of the rule that decided, or None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _keys(obj: dict, allowed: set[str], required: list[str]) -> None:
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise LifecycleError(f"object has missing required properties ({json.dumps(missing)})")
+    extra = sorted(set(obj) - allowed)
+    if extra:
+        raise LifecycleError(f"object instance has properties which are not allowed by the schema: ({json.dumps(extra)})")
+
+
+def _enum(value, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise LifecycleError(f"instance value ({json.dumps(value)}) not found in enum "
+                             f":(possible values: {json.dumps(list(allowed))})")
+    return value
+
+
+def _string_list(value, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise LifecycleError(f"{name} must be a non-empty list of non-empty strings")
+    return tuple(value)
+
+
+def _rule(raw, strict: bool) -> Rule:
+    if not isinstance(raw, dict):
+        raise LifecycleError("Could not map policyString into LifecyclePolicy.")
+    _keys(raw, RULE_KEYS, ["rulePriority", "selection", "action"])
+    priority, selection, action = raw["rulePriority"], raw["selection"], raw["action"]
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise LifecycleError("rulePriority must be an integer")
+    if priority < 1:
+        raise LifecycleError(f"numeric instance is lower than the required minimum (minimum: 1, found: {priority})")
+    if not isinstance(selection, dict) or not isinstance(action, dict):
+        raise LifecycleError("Could not map policyString into LifecyclePolicy.")
+    _keys(action, ACTION_KEYS, ["type"])
+    kind = _enum(action["type"], ACTIONS if not strict else ACTIONS[:2])
+    if kind == "transition" and action.get("targetStorageClass") != ARCHIVE:
+        raise LifecycleError("targetStorageClass archive is required when the action type is transition")
+    if kind != "transition" and "targetStorageClass" in action:
+        raise LifecycleError("instance failed to match exactly one schema (matched 0 out of 2)")
+    _keys(selection, SELECTION_KEYS, ["tagStatus"] if kind == "retain" else ["tagStatus", "countType", "countNumber"])
+    status = _enum(selection["tagStatus"], TAG_STATUS)
+    prefixes = _string_list(selection["tagPrefixList"], "tagPrefixList") if "tagPrefixList" in selection else ()
+    patterns = _string_list(selection["tagPatternList"], "tagPatternList") if "tagPatternList" in selection else ()
+    if prefixes and patterns:
+        raise LifecycleError("A rule can specify tagPrefixList or tagPatternList, not both")
+    if status != "tagged" and (prefixes or patterns):
+        raise LifecycleError("tagPrefixList and tagPatternList can only be used with tagStatus tagged")
+    if status == "tagged" and not (prefixes or patterns) and strict:
+        raise LifecycleError("tagPrefixList or tagPatternList is required when tagStatus is tagged "
+                             "(Kikötő selects every tagged image here; ECR does not)")
+    for pattern in patterns:
+        if pattern.count("*") > 4:
+            raise LifecycleError(f"The tag pattern {pattern} has more than 4 wildcards")
+    count_type = selection.get("countType")
+    count_number = selection.get("countNumber")
+    if count_type is not None:
+        _enum(count_type, COUNT_TYPES)
+        if isinstance(count_number, bool) or not isinstance(count_number, int):
+            raise LifecycleError("countNumber must be an integer")
+        if count_number < 1:
+            raise LifecycleError(f"numeric instance is lower than the required minimum (minimum: 1, found: {count_number})")
+        if count_type == "imageCountMoreThan" and "countUnit" in selection:
+            raise LifecycleError("countUnit cannot be used with countType imageCountMoreThan")
+        if count_type != "imageCountMoreThan":
+            if "countUnit" not in selection:
+                raise LifecycleError(f"countUnit is required with countType {count_type}")
+            _enum(selection["countUnit"], ("days",))
+    elif "countNumber" in selection or "countUnit" in selection:
+        raise LifecycleError("countNumber and countUnit need a countType")
+    storage_class = _enum(selection.get("storageClass", STANDARD), (STANDARD, ARCHIVE))
+    if count_type == "sinceImageTransitioned":
+        if storage_class != ARCHIVE:
+            raise LifecycleError("storageClass archive is required with countType sinceImageTransitioned")
+        if kind != "expire":
+            raise LifecycleError("countType sinceImageTransitioned can only be used with action type expire")
+        if count_number < ARCHIVE_MINIMUM_DAYS:
+            raise LifecycleError(f"Archived images must stay archived for at least {ARCHIVE_MINIMUM_DAYS} days: "
+                                 f"countNumber must be at least {ARCHIVE_MINIMUM_DAYS}")
+    elif storage_class != STANDARD:
+        raise LifecycleError(f"storageClass archive can only be used with countType sinceImageTransitioned")
+    if count_type == "sinceImagePulled" and kind == "expire" and strict:
+        raise LifecycleError("countType sinceImagePulled can only be used with action type transition "
+                             "(Kikötő also allows expire; ECR does not)")
+    return Rule(priority, status, prefixes, patterns, storage_class, count_type, count_number, kind,
+                raw.get("description", "") if isinstance(raw.get("description", ""), str) else "")
+
+
+def parse_policy(text: str, strict: bool = False) -> Policy:
+    try:
+        document = json.loads(text)
+    except (ValueError, TypeError):
+        raise LifecycleError("Could not map policyString into LifecyclePolicy.") from None
+    if not isinstance(document, dict):
+        raise LifecycleError("Could not map policyString into LifecyclePolicy.")
+    _keys(document, {"rules"}, ["rules"])
+    raw_rules = document["rules"]
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise LifecycleError("Could not map policyString into LifecyclePolicy.")
+    if len(raw_rules) > MAX_RULES:
+        raise LifecycleError(f"A lifecycle policy can have at most {MAX_RULES} rules")
+    rules = sorted((_rule(r, strict) for r in raw_rules), key=lambda r: r.priority)
+    if len({r.priority for r in rules}) != len(rules):
+        raise LifecycleError("The rule priority must be unique")
+    for storage_class in (STANDARD, ARCHIVE):
+        in_class = [r for r in rules if r.storage_class == storage_class]
+        if sum(1 for r in in_class if r.tag_status == "untagged" and r.action != "retain") > 1:
+            raise LifecycleError("Only one rule can select Untagged images per storage class.")
+        anys = [r for r in in_class if r.tag_status == "any"]
+        if anys and in_class[-1] is not anys[-1] or len(anys) > 1:
+            raise LifecycleError("Rule for tagStatus=ANY must have the lowest priority per storage class")
+        selectors = [(r.tag_prefixes, r.tag_patterns) for r in in_class if r.tag_prefixes or r.tag_patterns]
+        if len(selectors) != len(set(selectors)):
+            raise LifecycleError("The rules for a storage class must have unique sets of tag prefixes and patterns")
+    return Policy(tuple(rules))
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _pattern(pattern: str) -> re.Pattern:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def selects(rule: Rule, image: Image) -> bool:
+    """Whether the rule's tag and storage-class filter matches the image."""
+    if image.storage_class != rule.storage_class:
+        return False
+    if rule.tag_status == "untagged":
+        return not image.tags
+    if rule.tag_status == "tagged":
+        if not image.tags:
+            return False
+        if rule.tag_prefixes:  # every prefix must match one of the tags (AND across entries)
+            return all(any(t.startswith(p) for t in image.tags) for p in rule.tag_prefixes)
+        if rule.tag_patterns:
+            return all(any(_pattern(p).fullmatch(t) for t in image.tags) for p in rule.tag_patterns)
+    return True
+
+
+def _age_reference(image: Image) -> float:
+    """Push time, or the activation time of an image restored from the archive."""
+    return max(image.pushed_at, image.activated_at or 0.0)
+
+
+def _pull_reference(image: Image) -> float:
+    if image.activated_at and (image.last_pulled_at is None or image.last_pulled_at < image.activated_at):
+        return image.activated_at
+    return image.last_pulled_at if image.last_pulled_at is not None else image.pushed_at
+
+
+def _beyond(rule: Rule, selected: list[Image], now: float) -> list[Image]:
+    """The images of the selection the rule's count condition reaches, oldest first."""
+    ordered = sorted(selected, key=lambda i: (_age_reference(i), i.digest))
+    if rule.count_type is None:
+        return []
+    if rule.count_type == "imageCountMoreThan":
+        return ordered[:max(len(ordered) - rule.count_number, 0)]
+    cutoff = now - rule.count_number * DAY
+    if rule.count_type == "sinceImagePushed":
+        return [i for i in ordered if _age_reference(i) < cutoff]
+    if rule.count_type == "sinceImagePulled":
+        return [i for i in ordered if _pull_reference(i) < cutoff]
+    return [i for i in ordered if i.archived_at is not None and i.archived_at < cutoff]
+
+
+def evaluate(policy: Policy, images: list[Image], now: float) -> dict[str, Decision]:
+    """One decision per image digest."""
+    present = {i.digest for i in images}
+    referrers = [i for i in images if i.subject in present]
+    candidates = [i for i in images if i.subject not in present]
+    decided: dict[str, Decision] = {}
+    protected: set[str] = set()
+    for rule in policy.rules:
+        selected = [i for i in candidates if selects(rule, i)]
+        reached = _beyond(rule, selected, now)
+        if rule.action == "retain":
+            spared = {i.digest for i in reached} if rule.count_type else set()
+            protected |= {i.digest for i in selected if i.digest not in spared}
+            continue
+        for image in reached:
+            if image.digest not in decided and image.digest not in protected:
+                decided[image.digest] = Decision(image.digest, rule.action, rule.priority)
+        protected |= {i.digest for i in selected}
+    _spare_index_children(decided, images)
+    for referrer in referrers:  # signatures and SBOMs go (or archive) with their subject
+        subject = decided.get(referrer.subject)
+        if subject is not None:
+            decided[referrer.digest] = Decision(referrer.digest, subject.action, subject.rule, "follows its subject")
+    return {i.digest: decided.get(i.digest, Decision(i.digest, None, None)) for i in images}
+
+
+def _spare_index_children(decided: dict[str, Decision], images: list[Image]) -> None:
+    """An image listed by an index is acted on only when every such index gets the same action."""
+    changed = True
+    while changed:
+        changed = False
+        for image in images:
+            mine = decided.get(image.digest)
+            if mine is None or not image.parents:
+                continue
+            if any(decided.get(p) is None or decided[p].action != mine.action for p in image.parents):
+                del decided[image.digest]
+                changed = True
