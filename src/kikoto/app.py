@@ -1,9 +1,11 @@
-"""Composition root: settings -> stores -> services -> HTTP application."""
+"""Composition root: settings -> stores -> services -> HTTP application (or CLI commands)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -14,23 +16,46 @@ from .http.ecr.api import handle as ecr_api
 from .http.errors import error_middleware
 from .http.oci.common import BLOBS, MANIFESTS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
+from .jobs.scheduler import Scheduler
 from .services.access import Access
 from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
 from .services.ecr.layers import Layers
 from .services.ecr.repositories import RepositoryAdmin
+from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
+from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
 from .services.repositories import Repositories
 from .storage.blobs.filesystem import FilesystemBlobStore
 from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
+from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.store import MetadataStore
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", object)
+
+
+@dataclass
+class Registry:
+    """Every service, wired once; the HTTP app and the admin commands share it."""
+
+    settings: Settings
+    meta: MetadataStore
+    ecr: EcrServices
+    repositories: Repositories
+    blobs: Blobs
+    manifests: Manifests
+    lifecycle: Lifecycle
+    lifecycle_store: LifecycleStore
+    gc: GarbageCollector
+
+    async def close(self) -> None:
+        await self.meta.close()
 
 
 def prepare(settings: Settings) -> tuple[str, str] | None:
@@ -57,37 +82,63 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
         await engine.dispose()
 
 
-def build_app(settings: Settings) -> web.Application:
+def compose(settings: Settings) -> Registry:
     engine = create_engine(settings.database)
     meta = MetadataStore(engine)
     ecr_store = EcrStore(engine)
+    blob_store = FilesystemBlobStore(settings.data_dir)
     identities = identities_for(settings, engine)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region)
     admin = RepositoryAdmin(ecr_store, access, registry)
     repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template)
-    blobs = Blobs(meta, FilesystemBlobStore(settings.data_dir), repositories)
+    blobs = Blobs(meta, blob_store, repositories)
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index)
+    lifecycle_store = LifecycleStore(meta)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
-
-    app = web.Application(middlewares=[error_middleware, name_middleware, auth_middleware])
-    app[SETTINGS] = settings
-    app[META] = meta
-    app[REPOSITORIES] = repositories
-    app[BLOBS] = blobs
-    app[MANIFESTS] = manifests
-    app[ECR] = EcrServices(
+    ecr = EcrServices(
         registry=registry, identities=identities, access=access, store=ecr_store, repositories=admin,
         images=Images(ecr_store, meta, manifests, admin, registry),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
+        lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
     )
+    gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
+    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc)
+
+
+def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
+    registry = compose(settings)
+    app = web.Application(middlewares=[error_middleware, name_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[SERVICES] = registry
+    app[META] = registry.meta
+    app[REPOSITORIES] = registry.repositories
+    app[BLOBS] = registry.blobs
+    app[MANIFESTS] = registry.manifests
+    app[ECR] = registry.ecr
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
     add_routes(app)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
-    app.on_cleanup.append(_close(meta))
+    if background_jobs:
+        app.cleanup_ctx.append(_scheduler(registry))
+    app.on_cleanup.append(_close(registry))
     return app
+
+
+def _scheduler(registry: Registry):
+    async def run(_app: web.Application):
+        settings = registry.settings
+        scheduler = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc,
+                              settings.lifecycle_interval, settings.gc_interval)
+        task = asyncio.ensure_future(scheduler.run_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run
 
 
 def _absolute_locations(base: str):
@@ -101,8 +152,8 @@ def _absolute_locations(base: str):
     return rewrite
 
 
-def _close(meta: MetadataStore):
+def _close(registry: Registry):
     async def close(_app: web.Application) -> None:
-        await meta.close()
+        await registry.close()
 
     return close

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import sys
 from pathlib import Path
@@ -55,12 +56,12 @@ def serve(config_file, **options) -> None:
 
 
 def _run(action, config_file, options):
-    """Run `action(settings, identities)` against the registry's storage, migrating it first."""
+    """Run `action(registry)` against the registry's storage (migrating it first): the admin
+    commands share the server's composition, so they apply the same rules as the API."""
     import asyncio
 
-    from .app import identities_for, prepare
+    from .app import compose, prepare
     from .serve import announce_admin
-    from .storage.meta.engine import create_engine
 
     try:
         settings = load_settings(config_file, options)
@@ -71,13 +72,20 @@ def _run(action, config_file, options):
         announce_admin(settings, *created)
 
     async def main():
-        engine = create_engine(settings.database)
+        registry = compose(settings)
         try:
-            return await action(settings, identities_for(settings, engine))
+            return await action(registry)
         finally:
-            await engine.dispose()
+            await registry.close()
 
     return asyncio.run(main())
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 @main.group()
@@ -102,9 +110,9 @@ def keys_create(config_file, name, policy_file, role, **options) -> None:
         "admin": policies.ADMINISTRATOR, "power-user": policies.POWER_USER, "read-only": policies.READ_ONLY,
         None: policies.POWER_USER}[role]
 
-    async def create(settings, identities):
+    async def create(registry):
         try:
-            return await identities.create(name, text)
+            return await registry.ecr.identities.create(name, text)
         except policies.PolicyError as exc:
             raise click.UsageError(f"policy: {exc}") from exc
 
@@ -119,8 +127,8 @@ def keys_list(config_file, **options) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    async def rows(settings, identities):
-        return await identities.store.keys()
+    async def rows(registry):
+        return await registry.ecr.identities.store.keys()
 
     table = Table("access key id", "principal", "status", "created")
     for row in _run(rows, config_file, options):
@@ -134,8 +142,8 @@ def keys_list(config_file, **options) -> None:
 @click.argument("key_id")
 def keys_revoke(config_file, key_id, **options) -> None:
     """Deactivate KEY_ID: its signatures and login tokens stop working."""
-    async def revoke(settings, identities):
-        return await identities.revoke(key_id)
+    async def revoke(registry):
+        return await registry.ecr.identities.revoke(key_id)
 
     if not _run(revoke, config_file, options):
         raise click.ClickException(f"no access key {key_id}")
@@ -147,14 +155,137 @@ def keys_revoke(config_file, key_id, **options) -> None:
 @click.argument("key_id")
 def keys_rotate(config_file, key_id, **options) -> None:
     """Create a new key pair for KEY_ID's principal and deactivate KEY_ID."""
-    async def rotate(settings, identities):
+    async def rotate(registry):
         try:
-            return await identities.rotate(key_id)
+            return await registry.ecr.identities.rotate(key_id)
         except KeyError:
             raise click.ClickException(f"no access key {key_id}") from None
 
     new_id, secret = _run(rotate, config_file, options)
     click.echo(f"revoked {key_id}\nexport AWS_ACCESS_KEY_ID={new_id}\nexport AWS_SECRET_ACCESS_KEY={secret}")
+
+
+@main.group()
+def lifecycle() -> None:
+    """Run, preview and check lifecycle policies (safe while the server runs)."""
+
+
+@lifecycle.command("run")
+@storage_options
+@click.option("--repository", help="Only this repository (default: every repository with a policy).")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
+@click.option("--as-of", "as_of", type=click.DateTime(), help="Evaluate as if it were this date (implies --dry-run).")
+def lifecycle_run(config_file, repository, dry_run, as_of, **options) -> None:
+    """Expire and archive images by each repository's lifecycle policy."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .domain.errors import EcrError
+
+    now = as_of.replace(tzinfo=datetime.timezone.utc).timestamp() if as_of else None
+    dry_run = dry_run or as_of is not None
+
+    async def run(registry):
+        plans = []
+        names = await registry.lifecycle.repositories_with_policies(repository)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("evaluating", total=len(names))
+            for name in names:
+                plan = await registry.lifecycle.plan(name, now=now)
+                if not dry_run:
+                    await registry.lifecycle.apply(plan, actor="cli")
+                plans.append(plan)
+                progress.advance(task)
+        return plans
+
+    try:
+        plans = _run(run, config_file, options)
+    except EcrError as exc:
+        raise click.ClickException(exc.message) from exc
+    table = Table("repository", "images", "expire" if dry_run else "expired", "archive" if dry_run else "archived",
+                  "tags", "bytes to free", title="lifecycle " + ("preview" if dry_run else "run"))
+    for plan in plans:
+        acted = plan.acting("expire") + plan.acting("transition")
+        tags = sum(len(plan.images[d.digest].tags) for d in acted)
+        table.add_row(plan.repository.name, str(len(plan.images)), str(len(plan.acting("expire"))),
+                      str(len(plan.acting("transition"))), str(tags), f"{plan.bytes_freed} ({_size(plan.bytes_freed)})")
+    if not plans:
+        click.echo("no repository has a lifecycle policy")
+        return
+    Console(width=200).print(table)
+
+
+@lifecycle.command("validate")
+@click.argument("policy_file", type=click.File("r"))
+@click.option("--strict-ecr", is_flag=True, help="Refuse Kikötő's extensions, as ECR would.")
+def lifecycle_validate(policy_file, strict_ecr) -> None:
+    """Check a lifecycle policy document; exit 1 with ECR's message if it is invalid."""
+    from .domain.lifecycle import LifecycleError, parse_policy
+
+    try:
+        policy = parse_policy(policy_file.read(), strict=strict_ecr)
+    except LifecycleError as exc:
+        raise click.ClickException(f"Lifecycle policy validation failure: {exc}") from exc
+    click.echo(f"valid: {len(policy.rules)} rule(s)" + (" (ECR-compatible)" if strict_ecr else ""))
+
+
+@lifecycle.command("log")
+@storage_options
+@click.option("--repository")
+@click.option("--limit", type=int, default=50)
+def lifecycle_log(config_file, repository, limit, **options) -> None:
+    """The audit log: what lifecycle runs, GC and restores did, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    async def events(registry):
+        return await registry.lifecycle_store.events(repository, limit)
+
+    table = Table("when (UTC)", "actor", "action", "repository", "digest", "detail")
+    for event in _run(events, config_file, options):
+        when = datetime.datetime.fromtimestamp(event["at"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, event["actor"], event["action"], event["repository"] or "",
+                      (event["digest"] or "")[:19], json.dumps(event["detail"]))
+    Console().print(table)
+
+
+@main.command()
+@storage_options
+@click.option("--dry-run", is_flag=True, help="Count what would be freed; delete nothing.")
+@click.option("--grace-period", type=float, help="Seconds a new blob or link is protected [gc_grace_period].")
+def gc(config_file, dry_run, grace_period, **options) -> None:
+    """Free blobs no manifest references and expire abandoned uploads (online: pushes may continue)."""
+    from rich.progress import Progress
+
+    async def run(registry):
+        with Progress(transient=True) as progress:
+            task = progress.add_task("collecting", total=None)
+            return await registry.gc.run(dry_run=dry_run, grace=grace_period,
+                                         progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+    summary = _run(run, config_file, options)
+    verb = "would free" if dry_run else "freed"
+    click.echo(f"gc {verb} {summary.blobs} blobs ({_size(summary.bytes)}, {summary.bytes} bytes) and "
+               f"{'would expire' if dry_run else 'expired'} {summary.uploads} abandoned uploads")
+
+
+@main.command()
+@storage_options
+def storage(config_file, **options) -> None:
+    """Storage per repository (deduplicated) and for the whole registry."""
+    from rich.console import Console
+    from rich.table import Table
+
+    async def read(registry):
+        return await registry.lifecycle_store.storage_by_repository(), await registry.lifecycle_store.stored_bytes()
+
+    rows, (blobs, total) = _run(read, config_file, options)
+    table = Table("repository", "images", "bytes referenced")
+    for name, images, size in rows:
+        table.add_row(name, str(images), _size(size))
+    Console().print(table)
+    click.echo(f"registry: {blobs} blobs, {_size(total)} ({total} bytes) stored once each")
 
 
 if __name__ == "__main__":

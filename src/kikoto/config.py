@@ -29,6 +29,10 @@ class Settings:
     auth_challenge: str = "basic"  # what 401s on /v2/ ask for: basic (as ECR) or bearer (token flow)
     admin_access_key_id: str | None = None  # for automation: the admin key pair, instead of a generated one
     admin_secret_access_key: str | None = None
+    lifecycle_interval: float = 86400.0  # seconds between lifecycle runs (0: never in the background)
+    gc_interval: float = 3600.0  # seconds between garbage collections (0: never in the background)
+    gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
+    upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
 
     @property
     def host(self) -> str:
@@ -74,6 +78,8 @@ def _coerce(name: str, value: Any) -> Any:
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if "int" in kind:
         return int(value)
+    if "float" in kind:
+        return float(value)
     if "Path" in kind:
         return Path(value)
     return str(value)

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 import tarfile
 from pathlib import Path
 
@@ -40,8 +41,8 @@ class Layout:
         """An image manifest with `layers` gzip'd tar layers whose diff_ids are right."""
         descriptors, diff_ids = [], []
         for i in range(layers):
-            payload = hashlib.sha256(f"{seed}/{i}".encode()).digest() * (layer_bytes // 32 + 1)
-            raw = _tar({f"data/{seed}-{i}.bin": payload[:layer_bytes], f"etc/layer-{i}": seed.encode()})
+            payload = random.Random(f"{seed}/{i}").randbytes(layer_bytes)  # incompressible, reproducible
+            raw = _tar({f"data/{seed}-{i}.bin": payload, f"etc/layer-{i}": seed.encode()})
             diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
             descriptors.append(self.blob(gzip.compress(raw, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"))
         config = json.dumps({

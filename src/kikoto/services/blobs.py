@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
 from ..domain.errors import RegistryError
-from ..storage.blobs.port import BlobStore, UploadConflict
+from ..storage.blobs.port import BlobArchived, BlobStore, UploadConflict
 from ..storage.meta.store import MetadataStore, Upload
 from .repositories import Repositories
 from .streams import hashing_sink, pump
@@ -54,7 +54,12 @@ class Blobs:
 
     async def locate(self, repository: str, digest: str) -> BlobLocation:
         size = await self.stat(repository, digest)
-        return BlobLocation(digest, size, await self.store.location(digest))
+        try:
+            return BlobLocation(digest, size, await self.store.location(digest))
+        except BlobArchived:
+            raise RegistryError("DENIED", f"blob {digest} belongs to an archived image; restore the image first "
+                                          f"(aws ecr update-image-storage-class --target-storage-class STANDARD)",
+                                status=403) from None
 
     async def delete(self, repository: str, digest: str) -> None:
         """Unlink the blob from this repository; its bytes go when nothing references them (GC)."""
@@ -151,8 +156,8 @@ class Blobs:
                 f"digest {wanted} does not match the uploaded content ({actual})",
                 detail={"expected": str(wanted), "actual": str(actual)},
             )
-        await self.store.commit_upload(upload.id, str(actual))
-        await self.meta.add_blob(upload.repo_id, str(actual), size)
+        await self.meta.add_blob(upload.repo_id, str(actual), size,
+                                 place=lambda: self.store.commit_upload(upload.id, str(actual)))
         await self.meta.delete_upload(upload.id)
         return str(actual)
 

@@ -97,6 +97,9 @@ class Manifests:
         if head is None:
             await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
             raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
+        if head.storage_class == "ARCHIVE":
+            raise RegistryError("DENIED", f"image {head.digest} is archived; restore it first with aws ecr "
+                                          f"update-image-storage-class --target-storage-class STANDARD", status=403)
         content = None
         if with_content:
             content = self._cache.get(head.digest)

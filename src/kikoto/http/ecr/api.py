@@ -20,6 +20,7 @@ from ...services.ecr.common import RegistryIdentity, repository_not_found
 from ...services.ecr.images import Images
 from ...services.ecr.layers import Layers
 from ...services.ecr.repositories import RepositoryAdmin
+from ...services.lifecycle import Lifecycle
 from ...services.identity import Identities, Principal
 from ...storage.meta.ecr import EcrStore
 from .. import sigv4
@@ -41,6 +42,7 @@ class EcrServices:
     repositories: RepositoryAdmin
     images: Images
     layers: Layers
+    lifecycle: Lifecycle
 
 
 ECR = web.AppKey("ecr", EcrServices)
@@ -73,7 +75,7 @@ async def _registry_policy(ecr: EcrServices, params: dict, action: str) -> dict:
 
 
 def _operations(ecr: EcrServices, principal: Principal):
-    repos, images, layers = ecr.repositories, ecr.images, ecr.layers
+    repos, images, layers, lifecycle = ecr.repositories, ecr.images, ecr.layers, ecr.lifecycle
 
     async def visible(name: str) -> bool:
         return await ecr.access.allowed(principal, "ecr:DescribeRepositories", name)
@@ -105,6 +107,12 @@ def _operations(ecr: EcrServices, principal: Principal):
         "UploadLayerPart": layers.upload_part,
         "CompleteLayerUpload": layers.complete,
         "GetDownloadUrlForLayer": layers.download_url,
+        "PutLifecyclePolicy": lifecycle.put_policy,
+        "GetLifecyclePolicy": lifecycle.get_policy,
+        "DeleteLifecyclePolicy": lambda p: lifecycle.get_policy(p, delete=True),
+        "StartLifecyclePolicyPreview": lifecycle.start_preview,
+        "GetLifecyclePolicyPreview": lifecycle.get_preview,
+        "UpdateImageStorageClass": lifecycle.update_storage_class,
         "GetAuthorizationToken": lambda p: _authorization_token(ecr, principal, p),
         "DescribeRegistry": lambda p: _describe_registry(ecr),
         "PutRegistryPolicy": lambda p: _registry_policy(ecr, p, "put"),

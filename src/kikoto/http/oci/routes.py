@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...domain.names import check_repository_name
+from ...domain.paging import parse_page_size
+from ..ecr.api import ECR
 from ..auth import PRINCIPAL, authorize, token_endpoint, unauthorized
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, paged
@@ -25,6 +27,14 @@ async def catalog(request: web.Request) -> web.Response:
     return web.json_response({"repositories": names}, headers=headers)
 
 
+async def audit_log(request: web.Request) -> web.Response:
+    """GET /v2/_kikoto/audit?repository=&limit= : what lifecycle, GC and restores did, newest first."""
+    await authorize(request, None, "kikoto:ReadAuditLog")
+    limit = parse_page_size(request.query.get("limit")) or 100
+    events = await request.app[ECR].lifecycle.store.events(request.query.get("repository") or None, limit)
+    return web.json_response({"events": events}, headers=API_VERSION)
+
+
 @web.middleware
 async def name_middleware(request: web.Request, handler):
     """Every route with a repository name gets it checked here, once, with the spec's grammar."""
@@ -40,6 +50,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v2", version_check, allow_head=True)
     r.add_get("/v2/_catalog", catalog)
     r.add_get("/v2/token", token_endpoint)
+    r.add_get("/v2/_kikoto/audit", audit_log)
     r.add_post(f"/v2/{NAME}/blobs/uploads/", blobs.start_upload)
     r.add_post(f"/v2/{NAME}/blobs/uploads", blobs.start_upload)
     upload = f"/v2/{NAME}/blobs/uploads/{{upload}}"

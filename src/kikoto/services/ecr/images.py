@@ -13,6 +13,8 @@ from ..manifests import Manifests
 from .common import RegistryIdentity, paginate
 
 TAG_STATUS = {"TAGGED": lambda i: bool(i.tags), "UNTAGGED": lambda i: not i.tags, "ANY": lambda i: True}
+IMAGE_STATUS = {"ACTIVE": lambda i: i.storage_class == "STANDARD", "ARCHIVED": lambda i: i.storage_class == "ARCHIVE",
+                "ACTIVATING": lambda i: False, "ANY": lambda i: True}
 
 
 def _image_id_text(image_id: dict) -> str:
@@ -30,8 +32,9 @@ class Images:
     async def _images(self, name: str, params: dict) -> tuple[int, list[ImageRecord]]:
         record = await self.repositories.get(name)
         images = await self.ecr.images(record.id)
-        status = ((params.get("filter") or {}).get("tagStatus")) or "ANY"
-        return record.id, [i for i in images if TAG_STATUS[status](i)]
+        wanted = params.get("filter") or {}
+        tagged, stored = TAG_STATUS[wanted.get("tagStatus") or "ANY"], IMAGE_STATUS[wanted.get("imageStatus") or "ANY"]
+        return record.id, [i for i in images if tagged(i) and stored(i)]
 
     def _not_found(self, image_id: dict, name: str) -> EcrError:
         return EcrError("ImageNotFoundException",
@@ -58,8 +61,13 @@ class Images:
         detail = {
             "registryId": self.registry.account, "repositoryName": name, "imageDigest": image.digest,
             "imageSizeInBytes": image.size, "imagePushedAt": image.pushed_at,
-            "imageManifestMediaType": image.media_type, "imageStatus": "ACTIVE",
+            "imageManifestMediaType": image.media_type,
+            "imageStatus": "ARCHIVED" if image.storage_class == "ARCHIVE" else "ACTIVE",
         }
+        if image.archived_at:
+            detail["lastArchivedAt"] = image.archived_at
+        if image.activated_at:
+            detail["lastActivatedAt"] = image.activated_at
         if image.tags:
             detail["imageTags"] = list(image.tags)
         if image.config_media_type:
@@ -98,7 +106,11 @@ class Images:
                 failures.append(failure or {"imageId": image_id, "failureCode": "ImageNotFound",
                                             "failureReason": "Requested image not found"})
                 continue
-            pulled = await self.manifests.pull(name, image.digest)  # records the pull time, like a docker pull
+            try:
+                pulled = await self.manifests.pull(name, image.digest)  # records the pull time, like a docker pull
+            except RegistryError as exc:  # archived
+                failures.append({"imageId": image_id, "failureCode": "ImageInaccessible", "failureReason": exc.message})
+                continue
             result.append({"registryId": self.registry.account, "repositoryName": name,
                            "imageId": {"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
                                                                         if "imageTag" in image_id else {})},

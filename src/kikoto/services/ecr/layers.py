@@ -36,6 +36,7 @@ class Layers:
         name = params["repositoryName"]
         await self.repositories.get(name)
         layers, failures = [], []
+        tiers = await self.blobs.meta.blob_tiers(params["layerDigests"])
         for digest in params["layerDigests"]:
             try:
                 parse_digest(digest)
@@ -44,7 +45,8 @@ class Layers:
                                  "failureReason": "Invalid layer digest"})
                 continue
             size = await self.blobs.meta.repo_blob_size(name, digest)
-            layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE" if size is not None else "UNAVAILABLE",
+            availability = "UNAVAILABLE" if size is None else "ARCHIVED" if tiers.get(digest) == "archive" else "AVAILABLE"
+            layers.append({"layerDigest": digest, "layerAvailability": availability,
                            **({"layerSize": size} if size is not None else {})})
         return {"layers": layers, "failures": failures}
 

@@ -7,12 +7,14 @@ never leave a file under a digest it does not match.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import os
+import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .port import UploadConflict
+from .port import BlobArchived, UploadConflict
 
 READ_CHUNK = 1 << 20
 SMALL_WRITE = 1 << 16
@@ -22,13 +24,14 @@ class FilesystemBlobStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.blobs = self.root / "blobs"
+        self.archive = self.root / "archive"  # the archive tier: another directory (or mount) of the same layout
         self.uploads = self.root / "uploads"
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        for directory in (self.blobs, self.archive, self.uploads):
+            directory.mkdir(parents=True, exist_ok=True)
 
-    def blob_path(self, digest: str) -> Path:
+    def blob_path(self, digest: str, tier: str = "standard") -> Path:
         algorithm, encoded = digest.split(":", 1)
-        return self.blobs / algorithm / encoded[:2] / encoded
+        return (self.archive if tier == "archive" else self.blobs) / algorithm / encoded[:2] / encoded
 
     def _upload_path(self, upload_id: str) -> Path:
         return self.uploads / upload_id
@@ -87,10 +90,35 @@ class FilesystemBlobStore:
         return self.blob_path(digest).is_file()
 
     async def location(self, digest: str) -> Path:
-        return self.blob_path(digest)
+        path = self.blob_path(digest)
+        if not path.exists() and self.blob_path(digest, "archive").exists():
+            raise BlobArchived(digest)
+        return path
 
-    async def delete(self, digest: str) -> None:
-        self.blob_path(digest).unlink(missing_ok=True)
+    async def delete(self, digest: str, tier: str = "standard") -> None:
+        self.blob_path(digest, tier).unlink(missing_ok=True)
+
+    async def move(self, digest: str, to_tier: str) -> None:
+        source = self.blob_path(digest, "standard" if to_tier == "archive" else "archive")
+        target = self.blob_path(digest, to_tier)
+        if source.exists():
+            await asyncio.to_thread(self._place, source, target)
+
+    @staticmethod
+    def _place(source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+        except OSError as exc:  # the archive is another filesystem: copy, make durable, then remove
+            if exc.errno != errno.EXDEV:
+                raise
+            partial = target.with_name(target.name + ".partial")
+            shutil.copyfile(source, partial)
+            with open(partial, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(partial, target)
+            source.unlink()
+
 
 
 class _FileWriter:

@@ -12,6 +12,10 @@ class UploadConflict(Exception):
     """Another request is writing to the same upload right now."""
 
 
+class BlobArchived(Exception):
+    """The blob is in the archive tier: its image must be restored before it can be pulled."""
+
+
 class UploadWriter(Protocol):
     async def write(self, data: bytes) -> None: ...
 
@@ -39,4 +43,7 @@ class BlobStore(Protocol):
     async def location(self, digest: str) -> Path | str:
         """A local path to serve with sendfile, or a URL to redirect the client to."""
 
-    async def delete(self, digest: str) -> None: ...
+    async def delete(self, digest: str, tier: str = "standard") -> None: ...
+
+    async def move(self, digest: str, to_tier: str) -> None:
+        """Move a blob between the standard and the archive tier (a directory, or a storage class)."""

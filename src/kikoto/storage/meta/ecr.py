@@ -43,6 +43,9 @@ class ImageRecord:
     size: int
     pushed_at: float
     last_pulled_at: float | None
+    storage_class: str = "STANDARD"
+    archived_at: float | None = None
+    activated_at: float | None = None
 
 
 def _record(row) -> RepositoryRecord:
@@ -108,7 +111,8 @@ class EcrStore:
         """Every image (manifest) of a repository with its tags, oldest push first."""
         query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type,
                        manifests.c.artifact_type, manifests.c.subject_digest, manifests.c.image_size,
-                       manifests.c.size, manifests.c.pushed_at, manifests.c.last_pulled_at).where(
+                       manifests.c.size, manifests.c.pushed_at, manifests.c.last_pulled_at, manifests.c.storage_class,
+                       manifests.c.archived_at, manifests.c.activated_at).where(
             manifests.c.repo_id == repo_id).order_by(manifests.c.pushed_at, manifests.c.digest)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -119,7 +123,8 @@ class EcrStore:
             by_digest.setdefault(tag.digest, []).append(tag.name)
         return [ImageRecord(r.digest, tuple(by_digest.get(r.digest, ())), r.media_type, r.config_media_type,
                             r.artifact_type, r.subject_digest, r.image_size if r.image_size is not None else r.size,
-                            r.pushed_at, r.last_pulled_at) for r in rows]
+                            r.pushed_at, r.last_pulled_at, r.storage_class, r.archived_at, r.activated_at)
+                for r in rows]
 
     async def parents(self, repo_id: int, digest: str) -> list[str]:
         """Indexes in the repository that list `digest` as a child."""

@@ -33,6 +33,7 @@ blobs = Table(
     Column("digest", String(200), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("tier", String(16), nullable=False, server_default="standard"),  # standard | archive (0003)
 )
 
 # A repository sees a blob once it was uploaded or mounted into it, or a manifest of it references it.
@@ -59,6 +60,9 @@ manifests = Table(
     Column("last_pulled_at", Float),
     Column("config_media_type", String(255)),  # ECR's artifactMediaType (0002)
     Column("image_size", BigInteger),  # ECR's imageSizeInBytes: blobs summed; an index: its largest child (0002)
+    Column("storage_class", String(16), nullable=False, server_default="STANDARD"),  # STANDARD | ARCHIVE (0003)
+    Column("archived_at", Float),
+    Column("activated_at", Float),
     Index("ix_manifests_subject", "repo_id", "subject_digest"),
 )
 
@@ -131,4 +135,38 @@ creation_templates = Table(
     Column("body", Text, nullable=False),  # JSON in the API's RepositoryCreationTemplate shape
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# -- lifecycle, audit, leases (migration 0003) --------------------------------------------------
+
+lifecycle_previews = Table(
+    "lifecycle_previews",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("results", Text, nullable=False),  # JSON list of previewResults, ECR's shape
+    Column("created_at", Float, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),  # lifecycle | gc | a principal name
+    Column("action", String(32), nullable=False),  # EXPIRE | TRANSITION | RESTORE | GC_BLOB ...
+    Column("repository", String(256)),
+    Column("digest", String(200)),
+    Column("detail", Text),  # JSON: tags, rule priority, bytes
+    Index("ix_audit_repository_at", "repository", "at"),
+)
+
+# One holder at a time for background jobs across processes and replicas.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

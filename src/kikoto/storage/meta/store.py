@@ -42,6 +42,7 @@ class ManifestHead:
     media_type: str
     size: int
     last_pulled_at: float | None
+    storage_class: str = "STANDARD"
 
 
 @dataclass(frozen=True)
@@ -135,11 +136,27 @@ class MetadataStore:
         async with self.engine.connect() as conn:
             return await conn.scalar(query)
 
-    async def add_blob(self, repo_id: int, digest: str, size: int) -> None:
+    async def add_blob(self, repo_id: int, digest: str, size: int, place=None) -> None:
+        """Record a blob and link it. `place` (async, optional) puts its bytes in the store while
+        the blob's row is locked, so garbage collection can never delete the file in between."""
         now = self._clock()
         async with self._write() as conn:
+            await self.lock_blobs(conn, [digest])
+            if place is not None:
+                await place()
             await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now}, ["digest"]))
             await self._link(conn, repo_id, [digest], now)
+
+    async def lock_blobs(self, conn: AsyncConnection, digests: list[str], shared: bool = False) -> None:
+        """Row locks on PostgreSQL (SQLite's write transactions are exclusive already)."""
+        if digests and self.engine.dialect.name == "postgresql":
+            query = select(blobs.c.digest).where(blobs.c.digest.in_(digests))
+            await conn.execute(query.with_for_update(read=shared))
+
+    async def blob_tiers(self, digests: list[str]) -> dict[str, str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))
+            return {row.digest: row.tier for row in rows}
 
     async def repositories_with_blob(self, digest: str) -> list[str]:
         query = (
@@ -159,9 +176,12 @@ class MetadataStore:
         return True
 
     async def _link(self, conn: AsyncConnection, repo_id: int, digests: list[str], now: float) -> None:
+        """Link blobs to a repository; an existing link is refreshed, restarting GC's grace period."""
         if digests:
             rows = [{"repo_id": repo_id, "digest": d, "linked_at": now} for d in digests]
-            await conn.execute(self._insert_ignore(repo_blobs, rows, ["repo_id", "digest"]))
+            statement = self._insert(repo_blobs).values(rows)
+            await conn.execute(statement.on_conflict_do_update(index_elements=["repo_id", "digest"],
+                                                               set_={"linked_at": statement.excluded.linked_at}))
 
     async def unlink_blob(self, repo_id: int, digest: str) -> bool:
         async with self._write() as conn:
@@ -268,6 +288,7 @@ class MetadataStore:
 
     async def _check_references(self, conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index):
         if blob_digests:
+            await self.lock_blobs(conn, list(set(blob_digests)), shared=True)  # GC waits for this push
             query = (
                 select(blobs.c.digest, blobs.c.size)
                 .select_from(repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest))
@@ -300,7 +321,7 @@ class MetadataStore:
         """(digest, media type, size) of a manifest by tag or digest in one indexed query;
         None when the repository, tag or manifest is missing."""
         query = select(manifests.c.repo_id, manifests.c.digest, manifests.c.media_type, manifests.c.size,
-                       manifests.c.last_pulled_at).select_from(
+                       manifests.c.last_pulled_at, manifests.c.storage_class).select_from(
             manifests.join(repositories, repositories.c.id == manifests.c.repo_id)
         )
         if tag is not None:
@@ -310,7 +331,7 @@ class MetadataStore:
             query = query.where(repositories.c.name == repo_name, manifests.c.digest == digest)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return ManifestHead(row.repo_id, row.digest, row.media_type, row.size, row.last_pulled_at) if row else None
+        return ManifestHead(*row) if row else None
 
     async def manifest_content(self, repo_name: str, digest: str) -> bytes | None:
         query = (

@@ -1,0 +1,62 @@
+"""Runs lifecycle and garbage collection periodically in every worker; a lease in the
+database makes exactly one process (of one replica) do each job per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from ..services.gc import GarbageCollector
+from ..services.lifecycle import Lifecycle
+from ..storage.meta.lifecycle import LifecycleStore
+
+log = logging.getLogger("kikoto.jobs")
+TICK = 60.0  # how often a worker checks whether a job is due
+
+
+class Scheduler:
+    def __init__(self, store: LifecycleStore, lifecycle: Lifecycle, gc: GarbageCollector,
+                 lifecycle_interval: float, gc_interval: float):
+        self.store, self.lifecycle, self.gc = store, lifecycle, gc
+        self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def run_lifecycle(self) -> None:
+        for name in await self.lifecycle.repositories_with_policies():
+            try:
+                plan = await self.lifecycle.plan(name)
+                await self.lifecycle.apply(plan)
+                log.info("lifecycle %s: expired %d, archived %d, %d bytes to reclaim", name,
+                         len(plan.acting("expire")), len(plan.acting("transition")), plan.bytes_freed)
+            except Exception:  # one repository's failure must not stop the others
+                log.exception("lifecycle run failed for %s", name)
+
+    async def run_gc(self) -> None:
+        summary = await self.gc.run()
+        if summary.blobs or summary.uploads:
+            log.info("gc: %d blobs (%d bytes), %d abandoned uploads", summary.blobs, summary.bytes, summary.uploads)
+
+    async def tick(self) -> list[str]:
+        """Run every job whose lease this process wins; the lease lasts one interval, so the
+        next run is due when it expires, wherever it happens."""
+        ran = []
+        for name, (interval, job) in self.jobs.items():
+            if interval > 0 and await self.store.acquire(f"job:{name}", self.holder, interval):
+                try:
+                    await job()
+                    ran.append(name)
+                except Exception:
+                    log.exception("job %s failed", name)
+        return ran
+
+    async def run_forever(self) -> None:
+        await asyncio.sleep(5)  # let the server finish starting
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(TICK)

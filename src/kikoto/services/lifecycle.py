@@ -1,0 +1,197 @@
+"""Lifecycle policies at work: plan (evaluate + what it would free), apply (expire, archive),
+previews, restores, and the ECR operations around them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..domain.errors import EcrError
+from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
+from ..storage.blobs.port import BlobStore
+from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
+from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.store import MetadataStore
+from .ecr.common import paginate, repository_not_found
+
+STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
+
+
+@dataclass
+class Plan:
+    repository: RepositoryRecord
+    policy: str
+    images: dict[str, ImageRecord]
+    decisions: dict[str, Decision]
+    reclaimable: dict[str, int] = field(default_factory=dict)  # blob digest -> bytes GC frees after the expiry
+
+    def acting(self, action: str) -> list[Decision]:
+        return [d for d in self.decisions.values() if d.action == action]
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(self.reclaimable.values())
+
+
+def policy_error(exc: LifecycleError) -> EcrError:
+    return EcrError("InvalidParameterException", f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
+                                                 f"constraint: 'Lifecycle policy validation failure: {exc}'")
+
+
+class Lifecycle:
+    def __init__(self, meta: MetadataStore, ecr: EcrStore, store: LifecycleStore, blobs: BlobStore, account: str,
+                 clock=time.time):
+        self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
+        self.account = account
+        self._clock = clock
+
+    async def _repository(self, name: str) -> RepositoryRecord:
+        record = await self.ecr.repository(name)
+        if record is None:
+            raise repository_not_found(name, self.account)
+        return record
+
+    def _missing_policy(self, name: str) -> EcrError:
+        return EcrError("LifecyclePolicyNotFoundException", f"Lifecycle policy does not exist for the repository with "
+                                                            f"name '{name}' in the registry with id '{self.account}'")
+
+    # -- planning and applying ----------------------------------------------------------------
+
+    async def plan(self, name: str, policy: str | None = None, now: float | None = None, strict: bool = False) -> Plan:
+        record = await self._repository(name)
+        text = policy or record.lifecycle_policy
+        if not text:
+            raise self._missing_policy(name)
+        try:
+            parsed = parse_policy(text, strict=strict)
+        except LifecycleError as exc:
+            raise policy_error(exc) from None
+        records = {i.digest: i for i in await self.ecr.images(record.id)}
+        parents, blob_refs = await self.store.image_relations(record.id)
+        images = [Image(r.digest, r.tags, r.pushed_at, r.size, r.last_pulled_at, STORAGE_CLASS[r.storage_class],
+                        r.archived_at, r.activated_at, tuple(parents.get(r.digest, ())), r.subject_digest)
+                  for r in records.values()]
+        decisions = evaluate(parsed, images, self._clock() if now is None else now)
+        expiring = {d.digest for d in decisions.values() if d.action == "expire"}
+        candidates = set().union(*(blob_refs.get(d, set()) for d in expiring)) if expiring else set()
+        reclaimable = await self.store.reclaimable(record.id, expiring, candidates) if candidates else {}
+        return Plan(record, text, records, decisions, reclaimable)
+
+    async def apply(self, plan: Plan, actor: str = "lifecycle") -> None:
+        repo, events = plan.repository, []
+        for decision in plan.acting("expire"):  # bytes go later, with GC, once nothing references them
+            await self.meta.delete_manifest(repo.id, decision.digest)
+            events.append(self._event(actor, "EXPIRE", plan, decision))
+        archiving = [d.digest for d in plan.acting("transition")]
+        if archiving:
+            await self.change_storage_class(repo.id, archiving, "ARCHIVE")
+            events += [self._event(actor, "TRANSITION", plan, d) for d in plan.acting("transition")]
+        await self.ecr.update_repository(repo.name, {"lifecycle_evaluated_at": self._clock()})
+        await self.store.record(events)
+
+    def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict:
+        image = plan.images[decision.digest]
+        return {"actor": actor, "action": action, "repository": plan.repository.name, "digest": decision.digest,
+                "detail": {"tags": list(image.tags), "rulePriority": decision.rule, "reason": decision.reason,
+                           "imageSizeInBytes": image.size}}
+
+    async def change_storage_class(self, repo_id: int, digests: list[str], target: str) -> None:
+        """Mark images ARCHIVE/STANDARD, then move the blobs whose tier no longer fits."""
+        await self.store.set_storage_class(repo_id, digests, target)
+        _, blob_refs = await self.store.image_relations(repo_id)
+        affected = set().union(*(blob_refs.get(d, set()) for d in digests))
+        to_archive, to_restore = await self.store.blobs_to_retier(affected)
+        for digest in sorted(to_archive):
+            await self.store.retier(digest, "archive", lambda d=digest: self.blobs.move(d, "archive"))
+        for digest in sorted(to_restore):
+            await self.store.retier(digest, "standard", lambda d=digest: self.blobs.move(d, "standard"))
+
+    async def repositories_with_policies(self, only: str | None = None) -> list[str]:
+        records = await self.ecr.repositories([only] if only else None)
+        if only and not records:
+            raise repository_not_found(only, self.account)
+        return [r.name for r in records if r.lifecycle_policy]
+
+    # -- the ECR operations ---------------------------------------------------------------------
+
+    async def put_policy(self, params: dict) -> dict:
+        record = await self._repository(params["repositoryName"])
+        try:
+            parse_policy(params["lifecyclePolicyText"])
+        except LifecycleError as exc:
+            raise policy_error(exc) from None
+        await self.ecr.update_repository(record.name, {"lifecycle_policy": params["lifecyclePolicyText"]})
+        return {"registryId": self.account, "repositoryName": record.name,
+                "lifecyclePolicyText": params["lifecyclePolicyText"]}
+
+    async def get_policy(self, params: dict, delete: bool = False) -> dict:
+        record = await self._repository(params["repositoryName"])
+        if not record.lifecycle_policy:
+            raise self._missing_policy(record.name)
+        if delete:
+            await self.ecr.update_repository(record.name, {"lifecycle_policy": None})
+        result = {"registryId": self.account, "repositoryName": record.name,
+                  "lifecyclePolicyText": record.lifecycle_policy}
+        if record.lifecycle_evaluated_at:
+            result["lastEvaluatedAt"] = record.lifecycle_evaluated_at
+        return result
+
+    async def start_preview(self, params: dict) -> dict:
+        plan = await self.plan(params["repositoryName"], params.get("lifecyclePolicyText"))
+        results = []
+        for decision in sorted((d for d in plan.decisions.values() if d.action),
+                               key=lambda d: (plan.images[d.digest].pushed_at, d.digest)):
+            image = plan.images[decision.digest]
+            action = {"type": decision.action.upper()}
+            if decision.action == "transition":
+                action["targetStorageClass"] = "ARCHIVE"
+            results.append({"imageTags": list(image.tags), "imageDigest": image.digest, "imagePushedAt": image.pushed_at,
+                            "action": action, "appliedRulePriority": decision.rule,
+                            "storageClass": image.storage_class})
+        await self.store.save_preview(plan.repository.id, plan.policy, "COMPLETE", results)
+        return {"registryId": self.account, "repositoryName": plan.repository.name,
+                "lifecyclePolicyText": plan.policy, "status": "COMPLETE"}
+
+    async def get_preview(self, params: dict) -> dict:
+        record = await self._repository(params["repositoryName"])
+        saved = await self.store.preview(record.id)
+        if saved is None:
+            raise EcrError("LifecyclePolicyPreviewNotFoundException",
+                           f"There is no dry run for the repository with name '{record.name}' in the registry with id "
+                           f"'{self.account}'")
+        policy, status, results = saved
+        if params.get("imageIds"):
+            wanted = params["imageIds"]
+            results = [r for r in results if any(w.get("imageDigest") in (None, r["imageDigest"]) and
+                                                 w.get("imageTag") in (None, *r["imageTags"]) for w in wanted)]
+        tag_status = (params.get("filter") or {}).get("tagStatus", "ANY")
+        results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
+        summary = {"expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE"),
+                   "transitioningImageTotalCounts": [{"targetStorageClass": "ARCHIVE", "imageTotalCount": sum(
+                       1 for r in results if r["action"]["type"] == "TRANSITION")}]}
+        page, token = paginate(results, params)
+        result = {"registryId": self.account, "repositoryName": record.name, "lifecyclePolicyText": policy,
+                  "status": status, "previewResults": page, "summary": summary}
+        if token:
+            result["nextToken"] = token
+        return result
+
+    async def update_storage_class(self, params: dict) -> dict:
+        record = await self._repository(params["repositoryName"])
+        image_id, target = params["imageId"], params["targetStorageClass"]
+        images = await self.ecr.images(record.id)
+        found = next((i for i in images if image_id.get("imageDigest") in (None, i.digest)
+                      and image_id.get("imageTag") in (None, *i.tags)), None)
+        if found is None or not image_id:
+            raise EcrError("ImageNotFoundException", f"The image with imageId {image_id} does not exist within the "
+                                                     f"repository with name '{record.name}' in the registry with id "
+                                                     f"'{self.account}'")
+        if found.storage_class != target:
+            await self.change_storage_class(record.id, [found.digest], target)
+            await self.store.record([{"actor": "api", "action": "RESTORE" if target == "STANDARD" else "ARCHIVE",
+                                      "repository": record.name, "digest": found.digest,
+                                      "detail": {"tags": list(found.tags)}}])
+        return {"registryId": self.account, "repositoryName": record.name,
+                "imageId": {"imageDigest": found.digest, **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id
+                                                            else {})},
+                "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED"}

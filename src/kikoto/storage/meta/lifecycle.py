@@ -1,0 +1,211 @@
+"""Lifecycle, archive, garbage collection, audit and job leases: the metadata side."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import audit_events, blobs, leases, lifecycle_previews, manifest_refs, manifests, repo_blobs, \
+    repositories, uploads
+from .store import MetadataStore
+
+CHUNK = 500  # digests per IN (...) list
+
+
+def _chunks(items: Iterable[str]):
+    items = list(items)
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+class LifecycleStore:
+    def __init__(self, meta: MetadataStore, clock=time.time):
+        self.meta = meta
+        self.engine: AsyncEngine = meta.engine
+        self._writer = self.engine.execution_options(kikoto_write=True)
+        self._clock = clock
+
+    # -- what an evaluation needs ---------------------------------------------------------
+
+    async def image_relations(self, repo_id: int) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+        """(child manifest -> indexes listing it, manifest -> blobs it references) for a repository."""
+        query = select(manifest_refs.c.parent_digest, manifest_refs.c.child_digest, manifest_refs.c.child_kind).where(
+            manifest_refs.c.repo_id == repo_id)
+        parents: dict[str, list[str]] = {}
+        blob_refs: dict[str, set[str]] = {}
+        async with self.engine.connect() as conn:
+            for row in await conn.execute(query):
+                if row.child_kind == "manifest":
+                    parents.setdefault(row.child_digest, []).append(row.parent_digest)
+                else:
+                    blob_refs.setdefault(row.parent_digest, set()).add(row.child_digest)
+        return parents, blob_refs
+
+    async def reclaimable(self, repo_id: int, leaving: set[str], candidates: set[str]) -> dict[str, int]:
+        """Of `candidates` (blobs of the manifests `leaving` the repository), those no other
+        manifest anywhere references, with their sizes: the bytes GC would then free."""
+        shared: set[str] = set()
+        sizes: dict[str, int] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(candidates):
+                query = select(manifest_refs.c.child_digest).where(
+                    manifest_refs.c.child_digest.in_(chunk),
+                    or_(manifest_refs.c.repo_id != repo_id, manifest_refs.c.parent_digest.not_in(leaving or {""})))
+                shared |= set((await conn.scalars(query)).all())
+                for row in await conn.execute(select(blobs.c.digest, blobs.c.size).where(blobs.c.digest.in_(chunk))):
+                    sizes[row.digest] = row.size
+        return {d: sizes.get(d, 0) for d in candidates - shared}
+
+    # -- the archive tier -------------------------------------------------------------------
+
+    async def set_storage_class(self, repo_id: int, digests: list[str], storage_class: str) -> None:
+        now = self._clock()
+        values = {"storage_class": storage_class}
+        values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
+        async with self._writer.begin() as conn:
+            for chunk in _chunks(digests):
+                await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk))
+                                   .values(values))
+
+    async def blobs_to_retier(self, digests: set[str]) -> tuple[set[str], set[str]]:
+        """(blobs that only archived manifests reference, in the standard tier; blobs that some
+        active manifest references, in the archive tier) among `digests`."""
+        to_archive, to_restore = set(), set()
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(digests):
+                active = set((await conn.scalars(
+                    select(manifest_refs.c.child_digest).join(manifests, and_(
+                        manifests.c.repo_id == manifest_refs.c.repo_id, manifests.c.digest == manifest_refs.c.parent_digest))
+                    .where(manifest_refs.c.child_digest.in_(chunk), manifests.c.storage_class == "STANDARD"))).all())
+                for row in await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(chunk))):
+                    if row.digest in active and row.tier == "archive":
+                        to_restore.add(row.digest)
+                    elif row.digest not in active and row.tier == "standard":
+                        to_archive.add(row.digest)
+        return to_archive, to_restore
+
+    async def retier(self, digest: str, tier: str, move) -> None:
+        """Move one blob between tiers with its row locked (GC and uploads wait)."""
+        async with self._writer.begin() as conn:
+            await self.meta.lock_blobs(conn, [digest])
+            await move()
+            await conn.execute(update(blobs).where(blobs.c.digest == digest).values(tier=tier))
+
+    # -- garbage collection -------------------------------------------------------------------
+
+    async def gc_candidates(self, cutoff: float) -> list[str]:
+        """Blobs with no manifest referencing them whose every repository link is older than the cutoff."""
+        referenced = exists().where(manifest_refs.c.child_digest == blobs.c.digest)
+        fresh_link = exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff)
+        query = select(blobs.c.digest).where(blobs.c.created_at < cutoff, ~referenced, ~fresh_link)
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    async def collect(self, digests: list[str], cutoff: float, remove) -> dict[str, int]:
+        """Delete the rows of the still-unreferenced blobs among `digests` and, in the same
+        locked transaction, their files (`remove(digest, tier)`). Returns digest -> size freed."""
+        freed: dict[str, int] = {}
+        async with self._writer.begin() as conn:
+            await self.meta.lock_blobs(conn, digests)
+            rows = (await conn.execute(select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
+                blobs.c.digest.in_(digests), blobs.c.created_at < cutoff,
+                ~exists().where(manifest_refs.c.child_digest == blobs.c.digest),
+                ~exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff)))).all()
+            gone = [r.digest for r in rows]
+            if gone:
+                await conn.execute(delete(repo_blobs).where(repo_blobs.c.digest.in_(gone)))
+                await conn.execute(delete(blobs).where(blobs.c.digest.in_(gone)))
+                for row in rows:
+                    await remove(row.digest, row.tier)
+                    freed[row.digest] = row.size
+        return freed
+
+    async def stale_uploads(self, cutoff: float) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(select(uploads.c.id).where(uploads.c.updated_at < cutoff))).all())
+
+    async def storage_by_repository(self) -> list[tuple[str, int, int]]:
+        """(repository, images, deduplicated bytes of the blobs its manifests reference)."""
+        per_repo = (select(manifest_refs.c.repo_id, manifest_refs.c.child_digest).where(
+            manifest_refs.c.child_kind == "blob").distinct().subquery())
+        query = (select(repositories.c.name, func.coalesce(func.sum(blobs.c.size), 0))
+                 .select_from(repositories.outerjoin(per_repo, per_repo.c.repo_id == repositories.c.id)
+                              .outerjoin(blobs, blobs.c.digest == per_repo.c.child_digest))
+                 .group_by(repositories.c.name).order_by(repositories.c.name))
+        counts = select(manifests.c.repo_id, func.count()).group_by(manifests.c.repo_id)
+        async with self.engine.connect() as conn:
+            sizes = {name: size for name, size in await conn.execute(query)}
+            ids = {row.id: row.name for row in await conn.execute(select(repositories.c.id, repositories.c.name))}
+            images = {ids[repo_id]: n for repo_id, n in await conn.execute(counts)}
+        return [(name, images.get(name, 0), int(size)) for name, size in sizes.items()]
+
+    async def stored_bytes(self) -> tuple[int, int]:
+        """(blobs, bytes) held by the registry, each blob counted once."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.count(), func.coalesce(func.sum(blobs.c.size), 0)))).one()
+        return int(row[0]), int(row[1])
+
+    # -- previews ----------------------------------------------------------------------------------
+
+    async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict]) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(delete(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
+            await conn.execute(lifecycle_previews.insert().values(repo_id=repo_id, policy=policy, status=status,
+                                                                  results=json.dumps(results), created_at=self._clock()))
+
+    async def preview(self, repo_id: int) -> tuple[str, str, list[dict]] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))).first()
+        return (row.policy, row.status, json.loads(row.results)) if row else None
+
+    # -- audit ---------------------------------------------------------------------------------------
+
+    async def record(self, events: list[dict]) -> None:
+        if not events:
+            return
+        now = self._clock()
+        rows = [{"at": now, "detail": json.dumps(e.get("detail") or {}), **{k: e.get(k) for k in
+                                                                             ("actor", "action", "repository", "digest")}}
+                for e in events]
+        async with self._writer.begin() as conn:
+            await conn.execute(audit_events.insert(), rows)
+
+    async def events(self, repository: str | None, limit: int = 100, since: float | None = None) -> list[dict]:
+        query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        if repository:
+            query = query.where(audit_events.c.repository == repository)
+        if since is not None:
+            query = query.where(audit_events.c.at >= since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [{"at": r.at, "actor": r.actor, "action": r.action, "repository": r.repository, "digest": r.digest,
+                 "detail": json.loads(r.detail or "{}")} for r in rows]
+
+    # -- leases: one holder of a background job at a time --------------------------------------------
+
+    async def acquire(self, name: str, holder: str, ttl: float) -> bool:
+        try:
+            return await self._acquire(name, holder, ttl)
+        except IntegrityError:  # another holder inserted the lease first
+            return False
+
+    async def _acquire(self, name: str, holder: str, ttl: float) -> bool:
+        now = self._clock()
+        async with self._writer.begin() as conn:
+            row = (await conn.execute(select(leases).where(leases.c.name == name).with_for_update())).first()
+            if row is None:
+                await conn.execute(leases.insert().values(name=name, holder=holder, expires_at=now + ttl))
+                return True
+            if row.expires_at > now:  # held (or, for periodic jobs, not yet due again)
+                return False
+            await conn.execute(update(leases).where(leases.c.name == name).values(holder=holder, expires_at=now + ttl))
+            return True
+
+    async def release(self, name: str, holder: str) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
