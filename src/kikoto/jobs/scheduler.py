@@ -9,6 +9,7 @@ import os
 import socket
 import uuid
 
+from ..http.metrics import GC_BLOBS, GC_BYTES, LIFECYCLE_ACTIONS
 from ..services.gc import GarbageCollector
 from ..services.lifecycle import Lifecycle
 from ..storage.meta.lifecycle import LifecycleStore
@@ -29,6 +30,8 @@ class Scheduler:
             try:
                 plan = await self.lifecycle.plan(name)
                 await self.lifecycle.apply(plan)
+                LIFECYCLE_ACTIONS.labels("expire").inc(len(plan.acting("expire")))
+                LIFECYCLE_ACTIONS.labels("transition").inc(len(plan.acting("transition")))
                 log.info("lifecycle %s: expired %d, archived %d, %d bytes to reclaim", name,
                          len(plan.acting("expire")), len(plan.acting("transition")), plan.bytes_freed)
             except Exception:  # one repository's failure must not stop the others
@@ -36,6 +39,8 @@ class Scheduler:
 
     async def run_gc(self) -> None:
         summary = await self.gc.run()
+        GC_BLOBS.inc(summary.blobs)
+        GC_BYTES.inc(summary.bytes)
         if summary.blobs or summary.uploads:
             log.info("gc: %d blobs (%d bytes), %d abandoned uploads", summary.blobs, summary.bytes, summary.uploads)
 

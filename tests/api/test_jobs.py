@@ -1,0 +1,37 @@
+"""The scheduler's lease (one runner per interval across processes), metrics and health."""
+
+import json
+
+from kikoto.app import SERVICES
+from kikoto.jobs.scheduler import Scheduler
+
+from ..helpers import push_image
+
+
+async def test_one_scheduler_runs_each_job_per_interval(client):
+    registry = client.app[SERVICES]
+    first = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 3600, 3600)
+    second = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 3600, 3600)
+    assert sorted(await first.tick()) == ["gc", "lifecycle"]
+    assert await second.tick() == []  # another process holds both leases
+    assert await first.tick() == []  # and the holder does not run again before the interval is over
+
+
+async def test_scheduled_lifecycle_applies_policies(client):
+    registry = client.app[SERVICES]
+    for n in range(3):
+        await push_image(client, "sched", f"v{n}", seed=str(n))
+    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                                                     "countNumber": 1}, "action": {"type": "expire"}}]})
+    await registry.ecr.store.update_repository("sched", {"lifecycle_policy": policy})
+    await Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 60, 0).run_lifecycle()
+    tags = await (await client.get("/v2/sched/tags/list")).json()
+    assert tags["tags"] == ["v2"]
+
+
+async def test_metrics_and_health(client):
+    await push_image(client, "measured", "v1")
+    body = await (await client.get("/metrics")).text()
+    assert 'kikoto_repository_images{repository="measured"} 1.0' in body
+    assert "kikoto_stored_bytes" in body
+    assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
