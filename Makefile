@@ -24,3 +24,8 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+bench: $(STAMP)
+	@command -v docker-registry >/dev/null && command -v wrk >/dev/null && command -v skopeo >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry wrk skopeo curl >/dev/null)
+	$(BIN)/python bench/run.py
