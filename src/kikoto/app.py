@@ -30,6 +30,7 @@ from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
 from .services.repositories import Repositories
 from .storage.blobs.filesystem import FilesystemBlobStore
+from .storage.changes import ChangeCounter, VersionedCache
 from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
@@ -67,9 +68,15 @@ def prepare(settings: Settings) -> tuple[str, str] | None:
     return asyncio.run(_bootstrap(settings))
 
 
-def identities_for(settings: Settings, engine) -> Identities:
-    return Identities(IdentityStore(engine), load_master_key(settings.master_key, settings.data_dir),
-                      settings.account_id)
+def identities_for(settings: Settings, engine, changes: ChangeCounter | None = None) -> Identities:
+    return Identities(IdentityStore(engine, changes=changes), load_master_key(settings.master_key, settings.data_dir),
+                      settings.account_id, cache=VersionedCache(changes, cache_max_age(settings)))
+
+
+def cache_max_age(settings: Settings) -> float:
+    """How long a cached read may be trusted without a change signal: on one host the change
+    counter tells every process at once; replicas on other hosts only share the database."""
+    return 300.0 if settings.database.startswith("sqlite") else 2.0
 
 
 async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
@@ -85,16 +92,19 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
 
 def compose(settings: Settings) -> Registry:
     engine = create_engine(settings.database)
-    meta = MetadataStore(engine)
-    ecr_store = EcrStore(engine)
+    changes = ChangeCounter(settings.data_dir / "changes")
+    max_age = cache_max_age(settings)
+    meta = MetadataStore(engine, changes=changes)
+    ecr_store = EcrStore(engine, changes=changes)
     blob_store = FilesystemBlobStore(settings.data_dir)
-    identities = identities_for(settings, engine)
+    identities = identities_for(settings, engine, changes)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
-    access = Access(ecr_store, settings.account_id, settings.region)
+    access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
     admin = RepositoryAdmin(ecr_store, access, registry)
     repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template)
     blobs = Blobs(meta, blob_store, repositories)
-    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index)
+    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
+                          cache=VersionedCache(changes, max_age))
     lifecycle_store = LifecycleStore(meta)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
     ecr = EcrServices(

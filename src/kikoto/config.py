@@ -33,6 +33,7 @@ class Settings:
     gc_interval: float = 3600.0  # seconds between garbage collections (0: never in the background)
     gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
     upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
+    event_loop: str = "uvloop"  # uvloop (faster small requests) or asyncio (see docs/benchmarks.md)
 
     @property
     def host(self) -> str:
@@ -59,6 +60,8 @@ class Settings:
             raise ValueError("workers must be at least 1")
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):
             raise ValueError("account_id must be 12 digits")
+        if self.event_loop not in ("uvloop", "asyncio"):
+            raise ValueError("event_loop must be uvloop or asyncio")
         if self.auth_challenge not in ("basic", "bearer"):
             raise ValueError("auth_challenge must be basic or bearer")
         if bool(self.admin_access_key_id) != bool(self.admin_secret_access_key):

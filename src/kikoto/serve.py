@@ -22,7 +22,7 @@ def serve(settings: Settings) -> None:
     if created:
         announce_admin(settings, *created)
     if settings.workers == 1:
-        asyncio.run(_run_worker(settings, ready_fd=None))
+        _run(settings, None)
         return
     _supervise(settings)
 
@@ -76,13 +76,22 @@ async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
     await runner.cleanup()  # finishes in-flight requests, then closes the database pool
 
 
+def _run(settings: Settings, ready_fd: int | None) -> None:
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_run_worker(settings, ready_fd))
+    else:
+        asyncio.run(_run_worker(settings, ready_fd))
+
+
 def _spawn(settings: Settings, ready_w: int | None) -> int:
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
         code = 0
         try:
-            asyncio.run(_run_worker(settings, ready_w))
+            _run(settings, ready_w)
         except Exception:
             log.exception("worker failed")
             code = 1

@@ -156,7 +156,7 @@ def _rule(raw, strict: bool) -> Rule:
             raise LifecycleError(f"Archived images must stay archived for at least {ARCHIVE_MINIMUM_DAYS} days: "
                                  f"countNumber must be at least {ARCHIVE_MINIMUM_DAYS}")
     elif storage_class != STANDARD:
-        raise LifecycleError(f"storageClass archive can only be used with countType sinceImageTransitioned")
+        raise LifecycleError("storageClass archive can only be used with countType sinceImageTransitioned")
     if count_type == "sinceImagePulled" and kind == "expire" and strict:
         raise LifecycleError("countType sinceImagePulled can only be used with action type transition "
                              "(Kikötő also allows expire; ECR does not)")

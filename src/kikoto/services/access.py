@@ -6,32 +6,27 @@ repository ARNs, or "*" for registry-wide actions.
 
 from __future__ import annotations
 
-import time
-
 from ..domain.ecr import repository_arn
 from ..domain.errors import EcrError
 from ..domain.policy import ANONYMOUS, PolicyError, Statement, evaluate, parse_policy
+from ..storage.changes import VersionedCache
 from ..storage.meta.ecr import EcrStore
 from .identity import Principal
 
-POLICY_CACHE_SECONDS = 5.0
-
 
 class Access:
-    def __init__(self, store: EcrStore, account: str, region: str, clock=time.time):
+    def __init__(self, store: EcrStore, account: str, region: str, cache: VersionedCache | None = None):
         self.store = store
         self.account, self.region = account, region
-        self._clock = clock
-        self._repo_policies: dict[str, tuple[float, tuple[Statement, ...]]] = {}
+        self._policies = cache or VersionedCache(None, 0)
 
     def resource(self, repository: str | None) -> str:
         return repository_arn(self.region, self.account, repository) if repository else "*"
 
     async def _repository_policy(self, repository: str) -> tuple[Statement, ...]:
-        now = self._clock()
-        cached = self._repo_policies.get(repository)
-        if cached and now - cached[0] < POLICY_CACHE_SECONDS:
-            return cached[1]
+        cached, token = self._policies.get(repository)
+        if cached is not None:
+            return cached
         record = await self.store.repository(repository)
         statements: tuple[Statement, ...] = ()
         if record and record.repository_policy:
@@ -39,13 +34,11 @@ class Access:
                 statements = parse_policy(record.repository_policy, resource_policy=True)
             except PolicyError:
                 statements = ()  # stored policies were validated on the way in
-        if len(self._repo_policies) > 10_000:
-            self._repo_policies.clear()
-        self._repo_policies[repository] = (now, statements)
+        self._policies.put(repository, statements, token)
         return statements
 
     def forget(self, repository: str) -> None:
-        self._repo_policies.pop(repository, None)
+        """Kept for callers in this process; the change counter already tells every process."""
 
     async def decide(self, principal: Principal | None, action: str, repository: str | None) -> str | None:
         """'Allow', 'Deny' (explicitly) or None (nothing allows it)."""

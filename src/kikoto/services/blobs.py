@@ -156,9 +156,13 @@ class Blobs:
                 f"digest {wanted} does not match the uploaded content ({actual})",
                 detail={"expected": str(wanted), "actual": str(actual)},
             )
-        await self.meta.add_blob(upload.repo_id, str(actual), size,
-                                 place=lambda: self.store.commit_upload(upload.id, str(actual)))
-        await self.meta.delete_upload(upload.id)
+        # Bytes first, then the row: a blob row never exists before its file. When the content was
+        # already stored, the upload is kept until the row is written, in case garbage
+        # collection removed the old copy meanwhile (it never touches a freshly linked blob).
+        placed = await self.store.commit_upload(upload.id, str(actual))
+        await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=upload.id)
+        if not placed:
+            await self.store.settle_upload(upload.id, str(actual))
         return str(actual)
 
     async def upload_whole(self, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None) -> str:

@@ -23,10 +23,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from ..domain.ecr import principal_arn
 from ..domain.policy import ADMINISTRATOR, Statement, parse_policy
+from ..storage.changes import VersionedCache
 from ..storage.meta.identities import IdentityStore
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
-KEY_CACHE_SECONDS = 5  # how stale a key's status may be on the hot path
 ADMIN = "admin"
 
 
@@ -77,14 +77,16 @@ def _unb64(text: str) -> bytes:
 class Identities:
     ANONYMOUS = Principal("anonymous", "anonymous", None, ())
 
-    def __init__(self, store: IdentityStore, master_key: bytes, account: str, clock=time.time):
+    def __init__(self, store: IdentityStore, master_key: bytes, account: str, clock=time.time,
+                 cache: VersionedCache | None = None):
         self.store = store
         self.account = account
         self.master_key = master_key
         self._fernet = Fernet(master_key)
         self._mac_key = hashlib.sha256(b"kikoto login tokens\0" + master_key).digest()
         self._clock = clock
-        self._cache: dict[str, tuple[float, Principal | None, str | None]] = {}
+        self._keys = cache or VersionedCache(None, 0)
+        self._tokens: dict[str, dict] = {}  # verified passwords -> payload (an HMAC result never changes)
 
     # -- management (CLI and first start) ---------------------------------------------------
 
@@ -118,7 +120,6 @@ class Identities:
         return pair
 
     async def revoke(self, key_id: str) -> bool:
-        self._cache.pop(key_id, None)
         return await self.store.set_key_status(key_id, "Inactive")
 
     def _decrypt(self, encrypted: str) -> str:
@@ -131,10 +132,9 @@ class Identities:
 
     async def lookup(self, key_id: str) -> tuple[Principal | None, str | None]:
         """(principal, secret) for an active key; (None, None) for an unknown or revoked one."""
-        now = self._clock()
-        cached = self._cache.get(key_id)
-        if cached and now - cached[0] < KEY_CACHE_SECONDS:
-            return cached[1], cached[2]
+        cached, token = self._keys.get(key_id)
+        if cached is not None:
+            return cached
         row = await self.store.key(key_id)
         if row is None or row.status != "Active":
             principal, secret = None, None
@@ -142,9 +142,7 @@ class Identities:
             principal = Principal(row.principal.name, principal_arn(self.account, row.principal.name), row.id,
                                   parse_policy(row.principal.policy, resource_policy=False))
             secret = self._decrypt(row.secret)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (now, principal, secret)
+        self._keys.put(key_id, (principal, secret), token)
         return principal, secret
 
     def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list | None = None) -> tuple[str, float]:
@@ -156,7 +154,10 @@ class Identities:
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         return f"{body}.{_b64(hmac.new(self._mac_key, body.encode(), hashlib.sha256).digest())}", expires
 
-    async def verify(self, password: str) -> Principal:
+    def _payload(self, password: str) -> dict:
+        payload = self._tokens.get(password)
+        if payload is not None:
+            return payload
         body, _, mac = password.strip().partition(".")
         try:
             expected = hmac.new(self._mac_key, body.encode(), hashlib.sha256).digest()
@@ -165,6 +166,13 @@ class Identities:
             payload = json.loads(_unb64(body))
         except (ValueError, TypeError):
             raise TokenError("the authorization token is not valid") from None
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[password] = payload
+        return payload
+
+    async def verify(self, password: str) -> Principal:
+        payload = self._payload(password)
         if payload.get("e", 0) < self._clock():
             raise TokenError("the authorization token has expired")
         if not payload.get("k"):  # an anonymous Bearer token: only what anonymous users may do

@@ -12,6 +12,7 @@ from ..domain.ecr import tag_is_immutable
 from ..domain.errors import RegistryError
 from ..domain.manifests import OCI_INDEX, parse_manifest
 from ..domain.names import check_repository_name, check_tag, parse_reference
+from ..storage.changes import VersionedCache
 from ..storage.meta.store import MetadataStore, Referrer
 from .repositories import Repositories
 
@@ -58,12 +59,15 @@ class _ByteCache:
 
 
 class Manifests:
-    def __init__(self, meta: MetadataStore, repositories: Repositories, allow_sparse_index: bool = False):
+    def __init__(self, meta: MetadataStore, repositories: Repositories, allow_sparse_index: bool = False,
+                 cache: VersionedCache | None = None):
         self.meta = meta
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
         self._cache = _ByteCache(CACHE_BYTES)
+        self._reads = cache or VersionedCache(None, 0)  # tag -> manifest and tag lists, until something changes
         self._pull_writes: set[asyncio.Task] = set()
+        self._pulled: dict[tuple[int, str], float] = {}  # when this process last recorded a pull
 
     async def push(
         self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
@@ -89,11 +93,15 @@ class Manifests:
 
     async def pull(self, repository: str, reference: str, with_content: bool = True) -> PulledManifest:
         check_repository_name(repository)
-        ref = parse_reference(reference)
-        if ref.tag:
-            head = await self.meta.find_manifest(repository, tag=ref.tag)
-        else:
-            head = await self.meta.find_manifest(repository, digest=str(ref.digest))
+        head, token = self._reads.get(("head", repository, reference))
+        if head is None:
+            ref = parse_reference(reference)
+            if ref.tag:
+                head = await self.meta.find_manifest(repository, tag=ref.tag)
+            else:
+                head = await self.meta.find_manifest(repository, digest=str(ref.digest))
+            if head is not None:
+                self._reads.put(("head", repository, reference), head, token)
         if head is None:
             await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
             raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
@@ -114,11 +122,14 @@ class Manifests:
     def _record_pull(self, head) -> None:
         """Write the pull time in the background, at most once a minute per image: a pull
         must not wait on a database write."""
-        now = time.time()
-        if head.last_pulled_at is not None and now - head.last_pulled_at < PULL_TIME_RESOLUTION:
+        now, key = time.time(), (head.repo_id, head.digest)
+        if now - max(head.last_pulled_at or 0.0, self._pulled.get(key, 0.0)) < PULL_TIME_RESOLUTION:
             return
         if len(self._pull_writes) > 100:  # the database is behind; the next pull will record it
             return
+        if len(self._pulled) > 100_000:
+            self._pulled.clear()
+        self._pulled[key] = now
         task = asyncio.ensure_future(self.meta.record_pull(head.repo_id, head.digest, now))
         self._pull_writes.add(task)
         task.add_done_callback(self._pull_writes.discard)
@@ -135,8 +146,13 @@ class Manifests:
             raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
 
     async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
+        cached, token = self._reads.get(("tags", repository, limit, after))
+        if cached is not None:
+            return cached
         repo = await self.repositories.get(repository)
-        return await self.meta.list_tags(repo.id, limit, after)
+        tags = await self.meta.list_tags(repo.id, limit, after)
+        self._reads.put(("tags", repository, limit, after), tags, token)
+        return tags
 
     async def referrers(
         self, repository: str, subject: str, artifact_type: str | None, limit: int, after: str | None

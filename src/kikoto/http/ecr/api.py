@@ -152,7 +152,7 @@ async def _authenticate(request: web.Request, ecr: EcrServices, body: bytes) -> 
     signed = sigv4.parse_authorization(request.headers)
     sigv4.check_clock(signed.timestamp)
     if signed.service != "ecr":
-        raise sigv4.SignatureError("InvalidSignatureException", f"Credential should be scoped to correct service: 'ecr'.")
+        raise sigv4.SignatureError("InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'.")
     if signed.region != ecr.registry.region:
         raise sigv4.SignatureError("InvalidSignatureException", f"Credential should be scoped to a valid region, "
                                    f"not '{signed.region}'. ")

@@ -23,8 +23,8 @@ def check_mutability(mode: str | None, filters: list | None) -> None:
                        f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}")
     if filters and not (mode or "").endswith("_WITH_EXCLUSION"):
         raise EcrError("InvalidParameterException",
-                       f"ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
-                       f"IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
+                       "ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
+                       "IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
 
 
 def check_resource_tags(tags: list[dict]) -> None:

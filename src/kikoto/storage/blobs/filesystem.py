@@ -65,16 +65,25 @@ class FilesystemBlobStore:
             while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
                 yield chunk
 
-    async def commit_upload(self, upload_id: str, digest: str) -> None:
-        await asyncio.to_thread(self._commit, self._upload_path(upload_id), self.blob_path(digest))
+    async def commit_upload(self, upload_id: str, digest: str) -> bool:
+        """Durably move a verified upload into place; False (upload kept) when the blob exists."""
+        if self.blob_path(digest).exists():  # deduplicated: the same content is already stored
+            return False
+        await asyncio.to_thread(self._durable_rename, self._upload_path(upload_id), self.blob_path(digest))
+        return True
+
+    async def settle_upload(self, upload_id: str, digest: str) -> None:
+        """After a deduplicated commit: drop the upload, or put it in place if the stored copy went."""
+        source, target = self._upload_path(upload_id), self.blob_path(digest)
+        if target.exists():
+            source.unlink(missing_ok=True)
+        elif source.exists():
+            await asyncio.to_thread(self._durable_rename, source, target)
 
     @staticmethod
-    def _commit(source: Path, target: Path) -> None:
+    def _durable_rename(source: Path, target: Path) -> None:
         with open(source, "rb") as file:
             os.fsync(file.fileno())
-        if target.exists():  # deduplicated: the same content is already stored
-            source.unlink(missing_ok=True)
-            return
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         directory = os.open(target.parent, os.O_RDONLY)

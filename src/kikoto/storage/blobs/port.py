@@ -33,8 +33,12 @@ class BlobStore(Protocol):
     def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
         """The stored bytes of an upload, for re-hashing when no hash state is at hand."""
 
-    async def commit_upload(self, upload_id: str, digest: str) -> None:
-        """Durably turn a verified upload into the blob `digest` (idempotent if it exists)."""
+    async def commit_upload(self, upload_id: str, digest: str) -> bool:
+        """Durably turn a verified upload into the blob `digest`. When that blob exists already,
+        keep the upload and return False; `settle_upload` then finishes."""
+
+    async def settle_upload(self, upload_id: str, digest: str) -> None:
+        """Drop a kept upload, or move it into place if the blob has disappeared meanwhile."""
 
     async def abort_upload(self, upload_id: str) -> None: ...
 

@@ -4,12 +4,11 @@ details, registry documents and repository creation templates."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .base import SqlStore
 from .schema import creation_templates, manifest_refs, manifests, registry_documents, repositories, repo_blobs, tags
 
 SETTINGS_COLUMNS = ("tag_mutability", "mutability_exclusions", "scan_on_push", "encryption", "resource_tags",
@@ -56,11 +55,7 @@ def _record(row) -> RepositoryRecord:
     return RepositoryRecord(**values)
 
 
-class EcrStore:
-    def __init__(self, engine: AsyncEngine, clock=time.time):
-        self.engine = engine
-        self._writer = engine.execution_options(kikoto_write=True)
-        self._clock = clock
+class EcrStore(SqlStore):
 
     # -- repositories -----------------------------------------------------------------------
 
@@ -79,14 +74,14 @@ class EcrStore:
     async def create_repository(self, name: str, settings: dict) -> RepositoryRecord | None:
         """None when the name is taken."""
         values = {"name": name, "created_at": self._clock(), **self._encode(settings)}
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             if await conn.scalar(select(repositories.c.id).where(repositories.c.name == name)) is not None:
                 return None
             await conn.execute(repositories.insert().values(values))
         return await self.repository(name)
 
     async def update_repository(self, name: str, settings: dict) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(update(repositories).where(repositories.c.name == name).values(self._encode(settings)))
 
     @staticmethod
@@ -96,7 +91,7 @@ class EcrStore:
         return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in settings.items()}
 
     async def delete_repository(self, repo_id: int) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             for table in (tags, manifest_refs, manifests, repo_blobs):
                 await conn.execute(delete(table).where(table.c.repo_id == repo_id))
             await conn.execute(delete(repositories).where(repositories.c.id == repo_id))
@@ -147,7 +142,7 @@ class EcrStore:
             return await conn.scalar(select(registry_documents.c.body).where(registry_documents.c.name == name))
 
     async def put_document(self, name: str, body: str | None) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(registry_documents).where(registry_documents.c.name == name))
             if body is not None:
                 await conn.execute(registry_documents.insert().values(name=name, body=body, updated_at=self._clock()))
@@ -160,7 +155,7 @@ class EcrStore:
     async def put_template(self, prefix: str, body: dict, create: bool) -> dict | None:
         """Create (None if it exists) or update (None if it does not) a template."""
         now = self._clock()
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             existing = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
             if (existing is None) != create:
                 return None
@@ -175,7 +170,7 @@ class EcrStore:
         return {**body, "createdAt": created, "updatedAt": now}
 
     async def delete_template(self, prefix: str) -> dict | None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
             if row is None:
                 return None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .base import SqlStore
 from .schema import access_keys, principals
 
 
@@ -27,11 +26,7 @@ class AccessKeyRow:
     created_at: float
 
 
-class IdentityStore:
-    def __init__(self, engine: AsyncEngine, clock=time.time):
-        self.engine = engine
-        self._writer = engine.execution_options(kikoto_write=True)
-        self._clock = clock
+class IdentityStore(SqlStore):
 
     async def count_principals(self) -> int:
         async with self.engine.connect() as conn:
@@ -43,16 +38,16 @@ class IdentityStore:
         return PrincipalRow(row.id, row.name, row.policy) if row else None
 
     async def create_principal(self, name: str, policy: str) -> PrincipalRow:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(principals.insert().values(name=name, policy=policy, created_at=self._clock()))
         return PrincipalRow(result.inserted_primary_key[0], name, policy)
 
     async def set_policy(self, principal_id: int, policy: str) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(update(principals).where(principals.c.id == principal_id).values(policy=policy))
 
     async def add_key(self, principal_id: int, key_id: str, encrypted_secret: str) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(access_keys.insert().values(
                 id=key_id, principal_id=principal_id, secret=encrypted_secret, status="Active", created_at=self._clock()))
 
@@ -75,6 +70,6 @@ class IdentityStore:
                 for r in rows]
 
     async def set_key_status(self, key_id: str, status: str) -> bool:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(update(access_keys).where(access_keys.c.id == key_id).values(status=status))
         return result.rowcount == 1

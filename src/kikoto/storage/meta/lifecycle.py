@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .base import SqlStore
 from .schema import audit_events, blobs, leases, lifecycle_previews, manifest_refs, manifests, repo_blobs, \
     repositories, uploads
 from .store import MetadataStore
@@ -23,12 +23,10 @@ def _chunks(items: Iterable[str]):
         yield items[start:start + CHUNK]
 
 
-class LifecycleStore:
+class LifecycleStore(SqlStore):
     def __init__(self, meta: MetadataStore, clock=time.time):
+        super().__init__(meta.engine, clock, meta.changes)
         self.meta = meta
-        self.engine: AsyncEngine = meta.engine
-        self._writer = self.engine.execution_options(kikoto_write=True)
-        self._clock = clock
 
     # -- what an evaluation needs ---------------------------------------------------------
 
@@ -67,7 +65,7 @@ class LifecycleStore:
         now = self._clock()
         values = {"storage_class": storage_class}
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             for chunk in _chunks(digests):
                 await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk))
                                    .values(values))
@@ -91,7 +89,7 @@ class LifecycleStore:
 
     async def retier(self, digest: str, tier: str, move) -> None:
         """Move one blob between tiers with its row locked (GC and uploads wait)."""
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             await self.meta.lock_blobs(conn, [digest])
             await move()
             await conn.execute(update(blobs).where(blobs.c.digest == digest).values(tier=tier))
@@ -110,7 +108,7 @@ class LifecycleStore:
         """Delete the rows of the still-unreferenced blobs among `digests` and, in the same
         locked transaction, their files (`remove(digest, tier)`). Returns digest -> size freed."""
         freed: dict[str, int] = {}
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             await self.meta.lock_blobs(conn, digests)
             rows = (await conn.execute(select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
                 blobs.c.digest.in_(digests), blobs.c.created_at < cutoff,
@@ -153,7 +151,7 @@ class LifecycleStore:
     # -- previews ----------------------------------------------------------------------------------
 
     async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict]) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             await conn.execute(delete(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
             await conn.execute(lifecycle_previews.insert().values(repo_id=repo_id, policy=policy, status=status,
                                                                   results=json.dumps(results), created_at=self._clock()))
@@ -172,7 +170,7 @@ class LifecycleStore:
         rows = [{"at": now, "detail": json.dumps(e.get("detail") or {}), **{k: e.get(k) for k in
                                                                              ("actor", "action", "repository", "digest")}}
                 for e in events]
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             await conn.execute(audit_events.insert(), rows)
 
     async def events(self, repository: str | None, limit: int = 100, since: float | None = None) -> list[dict]:
@@ -196,7 +194,7 @@ class LifecycleStore:
 
     async def _acquire(self, name: str, holder: str, ttl: float) -> bool:
         now = self._clock()
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             row = (await conn.execute(select(leases).where(leases.c.name == name).with_for_update())).first()
             if row is None:
                 await conn.execute(leases.insert().values(name=name, holder=holder, expires_at=now + ttl))
@@ -207,5 +205,5 @@ class LifecycleStore:
             return True
 
     async def release(self, name: str, holder: str) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write(changed=False) as conn:
             await conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))

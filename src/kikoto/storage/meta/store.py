@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select, update
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...domain.errors import RegistryError
 from ...domain.manifests import Manifest
+from .base import SqlStore
 from .schema import blobs, manifest_refs, manifests, repo_blobs, repositories, tags, uploads
 
 
@@ -62,11 +62,9 @@ class Referrer:
     annotations: dict[str, str] | None
 
 
-class MetadataStore:
-    def __init__(self, engine: AsyncEngine, clock=time.time):
-        self.engine = engine
-        self._writer = engine.execution_options(kikoto_write=True)
-        self._clock = clock
+class MetadataStore(SqlStore):
+    def __init__(self, engine: AsyncEngine, clock=time.time, changes=None):
+        super().__init__(engine, clock, changes)
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
@@ -74,11 +72,6 @@ class MetadataStore:
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-    @asynccontextmanager
-    async def _write(self):
-        async with self._writer.begin() as conn:
-            yield conn
 
     def _insert_ignore(self, table, rows, keys: Iterable[str]):
         return self._insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys))
@@ -136,16 +129,14 @@ class MetadataStore:
         async with self.engine.connect() as conn:
             return await conn.scalar(query)
 
-    async def add_blob(self, repo_id: int, digest: str, size: int, place=None) -> None:
-        """Record a blob and link it. `place` (async, optional) puts its bytes in the store while
-        the blob's row is locked, so garbage collection can never delete the file in between."""
+    async def add_blob(self, repo_id: int, digest: str, size: int, finished_upload: str | None = None) -> None:
+        """Record a blob, link it to the repository and close the upload it came from, in one transaction."""
         now = self._clock()
-        async with self._write() as conn:
-            await self.lock_blobs(conn, [digest])
-            if place is not None:
-                await place()
+        async with self._write(changed=False) as conn:
             await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now}, ["digest"]))
             await self._link(conn, repo_id, [digest], now)
+            if finished_upload is not None:
+                await conn.execute(delete(uploads).where(uploads.c.id == finished_upload))
 
     async def lock_blobs(self, conn: AsyncConnection, digests: list[str], shared: bool = False) -> None:
         """Row locks on PostgreSQL (SQLite's write transactions are exclusive already)."""
@@ -169,7 +160,7 @@ class MetadataStore:
 
     async def link_blob(self, repo_id: int, digest: str) -> bool:
         """Make an existing blob visible in a repository (cross-repository mount)."""
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             if await conn.scalar(select(blobs.c.size).where(blobs.c.digest == digest)) is None:
                 return False
             await self._link(conn, repo_id, [digest], self._clock())
@@ -184,7 +175,7 @@ class MetadataStore:
                                                                set_={"linked_at": statement.excluded.linked_at}))
 
     async def unlink_blob(self, repo_id: int, digest: str) -> bool:
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             result = await conn.execute(
                 delete(repo_blobs).where(repo_blobs.c.repo_id == repo_id, repo_blobs.c.digest == digest)
             )
@@ -195,7 +186,7 @@ class MetadataStore:
     async def create_upload(self, upload_id: str, repo_id: int, algorithm: str) -> Upload:
         now = self._clock()
         row = {"id": upload_id, "repo_id": repo_id, "offset": 0, "algorithm": algorithm, "started_at": now, "updated_at": now}
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             await conn.execute(uploads.insert().values(row))
         return Upload(upload_id, repo_id, 0, algorithm)
 
@@ -206,7 +197,7 @@ class MetadataStore:
 
     async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
         """Compare-and-set the offset, so two writers racing on one upload cannot both win."""
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             result = await conn.execute(
                 update(uploads)
                 .where(uploads.c.id == upload_id, uploads.c.offset == old_offset)
@@ -215,7 +206,7 @@ class MetadataStore:
         return result.rowcount == 1
 
     async def delete_upload(self, upload_id: str) -> bool:
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             result = await conn.execute(delete(uploads).where(uploads.c.id == upload_id))
         return result.rowcount > 0
 
@@ -343,7 +334,7 @@ class MetadataStore:
             return await conn.scalar(query)
 
     async def record_pull(self, repo_id: int, digest: str, when: float) -> None:
-        async with self._write() as conn:
+        async with self._write(changed=False) as conn:
             await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest == digest)
                                .values(last_pulled_at=when))
 
