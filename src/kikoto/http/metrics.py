@@ -4,7 +4,13 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry()
 STORED_BYTES = Gauge("kikoto_stored_bytes", "Bytes of blobs stored, each blob once", registry=REGISTRY)

@@ -53,7 +53,7 @@ class GarbageCollector:
                 summary.blobs += len(sizes)
                 summary.bytes += sum(sizes.values())
             else:
-                freed = await self.store.collect(chunk, cutoff, self.blobs.delete)
+                freed = await self.store.collect(chunk, cutoff, self.blobs.remove)
                 summary.blobs += len(freed)
                 summary.bytes += sum(freed.values())
             if progress:

@@ -101,10 +101,9 @@ class Lifecycle:
         _, blob_refs = await self.store.image_relations(repo_id)
         affected = set().union(*(blob_refs.get(d, set()) for d in digests))
         to_archive, to_restore = await self.store.blobs_to_retier(affected)
-        for digest in sorted(to_archive):
-            await self.store.retier(digest, "archive", lambda d=digest: self.blobs.move(d, "archive"))
-        for digest in sorted(to_restore):
-            await self.store.retier(digest, "standard", lambda d=digest: self.blobs.move(d, "standard"))
+        for digest, tier in [(d, "archive") for d in sorted(to_archive)] + [(d, "standard") for d in sorted(to_restore)]:
+            await self.blobs.move(digest, tier)  # the file first: a tier row never names a missing file
+            await self.store.set_tier(digest, tier)
 
     async def repositories_with_policies(self, only: str | None = None) -> list[str]:
         records = await self.ecr.repositories([only] if only else None)

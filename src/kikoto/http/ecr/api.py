@@ -20,8 +20,8 @@ from ...services.ecr.common import RegistryIdentity, repository_not_found
 from ...services.ecr.images import Images
 from ...services.ecr.layers import Layers
 from ...services.ecr.repositories import RepositoryAdmin
-from ...services.lifecycle import Lifecycle
 from ...services.identity import Identities, Principal
+from ...services.lifecycle import Lifecycle
 from ...storage.meta.ecr import EcrStore
 from .. import sigv4
 from ..oci.common import read_limited

@@ -7,9 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from ...domain.digests import parse_digest
-from ..auth import allowed, authorize
 from ...services.blobs import range_headers
-from .common import API_VERSION, BLOBS, content_length, head_response, require_body_length
+from ..auth import allowed, authorize
+from .common import (
+    API_VERSION,
+    BLOBS,
+    content_length,
+    head_response,
+    require_body_length,
+)
 
 OCTET = "application/octet-stream"
 

@@ -10,7 +10,14 @@ from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
 from ..auth import authorize
-from .common import API_VERSION, MANIFESTS, head_response, next_link, paged, read_limited
+from .common import (
+    API_VERSION,
+    MANIFESTS,
+    head_response,
+    next_link,
+    paged,
+    read_limited,
+)
 
 REFERRERS_PAGE = 1000
 

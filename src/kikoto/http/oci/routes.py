@@ -6,8 +6,8 @@ from aiohttp import web
 
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
-from ..ecr.api import ECR
 from ..auth import PRINCIPAL, authorize, token_endpoint, unauthorized
+from ..ecr.api import ECR
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, paged
 

@@ -3,7 +3,6 @@ repository policies, and repository creation templates (CREATE_ON_PUSH)."""
 
 from __future__ import annotations
 
-
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
 from ...domain.errors import EcrError
 from ...domain.names import REPOSITORY_NAME

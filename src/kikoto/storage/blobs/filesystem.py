@@ -104,7 +104,8 @@ class FilesystemBlobStore:
             raise BlobArchived(digest)
         return path
 
-    async def delete(self, digest: str, tier: str = "standard") -> None:
+    def remove(self, digest: str, tier: str = "standard") -> None:
+        """Synchronous: garbage collection calls it inside its locked transaction."""
         self.blob_path(digest, tier).unlink(missing_ok=True)
 
     async def move(self, digest: str, to_tier: str) -> None:

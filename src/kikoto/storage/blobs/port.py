@@ -47,7 +47,8 @@ class BlobStore(Protocol):
     async def location(self, digest: str) -> Path | str:
         """A local path to serve with sendfile, or a URL to redirect the client to."""
 
-    async def delete(self, digest: str, tier: str = "standard") -> None: ...
+    def remove(self, digest: str, tier: str = "standard") -> None:
+        """Delete a blob's bytes. Synchronous and quick: GC calls it inside a locked transaction."""
 
     async def move(self, digest: str, to_tier: str) -> None:
         """Move a blob between the standard and the archive tier (a directory, or a storage class)."""

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 
 from .base import SqlStore
-from .schema import creation_templates, manifest_refs, manifests, registry_documents, repositories, repo_blobs, tags
+from .schema import (
+    creation_templates,
+    manifest_refs,
+    manifests,
+    registry_documents,
+    repo_blobs,
+    repositories,
+    tags,
+)
 
 SETTINGS_COLUMNS = ("tag_mutability", "mutability_exclusions", "scan_on_push", "encryption", "resource_tags",
                     "repository_policy", "lifecycle_policy", "lifecycle_evaluated_at")

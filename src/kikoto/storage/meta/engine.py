@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .inline import InlineEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
@@ -21,20 +24,22 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    url = async_url(url)
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 60})
-        _sqlite_transactions(engine)
+def create_engine(url: str) -> AsyncEngine | InlineEngine:
+    """PostgreSQL: the asyncpg engine. SQLite: statements inline on the event loop (inline.py)."""
+    if make_url(url).drivername.startswith("sqlite"):
+        sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+        engine = InlineEngine(sqlalchemy.create_engine(sync_url, connect_args={"timeout": 60, "check_same_thread": False},
+                                                       pool_size=20, max_overflow=20))
+        _sqlite_transactions(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _sqlite_transactions(engine: AsyncEngine) -> None:
+def _sqlite_transactions(sync_engine) -> None:
     """WAL for concurrent readers; writes take the lock up front (BEGIN IMMEDIATE) so two
     processes never deadlock upgrading a read lock, and the busy timeout makes them queue."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(sync_engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -44,7 +49,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _begin(connection):
         write = connection.get_execution_options().get("kikoto_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -10,8 +10,17 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
-from .schema import audit_events, blobs, leases, lifecycle_previews, manifest_refs, manifests, repo_blobs, \
-    repositories, uploads
+from .schema import (
+    audit_events,
+    blobs,
+    leases,
+    lifecycle_previews,
+    manifest_refs,
+    manifests,
+    repo_blobs,
+    repositories,
+    uploads,
+)
 from .store import MetadataStore
 
 CHUNK = 500  # digests per IN (...) list
@@ -87,11 +96,8 @@ class LifecycleStore(SqlStore):
                         to_archive.add(row.digest)
         return to_archive, to_restore
 
-    async def retier(self, digest: str, tier: str, move) -> None:
-        """Move one blob between tiers with its row locked (GC and uploads wait)."""
+    async def set_tier(self, digest: str, tier: str) -> None:
         async with self._write(changed=False) as conn:
-            await self.meta.lock_blobs(conn, [digest])
-            await move()
             await conn.execute(update(blobs).where(blobs.c.digest == digest).values(tier=tier))
 
     # -- garbage collection -------------------------------------------------------------------
@@ -106,7 +112,8 @@ class LifecycleStore(SqlStore):
 
     async def collect(self, digests: list[str], cutoff: float, remove) -> dict[str, int]:
         """Delete the rows of the still-unreferenced blobs among `digests` and, in the same
-        locked transaction, their files (`remove(digest, tier)`). Returns digest -> size freed."""
+        locked transaction, their files (`remove(digest, tier)`: synchronous, it must not
+        suspend inside the transaction). Returns digest -> size freed."""
         freed: dict[str, int] = {}
         async with self._write(changed=False) as conn:
             await self.meta.lock_blobs(conn, digests)
@@ -119,7 +126,7 @@ class LifecycleStore(SqlStore):
                 await conn.execute(delete(repo_blobs).where(repo_blobs.c.digest.in_(gone)))
                 await conn.execute(delete(blobs).where(blobs.c.digest.in_(gone)))
                 for row in rows:
-                    await remove(row.digest, row.tier)
+                    remove(row.digest, row.tier)
                     freed[row.digest] = row.size
         return freed
 

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ...domain.errors import RegistryError
 from ...domain.manifests import Manifest
 from .base import SqlStore
-from .schema import blobs, manifest_refs, manifests, repo_blobs, repositories, tags, uploads
+from .schema import (
+    blobs,
+    manifest_refs,
+    manifests,
+    repo_blobs,
+    repositories,
+    tags,
+    uploads,
+)
 
 
 @dataclass(frozen=True)
