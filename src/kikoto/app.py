@@ -102,7 +102,7 @@ def compose(settings: Settings) -> Registry:
     access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
     admin = RepositoryAdmin(ecr_store, access, registry)
     repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template)
-    blobs = Blobs(meta, blob_store, repositories)
+    blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age))
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
                           cache=VersionedCache(changes, max_age))
     lifecycle_store = LifecycleStore(meta)

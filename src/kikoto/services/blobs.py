@@ -12,12 +12,15 @@ from pathlib import Path
 from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
 from ..domain.errors import RegistryError
 from ..storage.blobs.port import BlobArchived, BlobStore, UploadConflict
+from ..storage.changes import ByteCache, VersionedCache
 from ..storage.meta.store import MetadataStore, Upload
 from .repositories import Repositories
 from .streams import hashing_sink, pump
 
 CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 HASH_STATES = 1024  # in-flight uploads whose hash state we keep between requests
+SMALL_BLOB = 64 * 1024  # blobs up to this size are served from memory
+SMALL_CACHE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,13 @@ class BlobLocation:
 
 
 class Blobs:
-    def __init__(self, meta: MetadataStore, store: BlobStore, repositories: Repositories):
+    def __init__(self, meta: MetadataStore, store: BlobStore, repositories: Repositories,
+                 cache: VersionedCache | None = None):
         self.meta = meta
         self.store = store
         self.repositories = repositories
+        self._sizes = cache or VersionedCache(None, 0)  # (repository, digest) -> size, until something changes
+        self._small = ByteCache(SMALL_CACHE_BYTES)  # bytes of small blobs by digest: immutable content
         # upload id -> (offset, hasher): lets a chunked upload hash each byte once. Lost on
         # restart or when a chunk lands on another process; then the stored prefix is re-hashed.
         self._hashers: OrderedDict[str, tuple[int, object]] = OrderedDict()
@@ -46,8 +52,12 @@ class Blobs:
     # -- reading --------------------------------------------------------------------------
 
     async def stat(self, repository: str, digest: str) -> int:
-        parse_digest(digest)
-        size = await self.meta.repo_blob_size(repository, digest)
+        size, token = self._sizes.get((repository, digest))
+        if size is None:
+            parse_digest(digest)
+            size = await self.meta.repo_blob_size(repository, digest)
+            if size is not None:
+                self._sizes.put((repository, digest), size, token)
         if size is None:
             raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", detail={"digest": digest})
         return size
@@ -60,6 +70,22 @@ class Blobs:
             raise RegistryError("DENIED", f"blob {digest} belongs to an archived image; restore the image first "
                                           f"(aws ecr update-image-storage-class --target-storage-class STANDARD)",
                                 status=403) from None
+
+    def small_content(self, location: BlobLocation) -> bytes | None:
+        """The bytes of a small blob, from memory after the first read: answering a 4 KiB GET
+        from memory beats the stat, open and sendfile set-up of a file response."""
+        if location.size > SMALL_BLOB or not isinstance(location.target, Path):
+            return None
+        content = self._small.get(location.digest)
+        if content is None:
+            try:
+                content = location.target.read_bytes()
+            except FileNotFoundError:
+                return None
+            if len(content) != location.size:
+                return None
+            self._small.put(location.digest, content)
+        return content
 
     async def delete(self, repository: str, digest: str) -> None:
         """Unlink the blob from this repository; its bytes go when nothing references them (GC)."""
@@ -102,9 +128,8 @@ class Blobs:
         except ValueError:
             pass
         else:
-            upload = await self.meta.get_upload(upload_id)
-        repo = await self.meta.get_repository(repository)
-        if upload is None or repo is None or upload.repo_id != repo.id:
+            upload = await self.meta.get_upload(upload_id, repository)
+        if upload is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
         return upload
 
@@ -147,7 +172,7 @@ class Blobs:
         upload = await self._upload(repository, upload_id)
         offset = await self._durable_offset(upload)
         expected = self._check_range(content_range, content_length, offset, repository, upload_id)
-        size = await self._write(upload, offset, body, expected)
+        size = await self._write(upload, offset, body, expected, record=False)  # add_blob closes the upload
         actual = await self._final_digest(upload, size, wanted.algorithm)
         if str(actual) != str(wanted):
             await self._discard(upload)
@@ -160,7 +185,8 @@ class Blobs:
         # already stored, the upload is kept until the row is written, in case garbage
         # collection removed the old copy meanwhile (it never touches a freshly linked blob).
         placed = await self.store.commit_upload(upload.id, str(actual))
-        await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=upload.id)
+        if not await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=(upload.id, offset)):
+            raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)
         if not placed:
             await self.store.settle_upload(upload.id, str(actual))
         return str(actual)
@@ -203,7 +229,8 @@ class Blobs:
             )
         return length
 
-    async def _write(self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None) -> int:
+    async def _write(self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None,
+                     record: bool = True) -> int:
         hasher = await self._hasher_at(upload, offset)
         try:
             async with self.store.open_upload(upload.id, offset) as writer:
@@ -217,7 +244,7 @@ class Blobs:
             self._hashers.pop(upload.id, None)
             raise RegistryError("SIZE_INVALID", f"expected {expected} bytes, received {written}")
         new_offset = offset + written
-        if written and not await self.meta.advance_upload(upload.id, offset, new_offset):
+        if record and written and not await self.meta.advance_upload(upload.id, offset, new_offset):
             self._hashers.pop(upload.id, None)
             raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)
         self._remember(upload.id, new_offset, hasher)

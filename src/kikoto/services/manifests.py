@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..domain.digests import digest_bytes
@@ -12,7 +11,7 @@ from ..domain.ecr import tag_is_immutable
 from ..domain.errors import RegistryError
 from ..domain.manifests import OCI_INDEX, parse_manifest
 from ..domain.names import check_repository_name, check_tag, parse_reference
-from ..storage.changes import VersionedCache
+from ..storage.changes import ByteCache, VersionedCache
 from ..storage.meta.store import MetadataStore, Referrer
 from .repositories import Repositories
 
@@ -36,35 +35,13 @@ class PulledManifest:
     content: bytes | None  # None for HEAD
 
 
-class _ByteCache:
-    """A size-bounded LRU of manifest bytes keyed by digest."""
-
-    def __init__(self, capacity: int):
-        self.capacity, self.used = capacity, 0
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-
-    def get(self, digest: str) -> bytes | None:
-        content = self._items.get(digest)
-        if content is not None:
-            self._items.move_to_end(digest)
-        return content
-
-    def put(self, digest: str, content: bytes) -> None:
-        if digest in self._items or len(content) > self.capacity // 8:
-            return
-        self._items[digest] = content
-        self.used += len(content)
-        while self.used > self.capacity:
-            self.used -= len(self._items.popitem(last=False)[1])
-
-
 class Manifests:
     def __init__(self, meta: MetadataStore, repositories: Repositories, allow_sparse_index: bool = False,
                  cache: VersionedCache | None = None):
         self.meta = meta
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
-        self._cache = _ByteCache(CACHE_BYTES)
+        self._cache = ByteCache(CACHE_BYTES)
         self._reads = cache or VersionedCache(None, 0)  # tag -> manifest and tag lists, until something changes
         self._pull_writes: set[asyncio.Task] = set()
         self._pulled: dict[tuple[int, str], float] = {}  # when this process last recorded a pull

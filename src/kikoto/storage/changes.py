@@ -14,6 +14,7 @@ import mmap
 import os
 import struct
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 _COUNTER = struct.Struct("<Q")
@@ -73,3 +74,25 @@ class VersionedCache:
         if len(self._items) >= self.size:
             self._items.clear()
         self._items[key] = (time.monotonic(), value)
+
+
+class ByteCache:
+    """A size-bounded LRU of immutable bytes keyed by digest (manifests, small blobs)."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.used = capacity, 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, digest: str) -> bytes | None:
+        content = self._items.get(digest)
+        if content is not None:
+            self._items.move_to_end(digest)
+        return content
+
+    def put(self, digest: str, content: bytes) -> None:
+        if digest in self._items or len(content) > self.capacity // 8:
+            return
+        self._items[digest] = content
+        self.used += len(content)
+        while self.used > self.capacity:
+            self.used -= len(self._items.popitem(last=False)[1])

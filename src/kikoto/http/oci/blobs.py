@@ -28,7 +28,10 @@ def _blob_headers(digest: str) -> dict[str, str]:
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer")
-    location = await request.app[BLOBS].locate(name, digest)
+    blobs = request.app[BLOBS]
+    location = await blobs.locate(name, digest)
+    if "Range" not in request.headers and (content := blobs.small_content(location)) is not None:
+        return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
         return web.FileResponse(location.target, headers=_blob_headers(location.digest))
     raise web.HTTPTemporaryRedirect(location.target, headers={**API_VERSION, "Docker-Content-Digest": digest})

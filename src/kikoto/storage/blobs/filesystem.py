@@ -37,7 +37,7 @@ class FilesystemBlobStore:
         return self.uploads / upload_id
 
     async def start_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).touch(exist_ok=False)
+        """Nothing to do: the file appears with the first bytes (an empty upload has none)."""
 
     async def upload_size(self, upload_id: str) -> int:
         try:
@@ -47,8 +47,8 @@ class FilesystemBlobStore:
 
     @asynccontextmanager
     async def open_upload(self, upload_id: str, offset: int):
-        path = self._upload_path(upload_id)
-        file = await asyncio.to_thread(open, path, "r+b")
+        # Opening and closing are quick metadata syscalls: inline, no thread hand-off.
+        file = os.fdopen(os.open(self._upload_path(upload_id), os.O_RDWR | os.O_CREAT, 0o600), "r+b")
         try:
             try:
                 fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,10 +58,13 @@ class FilesystemBlobStore:
             file.seek(offset)
             yield _FileWriter(file)
         finally:
-            await asyncio.to_thread(file.close)
+            file.close()
 
     async def read_upload(self, upload_id: str):
-        with open(self._upload_path(upload_id), "rb") as file:
+        path = self._upload_path(upload_id)
+        if not path.exists():
+            return
+        with open(path, "rb") as file:
             while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
                 yield chunk
 

@@ -115,7 +115,7 @@ class LifecycleStore(SqlStore):
         locked transaction, their files (`remove(digest, tier)`: synchronous, it must not
         suspend inside the transaction). Returns digest -> size freed."""
         freed: dict[str, int] = {}
-        async with self._write(changed=False) as conn:
+        async with self._write() as conn:  # blobs may vanish from repositories: caches must drop them
             await self.meta.lock_blobs(conn, digests)
             rows = (await conn.execute(select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
                 blobs.c.digest.in_(digests), blobs.c.created_at < cutoff,

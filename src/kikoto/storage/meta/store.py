@@ -29,6 +29,10 @@ from .schema import (
 )
 
 
+class _Moved(Exception):
+    """Internal: an upload changed under a finishing request."""
+
+
 @dataclass(frozen=True)
 class Repository:
     id: int
@@ -137,14 +141,26 @@ class MetadataStore(SqlStore):
         async with self.engine.connect() as conn:
             return await conn.scalar(query)
 
-    async def add_blob(self, repo_id: int, digest: str, size: int, finished_upload: str | None = None) -> None:
-        """Record a blob, link it to the repository and close the upload it came from, in one transaction."""
+    async def add_blob(self, repo_id: int, digest: str, size: int,
+                       finished_upload: tuple[str, int] | None = None) -> bool:
+        """Record a blob, link it, and close the upload it came from, in one transaction.
+        `finished_upload` is (upload id, the offset the final request started at); False, and
+        nothing written, when another request moved that upload meanwhile."""
         now = self._clock()
-        async with self._write(changed=False) as conn:
-            await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now}, ["digest"]))
-            await self._link(conn, repo_id, [digest], now)
-            if finished_upload is not None:
-                await conn.execute(delete(uploads).where(uploads.c.id == finished_upload))
+        try:
+            async with self._write(changed=False) as conn:
+                if finished_upload is not None:
+                    upload_id, offset = finished_upload
+                    closed = await conn.execute(
+                        delete(uploads).where(uploads.c.id == upload_id, uploads.c.offset == offset))
+                    if closed.rowcount != 1:
+                        raise _Moved  # roll the transaction back
+                await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now},
+                                                       ["digest"]))
+                await self._link(conn, repo_id, [digest], now)
+        except _Moved:
+            return False
+        return True
 
     async def lock_blobs(self, conn: AsyncConnection, digests: list[str], shared: bool = False) -> None:
         """Row locks on PostgreSQL (SQLite's write transactions are exclusive already)."""
@@ -183,7 +199,7 @@ class MetadataStore(SqlStore):
                                                                set_={"linked_at": statement.excluded.linked_at}))
 
     async def unlink_blob(self, repo_id: int, digest: str) -> bool:
-        async with self._write(changed=False) as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 delete(repo_blobs).where(repo_blobs.c.repo_id == repo_id, repo_blobs.c.digest == digest)
             )
@@ -198,9 +214,12 @@ class MetadataStore(SqlStore):
             await conn.execute(uploads.insert().values(row))
         return Upload(upload_id, repo_id, 0, algorithm)
 
-    async def get_upload(self, upload_id: str) -> Upload | None:
+    async def get_upload(self, upload_id: str, repository: str) -> Upload | None:
+        """An upload session of this repository (one query)."""
+        query = select(uploads).join(repositories, repositories.c.id == uploads.c.repo_id).where(
+            uploads.c.id == upload_id, repositories.c.name == repository)
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(uploads).where(uploads.c.id == upload_id))).first()
+            row = (await conn.execute(query)).first()
         return Upload(row.id, row.repo_id, row.offset, row.algorithm) if row else None
 
     async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
