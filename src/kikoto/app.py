@@ -101,7 +101,8 @@ def compose(settings: Settings) -> Registry:
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
     admin = RepositoryAdmin(ecr_store, access, registry)
-    repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template)
+    repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template,
+                                cache=VersionedCache(changes, max_age))
     blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age))
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
                           cache=VersionedCache(changes, max_age))

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from ..domain.errors import RegistryError
 from ..domain.names import check_repository_name
+from ..storage.changes import VersionedCache
 from ..storage.meta.store import MetadataStore, Repository
 
 
 class Repositories:
-    def __init__(self, meta: MetadataStore, create_on_push: bool = False, from_template=None):
+    def __init__(self, meta: MetadataStore, create_on_push: bool = False, from_template=None,
+                 cache: VersionedCache | None = None):
         self.meta = meta
+        self._known = cache or VersionedCache(None, 0)  # name -> Repository, until something changes
         self.create_on_push = create_on_push  # operator override: create any repository on first push
         self.from_template = from_template  # async (name) -> created record or None (ECR's CREATE_ON_PUSH)
 
+    async def _lookup(self, name: str) -> Repository | None:
+        repo, token = self._known.get(name)
+        if repo is None:
+            repo = await self.meta.get_repository(name)
+            if repo is not None:
+                self._known.put(name, repo, token)
+        return repo
+
     async def get(self, name: str) -> Repository:
         check_repository_name(name)
-        repo = await self.meta.get_repository(name)
+        repo = await self._lookup(name)
         if repo is None:
             raise RegistryError("NAME_UNKNOWN", f"repository {name!r} not known to registry", detail={"name": name})
         return repo
@@ -24,7 +35,7 @@ class Repositories:
         """The repository a push writes to. A missing one is created only by a CREATE_ON_PUSH
         template (as on ECR) or when the operator enabled create_on_push."""
         check_repository_name(name)
-        repo = await self.meta.get_repository(name)
+        repo = await self._lookup(name)
         if repo is not None:
             return repo
         if self.create_on_push:

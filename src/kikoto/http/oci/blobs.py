@@ -16,6 +16,7 @@ from .common import (
     head_response,
     require_body_length,
 )
+from .sendfile import ZeroCopyFileResponse
 
 OCTET = "application/octet-stream"
 
@@ -33,7 +34,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     if "Range" not in request.headers and (content := blobs.small_content(location)) is not None:
         return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
-        return web.FileResponse(location.target, headers=_blob_headers(location.digest))
+        return ZeroCopyFileResponse(location.target, headers=_blob_headers(location.digest))
     raise web.HTTPTemporaryRedirect(location.target, headers={**API_VERSION, "Docker-Content-Digest": digest})
 
 

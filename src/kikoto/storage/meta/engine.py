@@ -51,8 +51,10 @@ def _sqlite_transactions(sync_engine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _begin(connection):
-        write = connection.get_execution_options().get("kikoto_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Reads run in autocommit: in WAL mode each statement sees a consistent snapshot and
+        # never blocks, and the BEGIN/ROLLBACK pair around it would only cost time.
+        if connection.get_execution_options().get("kikoto_write", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def migrate(url: str) -> None:
