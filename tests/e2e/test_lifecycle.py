@@ -65,6 +65,7 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     kikoto(server, "lifecycle", "run", "--repository", "team/api")
     assert blob_bytes(server) == before  # expiry removes images; their bytes go with GC
     kikoto(server, "gc", "--grace-period", "0")
+    print(f"\npreview announced {announced} bytes; disk dropped by {before - blob_bytes(server)} bytes")
     assert before - blob_bytes(server) == announced
 
     for version in versions[3:]:
