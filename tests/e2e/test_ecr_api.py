@@ -215,6 +215,13 @@ def test_batch_delete_image_semantics(ecr, server):
     _, other = push(server, "deleting", "c", "y")
     assert ecr.batch_delete_image(repositoryName="deleting", imageIds=[{"imageDigest": other}])["imageIds"] == [
         {"imageDigest": other}]
+    # both tags of one image in one call: the first removes a tag, the second (now the last) the image
+    body, digest = push(server, "deleting", "d", "z")
+    requests.put(f"{server.url}/v2/deleting/manifests/e", data=body, auth=auth,
+                 headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    result = ecr.batch_delete_image(repositoryName="deleting", imageIds=[{"imageTag": "d"}, {"imageTag": "e"}])
+    assert result["imageIds"] == [{"imageDigest": digest, "imageTag": "d"}, {"imageDigest": digest, "imageTag": "e"}]
+    assert ecr.describe_images(repositoryName="deleting")["imageDetails"] == []
 
 
 def test_layer_api_push_pulls_with_skopeo(ecr, server, skopeo, tmp_path):

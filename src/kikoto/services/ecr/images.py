@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from ...domain.digests import digest_bytes, parse_digest
@@ -137,10 +138,9 @@ class Images:
     async def batch_delete(self, params: dict) -> dict:
         """A tag removes that tag (and the image with its last tag); a digest removes the image."""
         name = params["repositoryName"]
-        repo_id, _ = await self._images(name, {})
+        repo_id, images = await self._images(name, {})  # read once, then kept in step with the deletions
         deleted, failures = [], []
         for image_id in params["imageIds"]:
-            images = await self.ecr.images(repo_id)
             failure = self._id_failure(image_id)
             image = None if failure else self._find(images, image_id)
             if failure is None and image is None:
@@ -156,8 +156,10 @@ class Images:
             if failure:
                 failures.append(failure)
                 continue
+            images.remove(image)
             if "imageTag" in image_id and len(image.tags) > 1:
                 await self.meta.delete_tag(repo_id, image_id["imageTag"])
+                images.append(dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id["imageTag"])))
             else:
                 await self.meta.delete_manifest(repo_id, image.digest)
             deleted.append({"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}

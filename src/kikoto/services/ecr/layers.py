@@ -37,6 +37,7 @@ class Layers:
         await self.repositories.get(name)
         layers, failures = [], []
         tiers = await self.blobs.meta.blob_tiers(params["layerDigests"])
+        sizes = await self.blobs.meta.repo_blob_sizes(name, params["layerDigests"])
         for digest in params["layerDigests"]:
             try:
                 parse_digest(digest)
@@ -44,7 +45,7 @@ class Layers:
                 failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
                                  "failureReason": "Invalid layer digest"})
                 continue
-            size = await self.blobs.meta.repo_blob_size(name, digest)
+            size = sizes.get(digest)
             availability = "UNAVAILABLE" if size is None else "ARCHIVED" if tiers.get(digest) == "archive" else "AVAILABLE"
             layers.append({"layerDigest": digest, "layerAvailability": availability,
                            **({"layerSize": size} if size is not None else {})})

@@ -168,6 +168,17 @@ class MetadataStore(SqlStore):
             query = select(blobs.c.digest).where(blobs.c.digest.in_(digests))
             await conn.execute(query.with_for_update(read=shared))
 
+    async def repo_blob_sizes(self, repo_name: str, digests: list[str]) -> dict[str, int]:
+        """Sizes of the blobs among `digests` the repository can see (one query)."""
+        query = (
+            select(blobs.c.digest, blobs.c.size)
+            .select_from(repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest)
+                         .join(repositories, repositories.c.id == repo_blobs.c.repo_id))
+            .where(repositories.c.name == repo_name, repo_blobs.c.digest.in_(digests))
+        )
+        async with self.engine.connect() as conn:
+            return {row.digest: row.size for row in await conn.execute(query)}
+
     async def blob_tiers(self, digests: list[str]) -> dict[str, str]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))
