@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
@@ -10,6 +11,7 @@ import requests
 
 from kikoto.domain.manifests import OCI_INDEX
 
+from .conftest import ADMIN_KEY, ADMIN_SECRET, Server
 from .images import Layout
 
 pytestmark = pytest.mark.e2e
@@ -107,3 +109,45 @@ def test_oras_pushes_an_artifact_with_a_subject_found_through_referrers(server, 
     assert [p.split("/")[-1] for p in pulled] == ["sbom.json"]
     assert hashlib.sha256((tmp_path / "pulled" / "sbom.json").read_bytes()).hexdigest() == \
         hashlib.sha256((tmp_path / "sbom.json").read_bytes()).hexdigest()
+
+
+def test_tls_serving_with_skopeo(tmp_path, skopeo):
+    """--tls-cert/--tls-key: the registry speaks HTTPS; skopeo copies through it."""
+    import datetime
+    import ipaddress
+
+    import boto3
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    server = Server(tmp_path / "data", workers=1,
+                    extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")]).start()
+    try:
+        response = requests.get(f"https://{server.host}/v2/", verify=str(tmp_path / "cert.pem"))
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith(f'Basic realm="https://{server.host}"')
+        source = Layout(tmp_path / "src")
+        source.tag(source.image("tls-app"), "v1")
+        ecr = boto3.client("ecr", endpoint_url=f"https://{server.host}", region_name="us-east-1",
+                           verify=str(tmp_path / "cert.pem"),
+                           aws_access_key_id=ADMIN_KEY, aws_secret_access_key=ADMIN_SECRET)
+        token = base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode()
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", token,
+               f"oci:{source.root}:v1", f"docker://{server.host}/tls-app:v1")
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", token, f"docker://{server.host}/tls-app:v1")
+        assert json.loads(raw.stdout)["schemaVersion"] == 2
+    finally:
+        server.stop()

@@ -56,6 +56,15 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     assert expiring == versions[:3]
     assert preview["summary"]["expiringImageTotalCount"] == 3
     assert {r["action"]["type"] for r in preview["previewResults"]} == {"EXPIRE"}
+    ecr = server.ecr()
+    first = ecr.get_lifecycle_policy_preview(repositoryName="team/api", maxResults=2)
+    assert len(first["previewResults"]) == 2 and first["nextToken"]
+    rest = ecr.get_lifecycle_policy_preview(repositoryName="team/api", maxResults=2, nextToken=first["nextToken"])
+    assert len(rest["previewResults"]) == 1 and "nextToken" not in rest
+    assert ecr.get_lifecycle_policy_preview(repositoryName="team/api", filter={"tagStatus": "UNTAGGED"})[
+        "previewResults"] == []
+    one = ecr.get_lifecycle_policy_preview(repositoryName="team/api", imageIds=[{"imageTag": versions[0]}])
+    assert [r["imageTags"] for r in one["previewResults"]] == [[versions[0]]]
 
     dry = kikoto(server, "lifecycle", "run", "--dry-run", "--repository", "team/api")
     announced = int(re.search(r"team/api\s+│\s+6\s+│\s+3\s+│\s+0\s+│\s+3\s+│\s+(\d+)", dry).group(1))

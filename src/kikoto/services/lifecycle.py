@@ -12,7 +12,7 @@ from ..storage.blobs.port import BlobStore
 from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.store import MetadataStore
-from .ecr.common import paginate, repository_not_found
+from .ecr.common import invalid_parameter, paginate, repository_not_found
 
 STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
 
@@ -159,6 +159,8 @@ class Lifecycle:
                            f"There is no dry run for the repository with name '{record.name}' in the registry with id "
                            f"'{self.account}'")
         policy, status, results = saved
+        if params.get("imageIds") and (params.get("maxResults") or params.get("nextToken")):
+            raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
         if params.get("imageIds"):
             wanted = params["imageIds"]
             results = [r for r in results if any(w.get("imageDigest") in (None, r["imageDigest"]) and
