@@ -122,11 +122,6 @@ class MetadataStore(SqlStore):
 
     # -- blobs ----------------------------------------------------------------------------
 
-    async def blob_size(self, digest: str) -> int | None:
-        """Size of a blob anywhere in the registry (for mounts), or None."""
-        async with self.engine.connect() as conn:
-            return await conn.scalar(select(blobs.c.size).where(blobs.c.digest == digest))
-
     async def repo_blob_size(self, repo_name: str, digest: str) -> int | None:
         """Size of a blob the repository can see, or None (one query, by repository name)."""
         query = (
@@ -413,12 +408,3 @@ class MetadataStore(SqlStore):
             Referrer(r.digest, r.media_type, r.size, r.artifact_type, json.loads(r.annotations) if r.annotations else None)
             for r in rows
         ]
-
-    async def count(self, table_name: str) -> int:
-        """Row count of one table (tests and admin output)."""
-        table = {t.name: t for t in (repositories, blobs, repo_blobs, manifests, manifest_refs, tags, uploads)}[table_name]
-        async with self.engine.connect() as conn:
-            return await conn.scalar(select(func.count()).select_from(table))
-
-
-
