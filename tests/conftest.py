@@ -59,7 +59,7 @@ async def basic_auth_for(app, key_id: str) -> str:
 @pytest.fixture
 async def app(settings):
     await asyncio.to_thread(prepare, settings)
-    return build_app(settings)
+    return build_app(settings, background_jobs=False)  # tests run jobs explicitly (test_jobs.py)
 
 
 @pytest.fixture

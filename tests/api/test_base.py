@@ -65,7 +65,7 @@ async def test_public_host_makes_locations_absolute(aiohttp_client, tmp_path):
     settings = Settings(data_dir=tmp_path / "d", public_host="registry.example:5000", workers=1,
                         create_on_push=True, admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
     await asyncio.to_thread(prepare, settings)
-    app = build_app(settings)
+    app = build_app(settings, background_jobs=False)
     client = await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})
     response = await client.post("/v2/app/blobs/uploads/")
     assert response.headers["Location"].startswith("http://registry.example:5000/v2/app/blobs/uploads/")

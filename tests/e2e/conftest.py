@@ -29,7 +29,9 @@ class Server:
                  env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.env = {"KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY, "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
-                    "KIKOTO_CREATE_ON_PUSH": "true", **(env or {})}
+                    "KIKOTO_CREATE_ON_PUSH": "true",
+                    # background runs would race the tests' own; tests run them explicitly
+                    "KIKOTO_LIFECYCLE_INTERVAL": "0", "KIKOTO_GC_INTERVAL": "0", **(env or {})}
         self.port = free_port()
         self.workers = workers
         self.extra = extra or []
