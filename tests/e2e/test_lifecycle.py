@@ -173,3 +173,27 @@ def test_creation_template_lifecycle_policy_applies(server):
     assert ecr.get_lifecycle_policy(repositoryName="ci/build")["lifecyclePolicyText"] == policy
     kikoto(server, "lifecycle", "run")
     assert [i.get("imageTag") for i in ecr.list_images(repositoryName="ci/build")["imageIds"]] == ["b"]
+
+
+def test_the_server_runs_lifecycle_in_the_background(tmp_path):
+    import time
+
+    from .ecr_helpers import push
+
+    server = Server(tmp_path / "data", env={"KIKOTO_LIFECYCLE_INTERVAL": "3600"}).start()
+    try:
+        ecr = server.ecr()
+        policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 1", "selection": {
+            "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+        ecr.create_repository(repositoryName="auto-clean")
+        ecr.put_lifecycle_policy(repositoryName="auto-clean", lifecyclePolicyText=policy)
+        push(server, "auto-clean", "old", "1")
+        push(server, "auto-clean", "new", "2")
+        deadline = time.monotonic() + 30  # the scheduler's first tick comes a few seconds after start
+        while time.monotonic() < deadline and len(ecr.list_images(repositoryName="auto-clean")["imageIds"]) > 1:
+            time.sleep(0.5)
+        assert [i["imageTag"] for i in ecr.list_images(repositoryName="auto-clean")["imageIds"]] == ["new"]
+        events = requests.get(f"{server.url}/v2/_kikoto/audit", auth=("AWS", server.password())).json()["events"]
+        assert [(e["actor"], e["action"]) for e in events if e["repository"] == "auto-clean"] == [("lifecycle", "EXPIRE")]
+    finally:
+        server.stop()
