@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +27,19 @@ from .schema import (
     tags,
     uploads,
 )
+
+# The push path's statements, built once. Core constructs rebuilt per call (insert().values(),
+# on_conflict_...) spent more CPU than SQLite itself: 57% of a worker in a small-push profile.
+# Plain SQL with named parameters; SQLite (>= 3.24) and PostgreSQL share the ON CONFLICT syntax.
+SQL_CREATE_UPLOAD = text('INSERT INTO uploads (id, repo_id, "offset", algorithm, started_at, updated_at) '
+                         "VALUES (:id, :repo_id, 0, :algorithm, :now, :now)")
+SQL_GET_UPLOAD = text('SELECT u.id, u.repo_id, u."offset", u.algorithm FROM uploads u '
+                      "JOIN repositories r ON r.id = u.repo_id WHERE u.id = :id AND r.name = :repository")
+SQL_CLOSE_UPLOAD = text('DELETE FROM uploads WHERE id = :id AND "offset" = :offset')
+SQL_ADD_BLOB = text("INSERT INTO blobs (digest, size, created_at, tier) VALUES (:digest, :size, :now, 'standard') "
+                    "ON CONFLICT (digest) DO NOTHING")
+SQL_LINK_BLOB = text("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (:repo_id, :digest, :now) "
+                     "ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at")
 
 
 class _Moved(Exception):
@@ -146,13 +159,11 @@ class MetadataStore(SqlStore):
             async with self._write(changed=False) as conn:
                 if finished_upload is not None:
                     upload_id, offset = finished_upload
-                    closed = await conn.execute(
-                        delete(uploads).where(uploads.c.id == upload_id, uploads.c.offset == offset))
+                    closed = await conn.execute(SQL_CLOSE_UPLOAD, {"id": upload_id, "offset": offset})
                     if closed.rowcount != 1:
                         raise _Moved  # roll the transaction back
-                await conn.execute(self._insert_ignore(blobs, {"digest": digest, "size": size, "created_at": now},
-                                                       ["digest"]))
-                await self._link(conn, repo_id, [digest], now)
+                await conn.execute(SQL_ADD_BLOB, {"digest": digest, "size": size, "now": now})
+                await conn.execute(SQL_LINK_BLOB, {"repo_id": repo_id, "digest": digest, "now": now})
         except _Moved:
             return False
         return True
@@ -214,19 +225,16 @@ class MetadataStore(SqlStore):
     # -- uploads --------------------------------------------------------------------------
 
     async def create_upload(self, upload_id: str, repo_id: int, algorithm: str) -> Upload:
-        now = self._clock()
-        row = {"id": upload_id, "repo_id": repo_id, "offset": 0, "algorithm": algorithm, "started_at": now, "updated_at": now}
         async with self._write(changed=False) as conn:
-            await conn.execute(uploads.insert().values(row))
+            await conn.execute(SQL_CREATE_UPLOAD, {"id": upload_id, "repo_id": repo_id, "algorithm": algorithm,
+                                                   "now": self._clock()})
         return Upload(upload_id, repo_id, 0, algorithm)
 
     async def get_upload(self, upload_id: str, repository: str) -> Upload | None:
         """An upload session of this repository (one query)."""
-        query = select(uploads).join(repositories, repositories.c.id == uploads.c.repo_id).where(
-            uploads.c.id == upload_id, repositories.c.name == repository)
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return Upload(row.id, row.repo_id, row.offset, row.algorithm) if row else None
+            row = (await conn.execute(SQL_GET_UPLOAD, {"id": upload_id, "repository": repository})).first()
+        return Upload(*row) if row else None
 
     async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
         """Compare-and-set the offset, so two writers racing on one upload cannot both win."""
