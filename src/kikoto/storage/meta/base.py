@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..changes import ChangeCounter
+from .inline import InlineEngine
 
 
 class SqlStore:
@@ -25,3 +26,25 @@ class SqlStore:
             yield conn
         if changed and self.changes is not None:
             self.changes.bump()
+
+    async def _statements(self, steps, write: bool = True):
+        """Plain SQL steps (TextClause, params, expected rowcount or None) in one transaction
+        (or one read): the raw DBAPI path on SQLite, SQLAlchemy elsewhere. Returns the last
+        statement's rows, or None when a rowcount differed (nothing is then written)."""
+        if isinstance(self.engine, InlineEngine):
+            return self.engine.run_raw([(clause.text, params, expected) for clause, params, expected in steps], write)
+        try:
+            async with (self._write(changed=False) if write else self.engine.connect()) as conn:
+                rows = None
+                for clause, params, expected in steps:
+                    result = await conn.execute(clause, params)
+                    if expected is not None and result.rowcount != expected:
+                        raise _Mismatch
+                    rows = result.fetchall() if result.returns_rows else None
+                return rows if rows is not None else []
+        except _Mismatch:
+            return None
+
+
+class _Mismatch(Exception):
+    """Internal: roll a statement sequence back."""

@@ -64,5 +64,35 @@ class InlineEngine:
         finally:
             InlineEngine._writing = False
 
+    def run_raw(self, steps, write: bool):
+        """Run plain SQL statements on a pooled DBAPI connection, skipping SQLAlchemy's
+        per-statement and per-transaction machinery (the push path's hottest cost).
+        `steps` are (sql, params, expected rowcount or None); a mismatch rolls back and
+        returns None, otherwise the rows of the last statement."""
+        if write and InlineEngine._writing:
+            raise RuntimeError("a write transaction was opened while another one in this process is suspended")
+        connection = self.sync_engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            if write:
+                cursor.execute("BEGIN IMMEDIATE")
+            rows = None
+            for sql, params, expected in steps:
+                cursor.execute(sql, params)
+                if expected is not None and cursor.rowcount != expected:
+                    if write:
+                        connection.rollback()
+                    return None
+                rows = cursor.fetchall() if cursor.description else None
+            if write:
+                connection.commit()
+            return rows if rows is not None else []
+        except BaseException:
+            if write:
+                connection.rollback()
+            raise
+        finally:
+            connection.close()
+
     async def dispose(self) -> None:
         self.sync_engine.dispose()

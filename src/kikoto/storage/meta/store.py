@@ -42,10 +42,6 @@ SQL_LINK_BLOB = text("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES
                      "ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at")
 
 
-class _Moved(Exception):
-    """Internal: an upload changed under a finishing request."""
-
-
 @dataclass(frozen=True)
 class Repository:
     id: int
@@ -155,18 +151,13 @@ class MetadataStore(SqlStore):
         `finished_upload` is (upload id, the offset the final request started at); False, and
         nothing written, when another request moved that upload meanwhile."""
         now = self._clock()
-        try:
-            async with self._write(changed=False) as conn:
-                if finished_upload is not None:
-                    upload_id, offset = finished_upload
-                    closed = await conn.execute(SQL_CLOSE_UPLOAD, {"id": upload_id, "offset": offset})
-                    if closed.rowcount != 1:
-                        raise _Moved  # roll the transaction back
-                await conn.execute(SQL_ADD_BLOB, {"digest": digest, "size": size, "now": now})
-                await conn.execute(SQL_LINK_BLOB, {"repo_id": repo_id, "digest": digest, "now": now})
-        except _Moved:
-            return False
-        return True
+        steps = []
+        if finished_upload is not None:
+            upload_id, offset = finished_upload
+            steps.append((SQL_CLOSE_UPLOAD, {"id": upload_id, "offset": offset}, 1))
+        steps.append((SQL_ADD_BLOB, {"digest": digest, "size": size, "now": now}, None))
+        steps.append((SQL_LINK_BLOB, {"repo_id": repo_id, "digest": digest, "now": now}, None))
+        return await self._statements(steps) is not None
 
     async def lock_blobs(self, conn: AsyncConnection, digests: list[str], shared: bool = False) -> None:
         """Row locks on PostgreSQL (SQLite's write transactions are exclusive already)."""
@@ -225,16 +216,15 @@ class MetadataStore(SqlStore):
     # -- uploads --------------------------------------------------------------------------
 
     async def create_upload(self, upload_id: str, repo_id: int, algorithm: str) -> Upload:
-        async with self._write(changed=False) as conn:
-            await conn.execute(SQL_CREATE_UPLOAD, {"id": upload_id, "repo_id": repo_id, "algorithm": algorithm,
-                                                   "now": self._clock()})
+        await self._statements([(SQL_CREATE_UPLOAD, {"id": upload_id, "repo_id": repo_id, "algorithm": algorithm,
+                                                      "now": self._clock()}, None)])
         return Upload(upload_id, repo_id, 0, algorithm)
 
     async def get_upload(self, upload_id: str, repository: str) -> Upload | None:
         """An upload session of this repository (one query)."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(SQL_GET_UPLOAD, {"id": upload_id, "repository": repository})).first()
-        return Upload(*row) if row else None
+        rows = await self._statements([(SQL_GET_UPLOAD, {"id": upload_id, "repository": repository}, None)],
+                                      write=False)
+        return Upload(*rows[0]) if rows else None
 
     async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
         """Compare-and-set the offset, so two writers racing on one upload cannot both win."""
