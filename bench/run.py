@@ -277,6 +277,7 @@ def measure(target: Target, work: Path, blob: Path, digest: str, layout: Layout,
         large_push(target, blob, digest, "bench/large" if i == 0 else f"bench/large{i}") for i in range(rounds))
     results["large_pull_mib_s"] = statistics.median(
         large_pull(target, blob.stat().st_size, digest) for _ in range(rounds))
+    settle()
     results["small_push_ops_s"] = asyncio.run(small_push(target, 500 if quick else 3000))
     settle()
     manifest, layer = push_small_image(target)
