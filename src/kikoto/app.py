@@ -35,6 +35,7 @@ from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
 from .storage.meta.lifecycle import LifecycleStore
+from .storage.meta.listen import listen_for_changes
 from .storage.meta.store import MetadataStore
 
 META = web.AppKey("meta", MetadataStore)
@@ -55,6 +56,7 @@ class Registry:
     lifecycle: Lifecycle
     lifecycle_store: LifecycleStore
     gc: GarbageCollector
+    changes: ChangeCounter
 
     async def close(self) -> None:
         await self.meta.close()
@@ -115,7 +117,7 @@ def compose(settings: Settings) -> Registry:
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
-    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc)
+    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, changes)
 
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
@@ -137,6 +139,8 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:
         app.cleanup_ctx.append(_scheduler(registry))
+    if not settings.database.startswith("sqlite"):
+        app.cleanup_ctx.append(_change_listener(registry))
     app.on_cleanup.append(_close(registry))
     return app
 
@@ -151,6 +155,17 @@ def _scheduler(registry: Registry):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+    return run
+
+
+def _change_listener(registry: Registry):
+    async def run(_app: web.Application):
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(listen_for_changes(registry.settings.database, registry.changes, stop))
+        yield
+        stop.set()
+        await task
 
     return run
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..changes import ChangeCounter
 from .inline import InlineEngine
+
+CHANGES_CHANNEL = "kikoto_changes"
+NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
 
 
 class SqlStore:
@@ -24,6 +28,9 @@ class SqlStore:
         after commit, so every process's caches drop what they knew."""
         async with self._writer.begin() as conn:
             yield conn
+            if changed and self.engine.dialect.name == "postgresql":
+                # Delivered at commit to every replica listening (storage/listen.py).
+                await conn.execute(NOTIFY_CHANGE)
         if changed and self.changes is not None:
             self.changes.bump()
 
