@@ -14,7 +14,7 @@ from .http.auth import AUTH_CHALLENGE, auth_middleware
 from .http.ecr.api import ECR, EcrServices
 from .http.ecr.api import handle as ecr_api
 from .http.errors import error_middleware
-from .http.metrics import healthz, metrics_handler
+from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
 from .jobs.scheduler import Scheduler
@@ -134,6 +134,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app.router.add_post("/", ecr_api)
     app.router.add_get("/metrics", metrics_handler(registry.lifecycle_store))
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz_handler(registry.meta, settings.data_dir))
     add_routes(app)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))

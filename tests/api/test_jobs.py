@@ -35,3 +35,21 @@ async def test_metrics_and_health(client):
     assert 'kikoto_repository_images{repository="measured"} 1.0' in body
     assert "kikoto_stored_bytes" in body
     assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ready"
+
+
+async def test_readyz_reports_an_unwritable_blob_store(client):
+    import os
+
+    registry = client.app[SERVICES]
+    blobs = registry.settings.data_dir / "blobs"
+    os.chmod(blobs, 0o500)
+    try:
+        if os.access(blobs, os.W_OK):  # root ignores permissions: make the probe path a directory
+            (blobs / ".readyz").mkdir()
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert "blob_store" in await response.json()
+    finally:
+        os.chmod(blobs, 0o755)
