@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from ..domain.ecr import principal_arn
 from ..domain.policy import ADMINISTRATOR, Statement, parse_policy
 from ..storage.changes import VersionedCache
-from ..storage.meta.identities import IdentityStore
+from ..storage.meta.identities import AlreadyExists, IdentityStore
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
 ADMIN = "admin"
@@ -92,24 +92,36 @@ class Identities:
 
     async def create(self, name: str, policy: str, key_pair: tuple[str, str] | None = None) -> tuple[str, str]:
         parse_policy(policy, resource_policy=False)
-        principal = await self.store.principal(name) or await self.store.create_principal(name, policy)
+        principal = await self.store.principal(name)
+        if principal is None:
+            try:
+                principal = await self.store.create_principal(name, policy)
+            except AlreadyExists:
+                principal = await self.store.principal(name)
         key_id, secret = key_pair or new_key_pair()
         await self.store.add_key(principal.id, key_id, self._fernet.encrypt(secret.encode()).decode())
         return key_id, secret
 
     async def bootstrap_admin(self, key_pair: tuple[str, str] | None) -> tuple[str, str] | None:
         """On first start create the admin principal; with a key pair from the environment make
-        sure that pair exists. Returns a pair only when one was generated (to print it once)."""
+        sure that pair exists. Returns a pair only when one was generated (to print it once).
+        Replicas starting together may race here: whoever loses finds the winner's rows."""
         if key_pair:
             existing = await self.store.key(key_pair[0])
             if existing is None:
-                await self.create(ADMIN, ADMINISTRATOR, key_pair)
-            elif self._decrypt(existing.secret) != key_pair[1]:
+                try:
+                    await self.create(ADMIN, ADMINISTRATOR, key_pair)
+                except AlreadyExists:
+                    existing = await self.store.key(key_pair[0])
+            if existing is not None and self._decrypt(existing.secret) != key_pair[1]:
                 raise ValueError(f"access key {key_pair[0]} exists with a different secret")
             return None
         if await self.store.count_principals():
             return None
-        return await self.create(ADMIN, ADMINISTRATOR)
+        try:
+            return await self.create(ADMIN, ADMINISTRATOR)
+        except AlreadyExists:  # another replica created the admin first and printed its keys
+            return None
 
     async def rotate(self, key_id: str) -> tuple[str, str]:
         row = await self.store.key(key_id)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
 from .schema import access_keys, principals
+
+
+class AlreadyExists(Exception):
+    """Another process created the same principal or key first."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,12 @@ class IdentityStore(SqlStore):
         return PrincipalRow(row.id, row.name, row.policy) if row else None
 
     async def create_principal(self, name: str, policy: str) -> PrincipalRow:
-        async with self._write() as conn:
-            result = await conn.execute(principals.insert().values(name=name, policy=policy, created_at=self._clock()))
+        try:
+            async with self._write() as conn:
+                result = await conn.execute(principals.insert().values(name=name, policy=policy,
+                                                                       created_at=self._clock()))
+        except IntegrityError:
+            raise AlreadyExists(name) from None
         return PrincipalRow(result.inserted_primary_key[0], name, policy)
 
     async def set_policy(self, principal_id: int, policy: str) -> None:
@@ -47,9 +56,13 @@ class IdentityStore(SqlStore):
             await conn.execute(update(principals).where(principals.c.id == principal_id).values(policy=policy))
 
     async def add_key(self, principal_id: int, key_id: str, encrypted_secret: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(access_keys.insert().values(
-                id=key_id, principal_id=principal_id, secret=encrypted_secret, status="Active", created_at=self._clock()))
+        try:
+            async with self._write() as conn:
+                await conn.execute(access_keys.insert().values(id=key_id, principal_id=principal_id,
+                                                               secret=encrypted_secret, status="Active",
+                                                               created_at=self._clock()))
+        except IntegrityError:
+            raise AlreadyExists(key_id) from None
 
     async def key(self, key_id: str) -> AccessKeyRow | None:
         query = select(access_keys, principals.c.name, principals.c.policy).join(
