@@ -1,0 +1,91 @@
+"""The blob store port's contract. Every adapter runs this same suite (today: the
+filesystem; the S3 adapter of the scale-out issue joins the `store` fixture's params)."""
+
+import hashlib
+
+import pytest
+
+from kikoto.storage.blobs.filesystem import FilesystemBlobStore
+from kikoto.storage.blobs.port import BlobArchived, UploadConflict
+
+
+@pytest.fixture(params=["filesystem"])
+def store(request, tmp_path):
+    return FilesystemBlobStore(tmp_path / "store")
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def write(store, upload_id: str, offset: int, *chunks: bytes) -> None:
+    async with store.open_upload(upload_id, offset) as writer:
+        for chunk in chunks:
+            await writer.write(chunk)
+
+
+async def read_all(store, upload_id: str) -> bytes:
+    return b"".join([chunk async for chunk in store.read_upload(upload_id)])
+
+
+async def test_appends_and_truncates_at_the_offset(store):
+    await store.start_upload("u1")
+    assert await store.upload_size("u1") in (0, -1)
+    await write(store, "u1", 0, b"hello ", b"world")
+    assert await store.upload_size("u1") == 11
+    await write(store, "u1", 6, b"there")  # what lay past offset 6 (an unacknowledged chunk) goes
+    assert await read_all(store, "u1") == b"hello there"
+    await write(store, "u1", 11, b"x" * 200_000)  # a large write (the threaded path)
+    assert await store.upload_size("u1") == 200_011
+
+
+async def test_commit_dedup_settle_and_abort(store):
+    data = b"layer bytes"
+    await write(store, "a", 0, data)
+    assert await store.commit_upload("a", digest(data)) is True
+    assert await store.exists(digest(data))
+    assert (await store.location(digest(data))).read_bytes() == data
+    await write(store, "b", 0, data)
+    assert await store.commit_upload("b", digest(data)) is False  # already stored: the upload is kept
+    await store.settle_upload("b", digest(data))
+    assert await store.upload_size("b") == -1
+    store.remove(digest(data))
+    await write(store, "c", 0, data)
+    assert await store.commit_upload("c", digest(data)) is True  # gone meanwhile: placed again
+    await write(store, "d", 0, b"abandoned")
+    await store.abort_upload("d")
+    assert await store.upload_size("d") == -1
+
+
+async def test_settle_restores_a_blob_removed_after_a_deduplicated_commit(store):
+    data = b"shared"
+    await write(store, "a", 0, data)
+    await store.commit_upload("a", digest(data))
+    await write(store, "b", 0, data)
+    assert await store.commit_upload("b", digest(data)) is False
+    store.remove(digest(data))  # garbage collection raced the second upload
+    await store.settle_upload("b", digest(data))
+    assert (await store.location(digest(data))).read_bytes() == data
+
+
+async def test_archive_tier(store):
+    data = b"cold data"
+    await write(store, "a", 0, data)
+    await store.commit_upload("a", digest(data))
+    await store.move(digest(data), "archive")
+    with pytest.raises(BlobArchived):
+        await store.location(digest(data))
+    await store.move(digest(data), "standard")
+    assert (await store.location(digest(data))).read_bytes() == data
+    await store.move(digest(data), "archive")
+    store.remove(digest(data), "archive")
+    await store.move(digest(data), "standard")  # nothing to move: no error
+    assert not await store.exists(digest(data))
+
+
+async def test_one_writer_at_a_time(store):
+    async with store.open_upload("busy", 0) as writer:
+        await writer.write(b"first")
+        with pytest.raises(UploadConflict):
+            async with store.open_upload("busy", 0):
+                pass
