@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -30,6 +31,7 @@ from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
 from .services.repositories import Repositories
 from .storage.blobs.filesystem import FilesystemBlobStore
+from .storage.blobs.s3 import S3BlobStore
 from .storage.changes import ChangeCounter, VersionedCache
 from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine, migrate
@@ -57,6 +59,7 @@ class Registry:
     lifecycle_store: LifecycleStore
     gc: GarbageCollector
     changes: ChangeCounter
+    blob_store: object
 
     async def close(self) -> None:
         await self.meta.close()
@@ -92,13 +95,21 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
         await engine.dispose()
 
 
+def open_blob_store(settings: Settings):
+    if settings.blob_store and settings.blob_store.startswith("s3://"):
+        return S3BlobStore(settings.blob_store, endpoint_url=settings.s3_endpoint_url)
+    if settings.blob_store:
+        return FilesystemBlobStore(Path(settings.blob_store.removeprefix("file://")))
+    return FilesystemBlobStore(settings.data_dir)
+
+
 def compose(settings: Settings) -> Registry:
     engine = create_engine(settings.database)
     changes = ChangeCounter(settings.data_dir / "changes")
     max_age = cache_max_age(settings)
     meta = MetadataStore(engine, changes=changes)
     ecr_store = EcrStore(engine, changes=changes)
-    blob_store = FilesystemBlobStore(settings.data_dir)
+    blob_store = open_blob_store(settings)
     identities = identities_for(settings, engine, changes)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
@@ -117,7 +128,8 @@ def compose(settings: Settings) -> Registry:
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
-    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, changes)
+    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, changes,
+                    blob_store)
 
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
@@ -134,7 +146,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app.router.add_post("/", ecr_api)
     app.router.add_get("/metrics", metrics_handler(registry.lifecycle_store))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz_handler(registry.meta, settings.data_dir))
+    app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))

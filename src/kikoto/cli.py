@@ -22,6 +22,8 @@ def storage_options(command):
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Blobs and the default SQLite database live here [./data]."),
         click.option("--database-url", help="sqlite:///path or postgresql://user:pass@host/db [SQLite in the data dir]."),
+        click.option("--blob-store", help="file:///path or s3://bucket/prefix [file:// in the data dir]."),
+        click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...)."),
     ]):
         command = option(command)
     return command

@@ -17,6 +17,8 @@ class Settings:
     data_dir: Path = Path("./data")
     public_host: str | None = None  # HOST[:PORT] used in URLs the registry returns
     database_url: str | None = None  # default: SQLite in the data dir
+    blob_store: str | None = None  # file:///path (default <data-dir>) or s3://bucket/prefix
+    s3_endpoint_url: str | None = None  # for S3-compatible stores other than AWS (MinIO, Ceph, moto)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -64,6 +66,10 @@ class Settings:
             raise ValueError("event_loop must be uvloop or asyncio")
         if self.auth_challenge not in ("basic", "bearer"):
             raise ValueError("auth_challenge must be basic or bearer")
+        if self.blob_store and not self.blob_store.startswith(("file://", "s3://")):
+            raise ValueError("blob_store must be file:///path or s3://bucket[/prefix]")
+        if self.blob_store and self.blob_store.startswith("s3://") and self.database.startswith("sqlite"):
+            raise ValueError("an S3 blob store is for replicas: give it a PostgreSQL --database-url")
         if bool(self.admin_access_key_id) != bool(self.admin_secret_access_key):
             raise ValueError("admin_access_key_id and admin_secret_access_key go together")
 

@@ -44,7 +44,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def readyz_handler(meta, data_dir):
+def readyz_handler(meta, probe_store):
     """Readiness: the database answers and the blob store is writable; 503 otherwise."""
 
     async def readyz(request: web.Request) -> web.Response:
@@ -53,11 +53,9 @@ def readyz_handler(meta, data_dir):
             await meta.list_repositories(1, None)
         except Exception as exc:  # any failure means "not ready", with the reason
             problems["database"] = str(exc)
-        probe = data_dir / "blobs" / ".readyz"
         try:
-            probe.write_bytes(b"ok")
-            probe.unlink()
-        except OSError as exc:
+            await probe_store()
+        except Exception as exc:  # unreachable or not writable
             problems["blob_store"] = str(exc)
         status = 503 if problems else 200
         return web.json_response({"status": "unavailable" if problems else "ready", **problems}, status=status)

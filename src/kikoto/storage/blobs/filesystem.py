@@ -108,9 +108,15 @@ class FilesystemBlobStore:
             raise BlobArchived(digest)
         return path
 
-    def remove(self, digest: str, tier: str = "standard") -> None:
-        """Synchronous: garbage collection calls it inside its locked transaction."""
+    async def remove(self, digest: str, tier: str = "standard") -> None:
+        """No await inside: garbage collection calls it within a write transaction, where
+        nothing may suspend on SQLite (storage/meta/inline.py)."""
         self.blob_path(digest, tier).unlink(missing_ok=True)
+
+    async def probe(self) -> None:
+        probe = self.blobs / ".readyz"
+        probe.write_bytes(b"ok")
+        probe.unlink()
 
     async def move(self, digest: str, to_tier: str) -> None:
         source = self.blob_path(digest, "standard" if to_tier == "archive" else "archive")

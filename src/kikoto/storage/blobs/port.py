@@ -47,8 +47,12 @@ class BlobStore(Protocol):
     async def location(self, digest: str) -> Path | str:
         """A local path to serve with sendfile, or a URL to redirect the client to."""
 
-    def remove(self, digest: str, tier: str = "standard") -> None:
-        """Delete a blob's bytes. Synchronous and quick: GC calls it inside a locked transaction."""
+    async def remove(self, digest: str, tier: str = "standard") -> None:
+        """Delete a blob's bytes (GC calls it inside its locked transaction; on SQLite the
+        filesystem store never suspends there)."""
+
+    async def probe(self) -> None:
+        """Raise unless the store is reachable and writable (readiness)."""
 
     async def move(self, digest: str, to_tier: str) -> None:
         """Move a blob between the standard and the archive tier (a directory, or a storage class)."""

@@ -112,8 +112,7 @@ class LifecycleStore(SqlStore):
 
     async def collect(self, digests: list[str], cutoff: float, remove) -> dict[str, int]:
         """Delete the rows of the still-unreferenced blobs among `digests` and, in the same
-        locked transaction, their files (`remove(digest, tier)`: synchronous, it must not
-        suspend inside the transaction). Returns digest -> size freed."""
+        locked transaction, their bytes (`remove(digest, tier)`). Returns digest -> size freed."""
         freed: dict[str, int] = {}
         async with self._write() as conn:  # blobs may vanish from repositories: caches must drop them
             await self.meta.lock_blobs(conn, digests)
@@ -126,7 +125,7 @@ class LifecycleStore(SqlStore):
                 await conn.execute(delete(repo_blobs).where(repo_blobs.c.digest.in_(gone)))
                 await conn.execute(delete(blobs).where(blobs.c.digest.in_(gone)))
                 for row in rows:
-                    remove(row.digest, row.tier)
+                    await remove(row.digest, row.tier)
                     freed[row.digest] = row.size
         return freed
 

@@ -1,0 +1,140 @@
+"""S3-compatible blob store (AWS S3, MinIO, Ceph RGW, Garage, moto), through obstore.
+
+Layout under the configured prefix: `blobs/<alg>/<hex>` (standard tier), `archive/<alg>/<hex>`
+(archive tier), and `uploads/<id>/<offset>` — one object per request that wrote to an upload,
+so any replica can continue an upload, list its size, and re-read its bytes to re-hash them.
+Finishing an upload copies its single part server-side, or streams several parts into one
+object (multipart, so no 5 GB limit). Downloads are presigned URLs: the registry answers 307.
+"""
+
+from __future__ import annotations
+
+import datetime
+from contextlib import asynccontextmanager
+
+import obstore
+from obstore.store import S3Store
+
+from .port import BlobArchived
+
+SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are streamed
+PRESIGN_TTL = datetime.timedelta(hours=1)
+
+
+class S3BlobStore:
+    def __init__(self, url: str, endpoint_url: str | None = None):
+        options = {"endpoint": endpoint_url} if endpoint_url else {}
+        client = {"allow_http": True} if endpoint_url and endpoint_url.startswith("http://") else None
+        # Credentials come from the standard AWS environment variables (or the instance role).
+        self.store = S3Store.from_url(url, client_options=client, **options)
+
+    @staticmethod
+    def _blob(digest: str, tier: str = "standard") -> str:
+        algorithm, encoded = digest.split(":", 1)
+        return f"{'archive' if tier == 'archive' else 'blobs'}/{algorithm}/{encoded}"
+
+    async def _parts(self, upload_id: str) -> list[tuple[int, str, int]]:
+        listed = await obstore.list(self.store, prefix=f"uploads/{upload_id}/").collect_async()
+        parts = [(int(m["path"].rsplit("/", 1)[1]), m["path"], m["size"]) for m in listed]
+        return sorted(parts)
+
+    async def start_upload(self, upload_id: str) -> None:
+        """Nothing to do: parts appear with the bytes."""
+
+    async def upload_size(self, upload_id: str) -> int:
+        parts = await self._parts(upload_id)
+        return sum(size for _, _, size in parts) if parts else -1
+
+    @asynccontextmanager
+    async def open_upload(self, upload_id: str, offset: int):
+        for start, path, size in await self._parts(upload_id):
+            if start >= offset:
+                await obstore.delete_async(self.store, path)  # written past the acknowledged offset
+            elif start + size > offset:
+                head = await obstore.get_range_async(self.store, path, start=0, end=offset - start)
+                await obstore.put_async(self.store, path, bytes(head))
+        writer = _PartWriter(self.store, f"uploads/{upload_id}/{offset:016d}")
+        try:
+            yield writer
+        finally:
+            await writer.close()
+
+    async def read_upload(self, upload_id: str):
+        for _, path, _ in await self._parts(upload_id):
+            async for chunk in await obstore.get_async(self.store, path):
+                yield bytes(chunk)
+
+    async def _assemble(self, upload_id: str, target: str) -> None:
+        parts = await self._parts(upload_id)
+        if len(parts) == 1 and parts[0][2] <= SINGLE_COPY_LIMIT:
+            await obstore.copy_async(self.store, parts[0][1], target)
+        else:
+            writer = obstore.open_writer_async(self.store, target)
+            for _, path, _ in parts:
+                async for chunk in await obstore.get_async(self.store, path):
+                    await writer.write(bytes(chunk))
+            await writer.close()
+
+    async def commit_upload(self, upload_id: str, digest: str) -> bool:
+        if await self.exists(digest):
+            return False
+        await self._assemble(upload_id, self._blob(digest))
+        await self.abort_upload(upload_id)
+        return True
+
+    async def settle_upload(self, upload_id: str, digest: str) -> None:
+        if not await self.exists(digest):
+            await self._assemble(upload_id, self._blob(digest))
+        await self.abort_upload(upload_id)
+
+    async def abort_upload(self, upload_id: str) -> None:
+        for _, path, _ in await self._parts(upload_id):
+            await obstore.delete_async(self.store, path)
+
+    async def _present(self, path: str) -> bool:
+        try:
+            await obstore.head_async(self.store, path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    async def exists(self, digest: str) -> bool:
+        return await self._present(self._blob(digest))
+
+    async def location(self, digest: str) -> str:
+        if not await self.exists(digest) and await self._present(self._blob(digest, "archive")):
+            raise BlobArchived(digest)
+        return await obstore.sign_async(self.store, "GET", self._blob(digest), PRESIGN_TTL)
+
+    async def remove(self, digest: str, tier: str = "standard") -> None:
+        try:
+            await obstore.delete_async(self.store, self._blob(digest, tier))
+        except FileNotFoundError:
+            pass
+
+    async def probe(self) -> None:
+        await obstore.put_async(self.store, "readyz", b"ok")
+        await obstore.delete_async(self.store, "readyz")
+
+    async def move(self, digest: str, to_tier: str) -> None:
+        source = self._blob(digest, "standard" if to_tier == "archive" else "archive")
+        if not await self._present(source):
+            return
+        await obstore.copy_async(self.store, source, self._blob(digest, to_tier))
+        await obstore.delete_async(self.store, source)
+
+
+class _PartWriter:
+    """One request's bytes as one object, streamed with multipart (no size held in memory)."""
+
+    def __init__(self, store, path: str):
+        self._store, self._path, self._file = store, path, None
+
+    async def write(self, data: bytes) -> None:
+        if self._file is None:
+            self._file = obstore.open_writer_async(self._store, self._path)
+        await self._file.write(data)
+
+    async def close(self) -> None:
+        if self._file is not None:
+            await self._file.close()
