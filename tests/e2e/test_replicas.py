@@ -113,3 +113,78 @@ def test_a_chunked_upload_alternating_between_replicas(s3_replicas):
     done = requests.put(f"{a.url}{location}?digest={digest}", auth=auth)
     assert done.status_code == 201, done.text
     assert requests.get(f"{b.url}/v2/alternating/blobs/{digest}", auth=auth).content == data
+
+
+def test_a_replica_killed_mid_push_the_client_retries_on_the_other(s3_replicas, skopeo, tmp_path):
+    import hashlib
+    import os
+    import signal
+
+    a, b = s3_replicas
+    auth = ("AWS", a.password())
+    data = os.urandom(4 * 1024 * 1024)
+    location = requests.post(f"{a.url}/v2/crashing/blobs/uploads/", auth=auth).headers["Location"]
+    first = data[:1024 * 1024]
+    assert requests.patch(f"{a.url}{location}", data=first, auth=auth,
+                          headers={"Content-Range": f"0-{len(first) - 1}"}).status_code == 202
+    a.kill(signal.SIGKILL)  # replica A dies; the client carries on with B
+    status = requests.get(f"{b.url}{location}", auth=auth)
+    offset = int(status.headers["Range"].split("-")[1]) + 1
+    assert offset == len(first)
+    rest = data[offset:]
+    assert requests.patch(f"{b.url}{location}", data=rest, auth=auth,
+                          headers={"Content-Range": f"{offset}-{len(data) - 1}"}).status_code == 202
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert requests.put(f"{b.url}{location}?digest={digest}", auth=auth).status_code == 201
+    assert requests.get(f"{b.url}/v2/crashing/blobs/{digest}", auth=auth).content == data
+
+
+def test_lifecycle_and_gc_on_one_replica_while_pushes_go_to_the_other(s3_replicas):
+    import subprocess
+    import threading as _threading
+
+    from .conftest import VENV_BIN
+
+    a, b = s3_replicas
+    password = a.password()
+    ecr = a.ecr()
+    ecr.create_repository(repositoryName="busy")
+    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 5", "selection": {
+        "tagStatus": "tagged", "tagPrefixList": ["old-"], "countType": "imageCountMoreThan", "countNumber": 5},
+        "action": {"type": "expire"}}]})
+    ecr.put_lifecycle_policy(repositoryName="busy", lifecyclePolicyText=policy)
+    for n in range(12):
+        push(b, "busy", f"old-{n}", f"old{n}", password=password)
+    pushed: dict[str, bytes] = {}
+    failures: list[str] = []
+
+    def pusher():
+        try:
+            for n in range(30):
+                body, _ = push(b, "busy", f"new-{n}", f"new{n}", password=password)
+                pushed[f"new-{n}"] = body
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(repr(exc))
+
+    time.sleep(1.5)  # the old images' blobs are now older than the grace period used below
+    thread = _threading.Thread(target=pusher)
+    thread.start()
+    env = {**a.process_env, "KIKOTO_DATABASE_URL": a.database_url}
+    for _ in range(3):  # lifecycle and GC through replica A's storage while B takes pushes
+        # a one-second grace: in-flight pushes (milliseconds between blob and manifest) are safe
+        for args in (["lifecycle", "run"], ["gc", "--grace-period", "1"]):
+            subprocess.run([str(VENV_BIN / "kikoto"), *args, "--data-dir", str(a.data_dir)], env=env, check=True,
+                           capture_output=True, timeout=120)
+    thread.join()
+    assert not failures, failures
+    freed = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "log", "--data-dir", str(a.data_dir)], env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert "EXPIRE" in freed and "GC" in freed
+    tags = requests.get(f"{a.url}/v2/busy/tags/list", auth=("AWS", password)).json()["tags"]
+    assert sorted(t for t in tags if t.startswith("old-")) == sorted(f"old-{n}" for n in range(7, 12))
+    for tag, body in pushed.items():
+        manifest = json.loads(body)
+        assert requests.get(f"{a.url}/v2/busy/manifests/{tag}", auth=("AWS", password)).content == body
+        for descriptor in [manifest["config"], *manifest["layers"]]:
+            blob = requests.get(f"{a.url}/v2/busy/blobs/{descriptor['digest']}", auth=("AWS", password))
+            assert blob.status_code == 200, (tag, descriptor)
