@@ -188,3 +188,39 @@ def test_lifecycle_and_gc_on_one_replica_while_pushes_go_to_the_other(s3_replica
         for descriptor in [manifest["config"], *manifest["layers"]]:
             blob = requests.get(f"{a.url}/v2/busy/blobs/{descriptor['digest']}", auth=("AWS", password))
             assert blob.status_code == 200, (tag, descriptor)
+
+
+def test_a_big_layer_through_s3_with_bounded_memory(s3_replicas):
+    """Streams a layer through a replica into S3 and back (a 307 to the object store)."""
+    import hashlib
+    import os
+
+    import psutil
+
+    from .test_robustness import BIG_LAYER_MIB
+
+    a, _ = s3_replicas
+    process = psutil.Process(a.process.pid)
+    baseline, peak, chunk = process.memory_info().rss, [0], os.urandom(1 << 20)
+    digest = hashlib.sha256()
+    for _ in range(BIG_LAYER_MIB):
+        digest.update(chunk)
+    wanted = "sha256:" + digest.hexdigest()
+
+    def body():
+        for _ in range(BIG_LAYER_MIB):
+            peak[0] = max(peak[0], process.memory_info().rss)
+            yield chunk
+
+    auth = ("AWS", a.password())
+    response = requests.post(f"{a.url}/v2/big/blobs/uploads/?digest={wanted}", data=body(), auth=auth)  # chunked
+    assert response.status_code == 201, response.text
+    peak[0] = max(peak[0], process.memory_info().rss)
+    pulled = hashlib.sha256()
+    with requests.get(f"{a.url}/v2/big/blobs/{wanted}", auth=auth, stream=True) as download:
+        for piece in download.iter_content(1 << 20):
+            pulled.update(piece)
+    assert "sha256:" + pulled.hexdigest() == wanted
+    growth = (peak[0] - baseline) / (1 << 20)
+    print(f"\n{BIG_LAYER_MIB} MiB through S3: server RSS growth {growth:.1f} MiB")
+    assert growth < 64

@@ -18,6 +18,10 @@ from obstore.store import S3Store
 from .port import BlobArchived
 
 SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are streamed
+# Multipart writes hold at most PART_BYTES * PARTS_IN_FLIGHT in memory (obstore's defaults,
+# 10 MiB x 12, grew a worker by 138 MiB for one 256 MiB layer).
+PART_BYTES = 8 * 1024 * 1024
+PARTS_IN_FLIGHT = 2
 PRESIGN_TTL = datetime.timedelta(hours=1)
 
 
@@ -69,7 +73,7 @@ class S3BlobStore:
         if len(parts) == 1 and parts[0][2] <= SINGLE_COPY_LIMIT:
             await obstore.copy_async(self.store, parts[0][1], target)
         else:
-            writer = obstore.open_writer_async(self.store, target)
+            writer = _writer(self.store, target)
             for _, path, _ in parts:
                 async for chunk in await obstore.get_async(self.store, path):
                     await writer.write(bytes(chunk))
@@ -124,6 +128,10 @@ class S3BlobStore:
         await obstore.delete_async(self.store, source)
 
 
+def _writer(store, path: str):
+    return obstore.open_writer_async(store, path, buffer_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT)
+
+
 class _PartWriter:
     """One request's bytes as one object, streamed with multipart (no size held in memory)."""
 
@@ -132,7 +140,7 @@ class _PartWriter:
 
     async def write(self, data: bytes) -> None:
         if self._file is None:
-            self._file = obstore.open_writer_async(self._store, self._path)
+            self._file = _writer(self._store, self._path)
         await self._file.write(data)
 
     async def close(self) -> None:
