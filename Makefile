@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/kikoto serve --data-dir ./data --listen 127.0.0.1:5000
 
+# The second pass runs the client-facing e2e suites again on the replicated deployment's
+# storage (PostgreSQL + S3 through moto); the suites that inspect local files stay out of it.
+E2E_SHARED := tests/e2e/test_clients.py tests/e2e/test_ecr_api.py tests/e2e/test_walkthrough.py tests/e2e/test_ecr_fuzz.py
+
 test: $(STAMP)
 	sh scripts/system-deps.sh
 	$(BIN)/pytest -q -p no:cacheprovider
+	KIKOTO_E2E_BACKEND=s3 $(BIN)/pytest -q -p no:cacheprovider $(E2E_SHARED)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/api -k sqlite

@@ -22,6 +22,19 @@ VENV_BIN = Path(sys.executable).parent
 
 ADMIN_KEY, ADMIN_SECRET = "AKIAE2EADMIN00000001", "e2e-admin-secret-0123456789"
 REGION = "us-east-1"
+# KIKOTO_E2E_BACKEND=s3: every server these tests start runs on PostgreSQL + S3 (moto), the
+# replicated deployment's storage, instead of SQLite + local disk (`make test` runs both).
+SHARED_BACKEND = os.environ.get("KIKOTO_E2E_BACKEND", "local") == "s3"
+_backend: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=SHARED_BACKEND)
+def shared_backend(request):
+    """Start PostgreSQL and moto once for the whole session when the S3 backend is asked for."""
+    _backend["postgres"] = request.getfixturevalue("postgres")
+    _backend["s3"] = request.getfixturevalue("s3_url")
+    yield
+    _backend.clear()
 
 
 class Server:
@@ -35,7 +48,14 @@ class Server:
         self.port = free_port()
         self.workers = workers
         self.extra = extra or []
+        if _backend and database_url is None:
+            database_url = _backend["postgres"].create_database(f"e2e_{self.port}_{os.getpid()}")
+            bucket, endpoint = _backend["s3"]
+            self.env.setdefault("KIKOTO_BLOB_STORE", f"{bucket}/e2e-{self.port}-{os.getpid()}")
+            self.env.setdefault("KIKOTO_S3_ENDPOINT_URL", endpoint)
         self.database_url = database_url
+        if database_url:  # in the environment, so admin commands run beside the server find it too
+            self.env["KIKOTO_DATABASE_URL"] = database_url
         self.process: subprocess.Popen | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
 
@@ -54,8 +74,6 @@ class Server:
     def start(self) -> "Server":
         argv = [str(VENV_BIN / "kikoto"), "serve", "--listen", self.host, "--data-dir", str(self.data_dir),
                 "--workers", str(self.workers), *self.extra]
-        if self.database_url:
-            argv += ["--database-url", self.database_url]
         self.process = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                         start_new_session=True, env=self.process_env)
         deadline = time.monotonic() + 30
