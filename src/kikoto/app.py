@@ -97,7 +97,8 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
 
 def open_blob_store(settings: Settings):
     if settings.blob_store and settings.blob_store.startswith("s3://"):
-        return S3BlobStore(settings.blob_store, endpoint_url=settings.s3_endpoint_url)
+        return S3BlobStore(settings.blob_store, endpoint_url=settings.s3_endpoint_url,
+                           proxy_downloads=settings.s3_proxy_downloads)
     if settings.blob_store:
         return FilesystemBlobStore(Path(settings.blob_store.removeprefix("file://")))
     return FilesystemBlobStore(settings.data_dir)

@@ -5,7 +5,6 @@ import json
 import os
 
 from kikoto.app import SERVICES
-from kikoto.domain.manifests import OCI_MANIFEST
 
 from ..helpers import image_manifest, push_blob, put_manifest, sha256
 
@@ -104,4 +103,4 @@ async def test_deleted_image_blobs_are_freed_but_shared_ones_stay(client):
     blobs_dir = registry.settings.data_dir / "blobs" / "sha256"
     assert not (blobs_dir / sha256(own)[7:9] / sha256(own)[7:]).exists()
     assert (await client.get(f"/v2/two/blobs/{sha256(shared)}")).status == 200
-    assert (await client.get(f"/v2/two/manifests/v1")).status == 200
+    assert (await client.get("/v2/two/manifests/v1")).status == 200

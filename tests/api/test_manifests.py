@@ -148,7 +148,7 @@ async def test_index_needs_its_children_unless_sparse(client):
 
 async def test_delete_by_tag_keeps_the_manifest(client):
     _, digest = await push_image(client, "app", "v1")
-    response = await client.put(f"/v2/app/manifests/v2", data=(await (await client.get(f"/v2/app/manifests/{digest}")).read()),
+    response = await client.put("/v2/app/manifests/v2", data=(await (await client.get(f"/v2/app/manifests/{digest}")).read()),
                                 headers={"Content-Type": OCI_MANIFEST})
     assert response.status == 201
     assert (await client.delete("/v2/app/manifests/v1")).status == 202

@@ -12,7 +12,6 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from kikoto.domain.policy import READ_ONLY
 
 from ..helpers import sha256
 from .conftest import ADMIN_KEY, VENV_BIN, Server

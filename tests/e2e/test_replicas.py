@@ -224,3 +224,20 @@ def test_a_big_layer_through_s3_with_bounded_memory(s3_replicas):
     growth = (peak[0] - baseline) / (1 << 20)
     print(f"\n{BIG_LAYER_MIB} MiB through S3: server RSS growth {growth:.1f} MiB")
     assert growth < 64
+
+
+def test_s3_downloads_proxied_when_configured(postgres, s3_url, tmp_path):
+    bucket, endpoint = s3_url
+    server = Server(tmp_path / "p", workers=1, database_url=postgres.create_database(f"proxy_{int(time.time())}"),
+                    env={"KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}", "KIKOTO_S3_ENDPOINT_URL": endpoint,
+                         "KIKOTO_S3_PROXY_DOWNLOADS": "true"}).start()
+    try:
+        body, _ = push(server, "proxied", "v1", "p")
+        layer = json.loads(body)["layers"][0]
+        auth = ("AWS", server.password())
+        response = requests.get(f"{server.url}/v2/proxied/blobs/{layer['digest']}", auth=auth, allow_redirects=False)
+        assert response.status_code == 200
+        assert len(response.content) == layer["size"]
+        assert response.headers["Docker-Content-Digest"] == layer["digest"]
+    finally:
+        server.stop()

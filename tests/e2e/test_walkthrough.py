@@ -53,7 +53,7 @@ def test_readme_walkthrough(ecr_server, podman, skopeo, tmp_path):
         load_into_podman(podman, skopeo, tmp_path, f"node-{version}", f"localhost/node-app:{version}")
         podman("tag", f"localhost/node-app:{version}", f"{server.host}/node-app:{version}")
         podman("push", "--tls-verify=false", f"{server.host}/node-app:{version}")
-    podman("tag", f"localhost/node-app:1.2.0", f"{server.host}/node-app:latest")
+    podman("tag", "localhost/node-app:1.2.0", f"{server.host}/node-app:latest")
     podman("push", "--tls-verify=false", f"{server.host}/node-app:latest")
 
     details = json.loads(aws(server, "ecr", "describe-images", "--repository-name", "node-app"))["imageDetails"]

@@ -34,7 +34,7 @@ class UploadState:
 class BlobLocation:
     digest: str
     size: int
-    target: Path | str  # a path to sendfile, or a URL to redirect to
+    target: Path | str | None  # a path to sendfile, a URL to redirect to, or None: stream it
 
 
 class Blobs:

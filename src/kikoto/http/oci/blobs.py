@@ -35,6 +35,13 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
         return ZeroCopyFileResponse(location.target, headers=_blob_headers(location.digest))
+    if location.target is None:  # proxied from the object store
+        response = web.StreamResponse(headers={**_blob_headers(location.digest), "Content-Length": str(location.size)})
+        await response.prepare(request)
+        async for chunk in blobs.store.stream(location.digest):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
     raise web.HTTPTemporaryRedirect(location.target, headers={**API_VERSION, "Docker-Content-Digest": digest})
 
 

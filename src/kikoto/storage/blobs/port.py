@@ -44,8 +44,9 @@ class BlobStore(Protocol):
 
     async def exists(self, digest: str) -> bool: ...
 
-    async def location(self, digest: str) -> Path | str:
-        """A local path to serve with sendfile, or a URL to redirect the client to."""
+    async def location(self, digest: str) -> Path | str | None:
+        """A local path to serve with sendfile, a URL to redirect the client to, or None:
+        then `stream(digest)` yields the bytes for the registry to send itself."""
 
     async def remove(self, digest: str, tier: str = "standard") -> None:
         """Delete a blob's bytes (GC calls it inside its locked transaction; on SQLite the

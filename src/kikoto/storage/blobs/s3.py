@@ -15,8 +15,6 @@ from contextlib import asynccontextmanager
 import obstore
 from obstore.store import S3Store
 
-from .port import BlobArchived
-
 SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are streamed
 # Multipart writes hold at most PART_BYTES * PARTS_IN_FLIGHT in memory (obstore's defaults,
 # 10 MiB x 12, grew a worker by 138 MiB for one 256 MiB layer).
@@ -26,7 +24,8 @@ PRESIGN_TTL = datetime.timedelta(hours=1)
 
 
 class S3BlobStore:
-    def __init__(self, url: str, endpoint_url: str | None = None):
+    def __init__(self, url: str, endpoint_url: str | None = None, proxy_downloads: bool = False):
+        self.proxy_downloads = proxy_downloads
         options = {"endpoint": endpoint_url} if endpoint_url else {}
         client = {"allow_http": True} if endpoint_url and endpoint_url.startswith("http://") else None
         # Credentials come from the standard AWS environment variables (or the instance role).
@@ -70,8 +69,8 @@ class S3BlobStore:
 
     async def _assemble(self, upload_id: str, target: str) -> None:
         parts = await self._parts(upload_id)
-        if len(parts) == 1 and parts[0][2] <= SINGLE_COPY_LIMIT:
-            await obstore.copy_async(self.store, parts[0][1], target)
+        if len(parts) == 1:
+            await self._copy(parts[0][1], target, parts[0][2])
         else:
             writer = _writer(self.store, target)
             for _, path, _ in parts:
@@ -105,9 +104,12 @@ class S3BlobStore:
     async def exists(self, digest: str) -> bool:
         return await self._present(self._blob(digest))
 
-    async def location(self, digest: str) -> str:
-        if not await self.exists(digest) and await self._present(self._blob(digest, "archive")):
-            raise BlobArchived(digest)
+    async def location(self, digest: str) -> str | None:
+        """A presigned URL, computed locally: no request to the store on the pull path (the
+        metadata already said the blob exists; an archived image is refused at its manifest).
+        None when downloads are proxied: the registry then streams the bytes itself."""
+        if self.proxy_downloads:
+            return None
         return await obstore.sign_async(self.store, "GET", self._blob(digest), PRESIGN_TTL)
 
     async def remove(self, digest: str, tier: str = "standard") -> None:
@@ -122,10 +124,27 @@ class S3BlobStore:
 
     async def move(self, digest: str, to_tier: str) -> None:
         source = self._blob(digest, "standard" if to_tier == "archive" else "archive")
-        if not await self._present(source):
+        try:
+            size = (await obstore.head_async(self.store, source))["size"]
+        except FileNotFoundError:
             return
-        await obstore.copy_async(self.store, source, self._blob(digest, to_tier))
+        await self._copy(source, self._blob(digest, to_tier), size)
         await obstore.delete_async(self.store, source)
+
+    async def _copy(self, source: str, target: str, size: int) -> None:
+        """Server-side when S3 allows it (≤ 5 GB), streamed as multipart beyond."""
+        if size <= SINGLE_COPY_LIMIT:
+            await obstore.copy_async(self.store, source, target)
+            return
+        writer = _writer(self.store, target)
+        async for chunk in await obstore.get_async(self.store, source):
+            await writer.write(bytes(chunk))
+        await writer.close()
+
+    async def stream(self, digest: str):
+        """The blob's bytes through the registry (when downloads are proxied, not redirected)."""
+        async for chunk in await obstore.get_async(self.store, self._blob(digest)):
+            yield bytes(chunk)
 
 
 def _writer(store, path: str):
