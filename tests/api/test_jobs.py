@@ -17,6 +17,19 @@ async def test_one_scheduler_runs_each_job_per_interval(client):
     assert await first.tick() == []  # and the holder does not run again before the interval is over
 
 
+async def test_a_job_whose_runner_died_is_taken_over(client):
+    import asyncio
+
+    registry = client.app[SERVICES]
+    dying = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
+    assert await registry.lifecycle_store.acquire("job:lifecycle", dying.holder, 0.2)  # claimed, then "died"
+    other = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
+    assert await other.tick() == []  # the claim still holds
+    await asyncio.sleep(0.3)
+    assert await other.tick() == ["lifecycle"]  # taken over once the claim lapsed
+    assert await other.tick() == []  # and now not due again for an interval
+
+
 async def test_scheduled_lifecycle_applies_policies(client):
     registry = client.app[SERVICES]
     for n in range(3):

@@ -16,12 +16,14 @@ from ..storage.meta.lifecycle import LifecycleStore
 
 log = logging.getLogger("kikoto.jobs")
 TICK = 60.0  # how often a worker checks whether a job is due
+CLAIM = 900.0  # a running job's lease: if its replica dies, another takes the job over after this
 
 
 class Scheduler:
     def __init__(self, store: LifecycleStore, lifecycle: Lifecycle, gc: GarbageCollector,
-                 lifecycle_interval: float, gc_interval: float):
+                 lifecycle_interval: float, gc_interval: float, claim: float = CLAIM):
         self.store, self.lifecycle, self.gc = store, lifecycle, gc
+        self.claim = claim
         self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -45,16 +47,18 @@ class Scheduler:
             log.info("gc: %d blobs (%d bytes), %d abandoned uploads", summary.blobs, summary.bytes, summary.uploads)
 
     async def tick(self) -> list[str]:
-        """Run every job whose lease this process wins; the lease lasts one interval, so the
-        next run is due when it expires, wherever it happens."""
+        """Run every job whose lease this process wins. While running, the lease lasts `claim`
+        seconds (a replica that dies mid-run hands the job over when it expires); after a run it
+        lasts the interval, so the next run is due then, wherever it happens."""
         ran = []
         for name, (interval, job) in self.jobs.items():
-            if interval > 0 and await self.store.acquire(f"job:{name}", self.holder, interval):
+            if interval > 0 and await self.store.acquire(f"job:{name}", self.holder, min(self.claim, interval)):
                 try:
                     await job()
                     ran.append(name)
                 except Exception:
                     log.exception("job %s failed", name)
+                await self.store.hold(f"job:{name}", self.holder, interval)
         return ran
 
     async def run_forever(self) -> None:

@@ -210,6 +210,12 @@ class LifecycleStore(SqlStore):
             await conn.execute(update(leases).where(leases.c.name == name).values(holder=holder, expires_at=now + ttl))
             return True
 
+    async def hold(self, name: str, holder: str, ttl: float) -> None:
+        """Extend a lease this holder has (after a run: until the job is due again)."""
+        async with self._write(changed=False) as conn:
+            await conn.execute(update(leases).where(leases.c.name == name, leases.c.holder == holder)
+                               .values(expires_at=self._clock() + ttl))
+
     async def release(self, name: str, holder: str) -> None:
         async with self._write(changed=False) as conn:
             await conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
