@@ -68,6 +68,7 @@ class S3BlobStore:
                 yield bytes(chunk)
 
     async def _assemble(self, upload_id: str, target: str) -> None:
+        """Make the upload's parts one object at `target`, then drop the parts (listed once)."""
         parts = await self._parts(upload_id)
         if len(parts) == 1:
             await self._copy(parts[0][1], target, parts[0][2])
@@ -77,22 +78,26 @@ class S3BlobStore:
                 async for chunk in await obstore.get_async(self.store, path):
                     await writer.write(bytes(chunk))
             await writer.close()
+        await self._delete_parts(parts)
+
+    async def _delete_parts(self, parts) -> None:
+        for _, path, _ in parts:
+            await obstore.delete_async(self.store, path)
 
     async def commit_upload(self, upload_id: str, digest: str) -> bool:
         if await self.exists(digest):
             return False
         await self._assemble(upload_id, self._blob(digest))
-        await self.abort_upload(upload_id)
         return True
 
     async def settle_upload(self, upload_id: str, digest: str) -> None:
-        if not await self.exists(digest):
+        if await self.exists(digest):
+            await self.abort_upload(upload_id)
+        else:
             await self._assemble(upload_id, self._blob(digest))
-        await self.abort_upload(upload_id)
 
     async def abort_upload(self, upload_id: str) -> None:
-        for _, path, _ in await self._parts(upload_id):
-            await obstore.delete_async(self.store, path)
+        await self._delete_parts(await self._parts(upload_id))
 
     async def _present(self, path: str) -> bool:
         try:
