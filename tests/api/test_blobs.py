@@ -40,11 +40,9 @@ async def test_monolithic_post_then_get_head_range(client):
 
 async def test_garbage_range_header_is_a_4xx_never_a_500(client):
     digest = await push_blob(client, "app", DATA)
-    for value in ["bytes=abc", "lines=1-2", "bytes=5-1", "bytes=--"]:
+    for value, expected in [("bytes=abc", 416), ("lines=1-2", 416), ("bytes=5-1", 416), ("bytes=--", 416)]:
         response = await client.get(f"/v2/app/blobs/{digest}", headers={"Range": value})
-        assert response.status in (200, 206, 416), value  # RFC 9110: an unparseable Range may be ignored
-        if response.status == 200:
-            assert await response.read() == DATA
+        assert response.status == expected, (value, response.status)
 
 
 async def test_post_then_put_with_whole_body(client):
