@@ -197,3 +197,41 @@ def test_the_server_runs_lifecycle_in_the_background(tmp_path):
         assert [(e["actor"], e["action"]) for e in events if e["repository"] == "auto-clean"] == [("lifecycle", "EXPIRE")]
     finally:
         server.stop()
+
+
+def test_admin_commands_storage_validate_as_of_and_rotate(server, tmp_path):
+    from .ecr_helpers import push
+
+    ecr = server.ecr()
+    ecr.create_repository(repositoryName="aging")
+    push(server, "aging", "v1", "a")
+    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "after 30 days", "selection": {
+        "tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 30},
+        "action": {"type": "expire"}}]})
+    ecr.put_lifecycle_policy(repositoryName="aging", lifecyclePolicyText=policy)
+    assert re.search(r"aging\s+│\s+1\s+│\s+0\s+│", kikoto(server, "lifecycle", "run", "--dry-run"))
+    later = kikoto(server, "lifecycle", "run", "--as-of", "2099-01-01")  # implies --dry-run
+    assert re.search(r"aging\s+│\s+1\s+│\s+1\s+│", later) and "preview" in later
+    assert len(ecr.list_images(repositoryName="aging")["imageIds"]) == 1  # nothing was deleted
+
+    assert re.search(r"aging\s+│\s+1\s+│", kikoto(server, "storage"))
+
+    keep_last = tmp_path / "keep.json"
+    keep_last.write_text(json.dumps({"rules": [{"rulePriority": 1, "selection": {
+        "tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]}))
+    result = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "validate", str(keep_last)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and "valid: 1 rule" in result.stdout
+    result = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "validate", "--strict-ecr", str(keep_last)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "Lifecycle policy validation failure" in result.stderr
+
+    created = kikoto(server, "keys", "create", "rotator", "--role", "read-only")
+    old_key, old_secret = [line.split("=", 1)[1] for line in created.split() if "=" in line]
+    rotated = kikoto(server, "keys", "rotate", old_key)
+    new_key, new_secret = [line.split("=", 1)[1] for line in rotated.split() if line.startswith("AWS_")]
+    assert server.ecr(new_key, new_secret).describe_repositories(repositoryNames=["aging"])["repositories"]
+    with pytest.raises(ClientError) as caught:
+        server.ecr(old_key, old_secret).describe_repositories()
+    assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert "Inactive" in kikoto(server, "keys", "list")
