@@ -15,6 +15,7 @@ from .http.auth import AUTH_CHALLENGE, auth_middleware
 from .http.ecr.api import ECR, EcrServices
 from .http.ecr.api import handle as ecr_api
 from .http.errors import error_middleware
+from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits, address_rate_middleware
 from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
@@ -135,8 +136,12 @@ def compose(settings: Settings) -> Registry:
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
     registry = compose(settings)
-    app = web.Application(middlewares=[error_middleware, name_middleware, auth_middleware])
+    app = web.Application(middlewares=[error_middleware, address_rate_middleware, name_middleware, auth_middleware])
     app[SETTINGS] = settings
+    app[BUDGET] = BodyBudget(settings.request_memory_limit)
+    app[BODY_IDLE] = settings.body_idle_timeout
+    app[RATE_LIMITS] = RateLimits(settings.rate_limit_per_principal, settings.rate_limit_per_address,
+                                  settings.rate_limit_burst)
     app[SERVICES] = registry
     app[META] = registry.meta
     app[REPOSITORIES] = registry.repositories
@@ -145,7 +150,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[ECR] = registry.ecr
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
-    app.router.add_get("/metrics", metrics_handler(registry.lifecycle_store))
+    app.router.add_get("/metrics", metrics_handler(registry.lifecycle_store, settings.public_metrics))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)

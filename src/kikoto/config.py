@@ -37,6 +37,16 @@ class Settings:
     gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
     upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
     event_loop: str = "uvloop"  # uvloop (faster small requests) or asyncio (see docs/benchmarks.md)
+    # Limits on what clients can make a worker spend (docs/security.md)
+    request_memory_limit: int = 256 << 20  # bytes of request bodies held in memory per worker, all requests
+    header_timeout: float = 10.0  # a request's headers must arrive within this many seconds (else 408)
+    body_idle_timeout: float = 60.0  # a request body that sends nothing for this long is cut off (408)
+    max_connections: int = 1000  # open connections per worker; beyond it the oldest idle ones are closed
+    rate_limit_per_principal: float = 0.0  # requests a second per access key (0: off), per worker
+    rate_limit_per_address: float = 0.0  # requests a second per client address (0: off), per worker
+    rate_limit_burst: float = 50.0  # requests a client may make at once before the rate applies
+    min_free_space: int = 1 << 30  # new uploads are refused when the data dir's disk has less free (bytes)
+    public_metrics: bool = False  # /metrics without credentials, without repository names (trusted networks)
 
     @property
     def host(self) -> str:
@@ -71,6 +81,9 @@ class Settings:
             raise ValueError("blob_store must be file:///path or s3://bucket[/prefix]")
         if self.blob_store and self.blob_store.startswith("s3://") and self.database.startswith("sqlite"):
             raise ValueError("an S3 blob store is for replicas: give it a PostgreSQL --database-url")
+        for name in ("request_memory_limit", "header_timeout", "body_idle_timeout", "max_connections"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if bool(self.admin_access_key_id) != bool(self.admin_secret_access_key):
             raise ValueError("admin_access_key_id and admin_secret_access_key go together")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
+
+from .glob import glob_match
 
 ARN = re.compile(r"arn:(?P<partition>[^:]+):ecr:(?P<region>[^:]+):(?P<account>[^:]+):repository/(?P<name>.+)")
 MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
@@ -26,7 +27,7 @@ def repository_name_from_arn(arn: str) -> str | None:
 def tag_is_immutable(mode: str, exclusions: list[dict] | None, tag: str) -> bool:
     """Whether `tag` may not be moved to another image under the repository's setting.
     Exclusion filters name the tags that take the opposite of the base setting."""
-    excluded = any(fnmatchcase(tag, f["filter"]) for f in exclusions or [])
+    excluded = any(glob_match(f["filter"], tag, question_mark=False) for f in exclusions or [])
     if mode == "IMMUTABLE":
         return True
     if mode == "IMMUTABLE_WITH_EXCLUSION":

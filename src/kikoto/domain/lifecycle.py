@@ -14,9 +14,9 @@ whose subject is in the repository) follow their subject instead of being select
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+
+from .glob import glob_match
 
 DAY = 86400.0
 MAX_RULES = 50
@@ -196,10 +196,6 @@ def parse_policy(text: str, strict: bool = False) -> Policy:
 # -- evaluation -----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
-def _pattern(pattern: str) -> re.Pattern:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
-
 
 def selects(rule: Rule, image: Image) -> bool:
     """Whether the rule's tag and storage-class filter matches the image."""
@@ -213,7 +209,7 @@ def selects(rule: Rule, image: Image) -> bool:
         if rule.tag_prefixes:  # every prefix must match one of the tags (AND across entries)
             return all(any(t.startswith(p) for t in image.tags) for p in rule.tag_prefixes)
         if rule.tag_patterns:
-            return all(any(_pattern(p).fullmatch(t) for t in image.tags) for p in rule.tag_patterns)
+            return all(any(glob_match(p, t, question_mark=False) for t in image.tags) for p in rule.tag_patterns)
     return True
 
 

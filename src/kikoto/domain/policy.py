@@ -8,13 +8,21 @@ wins; otherwise an Allow in either grants; otherwise the request is denied.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from functools import lru_cache
+
+from .glob import glob_match, wildcards
 
 EFFECTS = ("Allow", "Deny")
 STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal"}
 ANONYMOUS = "anonymous"
+# IAM's bounds: a repository (resource) policy holds at most 10,240 characters (ECR's model), an
+# identity policy 6,144 (IAM's managed policy quota); an ARN at most 2,048. The wildcard bound is
+# ours: with linear-time matching it only keeps pathological documents out.
+MAX_RESOURCE_POLICY = 10_240
+MAX_IDENTITY_POLICY = 6_144
+MAX_ELEMENT = 2_048
+MAX_WILDCARDS = 64
+MAX_STATEMENTS = 100
 
 
 class PolicyError(ValueError):
@@ -30,36 +38,43 @@ class Statement:
     principals: tuple[str, ...] | None  # None: an identity policy statement (no Principal element)
 
 
-@lru_cache(maxsize=4096)
-def _wildcard(pattern: str, case_insensitive: bool) -> re.Pattern:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(regex, re.IGNORECASE if case_insensitive else 0)
-
-
 def _matches(patterns: tuple[str, ...], value: str, case_insensitive: bool = False) -> bool:
-    return any(_wildcard(p, case_insensitive).fullmatch(value) for p in patterns)
+    return any(glob_match(p, value, case_insensitive) for p in patterns)
 
 
 def _strings(value, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise PolicyError(f"{where} must be a string or a non-empty list of strings")
+        value = [value]
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise PolicyError(f"{where} must be a string or a non-empty list of strings")
+    for item in value:
+        if len(item) > MAX_ELEMENT:
+            raise PolicyError(f"{where}: an entry is longer than {MAX_ELEMENT} characters")
+        if wildcards(item) > MAX_WILDCARDS:
+            raise PolicyError(f"{where}: an entry has more than {MAX_WILDCARDS} wildcards")
+    return tuple(value)
 
 
 def _principals(value) -> tuple[str, ...]:
     if value == "*":
         return ("*",)
     if isinstance(value, dict) and set(value) == {"AWS"}:
-        return _strings(value["AWS"], "Principal.AWS")
+        principals = _strings(value["AWS"], "Principal.AWS")
+        for principal in principals:
+            if principal != "*" and wildcards(principal):
+                # IAM: "You cannot use a wildcard to match part of a principal name or ARN."
+                raise PolicyError(f"Principal.AWS: {principal!r} has a wildcard; only \"*\" alone may stand for all")
+        return principals
     raise PolicyError('Principal must be "*" or {"AWS": ...}')
 
 
 def parse_policy(text: str, resource_policy: bool) -> tuple[Statement, ...]:
+    limit = MAX_RESOURCE_POLICY if resource_policy else MAX_IDENTITY_POLICY
+    if len(text) > limit:
+        raise PolicyError(f"Invalid policy document: longer than {limit} characters")
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise PolicyError("Invalid policy document: not valid JSON") from None
     if not isinstance(document, dict) or "Statement" not in document:
         raise PolicyError("Invalid policy document: a Statement is required")
@@ -67,6 +82,8 @@ def parse_policy(text: str, resource_policy: bool) -> tuple[Statement, ...]:
     raw = [raw] if isinstance(raw, dict) else raw
     if not isinstance(raw, list):
         raise PolicyError("Statement must be an object or a list")
+    if len(raw) > MAX_STATEMENTS:
+        raise PolicyError(f"Invalid policy document: more than {MAX_STATEMENTS} statements")
     statements = []
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
@@ -96,25 +113,36 @@ def parse_policy(text: str, resource_policy: bool) -> tuple[Statement, ...]:
     return tuple(statements)
 
 
-def _principal_matches(patterns: tuple[str, ...], principal_arn: str, account: str) -> bool:
+def _principal_match(patterns: tuple[str, ...], principal_arn: str, account: str) -> str | None:
+    """'named' when a statement names the caller (or everyone), 'account' when it names the
+    caller's account, None when it does not apply to the caller."""
+    account_match = False
     for pattern in patterns:
         if pattern == "*":
-            return True
+            return "named"
         if principal_arn == ANONYMOUS:
             continue
-        if pattern in (account, f"arn:aws:iam::{account}:root") or _wildcard(pattern, False).fullmatch(principal_arn):
-            return True
-    return False
+        if pattern == principal_arn:
+            return "named"
+        if pattern in (account, f"arn:aws:iam::{account}:root") and principal_arn.startswith(f"arn:aws:iam::{account}:"):
+            account_match = True
+    return "account" if account_match else None
 
 
 def evaluate(policies: list[tuple[Statement, ...]], principal_arn: str, account: str, action: str,
              resource: str) -> str | None:
-    """'Deny', 'Allow', or None (no statement applies: implicitly denied)."""
+    """'Deny', 'Allow', or None (no statement applies: implicitly denied).
+
+    A resource policy statement naming the caller's account (`<account>` or its `:root` ARN)
+    delegates to that account's identity policies, as IAM does: its Allow grants nothing by
+    itself, while its Deny applies to every principal of the account."""
     decision = None
     for statements in policies:
         for statement in statements:
-            if statement.principals is not None and not _principal_matches(statement.principals, principal_arn, account):
-                continue
+            if statement.principals is not None:
+                match = _principal_match(statement.principals, principal_arn, account)
+                if match is None or (match == "account" and statement.effect == "Allow"):
+                    continue
             if statement.actions and not _matches(statement.actions, action, case_insensitive=True):
                 continue
             if statement.not_actions and _matches(statement.not_actions, action, case_insensitive=True):

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..domain.errors import RegistryError
 from ..services.identity import Identities, Principal, TokenError
 from .ecr.api import ECR
+from .limits import RATE_LIMITS, throttled
 
 PRINCIPAL = web.RequestKey("principal", object)
 AUTH_CHALLENGE = web.AppKey("auth_challenge", str)
@@ -66,6 +67,8 @@ async def credentials(request: web.Request, identities: Identities) -> Principal
                 user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 raise TokenError("malformed Basic credentials") from None
+            if user != "AWS" and request.path == "/metrics":  # a scraper's access key pair
+                return await identities.verify_secret(user, password)
             if user != "AWS":
                 raise TokenError("the username must be AWS (use the password from aws ecr get-login-password)")
             return await identities.verify(password)
@@ -113,15 +116,26 @@ async def authorize(request: web.Request, repository: str | None, *actions: str)
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    if request.path.startswith("/v2"):
-        request[PRINCIPAL] = await credentials(request, request.app[ECR].identities)
+    if request.path.startswith("/v2") or request.path == "/metrics":
+        principal = await credentials(request, request.app[ECR].identities)
+        request[PRINCIPAL] = principal
+        if principal is not None and principal.key_id:
+            if wait := request.app[RATE_LIMITS].check("principal", principal.key_id):
+                raise throttled(f"too many requests for {principal.arn}", wait)
     return await handler(request)
 
 
 async def token_endpoint(request: web.Request) -> web.Response:
-    """GET /v2/token?service=…&scope=repository:name:pull,push — the Distribution token flow."""
+    """GET /v2/token?service=…&scope=repository:name:pull,push — the Distribution token flow.
+
+    Only primary credentials mint tokens (a login password, or nothing for anonymous access): a
+    token presented here is refused, so exchanging a narrow token for a broad one, or renewing
+    one for ever, is impossible; and a token never outlives the password it came from."""
     principal = request[PRINCIPAL]
     identities = request.app[ECR].identities
+    if principal is not None and principal.scope is not None:
+        raise unauthorized(request, "a token cannot be exchanged for another: log in with the password from "
+                                    "aws ecr get-login-password")
     granted = []
     for scope in request.query.getall("scope", []):
         for item in scope.split(" "):
@@ -134,6 +148,8 @@ async def token_endpoint(request: web.Request) -> web.Response:
                   if a in SCOPE_REQUIRES and await access.allowed(principal, SCOPE_REQUIRES[a], name)]
             if ok:
                 granted.append(["repository", name, ok])
-    token, expires = identities.issue(principal or Identities.ANONYMOUS, ttl=BEARER_TTL, scope=granted)
-    issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires - BEARER_TTL))
-    return web.json_response({"token": token, "access_token": token, "expires_in": BEARER_TTL, "issued_at": issued})
+    now = time.time()
+    ttl = BEARER_TTL if principal is None or principal.expires is None else min(BEARER_TTL, principal.expires - now)
+    token, _ = identities.issue(principal or Identities.ANONYMOUS, ttl=int(ttl), scope=granted)
+    issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return web.json_response({"token": token, "access_token": token, "expires_in": int(ttl), "issued_at": issued})

@@ -4,6 +4,8 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 from __future__ import annotations
 
 from aiohttp import web
+
+from .auth import allowed, authorize
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -15,26 +17,36 @@ from prometheus_client import (
 REGISTRY = CollectorRegistry()
 STORED_BYTES = Gauge("kikoto_stored_bytes", "Bytes of blobs stored, each blob once", registry=REGISTRY)
 STORED_BLOBS = Gauge("kikoto_stored_blobs", "Blobs stored", registry=REGISTRY)
-REPOSITORY_BYTES = Gauge("kikoto_repository_bytes", "Deduplicated bytes the images of a repository reference",
-                         ["repository"], registry=REGISTRY)
-REPOSITORY_IMAGES = Gauge("kikoto_repository_images", "Images in a repository", ["repository"], registry=REGISTRY)
 LIFECYCLE_ACTIONS = Counter("kikoto_lifecycle_actions", "Images acted on by lifecycle policies", ["action"],
                             registry=REGISTRY)
 GC_BLOBS = Counter("kikoto_gc_blobs", "Blobs freed by garbage collection", registry=REGISTRY)
 GC_BYTES = Counter("kikoto_gc_bytes", "Bytes freed by garbage collection", registry=REGISTRY)
 
 
-def metrics_handler(lifecycle_store):
+def metrics_handler(lifecycle_store, public: bool):
+    """Repository names are information: the full metrics need a principal allowed
+    `kikoto:ReadMetrics` (Basic with an access key pair or a login password, or Bearer).
+    With `public_metrics`, anyone gets the registry-wide figures without any names."""
+
     async def metrics(request: web.Request) -> web.Response:
+        named = await allowed(request, None, "kikoto:ReadMetrics")
+        if not named and not public:
+            await authorize(request, None, "kikoto:ReadMetrics")  # raises: 401 with a challenge, or 403
         blobs, stored = await lifecycle_store.stored_bytes()
         STORED_BLOBS.set(blobs)
         STORED_BYTES.set(stored)
-        REPOSITORY_BYTES.clear()
-        REPOSITORY_IMAGES.clear()
-        for name, images, size in await lifecycle_store.storage_by_repository():
-            REPOSITORY_BYTES.labels(name).set(size)
-            REPOSITORY_IMAGES.labels(name).set(images)
-        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = generate_latest(REGISTRY)
+        if named:  # per request: a concurrent anonymous scrape never sees these
+            per_repository = CollectorRegistry()
+            repo_bytes = Gauge("kikoto_repository_bytes", "Deduplicated bytes the images of a repository reference",
+                               ["repository"], registry=per_repository)
+            repo_images = Gauge("kikoto_repository_images", "Images in a repository", ["repository"],
+                                registry=per_repository)
+            for name, images, size in await lifecycle_store.storage_by_repository():
+                repo_bytes.labels(name).set(size)
+                repo_images.labels(name).set(images)
+            body += generate_latest(per_repository)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return metrics
 

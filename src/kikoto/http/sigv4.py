@@ -8,7 +8,6 @@ the signature with the secret we hold; then compare in constant time.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import hmac
 import re
 import time
@@ -24,6 +23,10 @@ AUTHORIZATION = re.compile(
     r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
 )
 CLOCK_SKEW = 15 * 60
+# Headers a signature must cover, as AWS requires: otherwise a captured request could be sent
+# to another host, re-targeted to another operation or re-typed. Every other `x-amz-*` header
+# present must be signed as well.
+REQUIRED_SIGNED = ("host", "x-amz-date", "x-amz-target", "content-type")
 
 
 class SignatureError(Exception):
@@ -43,9 +46,13 @@ class SignedRequest:
 
 
 class _Verifier(SigV4Auth):
-    def __init__(self, credentials, service, region, signed_headers):
+    def __init__(self, credentials, service, region, signed_headers, body_hash):
         super().__init__(credentials, service, region)
         self._signed = signed_headers
+        self._body_hash = body_hash
+
+    def payload(self, request):
+        return self._body_hash  # the hash of the bytes we received, never UNSIGNED-PAYLOAD
 
     def headers_to_sign(self, request):
         header_map = HTTPHeaders()
@@ -68,13 +75,28 @@ def parse_authorization(headers) -> SignedRequest:
     if not re.fullmatch(r"\d{8}T\d{6}Z", timestamp):
         raise SignatureError("IncompleteSignatureException", "Authorization header requires existence of "
                              "either a 'X-Amz-Date' or a 'Date' header.")
-    return SignedRequest(match["key"], match["region"], match["service"], tuple(match["headers"].split(";")),
-                         match["signature"], timestamp)
+    signed = SignedRequest(match["key"], match["region"], match["service"], tuple(match["headers"].split(";")),
+                           match["signature"], timestamp)
+    present = {name.lower() for name in headers}
+    for name in sorted(present):
+        if (name in REQUIRED_SIGNED or name.startswith("x-amz-")) and name not in signed.signed_headers:
+            raise SignatureError("InvalidSignatureException", f"'{name}' must be a signed header.")
+    for name in ("host", "x-amz-date"):
+        if name not in signed.signed_headers:
+            raise SignatureError("InvalidSignatureException", f"'{name}' must be a signed header.")
+    if headers.get("X-Amz-Content-SHA256", "").startswith(("UNSIGNED-PAYLOAD", "STREAMING-")):
+        raise SignatureError("InvalidSignatureException", "The request payload must be signed: "
+                             "UNSIGNED-PAYLOAD is not accepted by this API.")
+    return signed
 
 
 def check_clock(timestamp: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
-    signed_at = calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))
+    try:
+        signed_at = calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))
+    except ValueError:  # month 13, hour 25, ...: well-formed digits that are not a date
+        raise SignatureError("IncompleteSignatureException", f"Date must be in ISO-8601 'basic format'. "
+                             f"Got '{timestamp}'. See http://en.wikipedia.org/wiki/ISO_8601") from None
     if abs(now - signed_at) > CLOCK_SKEW:
         fmt = lambda t: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))  # noqa: E731
         relation = "earlier" if signed_at < now else "later"
@@ -85,19 +107,21 @@ def check_clock(timestamp: str, now: float | None = None) -> None:
                              f"({fmt(now)} {sign} 15 min.)")
 
 
-def verify(signed: SignedRequest, secret: str, method: str, url: str, headers, body: bytes) -> None:
-    """Raise SignatureError unless `signature` is what `secret` makes of this request."""
+def verify(signed: SignedRequest, secret: str, method: str, url: str, headers, body_hash: str) -> None:
+    """Raise SignatureError unless `signature` is what `secret` makes of this request, whose
+    body (already read within its limits) hashes to `body_hash`."""
     declared = headers.get("X-Amz-Content-SHA256")
-    if declared and declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
+    if declared and declared != body_hash:
         raise SignatureError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not "
                              "match what was computed.")
-    request = AWSRequest(method=method, url=url, data=body)
+    request = AWSRequest(method=method, url=url)
     request.headers = HTTPHeaders()
     for name, value in headers.items():
         if name.lower() in signed.signed_headers:
             request.headers[name.lower()] = value
     request.context["timestamp"] = signed.timestamp
-    verifier = _Verifier(Credentials(signed.key_id, secret), signed.service, signed.region, signed.signed_headers)
+    verifier = _Verifier(Credentials(signed.key_id, secret), signed.service, signed.region, signed.signed_headers,
+                         body_hash)
     canonical = verifier.canonical_request(request)
     expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, signed.signature):

@@ -37,6 +37,7 @@ class Principal:
     key_id: str | None
     policy: tuple[Statement, ...]
     scope: tuple[tuple[str, str, tuple[str, ...]], ...] | None = None  # a Bearer token's granted access
+    expires: float | None = None  # when the password or token this principal presented expires
 
     @property
     def anonymous(self) -> bool:
@@ -195,7 +196,12 @@ class Identities:
             principal, _ = await self.lookup(payload["k"])
             if principal is None:
                 raise TokenError("the access key behind this token was revoked")
-        if "s" in payload:
-            scope = tuple((s[0], s[1], tuple(s[2])) for s in payload["s"])
-            principal = Principal(principal.name, principal.arn, principal.key_id, principal.policy, scope)
+        scope = tuple((s[0], s[1], tuple(s[2])) for s in payload["s"]) if "s" in payload else None
+        return Principal(principal.name, principal.arn, principal.key_id, principal.policy, scope, payload["e"])
+
+    async def verify_secret(self, key_id: str, secret: str) -> Principal:
+        """An access key pair given directly (Basic auth on /metrics, which Prometheus can send)."""
+        principal, stored = await self.lookup(key_id)
+        if principal is None or not hmac.compare_digest(stored.encode(), secret.encode()):
+            raise TokenError("the access key or its secret is not valid")
         return principal

@@ -4,6 +4,7 @@ authorise (ecr:<Operation> on the repository), dispatch, and answer in AWS JSON 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import time
@@ -24,13 +25,17 @@ from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
 from ...storage.meta.ecr import EcrStore
 from .. import sigv4
-from ..oci.common import read_limited
+from ..limits import RATE_LIMITS, read_body, throttled
 from .validation import service_model, validate
 
 log = logging.getLogger("kikoto.ecr")
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 JSON_11 = "application/x-amz-json-1.1"
-MAX_REQUEST = 32 << 20  # a 20 MiB UploadLayerPart in base64, with room for the envelope
+# The largest body each operation may send, read only once the signature's key is known to be
+# active: an UploadLayerPart carries up to 20 MiB in base64 (28 MiB), a PutImage a manifest of
+# up to 4 MiB characters (JSON escapes may double it), every other request a few KiB.
+BODY_LIMITS = {"UploadLayerPart": 28 << 20 | 64 << 10, "PutImage": 8 << 20}
+DEFAULT_BODY_LIMIT = 1 << 20
 
 
 @dataclass
@@ -82,7 +87,8 @@ def _operations(ecr: EcrServices, principal: Principal):
 
     return {
         "CreateRepository": repos.create,
-        "DescribeRepositories": lambda p: repos.describe(p, visible),
+        "DescribeRepositories": lambda p: repos.describe(
+            p, visible, lambda name: ecr.access.require(principal, "ecr:DescribeRepositories", name)),
         "DeleteRepository": repos.delete,
         "PutImageTagMutability": repos.put_mutability,
         "PutImageScanningConfiguration": repos.put_scanning,
@@ -136,6 +142,10 @@ def _as_ecr_error(error: RegistryError, params: dict, account: str) -> EcrError:
         return EcrError(kind, error.message)
     if error.code == "BLOB_UPLOAD_UNKNOWN":
         return EcrError("UploadNotFoundException", error.message)
+    if error.code == "TOOMANYREQUESTS":
+        return EcrError("ThrottlingException", error.message, headers=error.headers)
+    if error.status == 413:
+        return EcrError("RequestEntityTooLargeException", error.message, status=413)
     if error.code in ("BLOB_UPLOAD_INVALID", "SIZE_INVALID") and "uploadId" in params:
         return EcrError("InvalidLayerPartException", error.message)
     if error.status < 500:
@@ -143,12 +153,16 @@ def _as_ecr_error(error: RegistryError, params: dict, account: str) -> EcrError:
     return EcrError("ServerException", error.message, status=500)
 
 
-def _response(body: dict, request_id: str, status: int = 200) -> web.Response:
+def _response(body: dict, request_id: str, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON_11,
-                        headers={"x-amzn-RequestId": request_id})
+                        headers={"x-amzn-RequestId": request_id, **(headers or {})})
 
 
-async def _authenticate(request: web.Request, ecr: EcrServices, body: bytes) -> Principal:
+async def _authenticate(request: web.Request, ecr: EcrServices, operation: str) -> tuple[Principal, bytes]:
+    """The caller and the request body. Everything the headers can prove is checked before a
+    byte of the body is read (form, clock, scope, an active key): an unauthenticated client
+    costs a few KiB at most. The body is then hashed as it arrives, within its operation's
+    limit and the worker's memory budget, and the signature checked over it."""
     signed = sigv4.parse_authorization(request.headers)
     sigv4.check_clock(signed.timestamp)
     if signed.service != "ecr":
@@ -159,9 +173,21 @@ async def _authenticate(request: web.Request, ecr: EcrServices, body: bytes) -> 
     principal, secret = await ecr.identities.lookup(signed.key_id)
     if principal is None:
         raise sigv4.SignatureError("UnrecognizedClientException", "The security token included in the request is invalid.")
+    hasher = hashlib.sha256()
+    body = await read_body(request, BODY_LIMITS.get(operation, DEFAULT_BODY_LIMIT), hasher)
     url = f"{request.scheme}://{request.host}{request.raw_path}"
-    sigv4.verify(signed, secret, request.method, url, request.headers, body)
-    return principal
+    sigv4.verify(signed, secret, request.method, url, request.headers, hasher.hexdigest())
+    return principal, body
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        params = json.loads(body or b"{}")
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise EcrError("SerializationException", "The request body is not valid JSON") from None
+    if not isinstance(params, dict):
+        raise EcrError("SerializationException", "The request body must be a JSON object")
+    return params
 
 
 async def handle(request: web.Request) -> web.Response:
@@ -171,19 +197,17 @@ async def handle(request: web.Request) -> web.Response:
     target = request.headers.get("X-Amz-Target", "")
     operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
     try:
-        body = await read_limited(request, MAX_REQUEST)
         try:
-            principal = await _authenticate(request, ecr, body)
+            principal, body = await _authenticate(request, ecr, operation)
         except sigv4.SignatureError as exc:
             raise EcrError(exc.error_type, exc.message, status=403) from None
+        if wait := request.app[RATE_LIMITS].check("principal", principal.key_id or ""):
+            raise throttled(f"Rate exceeded for {principal.arn}", wait)
         try:
             model = service_model().operation_model(operation)
         except OperationNotFoundError:
-            raise EcrError("UnknownOperationException", f"Unknown operation {target!r}") from None
-        try:
-            params = json.loads(body or b"{}")
-        except ValueError:
-            raise EcrError("SerializationException", "The request body is not valid JSON") from None
+            raise EcrError("UnknownOperationException", f"Unknown operation {target[:200]!r}") from None
+        params = _parse(body)
         validate(params, model.input_shape)
         handler = _operations(ecr, principal).get(operation)
         if handler is None:
@@ -196,7 +220,9 @@ async def handle(request: web.Request) -> web.Response:
         return _response(result, request_id)
     except (RegistryError, EcrError) as failure:
         error = _as_ecr_error(failure, params, ecr.registry.account) if isinstance(failure, RegistryError) else failure
-        return _response({"__type": error.error_type, "message": error.message, **error.extra}, request_id, error.status)
+        extra = {k: v for k, v in error.extra.items() if k != "headers"}
+        return _response({"__type": error.error_type, "message": error.message, **extra}, request_id, error.status,
+                         error.extra.get("headers"))
     except Exception:
         log.exception("unhandled error in %s", operation)
         return _response({"__type": "ServerException", "message": "internal error; see the server log"}, request_id, 500)

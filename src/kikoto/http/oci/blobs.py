@@ -14,6 +14,7 @@ from .common import (
     BLOBS,
     content_length,
     head_response,
+    request_body,
     require_body_length,
 )
 from .sendfile import ZeroCopyFileResponse
@@ -78,7 +79,7 @@ async def start_upload(request: web.Request) -> web.Response:
             return _created(name, str(parse_digest(query["mount"])))
     elif "digest" in query:
         length = require_body_length(request)
-        digest = await blobs.upload_whole(name, query["digest"], request.content.iter_any(), length)
+        digest = await blobs.upload_whole(name, query["digest"], request_body(request), length)
         return _created(name, digest)
     state = await blobs.start_upload(name, query.get("digest-algorithm", "sha256"))
     return _accepted(name, state.id, state.offset)
@@ -96,7 +97,7 @@ async def patch_upload(request: web.Request) -> web.Response:
     await authorize(request, name, "ecr:UploadLayerPart")
     length = require_body_length(request)
     state = await request.app[BLOBS].append(
-        name, upload_id, request.content.iter_any(), request.headers.get("Content-Range"), length
+        name, upload_id, request_body(request), request.headers.get("Content-Range"), length
     )
     return _accepted(name, upload_id, state.offset)
 
@@ -108,7 +109,7 @@ async def finish_upload(request: web.Request) -> web.Response:
         name,
         upload_id,
         request.query.get("digest", ""),
-        request.content.iter_any(),
+        request_body(request),
         request.headers.get("Content-Range"),
         content_length(request),
     )

@@ -11,20 +11,14 @@ from ...domain.paging import parse_page_size
 from ...services.blobs import Blobs
 from ...services.manifests import Manifests
 from ...services.repositories import Repositories
+from ..limits import BODY_IDLE, content_length, idle_limited
+
+__all__ = ["content_length"]
 
 BLOBS = web.AppKey("blobs", Blobs)
 MANIFESTS = web.AppKey("manifests", Manifests)
 REPOSITORIES = web.AppKey("repositories", Repositories)
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
-
-
-def content_length(request: web.Request) -> int | None:
-    raw = request.headers.get("Content-Length")
-    if raw is None:
-        return None
-    if not raw.strip().isdigit():
-        raise RegistryError("SIZE_INVALID", f"invalid Content-Length {raw!r}")
-    return int(raw)
 
 
 def require_body_length(request: web.Request) -> int | None:
@@ -35,18 +29,9 @@ def require_body_length(request: web.Request) -> int | None:
     return length
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    length = content_length(request)
-    too_big = RegistryError("SIZE_INVALID", f"body exceeds the {limit} byte limit", status=413)
-    if length is not None and length > limit:
-        raise too_big
-    parts, total = [], 0
-    async for chunk in request.content.iter_any():
-        total += len(chunk)
-        if total > limit:
-            raise too_big
-        parts.append(chunk)
-    return b"".join(parts)
+def request_body(request: web.Request):
+    """A streamed body (an upload), chunk by chunk, ending with a 408 when the client stalls."""
+    return idle_limited(request.content, request.app[BODY_IDLE])
 
 
 def next_link(path: str, params: dict[str, str | int | None]) -> str:

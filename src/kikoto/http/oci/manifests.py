@@ -10,13 +10,13 @@ from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
 from ..auth import authorize
+from ..limits import read_body
 from .common import (
     API_VERSION,
     MANIFESTS,
     head_response,
     next_link,
     paged,
-    read_limited,
 )
 
 REFERRERS_PAGE = 1000
@@ -37,7 +37,7 @@ async def get_manifest(request: web.Request) -> web.Response:
 async def put_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
     await authorize(request, name, "ecr:PutImage")
-    content = await read_limited(request, MAX_MANIFEST_BYTES)
+    content = await read_body(request, MAX_MANIFEST_BYTES)
     pushed = await request.app[MANIFESTS].push(
         name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", [])
     )

@@ -6,12 +6,13 @@ from aiohttp import web
 
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
-from ..auth import PRINCIPAL, authorize, token_endpoint, unauthorized
+from ..auth import PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
 from ..ecr.api import ECR
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, paged
 
 NAME = "{name:[^{}]+?}"  # validated by name_middleware with the spec's grammar
+CATALOG_BATCH = 500
 
 
 async def version_check(request: web.Request) -> web.Response:
@@ -22,8 +23,23 @@ async def version_check(request: web.Request) -> web.Response:
 
 
 async def catalog(request: web.Request) -> web.Response:
+    """The names the caller may describe: the same decision per repository as a read of it, so
+    an explicit Deny on a repository hides it here too."""
     await authorize(request, None, "ecr:DescribeRepositories")
-    names, headers = await paged(request, "/v2/_catalog", request.app[REPOSITORIES].catalog)
+
+    async def visible(limit: int | None, after: str | None) -> list[str]:
+        names: list[str] = []
+        while limit is None or len(names) < limit:
+            batch = await request.app[REPOSITORIES].catalog(CATALOG_BATCH, after)
+            for name in batch:
+                if await allowed(request, name, "ecr:DescribeRepositories"):
+                    names.append(name)
+            if len(batch) < CATALOG_BATCH:
+                break
+            after = batch[-1]
+        return names if limit is None else names[:limit]
+
+    names, headers = await paged(request, "/v2/_catalog", visible)
     return web.json_response({"repositories": names}, headers=headers)
 
 

@@ -94,11 +94,15 @@ class RepositoryAdmin:
                            f"'{self.registry.account}'")
         return {"repository": self.shape(record)}
 
-    async def describe(self, params: dict, visible) -> dict:
+    async def describe(self, params: dict, visible, require) -> dict:
+        """`visible(name)` filters the listing; `require(name)` refuses a named repository the
+        caller may not describe, exactly as a read of it would be refused."""
         names = params.get("repositoryNames")
         if names is not None:
             if params.get("maxResults") or params.get("nextToken"):
                 raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with repositoryNames")
+            for name in dict.fromkeys(names):
+                await require(name)
             records = {r.name: r for r in await self.store.repositories(names)}
             for name in names:
                 if name not in records:

@@ -1,0 +1,137 @@
+"""What one client may make a worker spend: request bodies held in memory, time a request may
+idle, and (when configured) requests per second.
+
+Bodies: every body read into memory (an ECR request, a manifest) reserves its size from one
+per-worker budget before the first byte is read, so the bytes all clients together can make a
+worker hold are bounded; beyond the budget the request is refused with 429 TOOMANYREQUESTS (the
+ECR face says ThrottlingException). Every read of a body gives up after `idle` seconds without
+a byte: a stalled client cannot hold a buffer, an upload lock or a connection for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+
+from aiohttp import web
+
+from ..domain.errors import RegistryError
+
+BUDGET = web.AppKey("body_budget", object)
+RATE_LIMITS = web.AppKey("rate_limits", object)
+BODY_IDLE = web.AppKey("body_idle_timeout", float)
+
+
+def throttled(message: str, retry_after: float = 1.0) -> RegistryError:
+    return RegistryError("TOOMANYREQUESTS", message, status=429,
+                         headers={"Retry-After": str(max(1, int(retry_after + 0.999)))})
+
+
+def request_timeout(message: str) -> RegistryError:
+    return RegistryError("BLOB_UPLOAD_INVALID" if "upload" in message else "SIZE_INVALID", message, status=408,
+                         headers={"Connection": "close"})
+
+
+class BodyBudget:
+    """Bytes of request bodies held in memory by this worker, all requests together."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+
+    @contextmanager
+    def reserve(self, size: int):
+        if self.used + size > self.limit:
+            raise throttled(f"the server is holding {self.used} bytes of request bodies; try again shortly")
+        self.used += size
+        try:
+            yield
+        finally:
+            self.used -= size
+
+
+async def idle_limited(stream, idle: float):
+    """The chunks of a request body, giving up when none arrives for `idle` seconds."""
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                chunk = await stream.readany()
+        except TimeoutError:
+            raise request_timeout(f"no request body bytes arrived for {idle:g} seconds") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def content_length(request: web.Request) -> int | None:
+    raw = request.headers.get("Content-Length")
+    if raw is None:
+        return None
+    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+        raise RegistryError("SIZE_INVALID", f"invalid Content-Length {raw[:32]!r}")
+    return int(raw)
+
+
+async def read_body(request: web.Request, limit: int, hasher: "hashlib._Hash | None" = None) -> bytes:
+    """The whole body, at most `limit` bytes, reserved from the worker's budget up front (the
+    announced length, or `limit` for a chunked body) and hashed as it arrives when asked."""
+    length = content_length(request)
+    if length is not None and length > limit:
+        raise RegistryError("SIZE_INVALID", f"body exceeds the {limit} byte limit", status=413)
+    with request.app[BUDGET].reserve(limit if length is None else length):
+        body = bytearray()
+        async for chunk in idle_limited(request.content, request.app[BODY_IDLE]):
+            if len(body) + len(chunk) > limit:
+                raise RegistryError("SIZE_INVALID", f"body exceeds the {limit} byte limit", status=413)
+            body += chunk
+            if hasher is not None:
+                hasher.update(chunk)
+        return bytes(body)
+
+
+class RateLimits:
+    """Token buckets per principal and per client address (per worker: a limit of N per second
+    with W workers admits up to N*W per second on the host). Off when the rate is 0."""
+
+    KEEP = 100_000  # buckets remembered; the least recently used go first
+
+    def __init__(self, per_principal: float, per_address: float, burst: float, clock=time.monotonic):
+        self.rates = {"principal": per_principal, "address": per_address}
+        self.burst = burst
+        self._clock = clock
+        self._buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return any(self.rates.values())
+
+    def check(self, kind: str, key: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait before the next one."""
+        rate = self.rates[kind]
+        if not rate or not key:
+            return 0.0
+        now = self._clock()
+        capacity = max(self.burst, rate)
+        tokens, last = self._buckets.pop((kind, key), (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+        self._buckets[(kind, key)] = (tokens - 1 if wait == 0 else tokens, now)
+        while len(self._buckets) > self.KEEP:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+@web.middleware
+async def address_rate_middleware(request: web.Request, handler):
+    """Per client address, before any other work (authentication included)."""
+    limits = request.app[RATE_LIMITS]
+    if limits.enabled and (wait := limits.check("address", request.remote or "")):
+        error = throttled(f"too many requests from {request.remote}", wait)
+        if request.path == "/" and request.method == "POST":  # the ECR face speaks its own error format
+            body = {"__type": "ThrottlingException", "message": error.message}
+            return web.json_response(body, status=400, headers=error.headers,
+                                     content_type="application/x-amz-json-1.1")
+        raise error
+    return await handler(request)
