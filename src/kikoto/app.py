@@ -26,6 +26,7 @@ from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
 from .services.ecr.layers import Layers
 from .services.ecr.repositories import RepositoryAdmin
+from .services.fsck import Fsck
 from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
 from .services.lifecycle import Lifecycle
@@ -59,6 +60,7 @@ class Registry:
     lifecycle: Lifecycle
     lifecycle_store: LifecycleStore
     gc: GarbageCollector
+    fsck: Fsck
     changes: ChangeCounter
     blob_store: object
 
@@ -66,12 +68,26 @@ class Registry:
         await self.meta.close()
 
 
+class StartupError(Exception):
+    """Kikötő cannot start with this configuration or data; the message says why and what to do."""
+
+
 def prepare(settings: Settings) -> tuple[str, str] | None:
     """Blocking start-up work done once, before any worker runs: directories, migrations, the
     admin principal. Returns the admin key pair when it was just generated (shown once)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     migrate(settings.database)
     return asyncio.run(_bootstrap(settings))
+
+
+def private_directory(path: Path) -> None:
+    """The data dir is the registry's alone: 0700, and the files Kikötő keeps at its top (the
+    database, its WAL, the master key) 0600, tightening what an older version left wider."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for child in path.iterdir():
+        if child.is_file() and child.stat().st_mode & 0o077:
+            child.chmod(0o600)
 
 
 def identities_for(settings: Settings, engine, changes: ChangeCounter | None = None) -> Identities:
@@ -88,10 +104,20 @@ def cache_max_age(settings: Settings) -> float:
 async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
     engine = create_engine(settings.database)
     try:
-        pair = None
-        if settings.admin_access_key_id:
-            pair = (settings.admin_access_key_id, settings.admin_secret_access_key)
-        return await identities_for(settings, engine).bootstrap_admin(pair)
+        store = IdentityStore(engine)
+        if not settings.master_key and not (settings.data_dir / "master.key").exists() and await store.keys():
+            raise StartupError(f"{settings.data_dir / 'master.key'} is missing, but the database holds secrets "
+                               f"encrypted with it: restore that file (or set master_key), or the registry "
+                               f"cannot verify any access key")
+        try:
+            identities = identities_for(settings, engine)
+            identities.check_master_key(await store.keys())
+            pair = None
+            if settings.admin_access_key_id:
+                pair = (settings.admin_access_key_id, settings.admin_secret_access_key)
+            return await identities.bootstrap_admin(pair)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
     finally:
         await engine.dispose()
 
@@ -130,8 +156,9 @@ def compose(settings: Settings) -> Registry:
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
-    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, changes,
-                    blob_store)
+    fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
+    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, fsck,
+                    changes, blob_store)
 
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:

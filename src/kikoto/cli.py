@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def storage_options(command):
 @click.version_option(__version__)
 def main() -> None:
     """Kikötő: a container registry with the OCI Distribution and AWS ECR APIs."""
+    os.umask(0o077)  # every file and directory Kikötő makes is its own: 0600 / 0700
+
+
+def _start_failure(exc: BaseException) -> click.ClickException:
+    """One line that says what is wrong, instead of a traceback."""
+    from .app import StartupError
+
+    if isinstance(exc, StartupError):
+        return click.ClickException(f"cannot start: {exc}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return click.ClickException(f"cannot start: {type(exc).__name__}: {first}"[:500])
 
 
 @main.command()
@@ -54,7 +66,12 @@ def serve(config_file, **options) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from .serve import serve as run
 
-    run(settings)
+    try:
+        run(settings)
+    except (click.ClickException, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise _start_failure(exc) from None
 
 
 def _run(action, config_file, options):
@@ -69,7 +86,10 @@ def _run(action, config_file, options):
         settings = load_settings(config_file, options)
     except (OSError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    created = prepare(settings)
+    try:
+        created = prepare(settings)
+    except Exception as exc:
+        raise _start_failure(exc) from None
     if created:
         announce_admin(settings, *created)
 
@@ -101,24 +121,37 @@ def keys() -> None:
 @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="IAM-style identity policy JSON for a new principal.")
 @click.option("--role", type=click.Choice(["admin", "power-user", "read-only"]), default=None,
-              help="A ready-made policy: admin (ecr:*), power-user (push and pull), read-only (pull).")
-def keys_create(config_file, name, policy_file, role, **options) -> None:
-    """Create a key pair for principal NAME (creating the principal if new). The secret is shown once."""
+              help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).")
+@click.option("--replace-policy", is_flag=True, help="NAME exists: give it this policy instead of refusing.")
+def keys_create(config_file, name, policy_file, role, replace_policy, **options) -> None:
+    """Create a key pair for principal NAME (creating the principal if new). The secret is shown once.
+    An existing principal keeps its policy; a different --role/--policy is refused without --replace-policy."""
     from .domain import policy as policies
+    from .services.identity import PolicyConflict
 
     if policy_file and role:
         raise click.UsageError("--policy and --role are alternatives")
     text = policy_file.read_text() if policy_file else {
         "admin": policies.ADMINISTRATOR, "power-user": policies.POWER_USER, "read-only": policies.READ_ONLY,
-        None: policies.POWER_USER}[role]
+        None: None}[role]
 
     async def create(registry):
+        identities = registry.ecr.identities
+        before = await identities.store.principal(name)
         try:
-            return await registry.ecr.identities.create(name, text)
+            pair = await identities.create(name, text, replace_policy=replace_policy)
         except policies.PolicyError as exc:
             raise click.UsageError(f"policy: {exc}") from exc
+        except PolicyConflict as exc:
+            raise click.ClickException(str(exc)) from None
+        after = await identities.store.principal(name)
+        outcome = ("created principal" if before is None else
+                   "replaced the policy of principal" if before.policy != after.policy else
+                   "kept the policy of principal")
+        return pair, f"{outcome} {name!r}"
 
-    key_id, secret = _run(create, config_file, options)
+    (key_id, secret), outcome = _run(create, config_file, options)
+    click.echo(f"kikoto: {outcome}", err=True)
     click.echo(f"export AWS_ACCESS_KEY_ID={key_id}\nexport AWS_SECRET_ACCESS_KEY={secret}")
 
 
@@ -270,6 +303,44 @@ def gc(config_file, dry_run, grace_period, **options) -> None:
     verb = "would free" if dry_run else "freed"
     click.echo(f"gc {verb} {summary.blobs} blobs ({_size(summary.bytes)}, {summary.bytes} bytes) and "
                f"{'would expire' if dry_run else 'expired'} {summary.uploads} abandoned uploads")
+
+
+@main.command()
+@storage_options
+@click.option("--repair", is_flag=True, help="Forget blobs whose bytes are missing or wrong (clients re-upload "
+                                             "them), delete orphan files, finish an interrupted GC.")
+@click.option("--verify-digests", is_flag=True, help="Also read every blob and check its digest (slow).")
+def fsck(config_file, repair, verify_digests, **options) -> None:
+    """Check that every blob row has its bytes (right size, and digest), every manifest's blobs
+    exist and no file is orphaned. Safe while the server runs. Exit status 1 when faults remain."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    async def run(registry):
+        with Progress(transient=True) as progress:
+            task = progress.add_task("checking", total=None)
+            return await registry.fsck.run(
+                repair=repair, verify_digests=verify_digests,
+                progress=lambda what, n: progress.update(task, description=f"checking {what}", completed=n))
+
+    report = _run(run, config_file, options)
+    console = Console(width=200, highlight=False)
+    for digest in report.missing:
+        console.print(f"missing bytes: {digest}")
+    for digest, recorded, stored in report.wrong_size:
+        console.print(f"wrong size: {digest} (recorded {recorded}, stored {stored})")
+    for digest in report.wrong_digest:
+        console.print(f"wrong digest: {digest}")
+    for digest, tier, size in report.orphans:
+        console.print(f"orphan file: {digest} ({tier}, {size} bytes)")
+    for repository, manifest, blob in report.broken:
+        console.print(f"broken image: {repository}@{manifest} references missing blob {blob} (push it again)")
+    faults = len(report.missing) + len(report.wrong_size) + len(report.wrong_digest) + len(report.orphans)
+    click.echo(f"fsck: {report.blobs} blobs and {report.files} files checked; {faults} faults, "
+               f"{len(report.broken)} broken image references, {report.trash} blobs awaiting GC"
+               + (f"; repaired {report.repaired}" if repair else ""))
+    if report.broken or (faults and not repair):
+        sys.exit(1)
 
 
 @main.command()

@@ -88,13 +88,30 @@ def _run(settings: Settings, ready_fd: int | None) -> None:
         asyncio.run(_run_worker(settings, ready_fd))
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive its supervisor (a SIGKILLed supervisor would leave workers
+    holding the port beside the next start): the kernel sends SIGTERM when the parent dies."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
 def _spawn(settings: Settings, ready_w: int | None) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
+        _die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
         code = 0
         try:
             _run(settings, ready_w)
+        except OSError as exc:  # the port is taken, the certificate unreadable, ...: one line says it
+            log.error("worker cannot serve: %s", exc)
+            code = 1
         except Exception:
             log.exception("worker failed")
             code = 1

@@ -184,6 +184,7 @@ class Blobs:
         # Bytes first, then the row: a blob row never exists before its file. When the content was
         # already stored, the upload is kept until the row is written, in case garbage
         # collection removed the old copy meanwhile (it never touches a freshly linked blob).
+        await self.meta.claim_trashed(str(actual))
         placed = await self.store.commit_upload(upload.id, str(actual))
         if not await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=(upload.id, offset)):
             raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)

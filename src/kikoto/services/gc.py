@@ -1,10 +1,12 @@
 """Online garbage collection: blobs no manifest references go, while pushes keep running.
 
 A blob is collected only when no manifest in any repository references it and every
-repository link to it is older than the grace period; the final check and the deletion
-happen with the blob's row locked, the same lock a manifest push takes on the blobs it
-references, so a push either sees the blob or is refused (and re-uploads) — never a
-manifest pointing at deleted bytes. Abandoned upload sessions expire too.
+repository link to it is older than the grace period; the final check happens with the blob's
+row locked, the same lock a manifest push takes on the blobs it references, so a push either
+sees the blob or is refused (and re-uploads) — never a manifest pointing at deleted bytes.
+Collection is two steps so that a crash at any instant leaves the metadata truthful: the row
+moves to the trash (the blob is forgotten), then the bytes and the trash row go. Abandoned
+upload sessions expire too.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class GarbageCollector:
             if not dry_run:
                 await self.meta.delete_upload(upload_id)
                 await self.blobs.abort_upload(upload_id)
+        if not dry_run:  # bytes a run that crashed had still to delete
+            while await self.store.purge(self.blobs.remove, BATCH) == BATCH:
+                pass
         candidates = await self.store.gc_candidates(cutoff)
         if progress:
             progress(0, len(candidates))
@@ -53,7 +58,9 @@ class GarbageCollector:
                 summary.blobs += len(sizes)
                 summary.bytes += sum(sizes.values())
             else:
-                freed = await self.store.collect(chunk, cutoff, self.blobs.remove)
+                freed = await self.store.collect(chunk, cutoff)
+                while await self.store.purge(self.blobs.remove, BATCH) == BATCH:
+                    pass
                 summary.blobs += len(freed)
                 summary.bytes += sum(freed.values())
             if progress:

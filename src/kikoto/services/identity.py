@@ -22,7 +22,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..domain.ecr import principal_arn
-from ..domain.policy import ADMINISTRATOR, Statement, parse_policy
+from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.identities import AlreadyExists, IdentityStore
 
@@ -44,6 +44,10 @@ class Principal:
         return self.key_id is None
 
 
+class PolicyConflict(Exception):
+    """The principal exists with another policy, and replacing it was not asked for."""
+
+
 class TokenError(Exception):
     """A password or token that is malformed, forged, expired or revoked."""
 
@@ -51,6 +55,12 @@ class TokenError(Exception):
 def load_master_key(configured: str | None, data_dir: Path) -> bytes:
     """The Fernet key: from the settings (replicas must share it) or a 0600 file in the data dir."""
     if configured:
+        try:
+            Fernet(configured.encode())
+        except ValueError:
+            raise ValueError("master_key is not a valid key (32 url-safe base64-encoded bytes, as "
+                             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+                             "makes)") from None
         return configured.encode()
     path = data_dir / "master.key"
     if not path.exists():
@@ -59,6 +69,13 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(key)
     return path.read_bytes().strip()
+
+
+def _canonical(policy: str) -> object:
+    try:
+        return json.loads(policy)
+    except ValueError:
+        return policy
 
 
 def new_key_pair() -> tuple[str, str]:
@@ -91,14 +108,25 @@ class Identities:
 
     # -- management (CLI and first start) ---------------------------------------------------
 
-    async def create(self, name: str, policy: str, key_pair: tuple[str, str] | None = None) -> tuple[str, str]:
-        parse_policy(policy, resource_policy=False)
+    async def create(self, name: str, policy: str | None, key_pair: tuple[str, str] | None = None,
+                     replace_policy: bool = False) -> tuple[str, str]:
+        """A new key pair for principal `name`, created with `policy` if new. An existing
+        principal keeps its policy when `policy` is None or the same; another policy is refused
+        (PolicyConflict) unless `replace_policy`, so a narrower role is never silently ignored."""
+        if policy is not None:
+            parse_policy(policy, resource_policy=False)
         principal = await self.store.principal(name)
         if principal is None:
             try:
-                principal = await self.store.create_principal(name, policy)
+                principal = await self.store.create_principal(name, policy or POWER_USER)
             except AlreadyExists:
                 principal = await self.store.principal(name)
+        if policy is not None and _canonical(principal.policy) != _canonical(policy):
+            if not replace_policy:
+                raise PolicyConflict(f"principal {name!r} exists with another policy; add --replace-policy to "
+                                     f"replace it (its other keys get the new policy too), or omit --role/--policy "
+                                     f"to add a key with the policy it has")
+            await self.store.set_policy(principal.id, policy)
         key_id, secret = key_pair or new_key_pair()
         await self.store.add_key(principal.id, key_id, self._fernet.encrypt(secret.encode()).decode())
         return key_id, secret
@@ -115,7 +143,8 @@ class Identities:
                 except AlreadyExists:
                     existing = await self.store.key(key_pair[0])
             if existing is not None and self._decrypt(existing.secret) != key_pair[1]:
-                raise ValueError(f"access key {key_pair[0]} exists with a different secret")
+                raise ValueError(f"admin access key {key_pair[0]} exists with a different secret: give every "
+                                 f"replica the same admin_secret_access_key")
             return None
         if await self.store.count_principals():
             return None
@@ -135,11 +164,18 @@ class Identities:
     async def revoke(self, key_id: str) -> bool:
         return await self.store.set_key_status(key_id, "Inactive")
 
+    def check_master_key(self, rows) -> None:
+        """Refuse to go on when stored secrets were written with another master key (a replica
+        given a different key, a restored database without its key file)."""
+        for row in rows[:1]:
+            self._decrypt(row.secret)
+
     def _decrypt(self, encrypted: str) -> str:
         try:
             return self._fernet.decrypt(encrypted.encode()).decode()
         except InvalidToken:
-            raise ValueError("cannot decrypt a stored secret: is this the master key it was written with?") from None
+            raise ValueError("the master key does not decrypt the stored access keys: give every replica the "
+                             "master_key the database was written with (or restore <data-dir>/master.key)") from None
 
     # -- the request path ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .port import BlobArchived, UploadConflict
+from .port import BlobArchived, StoredBlob, UploadConflict
 
 READ_CHUNK = 1 << 20
 SMALL_WRITE = 1 << 16
@@ -112,6 +112,27 @@ class FilesystemBlobStore:
         """No await inside: garbage collection calls it within a write transaction, where
         nothing may suspend on SQLite (storage/meta/inline.py)."""
         self.blob_path(digest, tier).unlink(missing_ok=True)
+
+    async def stat(self, digest: str, tier: str = "standard") -> int | None:
+        try:
+            return self.blob_path(digest, tier).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    async def read(self, digest: str, tier: str = "standard"):
+        with open(self.blob_path(digest, tier), "rb") as file:
+            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+                yield chunk
+
+    async def inventory(self):
+        for tier, root in (("standard", self.blobs), ("archive", self.archive)):
+            for algorithm in sorted(p for p in root.iterdir() if p.is_dir()):
+                for prefix in sorted(p for p in algorithm.iterdir() if p.is_dir()):
+                    entries = await asyncio.to_thread(lambda d=prefix: sorted(os.scandir(d), key=lambda e: e.name))
+                    for entry in entries:
+                        if entry.is_file() and not entry.name.endswith(".partial"):
+                            info = entry.stat()
+                            yield StoredBlob(f"{algorithm.name}:{entry.name}", tier, info.st_size, info.st_mtime)
 
     async def probe(self) -> None:
         probe = self.blobs / ".readyz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -14,6 +15,14 @@ class UploadConflict(Exception):
 
 class BlobArchived(Exception):
     """The blob is in the archive tier: its image must be restored before it can be pulled."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    digest: str
+    tier: str  # standard | archive
+    size: int
+    modified: float  # seconds since the epoch
 
 
 class UploadWriter(Protocol):
@@ -57,3 +66,12 @@ class BlobStore(Protocol):
 
     async def move(self, digest: str, to_tier: str) -> None:
         """Move a blob between the standard and the archive tier (a directory, or a storage class)."""
+
+    async def stat(self, digest: str, tier: str = "standard") -> int | None:
+        """The stored size of a blob's bytes in `tier`, None when they are absent."""
+
+    def read(self, digest: str, tier: str = "standard") -> AsyncIterator[bytes]:
+        """A blob's bytes (for verifying its digest)."""
+
+    def inventory(self) -> AsyncIterator[StoredBlob]:
+        """Every blob whose bytes are stored, in both tiers (what fsck holds the metadata against)."""

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 import obstore
 from obstore.store import S3Store
 
+from .port import StoredBlob
+
 SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are streamed
 # Multipart writes hold at most PART_BYTES * PARTS_IN_FLIGHT in memory (obstore's defaults,
 # 10 MiB x 12, grew a worker by 138 MiB for one 256 MiB layer).
@@ -145,6 +147,23 @@ class S3BlobStore:
         async for chunk in await obstore.get_async(self.store, source):
             await writer.write(bytes(chunk))
         await writer.close()
+
+    async def stat(self, digest: str, tier: str = "standard") -> int | None:
+        try:
+            return (await obstore.head_async(self.store, self._blob(digest, tier)))["size"]
+        except FileNotFoundError:
+            return None
+
+    async def read(self, digest: str, tier: str = "standard"):
+        async for chunk in await obstore.get_async(self.store, self._blob(digest, tier)):
+            yield bytes(chunk)
+
+    async def inventory(self):
+        for tier, prefix in (("standard", "blobs/"), ("archive", "archive/")):
+            async for batch in obstore.list(self.store, prefix=prefix):
+                for meta in batch:
+                    _, algorithm, encoded = meta["path"].rsplit("/", 2)
+                    yield StoredBlob(f"{algorithm}:{encoded}", tier, meta["size"], meta["last_modified"].timestamp())
 
     async def stream(self, digest: str):
         """The blob's bytes through the registry (when downloads are proxied, not redirected)."""

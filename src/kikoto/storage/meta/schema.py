@@ -49,6 +49,18 @@ blobs = Table(
     Column("tier", String(16), nullable=False, server_default="standard"),  # standard | archive (0003)
 )
 
+# Blobs garbage collection has forgotten whose bytes may still exist (0004). A blob's row and its
+# trash row never exist together: GC moves the row here in one transaction, then deletes the bytes
+# and this row in another, so at no instant does `blobs` claim bytes that are gone.
+blob_trash = Table(
+    "blob_trash",
+    metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("tier", String(16), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("trashed_at", Float, nullable=False),
+)
+
 # A repository sees a blob once it was uploaded or mounted into it, or a manifest of it references it.
 repo_blobs = Table(
     "repo_blobs",

@@ -38,6 +38,8 @@ SQL_GET_UPLOAD = text('SELECT u.id, u.repo_id, u."offset", u.algorithm FROM uplo
 SQL_CLOSE_UPLOAD = text('DELETE FROM uploads WHERE id = :id AND "offset" = :offset')
 SQL_ADD_BLOB = text("INSERT INTO blobs (digest, size, created_at, tier) VALUES (:digest, :size, :now, 'standard') "
                     "ON CONFLICT (digest) DO NOTHING")
+SQL_UNTRASH = text("DELETE FROM blob_trash WHERE digest = :digest")
+SQL_IN_TRASH = text("SELECT 1 FROM blob_trash WHERE digest = :digest")
 SQL_LINK_BLOB = text("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (:repo_id, :digest, :now) "
                      "ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at")
 
@@ -155,9 +157,17 @@ class MetadataStore(SqlStore):
         if finished_upload is not None:
             upload_id, offset = finished_upload
             steps.append((SQL_CLOSE_UPLOAD, {"id": upload_id, "offset": offset}, 1))
+        steps.append((SQL_UNTRASH, {"digest": digest}, None))  # a blob row and a trash row never coexist
         steps.append((SQL_ADD_BLOB, {"digest": digest, "size": size, "now": now}, None))
         steps.append((SQL_LINK_BLOB, {"repo_id": repo_id, "digest": digest, "now": now}, None))
         return await self._statements(steps) is not None
+
+    async def claim_trashed(self, digest: str) -> None:
+        """Before an upload puts content in place: take it out of the GC trash, so garbage
+        collection cannot delete the bytes this upload is about to place (on PostgreSQL this
+        waits for a purge holding the row). Costs one read when it is not there (the usual case)."""
+        if await self._statements([(SQL_IN_TRASH, {"digest": digest}, None)], write=False):
+            await self._statements([(SQL_UNTRASH, {"digest": digest}, None)])
 
     async def lock_blobs(self, conn: AsyncConnection, digests: list[str], shared: bool = False) -> None:
         """Row locks on PostgreSQL (SQLite's write transactions are exclusive already)."""
