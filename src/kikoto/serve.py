@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .app import build_app, prepare
 from .config import Settings
+from .http.connections import ConnectionGuard, GuardedSite, connection_bound
 
 log = logging.getLogger("kikoto")
 # Per-connection read buffer: large layer bodies arrive in fewer, bigger pieces (aiohttp's
@@ -61,10 +62,13 @@ def _ready_line(settings: Settings) -> str:
 
 async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
     app = build_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER)
+    # keepalive_timeout also bounds how long a request's headers may take (http/connections.py)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER,
+                           keepalive_timeout=settings.header_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings),
-                       reuse_port=settings.workers > 1, backlog=2048)
+    guard = ConnectionGuard(connection_bound(settings.max_connections))
+    site = GuardedSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings),
+                       reuse_port=settings.workers > 1, backlog=2048, guard=guard)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

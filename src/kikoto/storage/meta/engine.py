@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .inline import InlineEngine
+from .inline import BUSY_TIMEOUT_MS, InlineEngine, begin_immediate
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
@@ -46,7 +46,7 @@ def _sqlite_transactions(sync_engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
@@ -54,7 +54,7 @@ def _sqlite_transactions(sync_engine) -> None:
         # Reads run in autocommit: in WAL mode each statement sees a consistent snapshot and
         # never blocks, and the BEGIN/ROLLBACK pair around it would only cost time.
         if connection.get_execution_options().get("kikoto_write", False):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_immediate(connection.connection.driver_connection.cursor())
 
 
 def migrate(url: str) -> None:

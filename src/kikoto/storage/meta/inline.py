@@ -8,11 +8,35 @@ writes wait only for another process's short write transaction. The rule that ma
 safe: nothing inside a write transaction may suspend (no awaiting I/O) — a second write in
 the same process would then block the loop while the first could not resume. `begin()`
 refuses such nesting loudly instead of deadlocking.
+
+Waiting for another process's write lock must not block the loop either (a worker would stop
+answering everyone for as long as the other holds the lock): `BEGIN IMMEDIATE` is tried with no
+busy timeout, and while the database is locked the coroutine sleeps and tries again, so other
+requests keep being served.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import OperationalError
+
+LOCK_WAIT = 60.0  # how long a write waits for another process's write lock before it fails
+BUSY_TIMEOUT_MS = 5000  # statements other than BEGIN IMMEDIATE (WAL readers almost never wait)
+
+
+def _locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+async def _back_off(attempt: int, deadline: float, exc: BaseException) -> None:
+    if time.monotonic() > deadline:
+        raise exc
+    await asyncio.sleep(min(0.05, 0.0005 * 2 ** attempt))
 
 
 class InlineConnection:
@@ -57,14 +81,32 @@ class InlineEngine:
     async def begin(self):
         if InlineEngine._writing:
             raise RuntimeError("a write transaction was opened while another one in this process is suspended")
+        deadline, attempt = time.monotonic() + LOCK_WAIT, 0
+        while True:
+            try:
+                transaction = self.sync_engine.begin()  # BEGIN IMMEDIATE, without waiting (engine.py)
+                connection = transaction.__enter__()
+                break
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                if not _locked(exc):
+                    raise
+                await _back_off(attempt, deadline, exc)
+                attempt += 1
+            if InlineEngine._writing:  # another coroutine got the lock while this one slept
+                raise RuntimeError("a write transaction was opened while another one in this process is suspended")
         InlineEngine._writing = True
         try:
-            with self.sync_engine.begin() as connection:
+            try:
                 yield InlineConnection(connection)
+            except BaseException as exc:
+                if not transaction.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                transaction.__exit__(None, None, None)
         finally:
             InlineEngine._writing = False
 
-    def run_raw(self, steps, write: bool):
+    async def run_raw(self, steps, write: bool):
         """Run plain SQL statements on a pooled DBAPI connection, skipping SQLAlchemy's
         per-statement and per-transaction machinery (the push path's hottest cost).
         `steps` are (sql, params, expected rowcount or None); a mismatch rolls back and
@@ -74,8 +116,19 @@ class InlineEngine:
         connection = self.sync_engine.raw_connection()
         try:
             cursor = connection.cursor()
-            if write:
-                cursor.execute("BEGIN IMMEDIATE")
+            deadline, attempt = time.monotonic() + LOCK_WAIT, 0
+            while write:
+                try:
+                    begin_immediate(cursor)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _locked(exc):
+                        raise
+                    await _back_off(attempt, deadline, exc)
+                    attempt += 1
+            if write and InlineEngine._writing:
+                connection.rollback()
+                raise RuntimeError("a write transaction was opened while another one in this process is suspended")
             rows = None
             for sql, params, expected in steps:
                 cursor.execute(sql, params)
@@ -96,3 +149,13 @@ class InlineEngine:
 
     async def dispose(self) -> None:
         self.sync_engine.dispose()
+
+
+def begin_immediate(cursor) -> None:
+    """Take the write lock now or fail at once (no busy wait inside SQLite: the caller sleeps
+    on the event loop and tries again)."""
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
