@@ -144,7 +144,8 @@ def compose(settings: Settings) -> Registry:
     admin = RepositoryAdmin(ecr_store, access, registry)
     repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template,
                                 cache=VersionedCache(changes, max_age))
-    blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age))
+    blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age),
+                  min_free_space=settings.min_free_space)
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
                           cache=VersionedCache(changes, max_age))
     lifecycle_store = LifecycleStore(meta)

@@ -56,3 +56,9 @@ class EcrError(Exception):
     def __init__(self, error_type: str, message: str, status: int = 400, **extra: Any):
         super().__init__(f"{error_type}: {message}")
         self.error_type, self.message, self.status, self.extra = error_type, message, status, extra
+
+
+def storage_full(detail: str = "") -> RegistryError:
+    """The registry has no room for more bytes: an operator's problem, said plainly (507)."""
+    return RegistryError("UNKNOWN", "the registry is out of storage space" + (f": {detail}" if detail else "")
+                         + "; nothing was stored, try again once space is freed", status=507)

@@ -167,7 +167,7 @@ def _rule(raw, strict: bool) -> Rule:
 def parse_policy(text: str, strict: bool = False) -> Policy:
     try:
         document = json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise LifecycleError("Could not map policyString into LifecyclePolicy.") from None
     if not isinstance(document, dict):
         raise LifecycleError("Could not map policyString into LifecyclePolicy.")

@@ -98,8 +98,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         parse_digest(digest)
     except RegistryError as exc:
         raise _invalid(f"{where}: {exc.message}") from None
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise _invalid(f"{where}: size must be a non-negative integer")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
+        raise _invalid(f"{where}: size must be an integer from 0 to 2^63-1")
     artifact_type = value.get("artifactType")
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise _invalid(f"{where}: artifactType must be a string")
@@ -122,6 +122,9 @@ def _media_type(body: dict, content_type: str | None) -> str:
     return media_type
 
 
+MAX_SIZE = 2**63 - 1  # what a signed 64-bit size column (and every registry) can hold
+
+
 def parse_manifest(data: bytes, content_type: str | None, digest: str) -> Manifest:
     """Validate a pushed manifest; `digest` is the digest of `data`, computed by the caller."""
     if len(data) > MAX_MANIFEST_BYTES:
@@ -130,6 +133,8 @@ def parse_manifest(data: bytes, content_type: str | None, digest: str) -> Manife
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _invalid("manifest is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise _invalid("manifest must be a JSON object")
     if body.get("schemaVersion") != 2:

@@ -7,6 +7,7 @@ import json
 
 from .errors import RegistryError
 
+MAX_OFFSET = 2**62  # no listing is longer; a token beyond it (1e400, -1) was not issued here
 MAX_PAGE = 10_000  # a larger `n` is clamped; the Link header then tells the client there is more
 
 
@@ -24,9 +25,11 @@ def page_by_token(items: list, max_results: int | None, next_token: str | None, 
     start = 0
     if next_token:
         try:
-            start = int(json.loads(base64.urlsafe_b64decode(next_token.encode()))["offset"])
-        except (ValueError, KeyError, TypeError):
-            raise ValueError("the nextToken is not one this registry issued") from None
+            start = json.loads(base64.urlsafe_b64decode(next_token.encode()))["offset"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            start = None
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= MAX_OFFSET:
+            raise ValueError("the nextToken is not one this registry issued")
     size = max_results or default
     end = start + size
     token = base64.urlsafe_b64encode(json.dumps({"offset": end}).encode()).decode() if end < len(items) else None

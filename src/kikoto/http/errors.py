@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 
 from aiohttp import web
 
-from ..domain.errors import RegistryError
+from ..domain.errors import RegistryError, storage_full
 
 log = logging.getLogger("kikoto.http")
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 def oci_error_response(error: RegistryError, head: bool = False) -> web.Response:
@@ -21,7 +23,14 @@ def oci_error_response(error: RegistryError, head: bool = False) -> web.Response
     return web.Response(status=error.status, body=body, content_type="application/json", headers=headers)
 
 
-ROUTER_ERRORS = {404: "NAME_UNKNOWN", 405: "UNSUPPORTED", 413: "SIZE_INVALID", 416: "BLOB_UPLOAD_INVALID"}
+def out_of_space(exc: BaseException) -> bool:
+    """A full disk, from a file write or from the database ("database or disk is full")."""
+    if isinstance(exc, OSError):
+        return exc.errno in NO_SPACE
+    return "database or disk is full" in str(exc)
+
+
+ROUTER_ERRORS = {404: "UNSUPPORTED", 405: "UNSUPPORTED", 413: "SIZE_INVALID", 416: "BLOB_UPLOAD_INVALID"}
 
 
 @web.middleware
@@ -42,9 +51,12 @@ async def error_middleware(request: web.Request, handler):
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except (ConnectionResetError, OSError) as exc:
-        log.info("client went away during %s %s: %s", request.method, request.path, exc)
-        raise
-    except Exception:
+    except Exception as exc:
+        if out_of_space(exc):
+            log.error("out of storage space during %s %s: %s", request.method, request.path, exc)
+            return oci_error_response(storage_full(), head)
+        if isinstance(exc, OSError):
+            log.info("client went away during %s %s: %s", request.method, request.path, exc)
+            raise
         log.exception("unhandled error in %s %s", request.method, request.path)
         return oci_error_response(RegistryError("UNKNOWN", "internal error; see the server log"), head)

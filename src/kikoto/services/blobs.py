@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import re
 import uuid
 from collections import OrderedDict
@@ -10,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
-from ..domain.errors import RegistryError
+from ..domain.errors import RegistryError, storage_full
 from ..storage.blobs.port import BlobArchived, BlobStore, UploadConflict
 from ..storage.changes import ByteCache, VersionedCache
 from ..storage.meta.store import MetadataStore, Upload
 from .repositories import Repositories
 from .streams import hashing_sink, pump
 
+log = logging.getLogger("kikoto.blobs")
 CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 HASH_STATES = 1024  # in-flight uploads whose hash state we keep between requests
 SMALL_BLOB = 64 * 1024  # blobs up to this size are served from memory
@@ -39,8 +42,9 @@ class BlobLocation:
 
 class Blobs:
     def __init__(self, meta: MetadataStore, store: BlobStore, repositories: Repositories,
-                 cache: VersionedCache | None = None):
+                 cache: VersionedCache | None = None, min_free_space: int = 0):
         self.meta = meta
+        self.min_free_space = min_free_space
         self.store = store
         self.repositories = repositories
         self._sizes = cache or VersionedCache(None, 0)  # (repository, digest) -> size, until something changes
@@ -116,6 +120,9 @@ class Blobs:
     async def start_upload(self, repository: str, algorithm: str = "sha256") -> UploadState:
         check_algorithm(algorithm)
         repo = await self.repositories.for_push(repository)
+        free = self.store.free_space()
+        if free is not None and free < self.min_free_space:  # refuse early, not half-way through a layer
+            raise storage_full(f"{free} bytes free, below the min_free_space floor of {self.min_free_space}")
         upload_id = str(uuid.uuid4())
         await self.store.start_upload(upload_id)
         await self.meta.create_upload(upload_id, repo.id, algorithm)
@@ -238,6 +245,12 @@ class Blobs:
                 written = await pump(body, hashing_sink(hasher, writer))
         except UploadConflict:
             raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=416) from None
+        except OSError as exc:
+            self._hashers.pop(upload.id, None)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the upload keeps its acknowledged bytes only
+                log.error("out of storage space writing upload %s: %s", upload.id, exc)
+                raise storage_full() from None
+            raise
         except BaseException:
             self._hashers.pop(upload.id, None)  # the hash state now covers bytes that will be discarded
             raise

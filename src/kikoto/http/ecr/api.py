@@ -15,7 +15,7 @@ from aiohttp import web
 from botocore.model import OperationNotFoundError
 
 from ...domain.ecr import repository_name_from_arn
-from ...domain.errors import EcrError, RegistryError
+from ...domain.errors import EcrError, RegistryError, storage_full
 from ...services.access import Access
 from ...services.ecr.common import RegistryIdentity, repository_not_found
 from ...services.ecr.images import Images
@@ -25,6 +25,7 @@ from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
 from ...storage.meta.ecr import EcrStore
 from .. import sigv4
+from ..errors import out_of_space
 from ..limits import RATE_LIMITS, read_body, throttled
 from .validation import service_model, validate
 
@@ -65,7 +66,7 @@ async def _registry_policy(ecr: EcrServices, params: dict, action: str) -> dict:
     if action == "put":
         try:
             json.loads(params["policyText"])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise EcrError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy "
                            "constraint: 'Invalid registry policy provided'") from None
         await ecr.store.put_document("registry_policy", params["policyText"])
@@ -223,6 +224,9 @@ async def handle(request: web.Request) -> web.Response:
         extra = {k: v for k, v in error.extra.items() if k != "headers"}
         return _response({"__type": error.error_type, "message": error.message, **extra}, request_id, error.status,
                          error.extra.get("headers"))
-    except Exception:
+    except Exception as exc:
+        if out_of_space(exc):
+            log.error("out of storage space in %s: %s", operation, exc)
+            return _response({"__type": "ServerException", "message": storage_full().message}, request_id, 500)
         log.exception("unhandled error in %s", operation)
         return _response({"__type": "ServerException", "message": "internal error; see the server log"}, request_id, 500)

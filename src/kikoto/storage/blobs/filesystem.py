@@ -113,6 +113,9 @@ class FilesystemBlobStore:
         nothing may suspend on SQLite (storage/meta/inline.py)."""
         self.blob_path(digest, tier).unlink(missing_ok=True)
 
+    def free_space(self) -> int:
+        return shutil.disk_usage(self.uploads).free
+
     async def stat(self, digest: str, tier: str = "standard") -> int | None:
         try:
             return self.blob_path(digest, tier).stat().st_size

@@ -75,3 +75,6 @@ class BlobStore(Protocol):
 
     def inventory(self) -> AsyncIterator[StoredBlob]:
         """Every blob whose bytes are stored, in both tiers (what fsck holds the metadata against)."""
+
+    def free_space(self) -> int | None:
+        """Bytes free where new blobs go, None when the store has no such limit (S3)."""

@@ -148,6 +148,9 @@ class S3BlobStore:
             await writer.write(bytes(chunk))
         await writer.close()
 
+    def free_space(self) -> None:
+        return None  # a bucket has no floor to keep
+
     async def stat(self, digest: str, tier: str = "standard") -> int | None:
         try:
             return (await obstore.head_async(self.store, self._blob(digest, tier)))["size"]
