@@ -88,3 +88,18 @@ def registry_with(aiohttp_client, tmp_path):
 
 def basic(password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()}
+
+
+@pytest.fixture
+def fuzz_registry(registry_with):
+    """One registry for every example of a hypothesis test (function fixtures are not reset)."""
+    made: list[Registry] = []
+
+    async def get() -> Registry:
+        if not made:
+            registry = await registry_with()
+            await registry.ecr("CreateRepository", {"repositoryName": "app"})
+            made.append(registry)
+        return made[0]
+
+    return get
