@@ -16,9 +16,10 @@ from .config import Settings
 from .http.connections import ConnectionGuard, GuardedSite, connection_bound
 
 log = logging.getLogger("kikoto")
-# Per-connection read buffer: large layer bodies arrive in fewer, bigger pieces (aiohttp's
-# default, 64 KiB, pauses and resumes the socket sixteen times per MiB).
-READ_BUFFER = 1 << 20
+# Per-connection read buffer before anyone is authenticated: small, so a client that has not
+# proven who it is cannot make a worker buffer much (http/limits.py widens it for an
+# authenticated body, where 1 MiB reads carry large layers faster).
+READ_BUFFER = 64 << 10
 
 
 def serve(settings: Settings) -> None:

@@ -52,8 +52,20 @@ class BodyBudget:
             self.used -= size
 
 
+WIDE_READS = 1 << 20
+
+
+def widen(stream) -> None:
+    """Let an authenticated body arrive in 1 MiB reads: aiohttp pauses the socket whenever its
+    buffer passes the limit (64 KiB until the caller is known), sixteen times a MiB otherwise."""
+    if getattr(stream, "_low_water", WIDE_READS) < WIDE_READS:
+        stream._low_water, stream._high_water = WIDE_READS, 2 * WIDE_READS
+
+
 async def idle_limited(stream, idle: float):
-    """The chunks of a request body, giving up when none arrives for `idle` seconds."""
+    """The chunks of a request body (from a caller already authenticated: reads are widened),
+    giving up when none arrives for `idle` seconds."""
+    widen(stream)
     while True:
         try:
             async with asyncio.timeout(idle):
