@@ -100,6 +100,26 @@ async def test_archive_tier(store):
     assert not await store.exists(digest(data))
 
 
+async def test_stat_read_and_inventory_for_fsck(store):
+    """What `kikoto fsck` holds the metadata against, on every store."""
+    import time
+
+    hot, cold = b"hot bytes", b"cold bytes!"
+    for upload, data in (("h", hot), ("c", cold)):
+        await write(store, upload, 0, data)
+        await store.commit_upload(upload, digest(data))
+    await store.move(digest(cold), "archive")
+    assert await store.stat(digest(hot)) == len(hot)
+    assert await store.stat(digest(cold)) is None
+    assert await store.stat(digest(cold), "archive") == len(cold)
+    assert b"".join([c async for c in store.read(digest(cold), "archive")]) == cold
+    listed = {(b.digest, b.tier, b.size) async for b in store.inventory()}
+    assert listed == {(digest(hot), "standard", len(hot)), (digest(cold), "archive", len(cold))}
+    assert all(abs(b.modified - time.time()) < 600 async for b in store.inventory())
+    free = store.free_space()
+    assert free is None or free > 0  # S3 has no floor; a disk says what it has
+
+
 async def test_filesystem_allows_one_writer_at_a_time(tmp_path):
     """(On S3, concurrent writers are serialised by the metadata store's compare-and-set on the
     offset, which tests/api and the replica tests exercise.)"""
