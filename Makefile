@@ -25,7 +25,7 @@ test: $(STAMP)
 	KIKOTO_E2E_BACKEND=s3 $(BIN)/pytest -q -p no:cacheprovider $(E2E_SHARED)
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/api -k sqlite
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/api -k "not postgresql"
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
