@@ -10,6 +10,7 @@ import ssl
 import sys
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .app import build_app, prepare
 from .config import Settings
@@ -22,7 +23,21 @@ log = logging.getLogger("kikoto")
 READ_BUFFER = 64 << 10
 
 
+class _BadRequestsQuietly(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 20 KiB header line, garbage) at ERROR with a
+    traceback; it is the client's mistake, already answered 400: one INFO line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "refused a malformed request: %s", (str(exc).splitlines()[0][:200],)
+        return True
+
+
 def serve(settings: Settings) -> None:
+    logging.getLogger("aiohttp.server").addFilter(_BadRequestsQuietly())
     created = prepare(settings)
     if created:
         announce_admin(settings, *created)

@@ -188,3 +188,36 @@ def test_workers_die_with_a_killed_supervisor(tmp_path):
         assert requests.get(restarted.url + "/healthz", timeout=5).status_code == 200
     finally:
         restarted.stop()
+
+
+async def test_fsck_on_postgresql_and_s3(aiohttp_client, postgres, s3_url, tmp_path):
+    """The same checks and repairs through the S3 store (moto) and PostgreSQL."""
+    import asyncio
+    import uuid
+
+    import obstore
+
+    from kikoto.app import SERVICES, build_app, prepare
+    from kikoto.config import Settings
+
+    from ..conftest import ADMIN_KEY, ADMIN_SECRET, basic_auth_for
+    from ..helpers import push_blob, push_image
+
+    bucket, endpoint = s3_url
+    settings = Settings(data_dir=tmp_path / "data", workers=1, create_on_push=True,
+                        database_url=postgres.create_database(f"fsck_{uuid.uuid4().hex[:10]}"),
+                        blob_store=f"{bucket}/fsck-{uuid.uuid4().hex[:8]}", s3_endpoint_url=endpoint,
+                        admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
+    await asyncio.to_thread(prepare, settings)
+    app = build_app(settings, background_jobs=False)
+    client = await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})
+    registry = app[SERVICES]
+    await push_image(client, "app", "v1")
+    lost = await push_blob(client, "app", b"bytes an operator deleted by hand" * 10)
+    await obstore.delete_async(registry.blob_store.store, f"blobs/sha256/{lost[7:]}")
+    report = await registry.fsck.run(verify_digests=True)
+    assert report.missing == [lost] and not report.broken and report.blobs >= 4
+    repaired = await registry.fsck.run(repair=True)
+    assert repaired.repaired == 1
+    assert (await client.head(f"/v2/app/blobs/{lost}")).status == 404
+    assert (await registry.fsck.run(verify_digests=True)).clean

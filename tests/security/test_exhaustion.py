@@ -117,6 +117,29 @@ def test_slow_headers_time_out_and_cannot_lock_others_out(one_worker):
             sock.close()
 
 
+def test_endless_headers_are_cut_off(one_worker):
+    server = one_worker()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(5)
+    sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n")
+    answer = b""
+    try:
+        for i in range(100):  # 100 headers of 1 KiB: aiohttp alone would buffer them all
+            sock.sendall(f"X-Pad-{i}: ".encode() + b"p" * 1000 + b"\r\n")
+        answer = sock.recv(200)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 431") or answer == b"", answer
+    big = requests.get(server.url + "/healthz", headers={f"X-Pad-{i}": "p" * 6000 for i in range(3)}, timeout=5)
+    assert big.status_code == 200  # a large but sane request still passes
+    line = requests.get(server.url + "/healthz", headers={"X-Pad": "p" * 20_000}, timeout=5)
+    assert line.status_code == 400
+    log = server.log.read_text()
+    assert "Traceback" not in log and "refused a malformed request" in log
+
+
 def _stalled_body(upload: str, auth: dict, url: str, stop: threading.Event):
     def body():
         yield b"a" * 1000

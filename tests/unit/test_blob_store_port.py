@@ -115,7 +115,7 @@ async def test_stat_read_and_inventory_for_fsck(store):
     assert b"".join([c async for c in store.read(digest(cold), "archive")]) == cold
     listed = {(b.digest, b.tier, b.size) async for b in store.inventory()}
     assert listed == {(digest(hot), "standard", len(hot)), (digest(cold), "archive", len(cold))}
-    assert all(abs(b.modified - time.time()) < 600 async for b in store.inventory())
+    assert all([abs(b.modified - time.time()) < 600 async for b in store.inventory()])
     free = store.free_space()
     assert free is None or free > 0  # S3 has no floor; a disk says what it has
 

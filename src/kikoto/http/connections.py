@@ -19,6 +19,10 @@ from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("kikoto.http")
 TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+TOO_LARGE_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# The request line and headers together, as nginx bounds them (4 x 8 KiB buffers): aiohttp bounds
+# each line (8 KiB) and their count (128), which still lets one connection hold a MiB.
+MAX_HEAD_BYTES = 32 << 10
 RESERVED_FDS = 64  # database, blob files, logs: descriptors a worker needs besides its sockets
 
 
@@ -62,11 +66,16 @@ class GuardedHandler(RequestHandler):
         super().__init__(*args, **kwargs)
         self._guard = guard
         self._pending_bytes = 0  # bytes received towards a request whose headers are incomplete
+        self._fresh = True  # connected, but aiohttp's request loop has not started yet
 
     @property
     def waiting(self) -> bool:
         """No request is being handled: idle in keep-alive, or headers still arriving."""
-        return self._waiter is not None and not self._waiter.done()
+        return self._fresh or (self._waiter is not None and not self._waiter.done())
+
+    async def start(self) -> None:
+        self._fresh = False
+        await super().start()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -77,9 +86,15 @@ class GuardedHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        queued = len(self._messages)
+        queued, waiting = len(self._messages), self.waiting
         super().data_received(data)
-        self._pending_bytes = 0 if len(self._messages) > queued else self._pending_bytes + len(data)
+        if len(self._messages) > queued:
+            self._pending_bytes = 0
+        elif waiting:  # headers still arriving (body bytes of a request under way do not count)
+            self._pending_bytes += len(data)
+            if self._pending_bytes > MAX_HEAD_BYTES and self.transport is not None:
+                self.transport.write(TOO_LARGE_431)
+                self.force_close()
 
     def _process_keepalive(self) -> None:
         if self.waiting and self._pending_bytes and self.transport is not None:
