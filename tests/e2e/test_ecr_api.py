@@ -12,7 +12,6 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-
 from ..helpers import sha256
 from .conftest import ADMIN_KEY, VENV_BIN, Server
 from .ecr_helpers import push

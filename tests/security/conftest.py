@@ -29,6 +29,10 @@ class Registry:
     async def basic(self, key_id: str = ADMIN_KEY) -> dict[str, str]:
         return {"Authorization": await basic_auth_for(self.app, key_id)}
 
+    async def authed(self, key_id: str = ADMIN_KEY) -> "Authed":
+        """The test client adding this key's login to every request (for tests/helpers.py)."""
+        return Authed(self.client, await self.basic(key_id))
+
     async def new_key(self, name: str, policy: str) -> tuple[str, str]:
         return await self.app[ECR].identities.create(name, policy)
 
@@ -51,6 +55,15 @@ class Registry:
         body, headers = self.signed(operation, params, **options)
         response = await self.client.post("/", data=body, headers=headers)
         return response.status, await response.json(content_type=None)
+
+
+class Authed:
+    def __init__(self, client, headers):
+        self._client, self._headers = client, headers
+
+    def __getattr__(self, method):
+        call = getattr(self._client, method)
+        return lambda path, **kw: call(path, headers={**self._headers, **kw.pop("headers", {})}, **kw)
 
 
 class _PartialSigner(SigV4Auth):

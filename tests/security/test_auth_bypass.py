@@ -13,6 +13,7 @@ from kikoto.http.ecr.api import ECR
 
 from .conftest import basic
 
+
 @pytest.mark.parametrize("header", ["host", "x-amz-target", "content-type"])
 async def test_a_signature_must_cover_host_target_and_content_type(registry_with, header):
     registry = await registry_with()

@@ -59,7 +59,7 @@ async def test_account_principal_policy_over_the_api(registry_with):
     registry = await registry_with()
     key, secret = await registry.new_key("reader", READ_ONLY)
     await registry.ecr("CreateRepository", {"repositoryName": "app"})
-    await push_image(_Authed(registry.client, await registry.basic()), "app", "v1")
+    await push_image(await registry.authed(), "app", "v1")
     text = repository_policy(f"arn:aws:iam::{ACCOUNT}:root")
     assert (await registry.ecr("SetRepositoryPolicy", {"repositoryName": "app", "policyText": text}))[0] == 200
     for operation, params in [("BatchDeleteImage", {"repositoryName": "app", "imageIds": [{"imageTag": "v1"}]}),
@@ -71,17 +71,6 @@ async def test_account_principal_policy_over_the_api(registry_with):
     assert response.status == 403
     status, body = await registry.ecr("ListImages", {"repositoryName": "app"}, key=key, secret=secret)
     assert status == 200 and body["imageIds"]
-
-
-class _Authed:
-    """An aiohttp test client that adds credentials to every request (for the push helpers)."""
-
-    def __init__(self, client, headers):
-        self._client, self._headers = client, headers
-
-    def __getattr__(self, method):
-        call = getattr(self._client, method)
-        return lambda path, **kw: call(path, headers={**self._headers, **kw.pop("headers", {})}, **kw)
 
 
 # -- L3: listings apply the same decisions as reads -----------------------------------------------
@@ -162,7 +151,8 @@ def test_the_glob_matcher_agrees_with_a_reference(pattern, value, question_mark)
 
 def test_lifecycle_patterns_and_exclusion_filters_use_the_same_matcher():
     from kikoto.domain.ecr import tag_is_immutable
-    from kikoto.domain.lifecycle import Image, parse_policy as parse_lifecycle, selects
+    from kikoto.domain.lifecycle import Image, selects
+    from kikoto.domain.lifecycle import parse_policy as parse_lifecycle
 
     policy = parse_lifecycle(json.dumps({"rules": [{"rulePriority": 1, "selection": {
         "tagStatus": "tagged", "tagPatternList": ["*a*a*a*b"], "countType": "imageCountMoreThan", "countNumber": 1},

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from kikoto.domain.digests import digest_bytes, parse_digest
 from kikoto.domain.errors import RegistryError
-from kikoto.domain.manifests import (DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, parse_manifest)
+from kikoto.domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, parse_manifest
 from kikoto.domain.names import check_repository_name, is_valid_tag, parse_reference
 from kikoto.domain.paging import MAX_PAGE, parse_page_size
 

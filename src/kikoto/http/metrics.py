@@ -4,8 +4,6 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 from __future__ import annotations
 
 from aiohttp import web
-
-from .auth import allowed, authorize
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -13,6 +11,8 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+
+from .auth import allowed, authorize
 
 REGISTRY = CollectorRegistry()
 STORED_BYTES = Gauge("kikoto_stored_bytes", "Bytes of blobs stored, each blob once", registry=REGISTRY)

@@ -4,8 +4,8 @@ files that become a blob only when committed under their verified digest."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
 from .schema import (
-    blob_trash,
     audit_events,
+    blob_trash,
     blobs,
     leases,
     lifecycle_previews,
