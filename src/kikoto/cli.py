@@ -327,6 +327,8 @@ def fsck(config_file, repair, verify_digests, **options) -> None:
     console = Console(width=200, highlight=False)
     for digest in report.missing:
         console.print(f"missing bytes: {digest}")
+    for digest, tier in report.misplaced:
+        console.print(f"misplaced: {digest} (recorded in the {tier} tier, stored in the other)")
     for digest, recorded, stored in report.wrong_size:
         console.print(f"wrong size: {digest} (recorded {recorded}, stored {stored})")
     for digest in report.wrong_digest:
@@ -335,7 +337,8 @@ def fsck(config_file, repair, verify_digests, **options) -> None:
         console.print(f"orphan file: {digest} ({tier}, {size} bytes)")
     for repository, manifest, blob in report.broken:
         console.print(f"broken image: {repository}@{manifest} references missing blob {blob} (push it again)")
-    faults = len(report.missing) + len(report.wrong_size) + len(report.wrong_digest) + len(report.orphans)
+    faults = (len(report.missing) + len(report.misplaced) + len(report.wrong_size) + len(report.wrong_digest)
+              + len(report.orphans))
     click.echo(f"fsck: {report.blobs} blobs and {report.files} files checked; {faults} faults, "
                f"{len(report.broken)} broken image references, {report.trash} blobs awaiting GC"
                + (f"; repaired {report.repaired}" if repair else ""))

@@ -82,9 +82,10 @@ async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER,
                            keepalive_timeout=settings.header_timeout)
     await runner.setup()
-    guard = ConnectionGuard(connection_bound(settings.max_connections))
+    guard = ConnectionGuard(connection_bound(settings.max_connections), send_timeout=settings.body_idle_timeout)
     site = GuardedSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings),
-                       reuse_port=settings.workers > 1, backlog=2048, guard=guard)
+                       reuse_port=settings.workers > 1, backlog=2048, guard=guard,
+                       handshake_timeout=settings.header_timeout)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

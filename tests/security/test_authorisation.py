@@ -181,3 +181,17 @@ def test_keys_create_refuses_to_keep_a_broader_policy_silently(tmp_path):
     assert kept.returncode == 0 and "kept the policy of principal 'ci'" in kept.stderr
     replaced = _kikoto("keys", "create", "ci", "--role", "read-only", "--replace-policy", data_dir=data)
     assert replaced.returncode == 0 and "replaced the policy of principal 'ci'" in replaced.stderr
+
+
+async def test_a_new_admin_key_from_the_environment_keeps_the_admin_policy_in_place(registry_with):
+    """Sibling of M5: bootstrapping another admin key pair must neither fail on nor widen an
+    admin principal whose policy an operator narrowed."""
+    from kikoto.http.ecr.api import ECR
+
+    registry = await registry_with()
+    identities = registry.app[ECR].identities
+    admin = await identities.store.principal("admin")
+    await identities.store.set_policy(admin.id, READ_ONLY)
+    assert await identities.bootstrap_admin(("AKIANEWADMIN00000001", "another-secret-0123456789")) is None
+    assert (await identities.store.principal("admin")).policy == READ_ONLY
+    assert (await identities.store.key("AKIANEWADMIN00000001")).principal.name == "admin"

@@ -221,3 +221,26 @@ async def test_fsck_on_postgresql_and_s3(aiohttp_client, postgres, s3_url, tmp_p
     assert repaired.repaired == 1
     assert (await client.head(f"/v2/app/blobs/{lost}")).status == 404
     assert (await registry.fsck.run(verify_digests=True)).clean
+
+
+def test_fsck_puts_back_bytes_an_interrupted_archive_move_left_in_the_other_tier(tmp_path):
+    """A crash between an archive move's bytes and its row must not make fsck --repair delete
+    the only copy (it would look like a missing blob plus an orphan)."""
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        session = requests.Session()
+        session.headers.update(server.auth_headers())
+        digest = _push_blob(session, server, "app", b"moved, then the process died" * 50)
+        hot = server.data_dir / "blobs" / "sha256" / digest[7:9] / digest[7:]
+        cold = server.data_dir / "archive" / "sha256" / digest[7:9] / digest[7:]
+        cold.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(hot, cold)
+        os.utime(cold, (time.time() - 86400, time.time() - 86400))
+        report = _kikoto(server, "fsck")
+        assert report.returncode == 1 and f"misplaced: {digest}" in report.stdout
+        assert "orphan" not in report.stdout and "missing" not in report.stdout
+        assert _kikoto(server, "fsck", "--repair").returncode == 0
+        assert hot.exists() and not cold.exists()
+        assert session.get(f"{server.url}/v2/app/blobs/{digest}", timeout=5).status_code == 200
+    finally:
+        server.stop()

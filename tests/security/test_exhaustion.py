@@ -140,6 +140,34 @@ def test_endless_headers_are_cut_off(one_worker):
     assert "Traceback" not in log and "refused a malformed request" in log
 
 
+def test_a_client_that_stops_reading_is_dropped(one_worker):
+    """The write side of slow clients: a download nobody reads must not hold a worker's
+    connection (and file) for ever."""
+    server = one_worker(body_idle_timeout=2)
+    session = requests.Session()
+    session.headers.update(server.auth_headers())
+    blob = b"z" * (96 * MIB)
+    digest = sha256(blob)
+    assert session.post(f"{server.url}/v2/app/blobs/uploads/?digest={digest}", data=blob, timeout=60).status_code == 201
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    auth = server.auth_headers()["Authorization"]
+    sock.sendall(f"GET /v2/app/blobs/{digest} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n".encode())
+    time.sleep(8)  # read nothing: the server's writes stall, then it must give up
+    sock.settimeout(10)
+    received, closed = 0, False
+    try:
+        while chunk := sock.recv(1 << 20):
+            received += len(chunk)
+        closed = True
+    except (ConnectionResetError, TimeoutError):
+        closed = True
+    finally:
+        sock.close()
+    assert closed and received < len(blob), received
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
 def _stalled_body(upload: str, auth: dict, url: str, stop: threading.Event):
     def body():
         yield b"a" * 1000

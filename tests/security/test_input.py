@@ -9,6 +9,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kikoto.app import META
+
 from ..helpers import LAYER_TYPE, descriptor, push_blob, sha256
 
 
@@ -51,6 +53,50 @@ async def test_forged_next_tokens_are_invalid_parameters(registry_with):
                                   ("DescribeImages", {"repositoryName": "app"})]:
             status, body = await registry.ecr(operation, {**params, "nextToken": token})
             assert status == 400 and body["__type"] == "InvalidParameterException", (operation, offset, body)
+
+
+async def test_unicode_digits_and_signatures_are_client_errors(registry_with):
+    """Siblings of the audit's input defects: "²".isdigit() is True but int("²") fails, and
+    hmac.compare_digest refuses non-ASCII strings."""
+    registry = await registry_with()
+    await registry.ecr("CreateRepository", {"repositoryName": "app"})
+    auth = await registry.basic()
+    for n in ("²", "١٢", "1_000", " 5"):
+        response = await registry.client.get("/v2/_catalog", params={"n": n}, headers=auth)
+        assert response.status == 400, n
+        assert (await response.json())["errors"][0]["code"] == "PAGINATION_NUMBER_INVALID"
+    response = await registry.client.get(f"/v2/app/blobs/sha256:{'a' * 64}",
+                                         params={"X-Kikoto-Signature": "é" * 64, "X-Kikoto-Expires": "99999999999"})
+    assert response.status == 401
+    response = await registry.client.get(f"/v2/app/blobs/sha256:{'a' * 64}",
+                                         params={"X-Kikoto-Signature": "a", "X-Kikoto-Expires": "٣"})
+    assert response.status == 401
+
+
+async def test_range_requests_beyond_reason_are_416(registry_with):
+    registry = await registry_with()
+    data = b"r" * 200_000  # larger than the in-memory small-blob path
+    digest = await push_blob(await registry.authed(), "app", data)
+    auth = await registry.basic()
+    for value in ("bytes=99999999999999999999-", "bytes=5-2", "bytes=-0", "bytes=300000-"):
+        response = await registry.client.get(f"/v2/app/blobs/{digest}", headers={**auth, "Range": value})
+        assert response.status < 500, (value, response.status)
+    ok = await registry.client.get(f"/v2/app/blobs/{digest}", headers={**auth, "Range": "bytes=10-19"})
+    assert ok.status == 206 and await ok.read() == data[10:20]
+
+
+async def test_readiness_never_tells_an_anonymous_caller_the_details(registry_with, monkeypatch):
+    registry = await registry_with()
+    meta = registry.app[META]
+
+    async def fail(*_args):
+        raise RuntimeError("connection to postgresql://kikoto:hunter2@db.internal failed")
+
+    monkeypatch.setattr(meta, "list_repositories", fail)
+    response = await registry.client.get("/readyz")
+    body = await response.text()
+    assert response.status == 503 and "hunter2" not in body and "db.internal" not in body
+    assert (await response.json())["database"] == "unavailable"
 
 
 async def test_an_unknown_path_names_the_problem(registry_with):

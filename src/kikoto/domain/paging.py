@@ -15,7 +15,7 @@ def parse_page_size(raw: str | None) -> int | None:
     """`n` query parameter: None when absent, otherwise 0..MAX_PAGE."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, and int("²") fails
         raise RegistryError("PAGINATION_NUMBER_INVALID", f"n must be a non-negative integer, got {raw!r}")
     return min(int(raw), MAX_PAGE)
 

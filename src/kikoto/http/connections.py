@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import socket
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -40,8 +41,9 @@ def connection_bound(configured: int) -> int:
 
 
 class ConnectionGuard:
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, send_timeout: float = 0):
         self.limit = limit
+        self.send_timeout = send_timeout  # seconds a peer may leave our data unacknowledged
         self.open: dict[GuardedHandler, None] = {}  # insertion order: oldest first
         self.evicted = 0
 
@@ -80,6 +82,11 @@ class GuardedHandler(RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._guard.admit(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and self._guard.send_timeout and hasattr(socket, "TCP_USER_TIMEOUT"):
+            # A client that stops reading (a zero receive window for ever) is dropped by the
+            # kernel after this long, whatever response is being written: blobs, manifests, JSON.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self._guard.send_timeout * 1000))
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._guard.forget(self)
@@ -114,9 +121,11 @@ class GuardedHandler(RequestHandler):
 class GuardedSite(web.TCPSite):
     """TCPSite whose connections go through the guard."""
 
-    def __init__(self, runner: web.AppRunner, *args, guard: ConnectionGuard, **kwargs):
+    def __init__(self, runner: web.AppRunner, *args, guard: ConnectionGuard, handshake_timeout: float = 60.0,
+                 **kwargs):
         super().__init__(runner, *args, **kwargs)
         self._guard = guard
+        self._handshake_timeout = handshake_timeout  # a TLS handshake is not a connection the guard sees yet
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
@@ -126,7 +135,8 @@ class GuardedSite(web.TCPSite):
         def factory() -> GuardedHandler:
             return GuardedHandler(self._guard, server, loop=loop, **server._kwargs)
 
+        tls = {"ssl_handshake_timeout": self._handshake_timeout} if self._ssl_context else {}
         self._server = await loop.create_server(factory, self._host, self._port, ssl=self._ssl_context,
                                                 backlog=self._backlog, reuse_address=self._reuse_address,
-                                                reuse_port=self._reuse_port)
+                                                reuse_port=self._reuse_port, **tls)
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

@@ -81,7 +81,7 @@ def content_length(request: web.Request) -> int | None:
     raw = request.headers.get("Content-Length")
     if raw is None:
         return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or len(raw.strip()) > 18:
         raise RegistryError("SIZE_INVALID", f"invalid Content-Length {raw[:32]!r}")
     return int(raw)
 

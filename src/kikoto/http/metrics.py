@@ -3,6 +3,8 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -14,6 +16,7 @@ from prometheus_client import (
 
 from .auth import allowed, authorize
 
+log = logging.getLogger("kikoto.http")
 REGISTRY = CollectorRegistry()
 STORED_BYTES = Gauge("kikoto_stored_bytes", "Bytes of blobs stored, each blob once", registry=REGISTRY)
 STORED_BLOBS = Gauge("kikoto_stored_blobs", "Blobs stored", registry=REGISTRY)
@@ -63,12 +66,14 @@ def readyz_handler(meta, probe_store):
         problems = {}
         try:
             await meta.list_repositories(1, None)
-        except Exception as exc:  # any failure means "not ready", with the reason
-            problems["database"] = str(exc)
+        except Exception as exc:  # any failure means "not ready"; the details go to the log only,
+            problems["database"] = "unavailable"  # as a probe is anonymous (hosts, users, paths)
+            log.warning("readiness: the database is unavailable: %s", exc)
         try:
             await probe_store()
         except Exception as exc:  # unreachable or not writable
-            problems["blob_store"] = str(exc)
+            problems["blob_store"] = "unavailable"
+            log.warning("readiness: the blob store is unavailable: %s", exc)
         status = 503 if problems else 200
         return web.json_response({"status": "unavailable" if problems else "ready", **problems}, status=status)
 

@@ -16,6 +16,7 @@ from ..storage.blobs.port import BlobStore
 from ..storage.meta.lifecycle import LifecycleStore
 
 BATCH = 500
+OTHER_TIER = {"standard": "archive", "archive": "standard"}
 
 
 @dataclass
@@ -23,6 +24,7 @@ class FsckReport:
     blobs: int = 0  # blob rows checked
     files: int = 0  # stored files checked
     missing: list[str] = field(default_factory=list)  # rows whose bytes are gone
+    misplaced: list[tuple[str, str]] = field(default_factory=list)  # (digest, tier the row names): bytes in the other
     wrong_size: list[tuple[str, int, int]] = field(default_factory=list)  # (digest, recorded, stored)
     wrong_digest: list[str] = field(default_factory=list)
     orphans: list[tuple[str, str, int]] = field(default_factory=list)  # (digest, tier, size) with no row
@@ -32,7 +34,8 @@ class FsckReport:
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.wrong_size or self.wrong_digest or self.orphans or self.broken)
+        return not (self.missing or self.misplaced or self.wrong_size or self.wrong_digest or self.orphans
+                    or self.broken)
 
 
 class Fsck:
@@ -54,6 +57,13 @@ class Fsck:
                 report.blobs += 1
                 stored = await self.blobs.stat(digest, tier)
                 fault = None
+                if stored is None and await self.blobs.stat(digest, OTHER_TIER[tier]) == size:
+                    # an archive move interrupted between the bytes and the row: put them back
+                    report.misplaced.append((digest, tier))
+                    if repair:
+                        await self.blobs.move(digest, tier)
+                        report.repaired += 1
+                    continue
                 if stored is None:
                     fault = "missing"
                 elif stored != size:

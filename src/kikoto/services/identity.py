@@ -138,8 +138,9 @@ class Identities:
         if key_pair:
             existing = await self.store.key(key_pair[0])
             if existing is None:
-                try:
-                    await self.create(ADMIN, ADMINISTRATOR, key_pair)
+                try:  # a new key for an admin principal that exists keeps whatever policy it has
+                    policy = None if await self.store.principal(ADMIN) else ADMINISTRATOR
+                    await self.create(ADMIN, policy, key_pair)
                 except AlreadyExists:
                     existing = await self.store.key(key_pair[0])
             if existing is not None and self._decrypt(existing.secret) != key_pair[1]:

@@ -15,6 +15,8 @@ import os
 
 from aiohttp import web
 
+from ..limits import BODY_IDLE
+
 
 async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
     ready = loop.create_future()
@@ -42,7 +44,11 @@ class ZeroCopyFileResponse(web.FileResponse):
                 try:
                     sent = os.sendfile(fd, fobj.fileno(), offset, min(count, 1 << 30))
                 except BlockingIOError:
-                    await _writable(loop, fd)
+                    try:  # a client that stops reading must not hold the file and connection for ever
+                        async with asyncio.timeout(request.app[BODY_IDLE]):
+                            await _writable(loop, fd)
+                    except TimeoutError:
+                        raise ConnectionResetError("the client stopped reading a blob download") from None
                     continue
                 if sent == 0:
                     raise ConnectionResetError("connection closed during a blob download")

@@ -143,5 +143,5 @@ class Layers:
             expires = int(query.get("X-Kikoto-Expires", ""))
         except ValueError:
             return False
-        signature = query.get("X-Kikoto-Signature", "")
-        return expires >= time.time() and hmac.compare_digest(signature, self._signature(path, expires))
+        signature = query.get("X-Kikoto-Signature", "").encode("utf-8", "replace")
+        return expires >= time.time() and hmac.compare_digest(signature, self._signature(path, expires).encode())
