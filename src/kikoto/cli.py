@@ -216,7 +216,7 @@ def lifecycle_run(config_file, repository, dry_run, as_of, **options) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from .domain.errors import EcrError
+    from .domain.errors import KikotoError
 
     now = as_of.replace(tzinfo=datetime.timezone.utc).timestamp() if as_of else None
     dry_run = dry_run or as_of is not None
@@ -236,7 +236,7 @@ def lifecycle_run(config_file, repository, dry_run, as_of, **options) -> None:
 
     try:
         plans = _run(run, config_file, options)
-    except EcrError as exc:
+    except KikotoError as exc:
         raise click.ClickException(exc.message) from exc
     table = Table("repository", "images", "expire" if dry_run else "expired", "archive" if dry_run else "archived",
                   "tags", "bytes to free", title="lifecycle " + ("preview" if dry_run else "run"))

@@ -64,10 +64,11 @@ def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
         session = requests.Session()
         session.headers.update(server.auth_headers())
         images = [("keep", f"v{i}", *_push_image(session, server, "keep", f"v{i}")) for i in range(5)]
-        dead = [_push_blob(session, server, "junk", f"dead blob {i} ".encode() * 40) for i in range(2500)]
+        dead = [_push_blob(session, server, "junk", f"dead blob {i} ".encode() * 40) for i in range(3000)]
         rng = random.Random(7)
         killed_mid_run = 0
-        for _ in range(20):
+        for round_ in range(20):  # more garbage every round, so each GC has work when it is killed
+            dead += [_push_blob(session, server, "junk", f"dead blob {round_}/{i} ".encode() * 40) for i in range(150)]
             gc = subprocess.Popen([KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=server.process_env)
             time.sleep(rng.uniform(0.4, 1.2))

@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .errors import RegistryError
+from .errors import DigestInvalid
 
 DIGEST = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
 # The registered algorithms we implement, with the exact form of their encoded part.
@@ -26,25 +26,19 @@ def parse_digest(text: str) -> Digest:
     """Parse and validate a digest; unknown-but-grammatical algorithms are refused as unsupported."""
     match = DIGEST.fullmatch(text or "")
     if not match:
-        raise RegistryError("DIGEST_INVALID", f"invalid digest {text!r}", detail={"digest": text})
+        raise DigestInvalid(f"invalid digest {text!r}", detail={"digest": text})
     algorithm, encoded = match.groups()
     if algorithm not in ALGORITHMS:
-        raise RegistryError(
-            "DIGEST_INVALID",
-            f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}",
-            detail={"digest": text},
-        )
+        raise DigestInvalid(f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}",
+                            detail={"digest": text})
     if not ALGORITHMS[algorithm].fullmatch(encoded):
-        raise RegistryError("DIGEST_INVALID", f"invalid {algorithm} digest {text!r}", detail={"digest": text})
+        raise DigestInvalid(f"invalid {algorithm} digest {text!r}", detail={"digest": text})
     return Digest(algorithm, encoded)
 
 
 def check_algorithm(algorithm: str) -> str:
     if algorithm not in ALGORITHMS:
-        raise RegistryError(
-            "DIGEST_INVALID",
-            f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}",
-        )
+        raise DigestInvalid(f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     return algorithm
 
 

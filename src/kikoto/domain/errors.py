@@ -1,64 +1,268 @@
-"""The OCI error codes, with their HTTP status, in one place.
+"""Every failure a client can cause, as a type. No HTTP status, header or wire name lives here.
 
-Every failure a client can see is a RegistryError; the HTTP layer renders it with one function.
+Each face translates these at one place, by class (most specific first, as starlette looks up
+its exception handlers): the OCI face to its error codes (http/errors.py), the ECR face to its
+exception names (http/ecr/errors.py). A face never recognises an error by its message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# code -> (HTTP status, default message). Codes from the distribution spec (code-1..code-14),
-# plus PAGINATION_NUMBER_INVALID which CNCF Distribution uses for a bad `n`.
-CODES: dict[str, tuple[int, str]] = {
-    "BLOB_UNKNOWN": (404, "blob unknown to registry"),
-    "BLOB_UPLOAD_INVALID": (400, "blob upload invalid"),
-    "BLOB_UPLOAD_UNKNOWN": (404, "blob upload unknown to registry"),
-    "DIGEST_INVALID": (400, "provided digest did not match uploaded content"),
-    "MANIFEST_BLOB_UNKNOWN": (400, "manifest references a manifest or blob unknown to registry"),
-    "MANIFEST_INVALID": (400, "manifest invalid"),
-    "MANIFEST_UNKNOWN": (404, "manifest unknown to registry"),
-    "NAME_INVALID": (400, "invalid repository name"),
-    "NAME_UNKNOWN": (404, "repository name not known to registry"),
-    "SIZE_INVALID": (400, "provided length did not match content length"),
-    "UNAUTHORIZED": (401, "authentication required"),
-    "DENIED": (403, "requested access to the resource is denied"),
-    "UNSUPPORTED": (405, "the operation is unsupported"),
-    "TOOMANYREQUESTS": (429, "too many requests"),
-    "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
-    "TAG_INVALID": (400, "manifest tag did not match URI"),  # legacy code; ECR uses it for immutable tags
-    "UNKNOWN": (500, "unknown error"),
-}
 
+class KikotoError(Exception):
+    """A failure a client can see. `message` is for people; `detail` is the OCI error detail."""
 
-class RegistryError(Exception):
-    """A failure with an OCI error code; `status` overrides the code's usual HTTP status."""
+    default = "the request failed"
 
-    def __init__(
-        self,
-        code: str,
-        message: str | None = None,
-        detail: Any = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        default_status, default_message = CODES[code]
-        self.code = code
-        self.message = message or default_message
+    def __init__(self, message: str | None = None, detail: Any = None):
+        self.message = message or self.default
         self.detail = detail
-        self.status = status or default_status
-        self.headers = headers or {}
-        super().__init__(f"{code}: {self.message}")
+        super().__init__(self.message)
 
 
-class EcrError(Exception):
-    """A failure in the ECR API's terms: an exception name from the service model and ECR's wording."""
+# -- not found --------------------------------------------------------------------------------------
 
-    def __init__(self, error_type: str, message: str, status: int = 400, **extra: Any):
-        super().__init__(f"{error_type}: {message}")
-        self.error_type, self.message, self.status, self.extra = error_type, message, status, extra
+class NotFound(KikotoError):
+    default = "not found"
 
 
-def storage_full(detail: str = "") -> RegistryError:
-    """The registry has no room for more bytes: an operator's problem, said plainly (507)."""
-    return RegistryError("UNKNOWN", "the registry is out of storage space" + (f": {detail}" if detail else "")
-                         + "; nothing was stored, try again once space is freed", status=507)
+class RepositoryNotFound(NotFound):
+    default = "repository name not known to registry"
+
+    def __init__(self, name: str, message: str | None = None):
+        super().__init__(message or f"repository {name!r} not known to registry", {"name": name})
+        self.name = name
+
+
+class ImageNotFound(NotFound):
+    default = "manifest unknown to registry"
+
+
+class BlobNotFound(NotFound):
+    default = "blob unknown to registry"
+
+    def __init__(self, digest: str, message: str | None = None):
+        super().__init__(message or f"blob unknown to registry: {digest}", {"digest": digest})
+        self.digest = digest
+
+
+class UploadNotFound(NotFound):
+    default = "blob upload unknown to registry"
+
+
+class LayerNotFound(NotFound):
+    """A layer asked for by digest through the ECR API."""
+
+
+class TemplateNotFound(NotFound):
+    pass
+
+
+class RepositoryPolicyNotFound(NotFound):
+    pass
+
+
+class RegistryPolicyNotFound(NotFound):
+    pass
+
+
+class LifecyclePolicyNotFound(NotFound):
+    pass
+
+
+class LifecyclePreviewNotFound(NotFound):
+    pass
+
+
+class SigningConfigurationNotFound(NotFound):
+    pass
+
+
+class ExclusionNotFound(NotFound):
+    pass
+
+
+# -- conflicts ------------------------------------------------------------------------------------
+
+class AlreadyExists(KikotoError):
+    pass
+
+
+class RepositoryAlreadyExists(AlreadyExists):
+    pass
+
+
+class TemplateAlreadyExists(AlreadyExists):
+    pass
+
+
+class ImageAlreadyExists(AlreadyExists):
+    pass
+
+
+class LayerAlreadyExists(AlreadyExists):
+    pass
+
+
+class ExclusionAlreadyExists(AlreadyExists):
+    pass
+
+
+class RepositoryNotEmpty(KikotoError):
+    pass
+
+
+class TagImmutable(KikotoError):
+    """A tag that may not move to another image (the repository's tag mutability)."""
+
+
+class LimitExceeded(KikotoError):
+    pass
+
+
+# -- invalid input --------------------------------------------------------------------------------
+
+class InvalidInput(KikotoError):
+    default = "invalid request"
+
+
+class InvalidParameter(InvalidInput):
+    """A request parameter that is wrong, in the words of the API that received it."""
+
+
+class NameInvalid(InvalidInput):
+    default = "invalid repository name"
+
+
+class DigestInvalid(InvalidInput):
+    default = "provided digest did not match uploaded content"
+
+
+class ImageDigestMismatch(DigestInvalid):
+    """The digest given for an image is not the digest of its manifest."""
+
+
+class ManifestInvalid(InvalidInput):
+    default = "manifest invalid"
+
+
+class ManifestTooLarge(ManifestInvalid):
+    pass
+
+
+class ReferencedImageUnknown(InvalidInput):
+    """An index lists a manifest the repository does not have."""
+
+    def __init__(self, digest: str):
+        super().__init__(f"manifest unknown to registry: {digest}", {"digest": digest})
+
+
+class ReferencedBlobUnknown(InvalidInput):
+    """A manifest references a blob the repository cannot see."""
+
+    def __init__(self, digest: str):
+        super().__init__(f"blob unknown to registry: {digest}", {"digest": digest})
+
+
+class PageSizeInvalid(InvalidInput):
+    default = "invalid number of results requested"
+
+
+class SizeInvalid(InvalidInput):
+    default = "provided length did not match content length"
+
+
+class LengthRequired(SizeInvalid):
+    pass
+
+
+class BodyTooLarge(SizeInvalid):
+    pass
+
+
+class UploadInvalid(InvalidInput):
+    default = "blob upload invalid"
+
+
+class UploadOutOfOrder(UploadInvalid):
+    """A chunk that does not start where the upload ends (416 with the upload's Range)."""
+
+    def __init__(self, message: str, repository: str, upload_id: str, offset: int):
+        super().__init__(message)
+        self.repository, self.upload_id, self.offset = repository, upload_id, offset
+
+
+class UploadBusy(UploadInvalid):
+    """Another request is writing to, or has just moved, the same upload (416)."""
+
+
+class EmptyUpload(UploadInvalid):
+    pass
+
+
+class LayerPartInvalid(UploadInvalid):
+    """An ECR layer part that is not base64, or does not continue the upload where it ends."""
+
+    def __init__(self, message: str, repository: str | None = None, upload_id: str | None = None,
+                 last_valid_byte: int | None = None):
+        super().__init__(message)
+        self.repository, self.upload_id, self.last_valid_byte = repository, upload_id, last_valid_byte
+
+
+class LayerInvalid(InvalidInput):
+    """Finished layer content that is not what its digest says."""
+
+
+class LayerInaccessible(KikotoError):
+    pass
+
+
+class ResourceTagInvalid(InvalidInput):
+    pass
+
+
+class TooManyResourceTags(InvalidInput):
+    pass
+
+
+class SignatureMalformed(InvalidInput):
+    """Bytes that do not parse as the document they claim to be."""
+
+
+# -- access ---------------------------------------------------------------------------------------
+
+class AccessDenied(KikotoError):
+    default = "requested access to the resource is denied"
+
+
+class ImageArchived(KikotoError):
+    """The image's blobs are in the archive tier: it must be restored before a pull."""
+
+
+class Unsupported(KikotoError):
+    default = "the operation is unsupported"
+
+
+# -- capacity -------------------------------------------------------------------------------------
+
+class Throttled(KikotoError):
+    default = "too many requests"
+
+    def __init__(self, message: str | None = None, retry_after: float = 1.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(KikotoError):
+    default = "the request body stopped arriving"
+
+
+class StorageFull(KikotoError):
+    default = "the registry is out of storage space"
+
+
+def storage_full(detail: str = "") -> StorageFull:
+    """The registry has no room for more bytes: an operator's problem, said plainly."""
+    return StorageFull("the registry is out of storage space" + (f": {detail}" if detail else "")
+                       + "; nothing was stored, try again once space is freed")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .digests import parse_digest
-from .errors import RegistryError
+from .errors import DigestInvalid, ManifestInvalid, ManifestTooLarge
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -68,8 +68,8 @@ class Manifest:
         return None if self.is_index else self.config_media_type
 
 
-def _invalid(message: str) -> RegistryError:
-    return RegistryError("MANIFEST_INVALID", message)
+def _invalid(message: str) -> ManifestInvalid:
+    return ManifestInvalid(message)
 
 
 def _strip_params(content_type: str | None) -> str | None:
@@ -96,7 +96,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         raise _invalid(f"{where}: digest is required")
     try:
         parse_digest(digest)
-    except RegistryError as exc:
+    except DigestInvalid as exc:
         raise _invalid(f"{where}: {exc.message}") from None
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
         raise _invalid(f"{where}: size must be an integer from 0 to 2^63-1")
@@ -128,7 +128,7 @@ MAX_SIZE = 2**63 - 1  # what a signed 64-bit size column (and every registry) ca
 def parse_manifest(data: bytes, content_type: str | None, digest: str) -> Manifest:
     """Validate a pushed manifest; `digest` is the digest of `data`, computed by the caller."""
     if len(data) > MAX_MANIFEST_BYTES:
-        raise RegistryError("SIZE_INVALID", f"manifest exceeds the {MAX_MANIFEST_BYTES} byte limit", status=413)
+        raise ManifestTooLarge(f"manifest exceeds the {MAX_MANIFEST_BYTES} byte limit")
     try:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

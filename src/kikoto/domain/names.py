@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .digests import Digest, parse_digest
-from .errors import RegistryError
+from .errors import ManifestInvalid, NameInvalid
 
 # distribution-spec v1.1 "<name>" grammar; ECR's repositoryName pattern is the same.
 REPOSITORY_NAME = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")
@@ -16,7 +16,7 @@ TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 def check_repository_name(name: str) -> str:
     if len(name) > REPOSITORY_NAME_MAX or not REPOSITORY_NAME.fullmatch(name):
-        raise RegistryError("NAME_INVALID", f"invalid repository name: {name!r}", detail={"name": name})
+        raise NameInvalid(f"invalid repository name: {name!r}", detail={"name": name})
     return name
 
 
@@ -26,8 +26,7 @@ def is_valid_tag(tag: str) -> bool:
 
 def check_tag(tag: str) -> str:
     if not is_valid_tag(tag):
-        raise RegistryError(
-            "MANIFEST_INVALID",
+        raise ManifestInvalid(
             f"invalid tag {tag!r}: a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with '.' or '-'",
             detail={"tag": tag},
         )

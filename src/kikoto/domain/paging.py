@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from .errors import RegistryError
+from .errors import PageSizeInvalid
 
 MAX_OFFSET = 2**62  # no listing is longer; a token beyond it (1e400, -1) was not issued here
 MAX_PAGE = 10_000  # a larger `n` is clamped; the Link header then tells the client there is more
@@ -16,7 +16,7 @@ def parse_page_size(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, and int("²") fails
-        raise RegistryError("PAGINATION_NUMBER_INVALID", f"n must be a non-negative integer, got {raw!r}")
+        raise PageSizeInvalid(f"n must be a non-negative integer, got {raw!r}")
     return min(int(raw), MAX_PAGE)
 
 

@@ -14,10 +14,11 @@ import time
 
 from aiohttp import web
 
-from ..domain.errors import RegistryError
+from ..domain.errors import AccessDenied, Throttled
 from ..services.identity import Identities, Principal, TokenError
 from .ecr.api import ECR
-from .limits import RATE_LIMITS, throttled
+from .errors import OciError
+from .limits import RATE_LIMITS
 
 PRINCIPAL = web.RequestKey("principal", object)
 AUTH_CHALLENGE = web.AppKey("auth_challenge", str)
@@ -53,8 +54,8 @@ def _challenge(request: web.Request, repository: str | None, actions: tuple[str,
 
 
 def unauthorized(request: web.Request, message: str, repository: str | None = None,
-                 actions: tuple[str, ...] = ()) -> RegistryError:
-    return RegistryError("UNAUTHORIZED", message, status=401, headers=_challenge(request, repository, actions))
+                 actions: tuple[str, ...] = ()) -> OciError:
+    return OciError("UNAUTHORIZED", message, 401, _challenge(request, repository, actions))
 
 
 async def credentials(request: web.Request, identities: Identities) -> Principal | None:
@@ -110,8 +111,7 @@ async def authorize(request: web.Request, repository: str | None, *actions: str)
         return
     if request.get(PRINCIPAL) is None:
         raise unauthorized(request, "authentication required", repository, actions)
-    raise RegistryError("DENIED", f"not authorized to perform {' or '.join(actions)} on "
-                                  f"{repository or 'the registry'}", status=403)
+    raise AccessDenied(f"not authorized to perform {' or '.join(actions)} on {repository or 'the registry'}")
 
 
 @web.middleware
@@ -121,7 +121,7 @@ async def auth_middleware(request: web.Request, handler):
         request[PRINCIPAL] = principal
         if principal is not None and principal.key_id:
             if wait := request.app[RATE_LIMITS].check("principal", principal.key_id):
-                raise throttled(f"too many requests for {principal.arn}", wait)
+                raise Throttled(f"too many requests for {principal.arn}", wait)
     return await handler(request)
 
 

@@ -18,21 +18,11 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from ..domain.errors import RegistryError
+from ..domain.errors import BodyTooLarge, RequestTimeout, SizeInvalid, Throttled
 
 BUDGET = web.AppKey("body_budget", object)
 RATE_LIMITS = web.AppKey("rate_limits", object)
 BODY_IDLE = web.AppKey("body_idle_timeout", float)
-
-
-def throttled(message: str, retry_after: float = 1.0) -> RegistryError:
-    return RegistryError("TOOMANYREQUESTS", message, status=429,
-                         headers={"Retry-After": str(max(1, int(retry_after + 0.999)))})
-
-
-def request_timeout(message: str) -> RegistryError:
-    return RegistryError("BLOB_UPLOAD_INVALID" if "upload" in message else "SIZE_INVALID", message, status=408,
-                         headers={"Connection": "close"})
 
 
 class BodyBudget:
@@ -44,7 +34,7 @@ class BodyBudget:
     @contextmanager
     def reserve(self, size: int):
         if self.used + size > self.limit:
-            raise throttled(f"the server is holding {self.used} bytes of request bodies; try again shortly")
+            raise Throttled(f"the server is holding {self.used} bytes of request bodies; try again shortly")
         self.used += size
         try:
             yield
@@ -71,7 +61,7 @@ async def idle_limited(stream, idle: float):
             async with asyncio.timeout(idle):
                 chunk = await stream.readany()
         except TimeoutError:
-            raise request_timeout(f"no request body bytes arrived for {idle:g} seconds") from None
+            raise RequestTimeout(f"no request body bytes arrived for {idle:g} seconds") from None
         if not chunk:
             return
         yield chunk
@@ -82,7 +72,7 @@ def content_length(request: web.Request) -> int | None:
     if raw is None:
         return None
     if not (raw.strip().isascii() and raw.strip().isdigit()) or len(raw.strip()) > 18:
-        raise RegistryError("SIZE_INVALID", f"invalid Content-Length {raw[:32]!r}")
+        raise SizeInvalid(f"invalid Content-Length {raw[:32]!r}")
     return int(raw)
 
 
@@ -91,12 +81,12 @@ async def read_body(request: web.Request, limit: int, hasher: "hashlib._Hash | N
     announced length, or `limit` for a chunked body) and hashed as it arrives when asked."""
     length = content_length(request)
     if length is not None and length > limit:
-        raise RegistryError("SIZE_INVALID", f"body exceeds the {limit} byte limit", status=413)
+        raise BodyTooLarge(f"body exceeds the {limit} byte limit")
     with request.app[BUDGET].reserve(limit if length is None else length):
         body = bytearray()
         async for chunk in idle_limited(request.content, request.app[BODY_IDLE]):
             if len(body) + len(chunk) > limit:
-                raise RegistryError("SIZE_INVALID", f"body exceeds the {limit} byte limit", status=413)
+                raise BodyTooLarge(f"body exceeds the {limit} byte limit")
             body += chunk
             if hasher is not None:
                 hasher.update(chunk)
@@ -140,10 +130,10 @@ async def address_rate_middleware(request: web.Request, handler):
     """Per client address, before any other work (authentication included)."""
     limits = request.app[RATE_LIMITS]
     if limits.enabled and (wait := limits.check("address", request.remote or "")):
-        error = throttled(f"too many requests from {request.remote}", wait)
+        error = Throttled(f"too many requests from {request.remote}", wait)
         if request.path == "/" and request.method == "POST":  # the ECR face speaks its own error format
-            body = {"__type": "ThrottlingException", "message": error.message}
-            return web.json_response(body, status=400, headers=error.headers,
-                                     content_type="application/x-amz-json-1.1")
+            from .ecr.errors import ecr_error_response
+
+            return ecr_error_response(error, "", "")
         raise error
     return await handler(request)

@@ -7,7 +7,7 @@ repository ARNs, or "*" for registry-wide actions.
 from __future__ import annotations
 
 from ..domain.ecr import repository_arn
-from ..domain.errors import EcrError
+from ..domain.errors import AccessDenied
 from ..domain.policy import ANONYMOUS, PolicyError, Statement, evaluate, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.ecr import EcrStore
@@ -57,6 +57,5 @@ class Access:
         if decision != "Allow":
             who = principal.arn if principal and not principal.anonymous else "anonymous"
             why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"
-            raise EcrError("AccessDeniedException",
-                           f"User: {who} is not authorized to perform: {action} on resource: "
+            raise AccessDenied(f"User: {who} is not authorized to perform: {action} on resource: "
                            f"{self.resource(repository)} {why}")

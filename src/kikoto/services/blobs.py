@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
-from ..domain.errors import RegistryError, storage_full
+from ..domain.errors import (
+    BlobNotFound,
+    DigestInvalid,
+    ImageArchived,
+    SizeInvalid,
+    UploadBusy,
+    UploadInvalid,
+    UploadNotFound,
+    UploadOutOfOrder,
+    storage_full,
+)
 from ..storage.blobs.port import BlobArchived, BlobStore, UploadConflict
 from ..storage.changes import ByteCache, VersionedCache
 from ..storage.meta.store import MetadataStore, Upload
@@ -63,7 +73,7 @@ class Blobs:
             if size is not None:
                 self._sizes.put((repository, digest), size, token)
         if size is None:
-            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", detail={"digest": digest})
+            raise BlobNotFound(digest)
         return size
 
     async def locate(self, repository: str, digest: str) -> BlobLocation:
@@ -71,9 +81,8 @@ class Blobs:
         try:
             return BlobLocation(digest, size, await self.store.location(digest))
         except BlobArchived:
-            raise RegistryError("DENIED", f"blob {digest} belongs to an archived image; restore the image first "
-                                          f"(aws ecr update-image-storage-class --target-storage-class STANDARD)",
-                                status=403) from None
+            raise ImageArchived(f"blob {digest} belongs to an archived image; restore the image first "
+                                f"(aws ecr update-image-storage-class --target-storage-class STANDARD)") from None
 
     def small_content(self, location: BlobLocation) -> bytes | None:
         """The bytes of a small blob, from memory after the first read: answering a 4 KiB GET
@@ -96,7 +105,7 @@ class Blobs:
         parse_digest(digest)
         repo = await self.repositories.get(repository)
         if not await self.meta.unlink_blob(repo.id, digest):
-            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", detail={"digest": digest})
+            raise BlobNotFound(digest)
 
     # -- mounting -------------------------------------------------------------------------
 
@@ -137,7 +146,7 @@ class Blobs:
         else:
             upload = await self.meta.get_upload(upload_id, repository)
         if upload is None:
-            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"upload": upload_id})
+            raise UploadNotFound(detail={"upload": upload_id})
         return upload
 
     async def status(self, repository: str, upload_id: str) -> UploadState:
@@ -183,18 +192,15 @@ class Blobs:
         actual = await self._final_digest(upload, size, wanted.algorithm)
         if str(actual) != str(wanted):
             await self._discard(upload)
-            raise RegistryError(
-                "DIGEST_INVALID",
-                f"digest {wanted} does not match the uploaded content ({actual})",
-                detail={"expected": str(wanted), "actual": str(actual)},
-            )
+            raise DigestInvalid(f"digest {wanted} does not match the uploaded content ({actual})",
+                                detail={"expected": str(wanted), "actual": str(actual)})
         # Bytes first, then the row: a blob row never exists before its file. When the content was
         # already stored, the upload is kept until the row is written, in case garbage
         # collection removed the old copy meanwhile (it never touches a freshly linked blob).
         await self.meta.claim_trashed(str(actual))
         placed = await self.store.commit_upload(upload.id, str(actual))
         if not await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=(upload.id, offset)):
-            raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)
+            raise UploadBusy("the upload was changed by another request")
         if not placed:
             await self.store.settle_upload(upload.id, str(actual))
         return str(actual)
@@ -219,22 +225,16 @@ class Blobs:
             return content_length
         match = CONTENT_RANGE.fullmatch(content_range.strip())
         if not match:
-            raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}")
+            raise UploadInvalid(f"malformed Content-Range {content_range!r}")
         start, end = int(match.group(1)), int(match.group(2))
         if end < start:
-            raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range!r}", status=416)
+            raise UploadOutOfOrder(f"malformed Content-Range {content_range!r}", repository, upload_id, offset)
         if start != offset:
-            raise RegistryError(
-                "BLOB_UPLOAD_INVALID",
-                f"chunk starts at {start} but the upload has {offset} bytes",
-                status=416,
-                headers=range_headers(repository, upload_id, offset),
-            )
+            raise UploadOutOfOrder(f"chunk starts at {start} but the upload has {offset} bytes", repository,
+                                   upload_id, offset)
         length = end - start + 1
         if content_length is not None and content_length != length:
-            raise RegistryError(
-                "SIZE_INVALID", f"Content-Length {content_length} does not match Content-Range {content_range}"
-            )
+            raise SizeInvalid(f"Content-Length {content_length} does not match Content-Range {content_range}")
         return length
 
     async def _write(self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None,
@@ -244,7 +244,7 @@ class Blobs:
             async with self.store.open_upload(upload.id, offset) as writer:
                 written = await pump(body, hashing_sink(hasher, writer))
         except UploadConflict:
-            raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=416) from None
+            raise UploadBusy("another request is writing to this upload") from None
         except OSError as exc:
             self._hashers.pop(upload.id, None)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the upload keeps its acknowledged bytes only
@@ -256,11 +256,11 @@ class Blobs:
             raise
         if expected is not None and written != expected:
             self._hashers.pop(upload.id, None)
-            raise RegistryError("SIZE_INVALID", f"expected {expected} bytes, received {written}")
+            raise SizeInvalid(f"expected {expected} bytes, received {written}")
         new_offset = offset + written
         if record and written and not await self.meta.advance_upload(upload.id, offset, new_offset):
             self._hashers.pop(upload.id, None)
-            raise RegistryError("BLOB_UPLOAD_INVALID", "the upload was changed by another request", status=416)
+            raise UploadBusy("the upload was changed by another request")
         self._remember(upload.id, new_offset, hasher)
         return new_offset
 
@@ -299,18 +299,5 @@ class Blobs:
 
 def _digest_param(digest: str | None) -> Digest:
     if not digest:
-        raise RegistryError("DIGEST_INVALID", "the digest query parameter is required to finish an upload")
+        raise DigestInvalid("the digest query parameter is required to finish an upload")
     return parse_digest(digest)
-
-
-def upload_location(repository: str, upload_id: str) -> str:
-    return f"/v2/{repository}/blobs/uploads/{upload_id}"
-
-
-def range_headers(repository: str, upload_id: str, offset: int) -> dict[str, str]:
-    """Location, Range (inclusive end; 0-0 for an empty upload, as Distribution does) and upload id."""
-    return {
-        "Location": upload_location(repository, upload_id),
-        "Range": f"0-{max(offset - 1, 0)}",
-        "Docker-Upload-UUID": upload_id,
-    }

@@ -6,7 +6,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..domain.errors import EcrError
+from ..domain.errors import (
+    ImageNotFound,
+    InvalidParameter,
+    KikotoError,
+    LifecyclePolicyNotFound,
+    LifecyclePreviewNotFound,
+)
 from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
@@ -33,8 +39,8 @@ class Plan:
         return sum(self.reclaimable.values())
 
 
-def policy_error(exc: LifecycleError) -> EcrError:
-    return EcrError("InvalidParameterException", f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
+def policy_error(exc: LifecycleError) -> KikotoError:
+    return InvalidParameter(f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
                                                  f"constraint: 'Lifecycle policy validation failure: {exc}'")
 
 
@@ -51,8 +57,8 @@ class Lifecycle:
             raise repository_not_found(name, self.account)
         return record
 
-    def _missing_policy(self, name: str) -> EcrError:
-        return EcrError("LifecyclePolicyNotFoundException", f"Lifecycle policy does not exist for the repository with "
+    def _missing_policy(self, name: str) -> KikotoError:
+        return LifecyclePolicyNotFound(f"Lifecycle policy does not exist for the repository with "
                                                             f"name '{name}' in the registry with id '{self.account}'")
 
     # -- planning and applying ----------------------------------------------------------------
@@ -155,8 +161,7 @@ class Lifecycle:
         record = await self._repository(params["repositoryName"])
         saved = await self.store.preview(record.id)
         if saved is None:
-            raise EcrError("LifecyclePolicyPreviewNotFoundException",
-                           f"There is no dry run for the repository with name '{record.name}' in the registry with id "
+            raise LifecyclePreviewNotFound(f"There is no dry run for the repository with name '{record.name}' in the registry with id "
                            f"'{self.account}'")
         policy, status, results = saved
         if params.get("imageIds") and (params.get("maxResults") or params.get("nextToken")):
@@ -184,7 +189,7 @@ class Lifecycle:
         found = next((i for i in images if image_id.get("imageDigest") in (None, i.digest)
                       and image_id.get("imageTag") in (None, *i.tags)), None)
         if found is None or not image_id:
-            raise EcrError("ImageNotFoundException", f"The image with imageId {image_id} does not exist within the "
+            raise ImageNotFound(f"The image with imageId {image_id} does not exist within the "
                                                      f"repository with name '{record.name}' in the registry with id "
                                                      f"'{self.account}'")
         if found.storage_class != target:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..domain.digests import digest_bytes
 from ..domain.ecr import tag_is_immutable
-from ..domain.errors import RegistryError
+from ..domain.errors import DigestInvalid, ImageArchived, ImageNotFound, ManifestInvalid
 from ..domain.manifests import OCI_INDEX, parse_manifest
 from ..domain.names import check_repository_name, check_tag, parse_reference
 from ..storage.changes import ByteCache, VersionedCache
@@ -53,14 +53,11 @@ class Manifests:
         ref = parse_reference(reference)
         digest = digest_bytes(content, ref.digest.algorithm if ref.digest else "sha256")
         if ref.digest and digest != ref.digest:
-            raise RegistryError(
-                "DIGEST_INVALID",
-                f"manifest digest {digest} does not match the reference {ref.digest}",
-                detail={"expected": str(ref.digest), "actual": str(digest)},
-            )
+            raise DigestInvalid(f"manifest digest {digest} does not match the reference {ref.digest}",
+                                detail={"expected": str(ref.digest), "actual": str(digest)})
         manifest = parse_manifest(content, content_type, str(digest))
         if len(extra_tags) > MAX_EXTRA_TAGS:
-            raise RegistryError("MANIFEST_INVALID", f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
+            raise ManifestInvalid(f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
         tags = list(dict.fromkeys(([ref.tag] if ref.tag else []) + [check_tag(t) for t in extra_tags]))
         repo = await self.repositories.for_push(repository)
         await self.meta.put_manifest(repo, manifest, content, tags, self.allow_sparse_index,
@@ -81,17 +78,17 @@ class Manifests:
                 self._reads.put(("head", repository, reference), head, token)
         if head is None:
             await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
-            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
+            raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})
         if head.storage_class == "ARCHIVE":
-            raise RegistryError("DENIED", f"image {head.digest} is archived; restore it first with aws ecr "
-                                          f"update-image-storage-class --target-storage-class STANDARD", status=403)
+            raise ImageArchived(f"image {head.digest} is archived; restore it first with aws ecr "
+                                f"update-image-storage-class --target-storage-class STANDARD")
         content = None
         if with_content:
             content = self._cache.get(head.digest)
             if content is None:
                 content = await self.meta.manifest_content(repository, head.digest)
                 if content is None:  # deleted between the two queries
-                    raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
+                    raise ImageNotFound(f"manifest unknown: {reference}")
                 self._cache.put(head.digest, content)
             self._record_pull(head)
         return PulledManifest(head.digest, head.media_type, head.size, content)
@@ -120,7 +117,7 @@ class Manifests:
         else:
             deleted = await self.meta.delete_manifest(repo.id, str(ref.digest))
         if not deleted:
-            raise RegistryError("MANIFEST_UNKNOWN", f"manifest unknown: {reference}", detail={"reference": reference})
+            raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})
 
     async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
         cached, token = self._reads.get(("tags", repository, limit, after))

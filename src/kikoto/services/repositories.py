@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.errors import RegistryError
+from ..domain.errors import RepositoryNotFound
 from ..domain.names import check_repository_name
 from ..storage.changes import VersionedCache
 from ..storage.meta.store import MetadataStore, Repository
@@ -28,7 +28,7 @@ class Repositories:
         check_repository_name(name)
         repo = await self._lookup(name)
         if repo is None:
-            raise RegistryError("NAME_UNKNOWN", f"repository {name!r} not known to registry", detail={"name": name})
+            raise RepositoryNotFound(name)
         return repo
 
     async def for_push(self, name: str) -> Repository:
@@ -42,9 +42,8 @@ class Repositories:
             return await self.meta.ensure_repository(name)
         if self.from_template is not None and await self.from_template(name) is not None:
             return await self.get(name)
-        raise RegistryError("NAME_UNKNOWN", f"repository {name!r} not known to registry; create it first "
-                            f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template",
-                            detail={"name": name})
+        raise RepositoryNotFound(name, f"repository {name!r} not known to registry; create it first "
+                                       f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template")
 
     async def catalog(self, limit: int | None, after: str | None) -> list[str]:
         return await self.meta.list_repositories(limit, after)

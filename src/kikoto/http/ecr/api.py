@@ -15,9 +15,9 @@ from aiohttp import web
 from botocore.model import OperationNotFoundError
 
 from ...domain.ecr import repository_name_from_arn
-from ...domain.errors import EcrError, RegistryError, storage_full
+from ...domain.errors import KikotoError, RegistryPolicyNotFound, Throttled, storage_full
 from ...services.access import Access
-from ...services.ecr.common import RegistryIdentity, repository_not_found
+from ...services.ecr.common import RegistryIdentity
 from ...services.ecr.images import Images
 from ...services.ecr.layers import Layers
 from ...services.ecr.repositories import RepositoryAdmin
@@ -26,12 +26,12 @@ from ...services.lifecycle import Lifecycle
 from ...storage.meta.ecr import EcrStore
 from .. import sigv4
 from ..errors import out_of_space
-from ..limits import RATE_LIMITS, read_body, throttled
+from ..limits import RATE_LIMITS, read_body
+from .errors import EcrError, ecr_error_response, ecr_response
 from .validation import service_model, validate
 
 log = logging.getLogger("kikoto.ecr")
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
-JSON_11 = "application/x-amz-json-1.1"
 # The largest body each operation may send, read only once the signature's key is known to be
 # active: an UploadLayerPart carries up to 20 MiB in base64 (28 MiB), a PutImage a manifest of
 # up to 4 MiB characters (JSON escapes may double it), every other request a few KiB.
@@ -73,8 +73,8 @@ async def _registry_policy(ecr: EcrServices, params: dict, action: str) -> dict:
         return {"registryId": account, "policyText": params["policyText"]}
     text = await ecr.store.document("registry_policy")
     if text is None:
-        raise EcrError("RegistryPolicyNotFoundException",
-                       f"Registry policy does not exist in the registry with id '{account}'")
+        raise RegistryPolicyNotFound(
+            f"Registry policy does not exist in the registry with id '{account}'")
     if action == "delete":
         await ecr.store.put_document("registry_policy", None)
     return {"registryId": account, "policyText": text}
@@ -132,33 +132,6 @@ async def _describe_registry(ecr: EcrServices) -> dict:
     return {"registryId": ecr.registry.account, "replicationConfiguration": {"rules": []}}
 
 
-def _as_ecr_error(error: RegistryError, params: dict, account: str) -> EcrError:
-    name = params.get("repositoryName", "")
-    if error.code == "NAME_UNKNOWN":
-        return repository_not_found(name, account)
-    if error.code == "TAG_INVALID":
-        return EcrError("ImageTagAlreadyExistsException", error.message)
-    if error.code == "MANIFEST_BLOB_UNKNOWN":
-        kind = "ReferencedImagesNotFoundException" if error.message.startswith("manifest") else "LayersNotFoundException"
-        return EcrError(kind, error.message)
-    if error.code == "BLOB_UPLOAD_UNKNOWN":
-        return EcrError("UploadNotFoundException", error.message)
-    if error.code == "TOOMANYREQUESTS":
-        return EcrError("ThrottlingException", error.message, headers=error.headers)
-    if error.status == 413:
-        return EcrError("RequestEntityTooLargeException", error.message, status=413)
-    if error.code in ("BLOB_UPLOAD_INVALID", "SIZE_INVALID") and "uploadId" in params:
-        return EcrError("InvalidLayerPartException", error.message)
-    if error.status < 500:
-        return EcrError("InvalidParameterException", error.message)
-    return EcrError("ServerException", error.message, status=500)
-
-
-def _response(body: dict, request_id: str, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON_11,
-                        headers={"x-amzn-RequestId": request_id, **(headers or {})})
-
-
 async def _authenticate(request: web.Request, ecr: EcrServices, operation: str) -> tuple[Principal, bytes]:
     """The caller and the request body. Everything the headers can prove is checked before a
     byte of the body is read (form, clock, scope, an active key): an unauthenticated client
@@ -203,7 +176,7 @@ async def handle(request: web.Request) -> web.Response:
         except sigv4.SignatureError as exc:
             raise EcrError(exc.error_type, exc.message, status=403) from None
         if wait := request.app[RATE_LIMITS].check("principal", principal.key_id or ""):
-            raise throttled(f"Rate exceeded for {principal.arn}", wait)
+            raise Throttled(f"Rate exceeded for {principal.arn}", wait)
         try:
             model = service_model().operation_model(operation)
         except OperationNotFoundError:
@@ -218,15 +191,13 @@ async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
         result = await handler(params)
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
-        return _response(result, request_id)
-    except (RegistryError, EcrError) as failure:
-        error = _as_ecr_error(failure, params, ecr.registry.account) if isinstance(failure, RegistryError) else failure
-        extra = {k: v for k, v in error.extra.items() if k != "headers"}
-        return _response({"__type": error.error_type, "message": error.message, **extra}, request_id, error.status,
-                         error.extra.get("headers"))
+        return ecr_response(result, request_id)
+    except (KikotoError, EcrError) as failure:
+        return ecr_error_response(failure, request_id, ecr.registry.account)
     except Exception as exc:
         if out_of_space(exc):
             log.error("out of storage space in %s: %s", operation, exc)
-            return _response({"__type": "ServerException", "message": storage_full().message}, request_id, 500)
+            return ecr_error_response(storage_full(), request_id, ecr.registry.account)
         log.exception("unhandled error in %s", operation)
-        return _response({"__type": "ServerException", "message": "internal error; see the server log"}, request_id, 500)
+        return ecr_error_response(EcrError("ServerException", "internal error; see the server log", 500), request_id,
+                                  ecr.registry.account)

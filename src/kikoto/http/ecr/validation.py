@@ -8,7 +8,7 @@ from functools import lru_cache
 import botocore.session
 import re2
 
-from ...domain.errors import EcrError
+from .errors import EcrError
 
 
 @lru_cache(maxsize=1)

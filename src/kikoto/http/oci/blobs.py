@@ -7,13 +7,13 @@ from pathlib import Path
 from aiohttp import web
 
 from ...domain.digests import parse_digest
-from ...services.blobs import range_headers
 from ..auth import allowed, authorize
 from .common import (
     API_VERSION,
     BLOBS,
     content_length,
     head_response,
+    range_headers,
     request_body,
     require_body_length,
 )

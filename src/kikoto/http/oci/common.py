@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ...domain.errors import RegistryError
+from ...domain.errors import LengthRequired
 from ...domain.paging import parse_page_size
 from ...services.blobs import Blobs
 from ...services.manifests import Manifests
@@ -25,8 +25,21 @@ def require_body_length(request: web.Request) -> int | None:
     """A body-carrying upload must say how long it is, or be chunked."""
     length = content_length(request)
     if length is None and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
-        raise RegistryError("SIZE_INVALID", "Content-Length is required (or Transfer-Encoding: chunked)", status=411)
+        raise LengthRequired("Content-Length is required (or Transfer-Encoding: chunked)")
     return length
+
+
+def upload_location(repository: str, upload_id: str) -> str:
+    return f"/v2/{repository}/blobs/uploads/{upload_id}"
+
+
+def range_headers(repository: str, upload_id: str, offset: int) -> dict[str, str]:
+    """Location, Range (inclusive end; 0-0 for an empty upload, as Distribution does) and upload id."""
+    return {
+        "Location": upload_location(repository, upload_id),
+        "Range": f"0-{max(offset - 1, 0)}",
+        "Docker-Upload-UUID": upload_id,
+    }
 
 
 def request_body(request: web.Request):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...domain.ecr import repository_arn
-from ...domain.errors import EcrError
+from ...domain.errors import InvalidParameter, RepositoryNotFound
 from ...domain.paging import page_by_token
 
 
@@ -27,14 +27,13 @@ class RegistryIdentity:
         return f"{self.scheme}://{self.public_host}"
 
 
-def repository_not_found(name: str, account: str) -> EcrError:
-    return EcrError("RepositoryNotFoundException",
-                    f"The repository with name '{name}' does not exist in the registry with id '{account}'")
+def repository_not_found(name: str, account: str) -> RepositoryNotFound:
+    return RepositoryNotFound(name, f"The repository with name '{name}' does not exist in the registry with id "
+                                    f"'{account}'")
 
 
-def invalid_parameter(field: str, constraint: str) -> EcrError:
-    return EcrError("InvalidParameterException",
-                    f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'")
+def invalid_parameter(field: str, constraint: str) -> InvalidParameter:
+    return InvalidParameter(f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'")
 
 
 def paginate(items: list, params: dict, default: int = 100):

@@ -6,7 +6,14 @@ import dataclasses
 import json
 
 from ...domain.digests import digest_bytes, parse_digest
-from ...domain.errors import EcrError, RegistryError
+from ...domain.errors import (
+    DigestInvalid,
+    ImageAlreadyExists,
+    ImageArchived,
+    ImageDigestMismatch,
+    ImageNotFound,
+    InvalidParameter,
+)
 from ...domain.names import is_valid_tag
 from ...storage.meta.ecr import EcrStore, ImageRecord
 from ...storage.meta.store import MetadataStore
@@ -37,9 +44,8 @@ class Images:
         tagged, stored = TAG_STATUS[wanted.get("tagStatus") or "ANY"], IMAGE_STATUS[wanted.get("imageStatus") or "ANY"]
         return record.id, [i for i in images if tagged(i) and stored(i)]
 
-    def _not_found(self, image_id: dict, name: str) -> EcrError:
-        return EcrError("ImageNotFoundException",
-                        f"The image with imageId {{{_image_id_text(image_id)[1:-1]}}} does not exist within the "
+    def _not_found(self, image_id: dict, name: str) -> ImageNotFound:
+        return ImageNotFound(f"The image with imageId {{{_image_id_text(image_id)[1:-1]}}} does not exist within the "
                         f"repository with name '{name}' in the registry with id '{self.registry.account}'")
 
     @staticmethod
@@ -84,8 +90,8 @@ class Images:
         _, images = await self._images(name, params)
         if params.get("imageIds"):
             if params.get("maxResults") or params.get("nextToken"):
-                raise EcrError("InvalidParameterException", "Invalid parameter at 'maxResults' failed to satisfy "
-                               "constraint: 'maxResults and nextToken cannot be used with imageIds'")
+                raise InvalidParameter("Invalid parameter at 'maxResults' failed to satisfy "
+                                       "constraint: 'maxResults and nextToken cannot be used with imageIds'")
             found = []
             for image_id in params["imageIds"]:
                 image = self._find(images, image_id)
@@ -109,7 +115,7 @@ class Images:
                 continue
             try:
                 pulled = await self.manifests.pull(name, image.digest)  # records the pull time, like a docker pull
-            except RegistryError as exc:  # archived
+            except (ImageArchived, ImageNotFound) as exc:  # archived, or deleted meanwhile
                 failures.append({"imageId": image_id, "failureCode": "ImageInaccessible", "failureReason": exc.message})
                 continue
             result.append({"registryId": self.registry.account, "repositoryName": name,
@@ -126,7 +132,7 @@ class Images:
         if "imageDigest" in image_id:
             try:
                 parse_digest(image_id["imageDigest"])
-            except RegistryError:
+            except DigestInvalid:
                 return {"imageId": image_id, "failureCode": "InvalidImageDigest",
                         "failureReason": "Invalid request parameters: image digest should satisfy the regex "
                                          "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"}
@@ -174,13 +180,13 @@ class Images:
         algorithm = wanted.split(":", 1)[0] if wanted and ":" in wanted else "sha256"
         digest = str(digest_bytes(content, algorithm if algorithm in ("sha256", "sha512") else "sha256"))
         if wanted and wanted != digest:
-            raise EcrError("ImageDigestDoesNotMatchException",
-                           f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided image "
+            raise ImageDigestMismatch(
+                f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided image "
                            f"digest {wanted} does not match the calculated digest {digest}'")
         existing = await self.meta.find_manifest(name, tag=tag) if tag else await self.meta.find_manifest(name, digest=digest)
         if existing is not None and existing.digest == digest:
-            raise EcrError("ImageAlreadyExistsException",
-                           f"Image with digest '{digest}'" + (f" and tag '{tag}'" if tag else "") +
+            raise ImageAlreadyExists(
+                f"Image with digest '{digest}'" + (f" and tag '{tag}'" if tag else "") +
                            f" already exists in the repository with name '{name}' in registry with id "
                            f"'{self.registry.account}'")
         await self.manifests.push(name, tag or digest, content, params.get("imageManifestMediaType"), [])

@@ -12,7 +12,19 @@ import time
 from urllib.parse import urlencode
 
 from ...domain.digests import parse_digest
-from ...domain.errors import EcrError, RegistryError
+from ...domain.errors import (
+    DigestInvalid,
+    EmptyUpload,
+    InvalidParameter,
+    LayerAlreadyExists,
+    LayerInaccessible,
+    LayerInvalid,
+    LayerNotFound,
+    LayerPartInvalid,
+    SizeInvalid,
+    UploadInvalid,
+    UploadNotFound,
+)
 from ...storage.meta.ecr import EcrStore
 from ..blobs import Blobs
 from .common import RegistryIdentity
@@ -41,7 +53,7 @@ class Layers:
         for digest in params["layerDigests"]:
             try:
                 parse_digest(digest)
-            except RegistryError:
+            except DigestInvalid:
                 failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
                                  "failureReason": "Invalid layer digest"})
                 continue
@@ -63,17 +75,15 @@ class Layers:
         try:
             data = base64.b64decode(params["layerPartBlob"], validate=True)
         except (binascii.Error, ValueError):
-            raise EcrError("InvalidLayerPartException", "The layer part blob is not valid base64.") from None
+            raise LayerPartInvalid("The layer part blob is not valid base64.") from None
         first, last = params["partFirstByte"], params["partLastByte"]
         try:
             status = await self.blobs.status(name, upload_id)
-        except RegistryError:
+        except UploadNotFound:
             raise self._unknown(upload_id) from None
         if first != status.offset or last - first + 1 != len(data):
-            raise EcrError("InvalidLayerPartException",
-                           f"The layer part must start at byte {status.offset} and be partLastByte - partFirstByte "
-                           f"+ 1 bytes long.", **self._ids(name, upload_id),
-                           lastValidByteReceived=max(status.offset - 1, 0))
+            raise LayerPartInvalid(f"The layer part must start at byte {status.offset} and be partLastByte - "
+                                   f"partFirstByte + 1 bytes long.", name, upload_id, max(status.offset - 1, 0))
 
         async def body():
             yield data
@@ -81,9 +91,9 @@ class Layers:
         state = await self.blobs.append(name, upload_id, body(), f"{first}-{last}", len(data))
         return {**self._ids(name, upload_id), "lastByteReceived": state.offset - 1}
 
-    def _unknown(self, upload_id: str) -> EcrError:
-        return EcrError("UploadNotFoundException", f"The upload with id '{upload_id}' does not exist in the registry "
-                        f"with id '{self.registry.account}'")
+    def _unknown(self, upload_id: str) -> UploadNotFound:
+        return UploadNotFound(f"The upload with id '{upload_id}' does not exist in the registry "
+                              f"with id '{self.registry.account}'")
 
     async def complete(self, params: dict) -> dict:
         name, upload_id = params["repositoryName"], params["uploadId"]
@@ -91,15 +101,15 @@ class Layers:
         digest = params["layerDigests"][0]
         try:
             status = await self.blobs.status(name, upload_id)
-        except RegistryError:
+        except UploadNotFound:
             raise self._unknown(upload_id) from None
         if status.offset == 0:
-            raise EcrError("EmptyUploadException", f"The upload with id '{upload_id}' does not contain any layer parts")
+            raise EmptyUpload(f"The upload with id '{upload_id}' does not contain any layer parts")
         if await self.blobs.meta.repo_blob_size(name, digest) is not None:
             await self.blobs.cancel(name, upload_id)
-            raise EcrError("LayerAlreadyExistsException",
-                           f"The layer with digest '{digest}' already exists in the repository with name '{name}' in "
-                           f"the registry with id '{self.registry.account}'")
+            raise LayerAlreadyExists(
+                f"The layer with digest '{digest}' already exists in the repository with name '{name}' in "
+                f"the registry with id '{self.registry.account}'")
 
         async def nothing():
             return
@@ -107,8 +117,8 @@ class Layers:
 
         try:
             stored = await self.blobs.finish(name, upload_id, digest, nothing(), None, None)
-        except RegistryError as exc:
-            raise EcrError("InvalidLayerException", exc.message) from None
+        except (DigestInvalid, SizeInvalid, UploadInvalid) as exc:
+            raise LayerInvalid(exc.message) from None
         return {**self._ids(name, upload_id), "layerDigest": stored}
 
     async def download_url(self, params: dict) -> dict:
@@ -116,15 +126,15 @@ class Layers:
         record = await self.repositories.get(name)
         try:
             parse_digest(digest)
-        except RegistryError:
-            raise EcrError("InvalidParameterException", f"Invalid parameter at 'layerDigest' failed to satisfy "
-                           f"constraint: 'invalid digest {digest}'") from None
+        except DigestInvalid:
+            raise InvalidParameter(f"Invalid parameter at 'layerDigest' failed to satisfy "
+                                   f"constraint: 'invalid digest {digest}'") from None
         if await self.blobs.meta.repo_blob_size(name, digest) is None:
-            raise EcrError("LayersNotFoundException", f"The layer with digest '{digest}' does not exist in the "
-                           f"repository with name '{name}' in the registry with id '{self.registry.account}'")
+            raise LayerNotFound(f"The layer with digest '{digest}' does not exist in the "
+                                f"repository with name '{name}' in the registry with id '{self.registry.account}'")
         if not await self.ecr.blob_is_referenced(record.id, digest):
-            raise EcrError("LayerInaccessibleException", f"The layer with digest '{digest}' is not referenced by any "
-                           f"image in the repository with name '{name}'")
+            raise LayerInaccessible(f"The layer with digest '{digest}' is not referenced by any "
+                                    f"image in the repository with name '{name}'")
         return {"downloadUrl": self.presign(name, digest), "layerDigest": digest}
 
     # -- presigned blob URLs: the client follows them without credentials, as with ECR's S3 URLs

@@ -4,7 +4,17 @@ repository policies, and repository creation templates (CREATE_ON_PUSH)."""
 from __future__ import annotations
 
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
-from ...domain.errors import EcrError
+from ...domain.errors import (
+    InvalidParameter,
+    KikotoError,
+    RepositoryAlreadyExists,
+    RepositoryNotEmpty,
+    RepositoryPolicyNotFound,
+    ResourceTagInvalid,
+    TemplateAlreadyExists,
+    TemplateNotFound,
+    TooManyResourceTags,
+)
 from ...domain.names import REPOSITORY_NAME
 from ...domain.policy import PolicyError, parse_policy
 from ...storage.meta.ecr import EcrStore, RepositoryRecord
@@ -18,21 +28,18 @@ TEMPLATE_FIELDS = ("prefix", "description", "encryptionConfiguration", "resource
 
 def check_mutability(mode: str | None, filters: list | None) -> None:
     if mode and mode.endswith("_WITH_EXCLUSION") and not filters:
-        raise EcrError("InvalidParameterException",
-                       f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}")
+        raise InvalidParameter(f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}")
     if filters and not (mode or "").endswith("_WITH_EXCLUSION"):
-        raise EcrError("InvalidParameterException",
-                       "ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
+        raise InvalidParameter("ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
                        "IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
 
 
 def check_resource_tags(tags: list[dict]) -> None:
     for tag in tags:
         if len(tag["Key"]) > 128 or len(tag["Value"]) > 256:
-            raise EcrError("InvalidTagParameterException",
-                           "A tag key must be at most 128 characters and a value at most 256 characters.")
+            raise ResourceTagInvalid("A tag key must be at most 128 characters and a value at most 256 characters.")
     if len({t["Key"] for t in tags}) > MAX_RESOURCE_TAGS:
-        raise EcrError("TooManyTagsException", f"A repository can have at most {MAX_RESOURCE_TAGS} tags.")
+        raise TooManyResourceTags(f"A repository can have at most {MAX_RESOURCE_TAGS} tags.")
 
 
 def check_repository_policy(text: str) -> None:
@@ -89,8 +96,7 @@ class RepositoryAdmin:
         }
         record = await self.store.create_repository(name, settings)
         if record is None:
-            raise EcrError("RepositoryAlreadyExistsException",
-                           f"The repository with name '{name}' already exists in the registry with id "
+            raise RepositoryAlreadyExists(f"The repository with name '{name}' already exists in the registry with id "
                            f"'{self.registry.account}'")
         return {"repository": self.shape(record)}
 
@@ -118,8 +124,7 @@ class RepositoryAdmin:
     async def delete(self, params: dict) -> dict:
         record = await self.get(params["repositoryName"])
         if not params.get("force") and await self.store.image_count(record.id):
-            raise EcrError("RepositoryNotEmptyException",
-                           f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
+            raise RepositoryNotEmpty(f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
                            f"cannot be deleted because it still contains images")
         await self.store.delete_repository(record.id)
         self.access.forget(record.name)
@@ -179,8 +184,7 @@ class RepositoryAdmin:
     async def get_policy(self, params: dict, delete: bool = False) -> dict:
         record = await self.get(params["repositoryName"])
         if not record.repository_policy:
-            raise EcrError("RepositoryPolicyNotFoundException",
-                           f"Repository policy does not exist for the repository with name '{record.name}' in the "
+            raise RepositoryPolicyNotFound(f"Repository policy does not exist for the repository with name '{record.name}' in the "
                            f"registry with id '{self.registry.account}'")
         if delete:
             await self.store.update_repository(record.name, {"repository_policy": None})
@@ -200,9 +204,8 @@ class RepositoryAdmin:
             check_repository_policy(params["repositoryPolicy"])
         return {k: params[k] for k in TEMPLATE_FIELDS if params.get(k) is not None} | {"prefix": prefix.rstrip("/")}
 
-    def _template_missing(self, prefix: str) -> EcrError:
-        return EcrError("TemplateNotFoundException",
-                        f"The repository creation template with prefix '{prefix}' does not exist in the registry "
+    def _template_missing(self, prefix: str) -> KikotoError:
+        return TemplateNotFound(f"The repository creation template with prefix '{prefix}' does not exist in the registry "
                         f"with id '{self.registry.account}'")
 
     async def create_template(self, params: dict) -> dict:
@@ -210,8 +213,7 @@ class RepositoryAdmin:
         body.setdefault("imageTagMutability", "MUTABLE")
         saved = await self.store.put_template(body["prefix"], body, create=True)
         if saved is None:
-            raise EcrError("TemplateAlreadyExistsException",
-                           f"The repository creation template with prefix '{body['prefix']}' already exists in the "
+            raise TemplateAlreadyExists(f"The repository creation template with prefix '{body['prefix']}' already exists in the "
                            f"registry with id '{self.registry.account}'")
         return {"registryId": self.registry.account, "repositoryCreationTemplate": saved}
 

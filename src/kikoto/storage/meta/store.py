@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ...domain.errors import RegistryError
+from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
 from ...domain.manifests import Manifest
 from .base import SqlStore
 from .schema import (
@@ -311,8 +311,7 @@ class MetadataStore(SqlStore):
         query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo.id, tags.c.name.in_(tag_names))
         for row in await conn.execute(query):
             if row.digest != digest and immutable(row.name):
-                raise RegistryError(
-                    "TAG_INVALID",
+                raise TagImmutable(
                     f"The image tag '{row.name}' already exists in the '{repo.name}' repository and cannot be "
                     f"overwritten because the tag is immutable.",
                     detail={"tag": row.name},
@@ -331,11 +330,9 @@ class MetadataStore(SqlStore):
                 if descriptor.is_foreign:
                     continue
                 if descriptor.digest not in sizes:
-                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"blob unknown to registry: {descriptor.digest}",
-                                        detail={"digest": descriptor.digest})
+                    raise ReferencedBlobUnknown(descriptor.digest)
                 if sizes[descriptor.digest] != descriptor.size:
-                    raise RegistryError(
-                        "MANIFEST_INVALID",
+                    raise ManifestInvalid(
                         f"descriptor size {descriptor.size} does not match blob {descriptor.digest} "
                         f"of {sizes[descriptor.digest]} bytes",
                     )
@@ -346,8 +343,7 @@ class MetadataStore(SqlStore):
             present = set((await conn.scalars(query)).all())
             for digest in child_digests:
                 if digest not in present:
-                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"manifest unknown to registry: {digest}",
-                                        detail={"digest": digest})
+                    raise ReferencedImageUnknown(digest)
 
     async def find_manifest(self, repo_name: str, *, tag: str | None = None, digest: str | None = None):
         """(digest, media type, size) of a manifest by tag or digest in one indexed query;
