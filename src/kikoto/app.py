@@ -12,8 +12,8 @@ from aiohttp import web
 
 from .config import Settings
 from .http.auth import AUTH_CHALLENGE, auth_middleware
-from .http.ecr.api import ECR, EcrServices
 from .http.ecr.api import handle as ecr_api
+from .http.ecr.context import ECR, EcrServices
 from .http.errors import error_middleware
 from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits, address_rate_middleware
 from .http.metrics import healthz, metrics_handler, readyz_handler
@@ -26,6 +26,7 @@ from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
 from .services.ecr.layers import Layers
 from .services.ecr.repositories import RepositoryAdmin
+from .services.ecr.settings import RegistrySettings
 from .services.fsck import Fsck
 from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
@@ -146,6 +147,7 @@ def compose(settings: Settings) -> Registry:
                                 cache=VersionedCache(changes, max_age))
     blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age),
                   min_free_space=settings.min_free_space)
+    registry_settings = RegistrySettings(ecr_store, VersionedCache(changes, max_age))
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
                           cache=VersionedCache(changes, max_age))
     lifecycle_store = LifecycleStore(meta)
@@ -155,6 +157,7 @@ def compose(settings: Settings) -> Registry:
         images=Images(ecr_store, meta, manifests, admin, registry),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
+        settings=registry_settings,
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)

@@ -97,8 +97,12 @@ class Server:
         """A boto3 ECR client pointed at this server (real SigV4 signing)."""
         import boto3
 
-        return boto3.client("ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
-                            aws_secret_access_key=secret)
+        from ..ecr_shapes import validate_every_response
+
+        client = boto3.client("ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
+                              aws_secret_access_key=secret)
+        validate_every_response(client)  # every answer is checked against botocore's model
+        return client
 
     def password(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET) -> str:
         """`aws ecr get-login-password`, done with boto3."""

@@ -212,7 +212,7 @@ def test_batch_delete_image_semantics(ecr, server):
     assert ecr.list_images(repositoryName="deleting")["imageIds"] == []  # the last tag took the image with it
     _, other = push(server, "deleting", "c", "y")
     assert ecr.batch_delete_image(repositoryName="deleting", imageIds=[{"imageDigest": other}])["imageIds"] == [
-        {"imageDigest": other}]
+        {"imageDigest": other, "imageTag": "c"}]  # ECR names each tag the deletion removed
     # both tags of one image in one call: the first removes a tag, the second (now the last) the image
     body, digest = push(server, "deleting", "d", "z")
     requests.put(f"{server.url}/v2/deleting/manifests/e", data=body, auth=auth,

@@ -24,6 +24,12 @@ def repository_name_from_arn(arn: str) -> str | None:
     return match.group("name") if match else None
 
 
+def account_from_arn(arn: str) -> str | None:
+    """The account of an ECR repository ARN, None for anything else."""
+    match = ARN.fullmatch(arn)
+    return match.group("account") if match else None
+
+
 def tag_is_immutable(mode: str, exclusions: list[dict] | None, tag: str) -> bool:
     """Whether `tag` may not be moved to another image under the repository's setting.
     Exclusion filters name the tags that take the opposite of the base setting."""

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..domain.errors import AccessDenied, Throttled
 from ..services.identity import Identities, Principal, TokenError
-from .ecr.api import ECR
+from .ecr.context import ECR
 from .errors import OciError
 from .limits import RATE_LIMITS
 

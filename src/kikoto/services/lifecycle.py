@@ -137,8 +137,7 @@ class Lifecycle:
             await self.ecr.update_repository(record.name, {"lifecycle_policy": None})
         result = {"registryId": self.account, "repositoryName": record.name,
                   "lifecyclePolicyText": record.lifecycle_policy}
-        if record.lifecycle_evaluated_at:
-            result["lastEvaluatedAt"] = record.lifecycle_evaluated_at
+        result["lastEvaluatedAt"] = record.lifecycle_evaluated_at or 0  # ECR: 0 until the first evaluation
         return result
 
     async def start_preview(self, params: dict) -> dict:

@@ -65,7 +65,10 @@ class Manifests:
         self._cache.put(str(digest), content)
         return PushedManifest(str(digest), manifest.subject.digest if manifest.subject else None, tags)
 
-    async def pull(self, repository: str, reference: str, with_content: bool = True) -> PulledManifest:
+    async def pull(self, repository: str, reference: str, with_content: bool = True,
+                   record_pull: bool = True) -> PulledManifest:
+        """The manifest by tag or digest. A pull with content moves lastRecordedPullTime unless
+        `record_pull` is False (a principal excluded from pull-time updates)."""
         check_repository_name(repository)
         head, token = self._reads.get(("head", repository, reference))
         if head is None:
@@ -90,7 +93,8 @@ class Manifests:
                 if content is None:  # deleted between the two queries
                     raise ImageNotFound(f"manifest unknown: {reference}")
                 self._cache.put(head.digest, content)
-            self._record_pull(head)
+            if record_pull:
+                self._record_pull(head)
         return PulledManifest(head.digest, head.media_type, head.size, content)
 
     def _record_pull(self, head) -> None:

@@ -3,31 +3,26 @@ authorise (ecr:<Operation> on the repository), dispatch, and answer in AWS JSON 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 from aiohttp import web
 from botocore.model import OperationNotFoundError
 
-from ...domain.ecr import repository_name_from_arn
-from ...domain.errors import KikotoError, RegistryPolicyNotFound, Throttled, storage_full
-from ...services.access import Access
-from ...services.ecr.common import RegistryIdentity
-from ...services.ecr.images import Images
-from ...services.ecr.layers import Layers
-from ...services.ecr.repositories import RepositoryAdmin
-from ...services.identity import Identities, Principal
-from ...services.lifecycle import Lifecycle
-from ...storage.meta.ecr import EcrStore
+from ...domain.ecr import account_from_arn, repository_arn, repository_name_from_arn
+from ...domain.errors import AccessDenied, KikotoError, Throttled, storage_full
+from ...services.identity import Principal
 from .. import sigv4
 from ..errors import out_of_space
 from ..limits import RATE_LIMITS, read_body
+from .context import ECR, Call, EcrServices
+
+__all__ = ["ECR", "EcrServices", "handle"]
 from .errors import EcrError, ecr_error_response, ecr_response
+from .operations import OPERATIONS
 from .validation import service_model, validate
 
 log = logging.getLogger("kikoto.ecr")
@@ -37,99 +32,6 @@ TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 # up to 4 MiB characters (JSON escapes may double it), every other request a few KiB.
 BODY_LIMITS = {"UploadLayerPart": 28 << 20 | 64 << 10, "PutImage": 8 << 20}
 DEFAULT_BODY_LIMIT = 1 << 20
-
-
-@dataclass
-class EcrServices:
-    registry: RegistryIdentity
-    identities: Identities
-    access: Access
-    store: EcrStore
-    repositories: RepositoryAdmin
-    images: Images
-    layers: Layers
-    lifecycle: Lifecycle
-
-
-ECR = web.AppKey("ecr", EcrServices)
-
-
-async def _authorization_token(ecr: EcrServices, principal: Principal, params: dict) -> dict:
-    password, expires = ecr.identities.issue(principal)
-    token = base64.b64encode(f"AWS:{password}".encode()).decode()
-    return {"authorizationData": [{"authorizationToken": token, "expiresAt": expires,
-                                   "proxyEndpoint": ecr.registry.endpoint}]}
-
-
-async def _registry_policy(ecr: EcrServices, params: dict, action: str) -> dict:
-    account = ecr.registry.account
-    if action == "put":
-        try:
-            json.loads(params["policyText"])
-        except (ValueError, RecursionError):
-            raise EcrError("InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy "
-                           "constraint: 'Invalid registry policy provided'") from None
-        await ecr.store.put_document("registry_policy", params["policyText"])
-        return {"registryId": account, "policyText": params["policyText"]}
-    text = await ecr.store.document("registry_policy")
-    if text is None:
-        raise RegistryPolicyNotFound(
-            f"Registry policy does not exist in the registry with id '{account}'")
-    if action == "delete":
-        await ecr.store.put_document("registry_policy", None)
-    return {"registryId": account, "policyText": text}
-
-
-def _operations(ecr: EcrServices, principal: Principal):
-    repos, images, layers, lifecycle = ecr.repositories, ecr.images, ecr.layers, ecr.lifecycle
-
-    async def visible(name: str) -> bool:
-        return await ecr.access.allowed(principal, "ecr:DescribeRepositories", name)
-
-    return {
-        "CreateRepository": repos.create,
-        "DescribeRepositories": lambda p: repos.describe(
-            p, visible, lambda name: ecr.access.require(principal, "ecr:DescribeRepositories", name)),
-        "DeleteRepository": repos.delete,
-        "PutImageTagMutability": repos.put_mutability,
-        "PutImageScanningConfiguration": repos.put_scanning,
-        "TagResource": repos.tag,
-        "UntagResource": repos.untag,
-        "ListTagsForResource": repos.list_tags,
-        "SetRepositoryPolicy": repos.set_policy,
-        "GetRepositoryPolicy": repos.get_policy,
-        "DeleteRepositoryPolicy": lambda p: repos.get_policy(p, delete=True),
-        "CreateRepositoryCreationTemplate": repos.create_template,
-        "DescribeRepositoryCreationTemplates": repos.describe_templates,
-        "UpdateRepositoryCreationTemplate": repos.update_template,
-        "DeleteRepositoryCreationTemplate": repos.delete_template,
-        "ListImages": images.list,
-        "DescribeImages": images.describe,
-        "BatchGetImage": images.batch_get,
-        "BatchDeleteImage": images.batch_delete,
-        "PutImage": images.put,
-        "ListImageReferrers": images.referrers,
-        "BatchCheckLayerAvailability": layers.check,
-        "InitiateLayerUpload": layers.initiate,
-        "UploadLayerPart": layers.upload_part,
-        "CompleteLayerUpload": layers.complete,
-        "GetDownloadUrlForLayer": layers.download_url,
-        "PutLifecyclePolicy": lifecycle.put_policy,
-        "GetLifecyclePolicy": lifecycle.get_policy,
-        "DeleteLifecyclePolicy": lambda p: lifecycle.get_policy(p, delete=True),
-        "StartLifecyclePolicyPreview": lifecycle.start_preview,
-        "GetLifecyclePolicyPreview": lifecycle.get_preview,
-        "UpdateImageStorageClass": lifecycle.update_storage_class,
-        "GetAuthorizationToken": lambda p: _authorization_token(ecr, principal, p),
-        "DescribeRegistry": lambda p: _describe_registry(ecr),
-        "PutRegistryPolicy": lambda p: _registry_policy(ecr, p, "put"),
-        "GetRegistryPolicy": lambda p: _registry_policy(ecr, p, "get"),
-        "DeleteRegistryPolicy": lambda p: _registry_policy(ecr, p, "delete"),
-    }
-
-
-async def _describe_registry(ecr: EcrServices) -> dict:
-    return {"registryId": ecr.registry.account, "replicationConfiguration": {"rules": []}}
 
 
 async def _authenticate(request: web.Request, ecr: EcrServices, operation: str) -> tuple[Principal, bytes]:
@@ -164,6 +66,22 @@ def _parse(body: bytes) -> dict:
     return params
 
 
+def _this_registry(ecr: EcrServices, principal: Principal, operation: str, params: dict,
+                   repository: str | None) -> None:
+    """A request naming another registry (`registryId`, `registryIds`, or a resource ARN of
+    another account) is refused as ECR refuses it without a grant from that registry's policy:
+    this server holds one registry, so no other registry's policy can grant anything here."""
+    named = [params["registryId"]] if params.get("registryId") else list(params.get("registryIds") or [])
+    arn_account = account_from_arn(params.get("resourceArn") or "")
+    if arn_account:
+        named.append(arn_account)
+    for registry_id in named:
+        if registry_id != ecr.registry.account:
+            resource = repository_arn(ecr.registry.region, registry_id, repository) if repository else "*"
+            raise AccessDenied(f"User: {principal.arn} is not authorized to perform: ecr:{operation} on resource: "
+                               f"{resource} because no resource-based policy allows the ecr:{operation} action")
+
+
 async def handle(request: web.Request) -> web.Response:
     request_id = str(uuid.uuid4())
     ecr = request.app[ECR]
@@ -183,13 +101,14 @@ async def handle(request: web.Request) -> web.Response:
             raise EcrError("UnknownOperationException", f"Unknown operation {target[:200]!r}") from None
         params = _parse(body)
         validate(params, model.input_shape)
-        handler = _operations(ecr, principal).get(operation)
+        handler = OPERATIONS.get(operation)
         if handler is None:
             raise EcrError("UnsupportedOperationException", f"Kikötő does not support {operation} yet.")
         repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
         await ecr.access.require(principal, f"ecr:{operation}", repository)
+        _this_registry(ecr, principal, operation, params, repository)
         started = time.perf_counter()
-        result = await handler(params)
+        result = await handler(Call(ecr, principal, params))
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
         return ecr_response(result, request_id)
     except (KikotoError, EcrError) as failure:

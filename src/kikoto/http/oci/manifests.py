@@ -9,7 +9,8 @@ from aiohttp import web
 from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
-from ..auth import authorize
+from ..auth import PRINCIPAL, authorize
+from ..ecr.context import ECR
 from ..limits import read_body
 from .common import (
     API_VERSION,
@@ -26,7 +27,9 @@ async def get_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
     await authorize(request, name, "ecr:BatchGetImage")
     head = request.method == "HEAD"
-    pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head)
+    principal = request.get(PRINCIPAL)
+    record_pull = not (principal and await request.app[ECR].settings.excluded(principal.arn))
+    pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head, record_pull=record_pull)
     headers = {**API_VERSION, "Docker-Content-Digest": pulled.digest, "ETag": f'"{pulled.digest}"',
                "Content-Type": pulled.media_type}
     if head:

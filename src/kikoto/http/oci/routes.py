@@ -7,7 +7,7 @@ from aiohttp import web
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
 from ..auth import PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
-from ..ecr.api import ECR
+from ..ecr.context import ECR
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, paged
 

@@ -102,7 +102,7 @@ class Images:
         page, token = paginate(images, params)
         return {"imageDetails": [self._detail(name, i) for i in page], **({"nextToken": token} if token else {})}
 
-    async def batch_get(self, params: dict) -> dict:
+    async def batch_get(self, params: dict, record_pull: bool = True) -> dict:
         name = params["repositoryName"]
         repo_id, images = await self._images(name, {})
         result, failures = [], []
@@ -114,7 +114,7 @@ class Images:
                                             "failureReason": "Requested image not found"})
                 continue
             try:
-                pulled = await self.manifests.pull(name, image.digest)  # records the pull time, like a docker pull
+                pulled = await self.manifests.pull(name, image.digest, record_pull=record_pull)  # like a docker pull
             except (ImageArchived, ImageNotFound) as exc:  # archived, or deleted meanwhile
                 failures.append({"imageId": image_id, "failureCode": "ImageInaccessible", "failureReason": exc.message})
                 continue
@@ -166,10 +166,12 @@ class Images:
             if "imageTag" in image_id and len(image.tags) > 1:
                 await self.meta.delete_tag(repo_id, image_id["imageTag"])
                 images.append(dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id["imageTag"])))
-            else:
-                await self.meta.delete_manifest(repo_id, image.digest)
-            deleted.append({"imageDigest": image.digest, **({"imageTag": image_id["imageTag"]}
-                                                             if "imageTag" in image_id else {})})
+                deleted.append({"imageDigest": image.digest, "imageTag": image_id["imageTag"]})
+                continue
+            await self.meta.delete_manifest(repo_id, image.digest)
+            # As ECR: one entry per tag the deletion removed (a digest alone when it had none).
+            removed = [image_id["imageTag"]] if "imageTag" in image_id else list(image.tags)
+            deleted += [{"imageDigest": image.digest, "imageTag": t} for t in removed] or [{"imageDigest": image.digest}]
         return {"imageIds": deleted, "failures": failures}
 
     async def put(self, params: dict) -> dict:
@@ -183,6 +185,10 @@ class Images:
             raise ImageDigestMismatch(
                 f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided image "
                            f"digest {wanted} does not match the calculated digest {digest}'")
+        if not params.get("imageManifestMediaType") and not _declared_media_type(text):
+            # ECR will not guess: a manifest without mediaType needs imageManifestMediaType
+            raise InvalidParameter("Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
+                                   "'the manifest has no mediaType and none was provided'")
         existing = await self.meta.find_manifest(name, tag=tag) if tag else await self.meta.find_manifest(name, digest=digest)
         if existing is not None and existing.digest == digest:
             raise ImageAlreadyExists(
@@ -209,3 +215,12 @@ class Images:
         return {"referrers": page, **({"nextToken": token} if token else {})}
 
 
+
+
+def _declared_media_type(text: str) -> str | None:
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # the manifest parser says what is wrong with it
+    media_type = document.get("mediaType") if isinstance(document, dict) else None
+    return media_type if isinstance(media_type, str) and media_type else None

@@ -3,6 +3,8 @@ repository policies, and repository creation templates (CREATE_ON_PUSH)."""
 
 from __future__ import annotations
 
+import logging
+
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
 from ...domain.errors import (
     InvalidParameter,
@@ -21,6 +23,7 @@ from ...storage.meta.ecr import EcrStore, RepositoryRecord
 from ..access import Access
 from .common import RegistryIdentity, invalid_parameter, paginate, repository_not_found
 
+log = logging.getLogger("kikoto.ecr")
 TEMPLATE_FIELDS = ("prefix", "description", "encryptionConfiguration", "resourceTags", "imageTagMutability",
                    "imageTagMutabilityExclusionFilters", "repositoryPolicy", "lifecyclePolicy", "appliedFor",
                    "customRoleArn")
@@ -43,10 +46,20 @@ def check_resource_tags(tags: list[dict]) -> None:
 
 
 def check_repository_policy(text: str) -> None:
+    """ECR's message is exactly this, whatever is wrong; the reason goes to the log."""
     try:
         parse_policy(text, resource_policy=True)
     except PolicyError as exc:
-        raise invalid_parameter("PolicyText", f"Invalid repository policy provided: {exc}") from None
+        log.info("refused a repository policy: %s", exc)
+        raise InvalidParameter("Invalid repository policy provided") from None
+
+
+def encryption_configuration(config: dict | None, region: str, account: str) -> dict:
+    """AES256 by default; KMS without a key means ECR's AWS-managed key, named as ECR names it."""
+    config = dict(config or {"encryptionType": "AES256"})
+    if config.get("encryptionType") in ("KMS", "KMS_DSSE") and not config.get("kmsKey"):
+        config["kmsKey"] = f"arn:aws:kms:{region}:{account}:alias/aws/ecr"
+    return config
 
 
 def _merge_tags(current: list[dict], new: list[dict]) -> list[dict]:
@@ -91,7 +104,8 @@ class RepositoryAdmin:
             "tag_mutability": params.get("imageTagMutability") or "MUTABLE",
             "mutability_exclusions": params.get("imageTagMutabilityExclusionFilters"),
             "scan_on_push": bool((params.get("imageScanningConfiguration") or {}).get("scanOnPush", False)),
-            "encryption": params.get("encryptionConfiguration"),
+            "encryption": encryption_configuration(params.get("encryptionConfiguration"), self.registry.region,
+                                                   self.registry.account),
             "resource_tags": tags,
         }
         record = await self.store.create_repository(name, settings)
@@ -152,7 +166,7 @@ class RepositoryAdmin:
     async def _by_arn(self, arn: str) -> RepositoryRecord:
         name = repository_name_from_arn(arn)
         if name is None or arn != self.registry.arn(name):
-            raise invalid_parameter("resourceArn", f"Invalid repository ARN: {arn}")
+            raise InvalidParameter("The ARN provided is invalid.")  # ECR's words for every malformed ARN
         return await self.get(name)
 
     async def tag(self, params: dict) -> dict:
@@ -254,7 +268,8 @@ class RepositoryAdmin:
         settings = {
             "tag_mutability": template.get("imageTagMutability", "MUTABLE"),
             "mutability_exclusions": template.get("imageTagMutabilityExclusionFilters"),
-            "encryption": template.get("encryptionConfiguration"),
+            "encryption": encryption_configuration(template.get("encryptionConfiguration"), self.registry.region,
+                                                   self.registry.account),
             "resource_tags": template.get("resourceTags"),
             "repository_policy": template.get("repositoryPolicy"),
             "lifecycle_policy": template.get("lifecyclePolicy"),

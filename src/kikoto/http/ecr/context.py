@@ -1,0 +1,40 @@
+"""What an ECR operation is called with: the services, the caller and the validated request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ...services.access import Access
+from ...services.ecr.common import RegistryIdentity
+from ...services.ecr.images import Images
+from ...services.ecr.layers import Layers
+from ...services.ecr.repositories import RepositoryAdmin
+from ...services.ecr.settings import RegistrySettings
+from ...services.identity import Identities, Principal
+from ...services.lifecycle import Lifecycle
+from ...storage.meta.ecr import EcrStore
+
+
+@dataclass
+class EcrServices:
+    registry: RegistryIdentity
+    identities: Identities
+    access: Access
+    store: EcrStore
+    repositories: RepositoryAdmin
+    images: Images
+    layers: Layers
+    lifecycle: Lifecycle
+    settings: RegistrySettings
+
+
+ECR = web.AppKey("ecr", EcrServices)
+
+
+@dataclass(frozen=True)
+class Call:
+    ecr: EcrServices
+    principal: Principal
+    params: dict

@@ -1,0 +1,90 @@
+"""Registry-wide settings of the ECR API: account settings and pull-time update exclusions.
+
+Both are small documents (a handful of names; at most 100 exclusions, ECR's limit) kept in the
+registry documents table and cached per process until any process changes them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ...domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
+from ...storage.changes import VersionedCache
+from ...storage.meta.ecr import EcrStore
+from .common import paginate
+
+# name -> (allowed values, default). ECR documents AWS_NATIVE for the basic scan type, V1/V2 for
+# the registry policy scope and ENABLED/DISABLED for blob mounting. Kikötő has always mounted
+# blobs across repositories, so BLOB_MOUNTING starts ENABLED here (ECR starts it DISABLED).
+ACCOUNT_SETTINGS = {
+    "BASIC_SCAN_TYPE_VERSION": (("AWS_NATIVE",), "AWS_NATIVE"),
+    "REGISTRY_POLICY_SCOPE": (("V1", "V2"), "V2"),
+    "BLOB_MOUNTING": (("ENABLED", "DISABLED"), "ENABLED"),
+}
+MAX_EXCLUSIONS = 100
+EXCLUSIONS_DOCUMENT = "pull_time_update_exclusions"
+
+
+class RegistrySettings:
+    def __init__(self, store: EcrStore, cache: VersionedCache | None = None):
+        self.store = store
+        self._cache = cache or VersionedCache(None, 0)
+
+    async def _document(self, name: str) -> str | None:
+        cached, token = self._cache.get(name)
+        if cached is not None:
+            return cached[0]
+        body = await self.store.document(name)
+        self._cache.put(name, (body,), token)
+        return body
+
+    # -- account settings -------------------------------------------------------------------------
+
+    @staticmethod
+    def _known(name: str) -> tuple[tuple[str, ...], str]:
+        if name not in ACCOUNT_SETTINGS:
+            raise InvalidParameter(f"Invalid parameter at 'name' failed to satisfy constraint: 'Member must "
+                                   f"satisfy enum value set: [{', '.join(ACCOUNT_SETTINGS)}]'")
+        return ACCOUNT_SETTINGS[name]
+
+    async def get(self, name: str) -> str:
+        _, default = self._known(name)
+        return await self._document(f"account_setting/{name}") or default
+
+    async def put(self, name: str, value: str) -> str:
+        allowed, _ = self._known(name)
+        if value not in allowed:
+            raise InvalidParameter(f"Invalid parameter at 'value' failed to satisfy constraint: 'Member must "
+                                   f"satisfy enum value set: [{', '.join(allowed)}]'")
+        await self.store.put_document(f"account_setting/{name}", value)
+        return value
+
+    async def blob_mounting(self) -> bool:
+        return await self.get("BLOB_MOUNTING") == "ENABLED"
+
+    # -- pull-time update exclusions ----------------------------------------------------------------
+
+    async def exclusions(self) -> list[str]:
+        return json.loads(await self._document(EXCLUSIONS_DOCUMENT) or "[]")
+
+    async def excluded(self, principal_arn: str | None) -> bool:
+        """Whether pulls by this principal leave lastRecordedPullTime alone (scanners, warmers)."""
+        return bool(principal_arn) and principal_arn in await self.exclusions()
+
+    async def register(self, principal_arn: str) -> None:
+        current = await self.exclusions()
+        if principal_arn in current:
+            raise ExclusionAlreadyExists(f"The principal '{principal_arn}' is already excluded from pull time "
+                                         f"updates")
+        if len(current) >= MAX_EXCLUSIONS:
+            raise LimitExceeded(f"A registry can have at most {MAX_EXCLUSIONS} pull time update exclusions")
+        await self.store.put_document(EXCLUSIONS_DOCUMENT, json.dumps(sorted([*current, principal_arn])))
+
+    async def deregister(self, principal_arn: str) -> None:
+        current = await self.exclusions()
+        if principal_arn not in current:
+            raise ExclusionNotFound(f"The principal '{principal_arn}' is not excluded from pull time updates")
+        await self.store.put_document(EXCLUSIONS_DOCUMENT, json.dumps([a for a in current if a != principal_arn]))
+
+    async def list_exclusions(self, params: dict) -> tuple[list[str], str | None]:
+        return paginate(await self.exclusions(), params)
