@@ -153,7 +153,7 @@ def compose(settings: Settings) -> Registry:
     lifecycle_store = LifecycleStore(meta)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
     ecr = EcrServices(
-        registry=registry, identities=identities, access=access, store=ecr_store, repositories=admin,
+        registry=registry, identities=identities, access=access, repositories=admin,
         images=Images(ecr_store, meta, manifests, admin, registry),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),

@@ -100,6 +100,10 @@ class Blobs:
             self._small.put(location.digest, content)
         return content
 
+    def stream(self, digest: str):
+        """The bytes of a blob the store cannot hand out itself (proxied S3 downloads)."""
+        return self.store.stream(digest)
+
     async def delete(self, repository: str, digest: str) -> None:
         """Unlink the blob from this repository; its bytes go when nothing references them (GC)."""
         parse_digest(digest)

@@ -61,6 +61,10 @@ class Lifecycle:
         return LifecyclePolicyNotFound(f"Lifecycle policy does not exist for the repository with "
                                                             f"name '{name}' in the registry with id '{self.account}'")
 
+    async def events(self, repository: str | None, limit: int) -> list[dict]:
+        """The audit log, newest first: expiries, archives, restores and GC runs."""
+        return await self.store.events(repository, limit)
+
     # -- planning and applying ----------------------------------------------------------------
 
     async def plan(self, name: str, policy: str | None = None, now: float | None = None, strict: bool = False) -> Plan:

@@ -14,7 +14,6 @@ from ...services.ecr.repositories import RepositoryAdmin
 from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
-from ...storage.meta.ecr import EcrStore
 
 
 @dataclass
@@ -22,7 +21,6 @@ class EcrServices:
     registry: RegistryIdentity
     identities: Identities
     access: Access
-    store: EcrStore
     repositories: RepositoryAdmin
     images: Images
     layers: Layers

@@ -115,12 +115,12 @@ async def put_registry_policy(call: Call) -> dict:
     except (ValueError, RecursionError):
         raise InvalidParameter("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
                                "'Invalid registry policy provided'") from None
-    await call.ecr.store.put_document("registry_policy", text)
+    await call.ecr.settings.put_registry_policy(text)
     return {"registryId": call.ecr.registry.account, "policyText": text}
 
 
 async def _registry_policy(call: Call) -> str:
-    text = await call.ecr.store.document("registry_policy")
+    text = await call.ecr.settings.registry_policy()
     if text is None:
         raise RegistryPolicyNotFound(f"Registry policy does not exist in the registry with id "
                                      f"'{call.ecr.registry.account}'")
@@ -135,7 +135,7 @@ async def get_registry_policy(call: Call) -> dict:
 @operation("DeleteRegistryPolicy")
 async def delete_registry_policy(call: Call) -> dict:
     text = await _registry_policy(call)
-    await call.ecr.store.put_document("registry_policy", None)
+    await call.ecr.settings.put_registry_policy(None)
     return {"registryId": call.ecr.registry.account, "policyText": text}
 
 

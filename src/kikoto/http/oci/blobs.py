@@ -40,7 +40,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     if location.target is None:  # proxied from the object store
         response = web.StreamResponse(headers={**_blob_headers(location.digest), "Content-Length": str(location.size)})
         await response.prepare(request)
-        async for chunk in blobs.store.stream(location.digest):
+        async for chunk in blobs.stream(location.digest):
             await response.write(chunk)
         await response.write_eof()
         return response

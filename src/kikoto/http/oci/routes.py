@@ -47,7 +47,7 @@ async def audit_log(request: web.Request) -> web.Response:
     """GET /v2/_kikoto/audit?repository=&limit= : what lifecycle, GC and restores did, newest first."""
     await authorize(request, None, "kikoto:ReadAuditLog")
     limit = parse_page_size(request.query.get("limit")) or 100
-    events = await request.app[ECR].lifecycle.store.events(request.query.get("repository") or None, limit)
+    events = await request.app[ECR].lifecycle.events(request.query.get("repository") or None, limit)
     return web.json_response({"events": events}, headers=API_VERSION)
 
 

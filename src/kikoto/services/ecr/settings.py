@@ -38,6 +38,14 @@ class RegistrySettings:
         self._cache.put(name, (body,), token)
         return body
 
+    # -- the registry policy (stored and returned; this registry has no other account to grant) --
+
+    async def registry_policy(self) -> str | None:
+        return await self.store.document("registry_policy")
+
+    async def put_registry_policy(self, text: str | None) -> None:
+        await self.store.put_document("registry_policy", text)
+
     # -- account settings -------------------------------------------------------------------------
 
     @staticmethod

@@ -1,0 +1,75 @@
+"""Import contracts: the layers of docs/architecture.md, checked on every module's imports.
+
+domain is pure (the standard library and RE2 only); services know nothing of HTTP; the faces
+(http) reach storage only through services (the blob store port's types excepted); storage
+knows neither services nor faces."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "src" / "kikoto"
+STDLIB = set(sys.stdlib_module_names)
+
+
+def imports(path: Path) -> set[str]:
+    """Absolute names of everything a module imports (relative imports resolved)."""
+    package = ["kikoto", *path.relative_to(ROOT).with_suffix("").parts[:-1]]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names.add(module)
+            names |= {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def modules(layer: str) -> list[Path]:
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+def violations(layer: str, forbidden) -> list[str]:
+    found = []
+    for path in modules(layer):
+        for name in sorted(imports(path)):
+            if forbidden(name):
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_the_domain_is_pure():
+    def impure(name: str) -> bool:
+        top = name.split(".")[0]
+        if top in STDLIB or top == "re2" or name.startswith("kikoto.domain"):
+            return False
+        return True
+
+    assert violations("domain", impure) == []
+
+
+def test_services_are_free_of_http():
+    assert violations("services", lambda n: n.split(".")[0] == "aiohttp" or n.startswith("kikoto.http")) == []
+
+
+CONCRETE_STORES = ("kikoto.storage.meta", "kikoto.storage.blobs.filesystem", "kikoto.storage.blobs.s3")
+
+
+def test_the_faces_do_not_touch_concrete_stores():
+    assert violations("http", lambda n: n.startswith(CONCRETE_STORES)) == []
+
+
+def test_storage_knows_neither_services_nor_faces():
+    assert violations("storage", lambda n: n.startswith(("kikoto.services", "kikoto.http"))) == []
+
+
+@pytest.mark.parametrize("layer", ["domain", "services", "http", "storage"])
+def test_the_contract_sees_the_layer(layer):
+    """A contract that reads no module could never fail."""
+    assert modules(layer) and any(imports(p) for p in modules(layer))
