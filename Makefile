@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(STAMP)
 	sh scripts/system-deps.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 	KIKOTO_E2E_BACKEND=s3 $(BIN)/pytest -q -p no:cacheprovider $(E2E_SHARED)
+
+# The gates CI runs before the tests: lint, format, the type-checking ratchet (import contracts
+# are tests/unit/test_architecture.py).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/python scripts/mypy_ratchet.py
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/api -k "not postgresql"

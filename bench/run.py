@@ -103,13 +103,16 @@ def start_distribution(root: Path) -> Target:
     config.write_text(f"""version: 0.1
 log: {{level: error, accesslog: {{disabled: true}}}}
 storage:
-  filesystem: {{rootdirectory: {root / 'distribution'}}}
+  filesystem: {{rootdirectory: {root / "distribution"}}}
   cache: {{blobdescriptor: inmemory}}
   delete: {{enabled: true}}
 http: {{addr: "127.0.0.1:{port}"}}
 """)
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=open(root / "distribution.log", "wb"))
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "distribution.log", "wb"),
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url)
     return Target("distribution", process, url, {}, 1)
@@ -117,23 +120,46 @@ http: {{addr: "127.0.0.1:{port}"}}
 
 def start_kikoto(root: Path, workers: int) -> Target:
     port = free_port()
-    env = {**os.environ, "KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY, "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
-           "KIKOTO_CREATE_ON_PUSH": "true", "KIKOTO_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY,
+        "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
+        "KIKOTO_CREATE_ON_PUSH": "true",
+        "KIKOTO_LOG_LEVEL": "warning",
+    }
     kikoto = Path(sys.executable).parent / "kikoto"
-    process = subprocess.Popen([str(kikoto), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
-                                str(root / "kikoto"), "--workers", str(workers)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=open(root / "kikoto.log", "wb"))
+    process = subprocess.Popen(
+        [
+            str(kikoto),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(root / "kikoto"),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "kikoto.log", "wb"),
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url)
     import boto3
 
-    ecr = boto3.client("ecr", endpoint_url=url, region_name="us-east-1", aws_access_key_id=ADMIN_KEY,
-                       aws_secret_access_key=ADMIN_SECRET)
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+    )
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]  # base64 of AWS:<password>
     return Target("kikoto", process, url, {"Authorization": f"Basic {token}"}, workers)
 
 
 # -- workloads ------------------------------------------------------------------------------------
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -164,8 +190,21 @@ def large_push(target: Target, blob: Path, digest: str, repo: str = "bench/large
     location = upload_location(target, repo)
     separator = "&" if "?" in location else "?"
     started = time.perf_counter()
-    subprocess.run(["curl", "-sS", "-f", "-T", str(blob), "-H", "Content-Type: application/octet-stream",
-                    *target.curl_auth, f"{location}{separator}digest={digest}"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-T",
+            str(blob),
+            "-H",
+            "Content-Type: application/octet-stream",
+            *target.curl_auth,
+            f"{location}{separator}digest={digest}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return blob.stat().st_size / MiB / (time.perf_counter() - started)
 
 
@@ -173,8 +212,10 @@ def large_pull(target: Target, size: int, digest: str, parallel: int = 8) -> flo
     settle()
     url = f"{target.url}/v2/bench/large/blobs/{digest}"
     started = time.perf_counter()
-    processes = [subprocess.Popen(["curl", "-sS", "-f", "-L", "-o", "/dev/null", *target.curl_auth, url])
-                 for _ in range(parallel)]
+    processes = [
+        subprocess.Popen(["curl", "-sS", "-f", "-L", "-o", "/dev/null", *target.curl_auth, url])
+        for _ in range(parallel)
+    ]
     if any(p.wait() != 0 for p in processes):
         raise RuntimeError("a download failed")
     return parallel * size / MiB / (time.perf_counter() - started)
@@ -193,8 +234,9 @@ async def small_push(target: Target, count: int, concurrency: int = 4) -> float:
             location = location if location.startswith("http") else target.url + location
             separator = "&" if "?" in location else "?"
             digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-            async with session.put(f"{location}{separator}digest={digest}", data=blob,
-                                   headers={"Content-Type": "application/octet-stream"}) as response:
+            async with session.put(
+                f"{location}{separator}digest={digest}", data=blob, headers={"Content-Type": "application/octet-stream"}
+            ) as response:
                 assert response.status == 201, await response.text()
 
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -214,13 +256,29 @@ def push_small_image(target: Target) -> tuple[str, str]:
         location = upload_location(target, "bench/web")
         separator = "&" if "?" in location else "?"
         requests.put(f"{location}{separator}digest={digest}", data=blob, headers=target.headers).raise_for_status()
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                       "digest": "sha256:" + hashlib.sha256(layer).hexdigest(), "size": 4096}]})
-    requests.put(f"{target.url}/v2/bench/web/manifests/v1", data=manifest, headers={
-        **target.headers, "Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                    "size": 4096,
+                }
+            ],
+        }
+    )
+    requests.put(
+        f"{target.url}/v2/bench/web/manifests/v1",
+        data=manifest,
+        headers={**target.headers, "Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
     return manifest, "sha256:" + hashlib.sha256(layer).hexdigest()
 
 
@@ -242,8 +300,11 @@ def tag_list(target: Target, manifest: str, tags: int, rounds: int = 20) -> floa
     session = requests.Session()
     session.headers.update(target.headers)
     for i in range(tags):
-        session.put(f"{target.url}/v2/bench/web/manifests/t{i:05d}", data=manifest,
-                    headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
+        session.put(
+            f"{target.url}/v2/bench/web/manifests/t{i:05d}",
+            data=manifest,
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        ).raise_for_status()
     timings = []
     for _ in range(rounds):
         started = time.perf_counter()
@@ -256,34 +317,56 @@ def tag_list(target: Target, manifest: str, tags: int, rounds: int = 20) -> floa
 
 def skopeo_round_trip(target: Target, layout: Layout, work: Path) -> tuple[float, float]:
     started = time.perf_counter()
-    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
-                    *[c.replace("--creds", "--dest-creds") for c in target.skopeo_creds],
-                    f"oci:{layout.root}:app", f"docker://{target.host}/bench/app:1"], check=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            *[c.replace("--creds", "--dest-creds") for c in target.skopeo_creds],
+            f"oci:{layout.root}:app",
+            f"docker://{target.host}/bench/app:1",
+        ],
+        check=True,
+    )
     push = time.perf_counter() - started
     out = work / f"pulled-{target.name}"
     started = time.perf_counter()
-    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
-                    *[c.replace("--creds", "--src-creds") for c in target.skopeo_creds],
-                    f"docker://{target.host}/bench/app:1", f"oci:{out}:app"], check=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            *[c.replace("--creds", "--src-creds") for c in target.skopeo_creds],
+            f"docker://{target.host}/bench/app:1",
+            f"oci:{out}:app",
+        ],
+        check=True,
+    )
     return push, time.perf_counter() - started
 
 
 # -- the run ----------------------------------------------------------------------------------------
 
+
 def measure(target: Target, work: Path, blob: Path, digest: str, layout: Layout, quick: bool) -> dict:
     results = {}
     rounds = 1 if quick else 3  # disk-bound: the median of three
     results["large_push_mib_s"] = statistics.median(
-        large_push(target, blob, digest, "bench/large" if i == 0 else f"bench/large{i}") for i in range(rounds))
+        large_push(target, blob, digest, "bench/large" if i == 0 else f"bench/large{i}") for i in range(rounds)
+    )
     results["large_pull_mib_s"] = statistics.median(
-        large_pull(target, blob.stat().st_size, digest) for _ in range(rounds))
+        large_pull(target, blob.stat().st_size, digest) for _ in range(rounds)
+    )
     settle()
     results["small_push_ops_s"] = asyncio.run(small_push(target, 500 if quick else 3000))
     settle()
     manifest, layer = push_small_image(target)
     seconds = 5 if quick else 10
-    results["manifest_get_req_s"] = wrk(target, "/v2/bench/web/manifests/v1", seconds,
-                                        "application/vnd.oci.image.manifest.v1+json")
+    results["manifest_get_req_s"] = wrk(
+        target, "/v2/bench/web/manifests/v1", seconds, "application/vnd.oci.image.manifest.v1+json"
+    )
     results["blob_4k_get_req_s"] = wrk(target, f"/v2/bench/web/blobs/{layer}", seconds)
     results["tag_list_2000_ms"] = tag_list(target, manifest, 200 if quick else 2000)
     results["skopeo_push_s"], results["skopeo_pull_s"] = skopeo_round_trip(target, layout, work)
@@ -342,17 +425,24 @@ def main() -> None:
                 target.stop()
             shutil.rmtree(work / target.name, ignore_errors=True)
         report = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-                        "platform": platform.platform(), "python": platform.python_version()},
-            "kikoto_workers": args.workers, "quick": args.quick, "results": results,
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "kikoto_workers": args.workers,
+            "quick": args.quick,
+            "results": results,
         }
         markdown = table(results)
         print(markdown)
         stamp = datetime.date.today().isoformat() + ("-quick" if args.quick else "")
         (ROOT / "bench" / "results" / f"{stamp}.json").write_text(json.dumps(report, indent=2))
         (ROOT / "bench" / "results" / f"{stamp}.md").write_text(
-            f"{report['date']} — {report['machine']}\n\n{markdown}\n")
+            f"{report['date']} — {report['machine']}\n\n{markdown}\n"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

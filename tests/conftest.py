@@ -51,16 +51,22 @@ def s3_url():
     server = Path(sys.executable).parent / "moto_server"
     require(None if server.exists() or _shutil.which("moto_server") else "moto_server (PyPI moto[server]) is missing")
     port = free_port()
-    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     endpoint = f"http://127.0.0.1:{port}"
-    for variable, value in (("AWS_ACCESS_KEY_ID", "moto"), ("AWS_SECRET_ACCESS_KEY", "moto"),
-                            ("AWS_REGION", "us-east-1"), ("AWS_DEFAULT_REGION", "us-east-1")):
+    for variable, value in (
+        ("AWS_ACCESS_KEY_ID", "moto"),
+        ("AWS_SECRET_ACCESS_KEY", "moto"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
         os.environ.setdefault(variable, value)
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="moto",
-                      aws_secret_access_key="moto")
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="moto", aws_secret_access_key="moto"
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -83,8 +89,14 @@ def settings(request, tmp_path) -> Settings:
         server = request.getfixturevalue("postgres")
         database_url = server.create_database(f"t_{uuid.uuid4().hex[:12]}")
     # The OCI protocol tests push to repositories they did not create first.
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, workers=1, create_on_push=True,
-                    admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        workers=1,
+        create_on_push=True,
+        admin_access_key_id=ADMIN_KEY,
+        admin_secret_access_key=ADMIN_SECRET,
+    )
 
 
 async def basic_auth_for(app, key_id: str) -> str:

@@ -9,11 +9,22 @@ import json
 from kikoto.http.ecr.validation import service_model
 
 # Errors of the protocol and of authentication, which no operation lists but every one may send.
-COMMON_ERRORS = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
-                 "IncompleteSignatureException", "MissingAuthenticationTokenException", "ThrottlingException",
-                 "SerializationException", "UnknownOperationException", "RequestEntityTooLargeException",
-                 "RequestTimeoutException", "UnsupportedOperationException", "ValidationException",
-                 "ServerException", "InvalidParameterException"}
+COMMON_ERRORS = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
+    "ThrottlingException",
+    "SerializationException",
+    "UnknownOperationException",
+    "RequestEntityTooLargeException",
+    "RequestTimeoutException",
+    "UnsupportedOperationException",
+    "ValidationException",
+    "ServerException",
+    "InvalidParameterException",
+}
 
 
 class ShapeViolation(AssertionError):

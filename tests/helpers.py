@@ -23,10 +23,15 @@ def image_manifest(config: bytes, layers: list[bytes], media_type: str = OCI_MAN
     body = {
         "schemaVersion": 2,
         "mediaType": media_type,
-        "config": descriptor(config, CONFIG_TYPE if media_type == OCI_MANIFEST else
-                             "application/vnd.docker.container.image.v1+json"),
-        "layers": [descriptor(layer, LAYER_TYPE if media_type == OCI_MANIFEST else
-                              "application/vnd.docker.image.rootfs.diff.tar.gzip") for layer in layers],
+        "config": descriptor(
+            config, CONFIG_TYPE if media_type == OCI_MANIFEST else "application/vnd.docker.container.image.v1+json"
+        ),
+        "layers": [
+            descriptor(
+                layer, LAYER_TYPE if media_type == OCI_MANIFEST else "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            )
+            for layer in layers
+        ],
         **extra,
     }
     return json.dumps(body).encode()
@@ -34,15 +39,18 @@ def image_manifest(config: bytes, layers: list[bytes], media_type: str = OCI_MAN
 
 def index_manifest(children: list[bytes], media_type: str = OCI_INDEX, **extra) -> bytes:
     child_type = OCI_MANIFEST if media_type == OCI_INDEX else "application/vnd.docker.distribution.manifest.v2+json"
-    manifests = [descriptor(c, child_type, platform={"architecture": arch, "os": "linux"})
-                 for c, arch in zip(children, ["amd64", "arm64", "s390x", "ppc64le"])]
+    manifests = [
+        descriptor(c, child_type, platform={"architecture": arch, "os": "linux"})
+        for c, arch in zip(children, ["amd64", "arm64", "s390x", "ppc64le"], strict=False)
+    ]
     return json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests, **extra}).encode()
 
 
 async def push_blob(client, repo: str, data: bytes) -> str:
     digest = sha256(data)
-    response = await client.post(f"/v2/{repo}/blobs/uploads/?digest={digest}", data=data,
-                                 headers={"Content-Type": "application/octet-stream"})
+    response = await client.post(
+        f"/v2/{repo}/blobs/uploads/?digest={digest}", data=data, headers={"Content-Type": "application/octet-stream"}
+    )
     assert response.status == 201, await response.text()
     return digest
 

@@ -36,14 +36,22 @@ class PostgresServer:
                 return f"{tool} is not on PATH"
         return None
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
-        subprocess.run(_as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                                    "--locale=C.UTF-8", "-E", "UTF8"), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--locale=C.UTF-8", "-E", "UTF8"
+            ),
+            check=True,
+            capture_output=True,
+        )
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=300"
-        subprocess.run(_as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
-                                    "-w", "start"), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"),
+            check=True,
+            capture_output=True,
+        )
         return self
 
     def stop(self) -> None:
@@ -54,6 +62,20 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
-                        f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-q",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
+        )
         return self.url(name)

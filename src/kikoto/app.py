@@ -92,8 +92,12 @@ def private_directory(path: Path) -> None:
 
 
 def identities_for(settings: Settings, engine, changes: ChangeCounter | None = None) -> Identities:
-    return Identities(IdentityStore(engine, changes=changes), load_master_key(settings.master_key, settings.data_dir),
-                      settings.account_id, cache=VersionedCache(changes, cache_max_age(settings)))
+    return Identities(
+        IdentityStore(engine, changes=changes),
+        load_master_key(settings.master_key, settings.data_dir),
+        settings.account_id,
+        cache=VersionedCache(changes, cache_max_age(settings)),
+    )
 
 
 def cache_max_age(settings: Settings) -> float:
@@ -107,9 +111,11 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
     try:
         store = IdentityStore(engine)
         if not settings.master_key and not (settings.data_dir / "master.key").exists() and await store.keys():
-            raise StartupError(f"{settings.data_dir / 'master.key'} is missing, but the database holds secrets "
-                               f"encrypted with it: restore that file (or set master_key), or the registry "
-                               f"cannot verify any access key")
+            raise StartupError(
+                f"{settings.data_dir / 'master.key'} is missing, but the database holds secrets "
+                f"encrypted with it: restore that file (or set master_key), or the registry "
+                f"cannot verify any access key"
+            )
         try:
             identities = identities_for(settings, engine)
             identities.check_master_key(await store.keys())
@@ -125,8 +131,9 @@ async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
 
 def open_blob_store(settings: Settings):
     if settings.blob_store and settings.blob_store.startswith("s3://"):
-        return S3BlobStore(settings.blob_store, endpoint_url=settings.s3_endpoint_url,
-                           proxy_downloads=settings.s3_proxy_downloads)
+        return S3BlobStore(
+            settings.blob_store, endpoint_url=settings.s3_endpoint_url, proxy_downloads=settings.s3_proxy_downloads
+        )
     if settings.blob_store:
         return FilesystemBlobStore(Path(settings.blob_store.removeprefix("file://")))
     return FilesystemBlobStore(settings.data_dir)
@@ -143,17 +150,26 @@ def compose(settings: Settings) -> Registry:
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
     admin = RepositoryAdmin(ecr_store, access, registry)
-    repositories = Repositories(meta, create_on_push=settings.create_on_push, from_template=admin.create_from_template,
-                                cache=VersionedCache(changes, max_age))
-    blobs = Blobs(meta, blob_store, repositories, cache=VersionedCache(changes, max_age),
-                  min_free_space=settings.min_free_space)
+    repositories = Repositories(
+        meta,
+        create_on_push=settings.create_on_push,
+        from_template=admin.create_from_template,
+        cache=VersionedCache(changes, max_age),
+    )
+    blobs = Blobs(
+        meta, blob_store, repositories, cache=VersionedCache(changes, max_age), min_free_space=settings.min_free_space
+    )
     registry_settings = RegistrySettings(ecr_store, VersionedCache(changes, max_age))
-    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index,
-                          cache=VersionedCache(changes, max_age))
+    manifests = Manifests(
+        meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=VersionedCache(changes, max_age)
+    )
     lifecycle_store = LifecycleStore(meta)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
     ecr = EcrServices(
-        registry=registry, identities=identities, access=access, repositories=admin,
+        registry=registry,
+        identities=identities,
+        access=access,
+        repositories=admin,
         images=Images(ecr_store, meta, manifests, admin, registry),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
@@ -161,8 +177,20 @@ def compose(settings: Settings) -> Registry:
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
-    return Registry(settings, meta, ecr, repositories, blobs, manifests, ecr.lifecycle, lifecycle_store, gc, fsck,
-                    changes, blob_store)
+    return Registry(
+        settings,
+        meta,
+        ecr,
+        repositories,
+        blobs,
+        manifests,
+        ecr.lifecycle,
+        lifecycle_store,
+        gc,
+        fsck,
+        changes,
+        blob_store,
+    )
 
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
@@ -171,8 +199,9 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[SETTINGS] = settings
     app[BUDGET] = BodyBudget(settings.request_memory_limit)
     app[BODY_IDLE] = settings.body_idle_timeout
-    app[RATE_LIMITS] = RateLimits(settings.rate_limit_per_principal, settings.rate_limit_per_address,
-                                  settings.rate_limit_burst)
+    app[RATE_LIMITS] = RateLimits(
+        settings.rate_limit_per_principal, settings.rate_limit_per_address, settings.rate_limit_burst
+    )
     app[SERVICES] = registry
     app[META] = registry.meta
     app[REPOSITORIES] = registry.repositories
@@ -198,8 +227,9 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
 def _scheduler(registry: Registry):
     async def run(_app: web.Application):
         settings = registry.settings
-        scheduler = Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc,
-                              settings.lifecycle_interval, settings.gc_interval)
+        scheduler = Scheduler(
+            registry.lifecycle_store, registry.lifecycle, registry.gc, settings.lifecycle_interval, settings.gc_interval
+        )
         task = asyncio.ensure_future(scheduler.run_forever())
         yield
         task.cancel()

@@ -17,15 +17,26 @@ from .config import load_settings
 
 def storage_options(command):
     """The options every command that opens the registry's storage shares."""
-    for option in reversed([
-        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="TOML file with any of the settings below."),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Blobs and the default SQLite database live here [./data]."),
-        click.option("--database-url", help="sqlite:///path or postgresql://user:pass@host/db [SQLite in the data dir]."),
-        click.option("--blob-store", help="file:///path or s3://bucket/prefix [file:// in the data dir]."),
-        click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="TOML file with any of the settings below.",
+            ),
+            click.option(
+                "--data-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Blobs and the default SQLite database live here [./data].",
+            ),
+            click.option(
+                "--database-url", help="sqlite:///path or postgresql://user:pass@host/db [SQLite in the data dir]."
+            ),
+            click.option("--blob-store", help="file:///path or s3://bucket/prefix [file:// in the data dir]."),
+            click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...)."),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -61,8 +72,9 @@ def serve(config_file, **options) -> None:
         settings = load_settings(config_file, options)
     except (OSError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from .serve import serve as run
 
@@ -118,10 +130,18 @@ def keys() -> None:
 @keys.command("create")
 @storage_options
 @click.argument("name")
-@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="IAM-style identity policy JSON for a new principal.")
-@click.option("--role", type=click.Choice(["admin", "power-user", "read-only"]), default=None,
-              help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="IAM-style identity policy JSON for a new principal.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "power-user", "read-only"]),
+    default=None,
+    help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).",
+)
 @click.option("--replace-policy", is_flag=True, help="NAME exists: give it this policy instead of refusing.")
 def keys_create(config_file, name, policy_file, role, replace_policy, **options) -> None:
     """Create a key pair for principal NAME (creating the principal if new). The secret is shown once.
@@ -131,9 +151,16 @@ def keys_create(config_file, name, policy_file, role, replace_policy, **options)
 
     if policy_file and role:
         raise click.UsageError("--policy and --role are alternatives")
-    text = policy_file.read_text() if policy_file else {
-        "admin": policies.ADMINISTRATOR, "power-user": policies.POWER_USER, "read-only": policies.READ_ONLY,
-        None: None}[role]
+    text = (
+        policy_file.read_text()
+        if policy_file
+        else {
+            "admin": policies.ADMINISTRATOR,
+            "power-user": policies.POWER_USER,
+            "read-only": policies.READ_ONLY,
+            None: None,
+        }[role]
+    )
 
     async def create(registry):
         identities = registry.ecr.identities
@@ -145,9 +172,13 @@ def keys_create(config_file, name, policy_file, role, replace_policy, **options)
         except PolicyConflict as exc:
             raise click.ClickException(str(exc)) from None
         after = await identities.store.principal(name)
-        outcome = ("created principal" if before is None else
-                   "replaced the policy of principal" if before.policy != after.policy else
-                   "kept the policy of principal")
+        outcome = (
+            "created principal"
+            if before is None
+            else "replaced the policy of principal"
+            if before.policy != after.policy
+            else "kept the policy of principal"
+        )
         return pair, f"{outcome} {name!r}"
 
     (key_id, secret), outcome = _run(create, config_file, options)
@@ -167,8 +198,12 @@ def keys_list(config_file, **options) -> None:
 
     table = Table("access key id", "principal", "status", "created")
     for row in _run(rows, config_file, options):
-        table.add_row(row.id, row.principal.name, row.status,
-                      datetime.datetime.fromtimestamp(row.created_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            row.id,
+            row.principal.name,
+            row.status,
+            datetime.datetime.fromtimestamp(row.created_at, datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+        )
     Console().print(table)
 
 
@@ -177,6 +212,7 @@ def keys_list(config_file, **options) -> None:
 @click.argument("key_id")
 def keys_revoke(config_file, key_id, **options) -> None:
     """Deactivate KEY_ID: its signatures and login tokens stop working."""
+
     async def revoke(registry):
         return await registry.ecr.identities.revoke(key_id)
 
@@ -190,6 +226,7 @@ def keys_revoke(config_file, key_id, **options) -> None:
 @click.argument("key_id")
 def keys_rotate(config_file, key_id, **options) -> None:
     """Create a new key pair for KEY_ID's principal and deactivate KEY_ID."""
+
     async def rotate(registry):
         try:
             return await registry.ecr.identities.rotate(key_id)
@@ -218,7 +255,7 @@ def lifecycle_run(config_file, repository, dry_run, as_of, **options) -> None:
 
     from .domain.errors import KikotoError
 
-    now = as_of.replace(tzinfo=datetime.timezone.utc).timestamp() if as_of else None
+    now = as_of.replace(tzinfo=datetime.UTC).timestamp() if as_of else None
     dry_run = dry_run or as_of is not None
 
     async def run(registry):
@@ -238,13 +275,26 @@ def lifecycle_run(config_file, repository, dry_run, as_of, **options) -> None:
         plans = _run(run, config_file, options)
     except KikotoError as exc:
         raise click.ClickException(exc.message) from exc
-    table = Table("repository", "images", "expire" if dry_run else "expired", "archive" if dry_run else "archived",
-                  "tags", "bytes to free", title="lifecycle " + ("preview" if dry_run else "run"))
+    table = Table(
+        "repository",
+        "images",
+        "expire" if dry_run else "expired",
+        "archive" if dry_run else "archived",
+        "tags",
+        "bytes to free",
+        title="lifecycle " + ("preview" if dry_run else "run"),
+    )
     for plan in plans:
         acted = plan.acting("expire") + plan.acting("transition")
         tags = sum(len(plan.images[d.digest].tags) for d in acted)
-        table.add_row(plan.repository.name, str(len(plan.images)), str(len(plan.acting("expire"))),
-                      str(len(plan.acting("transition"))), str(tags), f"{plan.bytes_freed} ({_size(plan.bytes_freed)})")
+        table.add_row(
+            plan.repository.name,
+            str(len(plan.images)),
+            str(len(plan.acting("expire"))),
+            str(len(plan.acting("transition"))),
+            str(tags),
+            f"{plan.bytes_freed} ({_size(plan.bytes_freed)})",
+        )
     if not plans:
         click.echo("no repository has a lifecycle policy")
         return
@@ -279,9 +329,15 @@ def lifecycle_log(config_file, repository, limit, **options) -> None:
 
     table = Table("when (UTC)", "actor", "action", "repository", "digest", "detail")
     for event in _run(events, config_file, options):
-        when = datetime.datetime.fromtimestamp(event["at"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(when, event["actor"], event["action"], event["repository"] or "",
-                      (event["digest"] or "")[:19], json.dumps(event["detail"]))
+        when = datetime.datetime.fromtimestamp(event["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            when,
+            event["actor"],
+            event["action"],
+            event["repository"] or "",
+            (event["digest"] or "")[:19],
+            json.dumps(event["detail"]),
+        )
     Console().print(table)
 
 
@@ -296,19 +352,28 @@ def gc(config_file, dry_run, grace_period, **options) -> None:
     async def run(registry):
         with Progress(transient=True) as progress:
             task = progress.add_task("collecting", total=None)
-            return await registry.gc.run(dry_run=dry_run, grace=grace_period,
-                                         progress=lambda done, total: progress.update(task, completed=done, total=total))
+            return await registry.gc.run(
+                dry_run=dry_run,
+                grace=grace_period,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
 
     summary = _run(run, config_file, options)
     verb = "would free" if dry_run else "freed"
-    click.echo(f"gc {verb} {summary.blobs} blobs ({_size(summary.bytes)}, {summary.bytes} bytes) and "
-               f"{'would expire' if dry_run else 'expired'} {summary.uploads} abandoned uploads")
+    click.echo(
+        f"gc {verb} {summary.blobs} blobs ({_size(summary.bytes)}, {summary.bytes} bytes) and "
+        f"{'would expire' if dry_run else 'expired'} {summary.uploads} abandoned uploads"
+    )
 
 
 @main.command()
 @storage_options
-@click.option("--repair", is_flag=True, help="Forget blobs whose bytes are missing or wrong (clients re-upload "
-                                             "them), delete orphan files, finish an interrupted GC.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Forget blobs whose bytes are missing or wrong (clients re-upload "
+    "them), delete orphan files, finish an interrupted GC.",
+)
 @click.option("--verify-digests", is_flag=True, help="Also read every blob and check its digest (slow).")
 def fsck(config_file, repair, verify_digests, **options) -> None:
     """Check that every blob row has its bytes (right size, and digest), every manifest's blobs
@@ -320,8 +385,10 @@ def fsck(config_file, repair, verify_digests, **options) -> None:
         with Progress(transient=True) as progress:
             task = progress.add_task("checking", total=None)
             return await registry.fsck.run(
-                repair=repair, verify_digests=verify_digests,
-                progress=lambda what, n: progress.update(task, description=f"checking {what}", completed=n))
+                repair=repair,
+                verify_digests=verify_digests,
+                progress=lambda what, n: progress.update(task, description=f"checking {what}", completed=n),
+            )
 
     report = _run(run, config_file, options)
     console = Console(width=200, highlight=False)
@@ -337,11 +404,18 @@ def fsck(config_file, repair, verify_digests, **options) -> None:
         console.print(f"orphan file: {digest} ({tier}, {size} bytes)")
     for repository, manifest, blob in report.broken:
         console.print(f"broken image: {repository}@{manifest} references missing blob {blob} (push it again)")
-    faults = (len(report.missing) + len(report.misplaced) + len(report.wrong_size) + len(report.wrong_digest)
-              + len(report.orphans))
-    click.echo(f"fsck: {report.blobs} blobs and {report.files} files checked; {faults} faults, "
-               f"{len(report.broken)} broken image references, {report.trash} blobs awaiting GC"
-               + (f"; repaired {report.repaired}" if repair else ""))
+    faults = (
+        len(report.missing)
+        + len(report.misplaced)
+        + len(report.wrong_size)
+        + len(report.wrong_digest)
+        + len(report.orphans)
+    )
+    click.echo(
+        f"fsck: {report.blobs} blobs and {report.files} files checked; {faults} faults, "
+        f"{len(report.broken)} broken image references, {report.trash} blobs awaiting GC"
+        + (f"; repaired {report.repaired}" if repair else "")
+    )
     if report.broken or (faults and not repair):
         sys.exit(1)
 

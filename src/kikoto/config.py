@@ -108,8 +108,9 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
-def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None,
-                  environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     names = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     if config_file is not None:

@@ -49,7 +49,8 @@ def serve(settings: Settings) -> None:
 
 def announce_admin(settings: Settings, key_id: str, secret: str) -> None:
     """Printed to the terminal once, never logged: the secret is not stored in clear anywhere."""
-    print(f"""
+    print(
+        f"""
 kikoto: created the admin principal. Its secret access key is shown only this once:
 
     export AWS_ACCESS_KEY_ID={key_id}
@@ -59,7 +60,9 @@ kikoto: created the admin principal. Its secret access key is shown only this on
   aws ecr create-repository --endpoint-url {settings.scheme}://{settings.public} --repository-name my-app
   aws ecr get-login-password --endpoint-url {settings.scheme}://{settings.public} | \\
       podman login --username AWS --password-stdin {settings.public}
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -72,20 +75,30 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 def _ready_line(settings: Settings) -> str:
     database = settings.database.split("@")[-1] if "@" in settings.database else settings.database
-    return (f"kikoto ready on {settings.scheme}://{settings.listen} "
-            f"(workers={settings.workers}, database={database}, data={settings.data_dir})")
+    return (
+        f"kikoto ready on {settings.scheme}://{settings.listen} "
+        f"(workers={settings.workers}, database={database}, data={settings.data_dir})"
+    )
 
 
 async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
     app = build_app(settings)
     # keepalive_timeout also bounds how long a request's headers may take (http/connections.py)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER,
-                           keepalive_timeout=settings.header_timeout)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER, keepalive_timeout=settings.header_timeout
+    )
     await runner.setup()
     guard = ConnectionGuard(connection_bound(settings.max_connections), send_timeout=settings.body_idle_timeout)
-    site = GuardedSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings),
-                       reuse_port=settings.workers > 1, backlog=2048, guard=guard,
-                       handshake_timeout=settings.header_timeout)
+    site = GuardedSite(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=_ssl_context(settings),
+        reuse_port=settings.workers > 1,
+        backlog=2048,
+        guard=guard,
+        handshake_timeout=settings.header_timeout,
+    )
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

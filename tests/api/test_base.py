@@ -33,8 +33,13 @@ async def test_catalog_rejects_a_bad_page_size(client):
 
 
 async def test_invalid_names_are_refused_everywhere(client):
-    for path in ["/v2/UPPER/tags/list", "/v2/a--/manifests/latest", "/v2/a//b/blobs/uploads/",
-                 "/v2/-lead/blobs/sha256:" + "0" * 64, "/v2/" + "a" * 257 + "/tags/list"]:
+    for path in [
+        "/v2/UPPER/tags/list",
+        "/v2/a--/manifests/latest",
+        "/v2/a//b/blobs/uploads/",
+        "/v2/-lead/blobs/sha256:" + "0" * 64,
+        "/v2/" + "a" * 257 + "/tags/list",
+    ]:
         method = "POST" if path.endswith("uploads/") else "GET"
         response = await client.request(method, path)
         assert response.status == 400, path
@@ -62,8 +67,14 @@ async def test_public_host_makes_locations_absolute(aiohttp_client, tmp_path):
     from kikoto.app import build_app, prepare
     from kikoto.config import Settings
 
-    settings = Settings(data_dir=tmp_path / "d", public_host="registry.example:5000", workers=1,
-                        create_on_push=True, admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        public_host="registry.example:5000",
+        workers=1,
+        create_on_push=True,
+        admin_access_key_id=ADMIN_KEY,
+        admin_secret_access_key=ADMIN_SECRET,
+    )
     await asyncio.to_thread(prepare, settings)
     app = build_app(settings, background_jobs=False)
     client = await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})

@@ -58,8 +58,7 @@ async def test_chunked_upload_with_content_range_and_status(client):
     response = await client.patch(location, data=first, headers={"Content-Range": "0-99999"})
     assert response.status == 202
     assert response.headers["Range"] == "0-99999"
-    response = await client.patch(response.headers["Location"], data=second,
-                                  headers={"Content-Range": "100000-249999"})
+    response = await client.patch(response.headers["Location"], data=second, headers={"Content-Range": "100000-249999"})
     assert response.headers["Range"] == "0-249999"
 
     response = await client.get(location)
@@ -71,8 +70,9 @@ async def test_chunked_upload_with_content_range_and_status(client):
     assert response.status == 416
     assert response.headers["Range"] == "0-249999"
 
-    response = await client.put(f"{location}?digest={sha256(DATA)}", data=last,
-                                headers={"Content-Range": f"250000-{len(DATA) - 1}"})
+    response = await client.put(
+        f"{location}?digest={sha256(DATA)}", data=last, headers={"Content-Range": f"250000-{len(DATA) - 1}"}
+    )
     assert response.status == 201
     assert await (await client.get(f"/v2/app/blobs/{sha256(DATA)}")).read() == DATA
 
@@ -82,7 +82,7 @@ async def test_streamed_patch_without_content_range(client):
 
     async def stream():
         for i in range(0, len(DATA), 70_000):
-            yield DATA[i:i + 70_000]
+            yield DATA[i : i + 70_000]
 
     response = await client.patch(location, data=stream())
     assert response.status == 202
@@ -160,8 +160,10 @@ async def test_missing_content_length_on_monolithic_upload(client):
     reader, writer = await asyncio.open_connection(host, port)
     digest = sha256(b"abc")
     authorization = client.session.headers["Authorization"]
-    writer.write(f"POST /v2/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
-                 f"Authorization: {authorization}\r\nConnection: close\r\n\r\n".encode())
+    writer.write(
+        f"POST /v2/app/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {authorization}\r\nConnection: close\r\n\r\n".encode()
+    )
     await writer.drain()
     status_line = (await reader.readline()).decode()
     writer.close()

@@ -14,7 +14,7 @@ BASE = os.urandom(50_000)  # shared by every image: must survive every collectio
 async def push_image(client, repo: str, n: int) -> bytes:
     config = json.dumps({"n": n}).encode()
     own = os.urandom(20_000)
-    for attempt in range(5):  # a real client re-uploads what the registry says it lacks
+    for _attempt in range(5):  # a real client re-uploads what the registry says it lacks
         for blob in (BASE, own, config):
             head = await client.head(f"/v2/{repo}/blobs/{sha256(blob)}")
             if head.status != 200:

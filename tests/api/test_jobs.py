@@ -34,8 +34,17 @@ async def test_scheduled_lifecycle_applies_policies(client):
     registry = client.app[SERVICES]
     for n in range(3):
         await push_image(client, "sched", f"v{n}", seed=str(n))
-    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-                                                                     "countNumber": 1}, "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     await registry.ecr.repositories.store.update_repository("sched", {"lifecycle_policy": policy})
     await Scheduler(registry.lifecycle_store, registry.lifecycle, registry.gc, 60, 0).run_lifecycle()
     tags = await (await client.get("/v2/sched/tags/list")).json()

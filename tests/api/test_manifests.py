@@ -39,8 +39,9 @@ async def test_put_by_digest_with_tag_parameters(client):
     for blob in (config, layer):
         await push_blob(client, "app", blob)
     body = image_manifest(config, [layer])
-    response = await client.put(f"/v2/app/manifests/{sha256(body)}?tag=a&tag=b&tag=c", data=body,
-                                headers={"Content-Type": OCI_MANIFEST})
+    response = await client.put(
+        f"/v2/app/manifests/{sha256(body)}?tag=a&tag=b&tag=c", data=body, headers={"Content-Type": OCI_MANIFEST}
+    )
     assert response.status == 201
     assert response.headers.getall("OCI-Tag") == ["a", "b", "c"]
     assert (await (await client.get("/v2/app/tags/list")).json())["tags"] == ["a", "b", "c"]
@@ -96,8 +97,10 @@ async def test_bad_manifests_get_manifest_invalid(client):
 
 async def test_media_type_must_agree_with_content_type(client):
     _, _ = await push_image(client, "app", "seed")
-    body = image_manifest(json.dumps({"architecture": "amd64", "os": "linux", "seed": "x"}).encode(),
-                          [f"layer x {i}".encode() * 100 for i in range(2)])
+    body = image_manifest(
+        json.dumps({"architecture": "amd64", "os": "linux", "seed": "x"}).encode(),
+        [f"layer x {i}".encode() * 100 for i in range(2)],
+    )
     response = await client.put("/v2/app/manifests/v2", data=body, headers={"Content-Type": OCI_INDEX})
     assert response.status == 400
     assert await error_code(response) == "MANIFEST_INVALID"
@@ -148,8 +151,11 @@ async def test_index_needs_its_children_unless_sparse(client):
 
 async def test_delete_by_tag_keeps_the_manifest(client):
     _, digest = await push_image(client, "app", "v1")
-    response = await client.put("/v2/app/manifests/v2", data=(await (await client.get(f"/v2/app/manifests/{digest}")).read()),
-                                headers={"Content-Type": OCI_MANIFEST})
+    response = await client.put(
+        "/v2/app/manifests/v2",
+        data=(await (await client.get(f"/v2/app/manifests/{digest}")).read()),
+        headers={"Content-Type": OCI_MANIFEST},
+    )
     assert response.status == 201
     assert (await client.delete("/v2/app/manifests/v1")).status == 202
     assert (await client.get("/v2/app/manifests/v1")).status == 404
@@ -159,8 +165,11 @@ async def test_delete_by_tag_keeps_the_manifest(client):
 
 async def test_delete_by_digest_removes_every_tag(client):
     _, digest = await push_image(client, "app", "v1")
-    await client.put(f"/v2/app/manifests/{digest}?tag=v2", data=(await (await client.get("/v2/app/manifests/v1")).read()),
-                     headers={"Content-Type": OCI_MANIFEST})
+    await client.put(
+        f"/v2/app/manifests/{digest}?tag=v2",
+        data=(await (await client.get("/v2/app/manifests/v1")).read()),
+        headers={"Content-Type": OCI_MANIFEST},
+    )
     assert (await client.delete(f"/v2/app/manifests/{digest}")).status == 202
     for reference in ["v1", "v2", digest]:
         response = await client.get(f"/v2/app/manifests/{reference}")
@@ -196,7 +205,7 @@ async def test_tag_list_order_and_paging(client):
         response = await client.get(url)
         seen += (await response.json())["tags"]
         link = response.headers.get("Link")
-        url = link[1:link.index(">")] if link else None
+        url = link[1 : link.index(">")] if link else None
     assert seen == sorted(names + ["seed"])
     response = await client.get("/v2/app/tags/list?n=2&last=a")
     assert (await response.json())["tags"] == ["b", "seed"]
@@ -214,12 +223,17 @@ async def test_subject_referrers_and_filters(client):
     subject_descriptor = {"mediaType": OCI_MANIFEST, "digest": subject, "size": len(subject_body)}
     referrer_bodies = []
     for artifact_type, blob in [(ARTIFACT, sbom), ("application/vnd.example.signature", signature)]:
-        body = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
-            "config": EMPTY_CONFIG,
-            "layers": [{"mediaType": "application/octet-stream", "digest": sha256(blob), "size": len(blob)}],
-            "subject": subject_descriptor, "annotations": {"org.example.kind": artifact_type},
-        }).encode()
+        body = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": artifact_type,
+                "config": EMPTY_CONFIG,
+                "layers": [{"mediaType": "application/octet-stream", "digest": sha256(blob), "size": len(blob)}],
+                "subject": subject_descriptor,
+                "annotations": {"org.example.kind": artifact_type},
+            }
+        ).encode()
         response = await put_manifest(client, "app", sha256(body), body)
         assert response.status == 201, await response.text()
         assert response.headers["OCI-Subject"] == subject
@@ -249,9 +263,16 @@ async def test_referrers_of_unknown_subject_is_empty_not_404(client):
 
 async def test_subject_may_point_at_a_missing_manifest(client):
     await push_blob(client, "app", b"{}")
-    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT,
-                       "config": EMPTY_CONFIG, "layers": [],
-                       "subject": {"mediaType": OCI_MANIFEST, "digest": sha256(b"future"), "size": 6}}).encode()
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": ARTIFACT,
+            "config": EMPTY_CONFIG,
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": sha256(b"future"), "size": 6},
+        }
+    ).encode()
     response = await put_manifest(client, "app", sha256(body), body)
     assert response.status == 201
     index = await (await client.get(f"/v2/app/referrers/{sha256(b'future')}")).json()

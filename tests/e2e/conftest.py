@@ -38,13 +38,24 @@ def shared_backend(request):
 
 
 class Server:
-    def __init__(self, data_dir: Path, workers: int = 2, extra: list[str] | None = None, database_url: str | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = 2,
+        extra: list[str] | None = None,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.data_dir = data_dir
-        self.env = {"KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY, "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
-                    "KIKOTO_CREATE_ON_PUSH": "true",
-                    # background runs would race the tests' own; tests run them explicitly
-                    "KIKOTO_LIFECYCLE_INTERVAL": "0", "KIKOTO_GC_INTERVAL": "0", **(env or {})}
+        self.env = {
+            "KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY,
+            "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "KIKOTO_CREATE_ON_PUSH": "true",
+            # background runs would race the tests' own; tests run them explicitly
+            "KIKOTO_LIFECYCLE_INTERVAL": "0",
+            "KIKOTO_GC_INTERVAL": "0",
+            **(env or {}),
+        }
         self.port = free_port()
         self.workers = workers
         self.extra = extra or []
@@ -71,11 +82,21 @@ class Server:
     def url(self) -> str:
         return f"http://{self.host}"
 
-    def start(self) -> "Server":
-        argv = [str(VENV_BIN / "kikoto"), "serve", "--listen", self.host, "--data-dir", str(self.data_dir),
-                "--workers", str(self.workers), *self.extra]
-        self.process = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                        start_new_session=True, env=self.process_env)
+    def start(self) -> Server:
+        argv = [
+            str(VENV_BIN / "kikoto"),
+            "serve",
+            "--listen",
+            self.host,
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            str(self.workers),
+            *self.extra,
+        ]
+        self.process = subprocess.Popen(
+            argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True, env=self.process_env
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if "kikoto ready on" in self.log.read_text(errors="replace"):
@@ -99,8 +120,9 @@ class Server:
 
         from ..ecr_shapes import validate_every_response
 
-        client = boto3.client("ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key,
-                              aws_secret_access_key=secret)
+        client = boto3.client(
+            "ecr", endpoint_url=self.url, region_name=REGION, aws_access_key_id=key, aws_secret_access_key=secret
+        )
         validate_every_response(client)  # every answer is checked against botocore's model
         return client
 
@@ -147,13 +169,29 @@ def skopeo():
 def podman(tmp_path):
     path = tool("podman")
     runroot = Path(tempfile.mkdtemp(prefix="kp-", dir="/tmp"))  # podman wants a runroot under 50 characters
-    base = [path, "--root", str(tmp_path / "podman"), "--runroot", str(runroot), "--storage-driver", "vfs",
-            "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    base = [
+        path,
+        "--root",
+        str(tmp_path / "podman"),
+        "--runroot",
+        str(runroot),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+    ]
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=300, input=stdin,
-                                env={**os.environ, "TMPDIR": str(tmp_path),
-                                     "REGISTRY_AUTH_FILE": str(tmp_path / "podman-auth.json")})
+        result = subprocess.run(
+            [*base, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            input=stdin,
+            env={**os.environ, "TMPDIR": str(tmp_path), "REGISTRY_AUTH_FILE": str(tmp_path / "podman-auth.json")},
+        )
         assert result.returncode == 0, f"podman {' '.join(args)} failed:\n{result.stderr}"
         return result
 

@@ -11,7 +11,9 @@ from kikoto.domain.manifests import OCI_MANIFEST
 from ..helpers import image_manifest, sha256
 
 
-def push(server, repo: str, tag: str | None, seed: str, password: str | None = None, layers: int = 2) -> tuple[bytes, str]:
+def push(
+    server, repo: str, tag: str | None, seed: str, password: str | None = None, layers: int = 2
+) -> tuple[bytes, str]:
     auth = ("AWS", password or server.password())
     config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
     blobs = [f"{seed} layer {i}".encode() * 300 for i in range(layers)]
@@ -19,7 +21,11 @@ def push(server, repo: str, tag: str | None, seed: str, password: str | None = N
         response = requests.post(f"{server.url}/v2/{repo}/blobs/uploads/?digest={sha256(blob)}", data=blob, auth=auth)
         assert response.status_code == 201, response.text
     body = image_manifest(config, blobs)
-    response = requests.put(f"{server.url}/v2/{repo}/manifests/{tag or sha256(body)}", data=body, auth=auth,
-                            headers={"Content-Type": OCI_MANIFEST})
+    response = requests.put(
+        f"{server.url}/v2/{repo}/manifests/{tag or sha256(body)}",
+        data=body,
+        auth=auth,
+        headers={"Content-Type": OCI_MANIFEST},
+    )
     assert response.status_code == 201, response.text
     return body, sha256(body)

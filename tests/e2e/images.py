@@ -45,12 +45,21 @@ class Layout:
             raw = _tar({f"data/{seed}-{i}.bin": payload, f"etc/layer-{i}": seed.encode()})
             diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
             descriptors.append(self.blob(gzip.compress(raw, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"))
-        config = json.dumps({
-            "architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/true"], "Labels": {"seed": seed}},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": [{"created_by": "kikoto tests"}] * layers,
-        }).encode()
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": self.blob(config, "application/vnd.oci.image.config.v1+json"), "layers": descriptors}
+        config = json.dumps(
+            {
+                "architecture": arch,
+                "os": "linux",
+                "config": {"Cmd": ["/bin/true"], "Labels": {"seed": seed}},
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "history": [{"created_by": "kikoto tests"}] * layers,
+            }
+        ).encode()
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": self.blob(config, "application/vnd.oci.image.config.v1+json"),
+            "layers": descriptors,
+        }
         return self.blob(json.dumps(manifest).encode(), OCI_MANIFEST)
 
     def multi_arch(self, seed: str) -> dict:
@@ -59,15 +68,17 @@ class Layout:
             child = self.image(f"{seed}-{arch}", arch=arch)
             child["platform"] = {"architecture": arch, "os": "linux"}
             children.append(child)
-        return self.blob(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(),
-                         OCI_INDEX)
+        return self.blob(
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(), OCI_INDEX
+        )
 
     def tag(self, descriptor: dict, name: str) -> None:
         entry = dict(descriptor, annotations={"org.opencontainers.image.ref.name": name})
         entry.pop("platform", None)
         self.index.append(entry)
-        (self.root / "index.json").write_text(json.dumps(
-            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index}))
+        (self.root / "index.json").write_text(
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index})
+        )
 
     def read(self, digest: str) -> bytes:
         return (self.root / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()

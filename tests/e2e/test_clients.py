@@ -21,13 +21,34 @@ def test_skopeo_round_trip_is_byte_identical(server, skopeo, tmp_path):
     source = Layout(tmp_path / "src")
     image = source.image("python-app", layers=5)
     source.tag(image, "1.0.0")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{source.root}:1.0.0", f"docker://{server.host}/team/python-app:1.0.0")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        server.creds,
+        f"oci:{source.root}:1.0.0",
+        f"docker://{server.host}/team/python-app:1.0.0",
+    )
 
-    raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", server.creds, f"docker://{server.host}/team/python-app:1.0.0").stdout
+    raw = skopeo(
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        server.creds,
+        f"docker://{server.host}/team/python-app:1.0.0",
+    ).stdout
     assert raw.encode() == source.read(image["digest"])
 
     out = tmp_path / "out"
-    skopeo("copy", "--src-tls-verify=false", "--src-creds", server.creds, f"docker://{server.host}/team/python-app:1.0.0", f"oci:{out}:copy")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        server.creds,
+        f"docker://{server.host}/team/python-app:1.0.0",
+        f"oci:{out}:copy",
+    )
     back = json.loads((out / "index.json").read_text())["manifests"][0]
     assert back["digest"] == image["digest"]
     manifest = json.loads(source.read(image["digest"]))
@@ -40,17 +61,43 @@ def test_multi_arch_index_round_trips(server, skopeo, tmp_path):
     source = Layout(tmp_path / "src")
     index = source.multi_arch("node-app")
     source.tag(index, "latest")
-    skopeo("copy", "--all", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{source.root}:latest", f"docker://{server.host}/node-app:latest")
-    raw = requests.get(f"{server.url}/v2/node-app/manifests/latest", headers={"Accept": OCI_INDEX},
-                       auth=("AWS", server.password()))
+    skopeo(
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        server.creds,
+        f"oci:{source.root}:latest",
+        f"docker://{server.host}/node-app:latest",
+    )
+    raw = requests.get(
+        f"{server.url}/v2/node-app/manifests/latest", headers={"Accept": OCI_INDEX}, auth=("AWS", server.password())
+    )
     assert raw.headers["Content-Type"] == OCI_INDEX
     assert raw.content == source.read(index["digest"])
     for arch in ("amd64", "arm64"):
-        inspected = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", server.creds, "--override-arch", arch,
-                                      f"docker://{server.host}/node-app:latest").stdout)
+        inspected = json.loads(
+            skopeo(
+                "inspect",
+                "--tls-verify=false",
+                "--creds",
+                server.creds,
+                "--override-arch",
+                arch,
+                f"docker://{server.host}/node-app:latest",
+            ).stdout
+        )
         assert inspected["Architecture"] == arch
     out = tmp_path / "out"
-    skopeo("copy", "--all", "--src-tls-verify=false", "--src-creds", server.creds, f"docker://{server.host}/node-app:latest", f"oci:{out}:x")
+    skopeo(
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--src-creds",
+        server.creds,
+        f"docker://{server.host}/node-app:latest",
+        f"oci:{out}:x",
+    )
     assert json.loads((out / "index.json").read_text())["manifests"][0]["digest"] == index["digest"]
 
 
@@ -58,7 +105,14 @@ def test_podman_pulls_tags_and_pushes(server, skopeo, podman, tmp_path):
     source = Layout(tmp_path / "src")
     image = source.image("podman-app", layers=3)
     source.tag(image, "1.2.0")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{source.root}:1.2.0", f"docker://{server.host}/apps/web:1.2.0")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        server.creds,
+        f"oci:{source.root}:1.2.0",
+        f"docker://{server.host}/apps/web:1.2.0",
+    )
 
     podman("login", "--tls-verify=false", "--username", "AWS", "--password", server.password(), server.host)
     podman("pull", "--tls-verify=false", f"{server.host}/apps/web:1.2.0")
@@ -68,10 +122,13 @@ def test_podman_pulls_tags_and_pushes(server, skopeo, podman, tmp_path):
     auth = ("AWS", server.password())
     tags = requests.get(f"{server.url}/v2/apps/web-copy/tags/list", auth=auth).json()
     assert tags == {"name": "apps/web-copy", "tags": ["latest"]}
-    pushed = requests.get(f"{server.url}/v2/apps/web-copy/manifests/latest",
-                          headers={"Accept": "application/vnd.oci.image.manifest.v1+json,"
-                                             "application/vnd.docker.distribution.manifest.v2+json"},
-                          auth=auth).json()
+    pushed = requests.get(
+        f"{server.url}/v2/apps/web-copy/manifests/latest",
+        headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json"
+        },
+        auth=auth,
+    ).json()
     podman("rmi", "--all", "--force")
     podman("pull", "--tls-verify=false", f"{server.host}/apps/web-copy:latest")
     images = podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
@@ -86,29 +143,48 @@ def test_oras_pushes_an_artifact_with_a_subject_found_through_referrers(server, 
     source = Layout(tmp_path / "src")
     image = source.image("signed-app")
     source.tag(image, "v1")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{source.root}:v1", f"docker://{server.host}/signed-app:v1")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        server.creds,
+        f"oci:{source.root}:v1",
+        f"docker://{server.host}/signed-app:v1",
+    )
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sbom.json").write_text(json.dumps({"bomFormat": "CycloneDX", "components": []}))
     client = oras_client.OrasClient(hostname=server.host, insecure=True, auth_backend="basic")
-    client.login(username="AWS", password=server.password(), hostname=server.host, tls_verify=False,
-                 config_path=str(tmp_path / "oras-auth.json"))
+    client.login(
+        username="AWS",
+        password=server.password(),
+        hostname=server.host,
+        tls_verify=False,
+        config_path=str(tmp_path / "oras-auth.json"),
+    )
     subject = oras.oci.Subject(mediaType=image["mediaType"], digest=image["digest"], size=image["size"])
-    response = client.push(target=f"{server.host}/signed-app:sbom", files=["sbom.json:application/vnd.cyclonedx+json"],
-                           subject=subject, manifest_annotations={"org.example.kind": "sbom"})
+    response = client.push(
+        target=f"{server.host}/signed-app:sbom",
+        files=["sbom.json:application/vnd.cyclonedx+json"],
+        subject=subject,
+        manifest_annotations={"org.example.kind": "sbom"},
+    )
     assert response.status_code == 201
     assert response.headers["OCI-Subject"] == image["digest"]
 
-    referrers = requests.get(f"{server.url}/v2/signed-app/referrers/{image['digest']}",
-                             auth=("AWS", server.password())).json()
+    referrers = requests.get(
+        f"{server.url}/v2/signed-app/referrers/{image['digest']}", auth=("AWS", server.password())
+    ).json()
     assert len(referrers["manifests"]) == 1
     found = referrers["manifests"][0]
     assert found["annotations"]["org.example.kind"] == "sbom"
 
     pulled = client.pull(target=f"{server.host}/signed-app@{found['digest']}", outdir=str(tmp_path / "pulled"))
     assert [p.split("/")[-1] for p in pulled] == ["sbom.json"]
-    assert hashlib.sha256((tmp_path / "pulled" / "sbom.json").read_bytes()).hexdigest() == \
-        hashlib.sha256((tmp_path / "sbom.json").read_bytes()).hexdigest()
+    assert (
+        hashlib.sha256((tmp_path / "pulled" / "sbom.json").read_bytes()).hexdigest()
+        == hashlib.sha256((tmp_path / "sbom.json").read_bytes()).hexdigest()
+    )
 
 
 def test_tls_serving_with_skopeo(tmp_path, skopeo):
@@ -124,29 +200,50 @@ def test_tls_serving_with_skopeo(tmp_path, skopeo):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    server = Server(tmp_path / "data", workers=1,
-                    extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")]).start()
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = Server(
+        tmp_path / "data",
+        workers=1,
+        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+    ).start()
     try:
         response = requests.get(f"https://{server.host}/v2/", verify=str(tmp_path / "cert.pem"))
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith(f'Basic realm="https://{server.host}"')
         source = Layout(tmp_path / "src")
         source.tag(source.image("tls-app"), "v1")
-        ecr = boto3.client("ecr", endpoint_url=f"https://{server.host}", region_name="us-east-1",
-                           verify=str(tmp_path / "cert.pem"),
-                           aws_access_key_id=ADMIN_KEY, aws_secret_access_key=ADMIN_SECRET)
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=f"https://{server.host}",
+            region_name="us-east-1",
+            verify=str(tmp_path / "cert.pem"),
+            aws_access_key_id=ADMIN_KEY,
+            aws_secret_access_key=ADMIN_SECRET,
+        )
         token = base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode()
-        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", token,
-               f"oci:{source.root}:v1", f"docker://{server.host}/tls-app:v1")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            token,
+            f"oci:{source.root}:v1",
+            f"docker://{server.host}/tls-app:v1",
+        )
         raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", token, f"docker://{server.host}/tls-app:v1")
         assert json.loads(raw.stdout)["schemaVersion"] == 2
     finally:

@@ -35,8 +35,12 @@ def push(server: Server, repo: str, tags: list[str], seed: str) -> str:
         assert response.status_code == 201
     body = image_manifest(config, [layer])
     for tag in tags:
-        assert session.put(f"{server.url}/v2/{repo}/manifests/{tag}", data=body,
-                           headers={"Content-Type": OCI}, timeout=10).status_code == 201
+        assert (
+            session.put(
+                f"{server.url}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI}, timeout=10
+            ).status_code
+            == 201
+        )
     return sha256(body)
 
 
@@ -67,8 +71,9 @@ def test_put_image_needs_a_media_type(server):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="app")
     push(server, "app", ["base"], "x")
-    manifest = json.loads(ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "base"}])
-                          ["images"][0]["imageManifest"])
+    manifest = json.loads(
+        ecr.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "base"}])["images"][0]["imageManifest"]
+    )
     del manifest["mediaType"]
     text = json.dumps(manifest)
     code, _ = error(lambda: ecr.put_image(repositoryName="app", imageManifest=text, imageTag="bare"))
@@ -83,17 +88,27 @@ def test_deleting_by_digest_names_every_tag_removed(server):
     digest = push(server, "app", ["v1", "v2", "latest"], "tags")
     deleted = ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": digest}])
     assert sorted(deleted["imageIds"], key=lambda i: i["imageTag"]) == [
-        {"imageDigest": digest, "imageTag": t} for t in ("latest", "v1", "v2")]
+        {"imageDigest": digest, "imageTag": t} for t in ("latest", "v1", "v2")
+    ]
     assert deleted["failures"] == []
 
 
 def test_lifecycle_policy_always_has_last_evaluated_at(server):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="app")
-    policy = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType":
-                        "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     ecr.put_lifecycle_policy(repositoryName="app", lifecyclePolicyText=policy)
-    epoch = datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
+    epoch = datetime.datetime.fromtimestamp(0, datetime.UTC)
     assert ecr.get_lifecycle_policy(repositoryName="app")["lastEvaluatedAt"] == epoch
     assert ecr.delete_lifecycle_policy(repositoryName="app")["lastEvaluatedAt"] == epoch
 
@@ -102,12 +117,20 @@ def test_policy_and_arn_messages_are_ecrs(server):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="app")
     assert error(lambda: ecr.set_repository_policy(repositoryName="app", policyText='{"Statement": 5}')) == (
-        "InvalidParameterException", "Invalid repository policy provided")
-    for arn in ("not-an-arn", "arn:aws:ecr:us-east-1:000000000000:repository/", "arn:aws:s3:::bucket",
-                "arn:aws:ecr:eu-west-1:000000000000:repository/app"):
-        for call in (lambda: ecr.list_tags_for_resource(resourceArn=arn),
-                     lambda: ecr.tag_resource(resourceArn=arn, tags=[{"Key": "k", "Value": "v"}]),
-                     lambda: ecr.untag_resource(resourceArn=arn, tagKeys=["k"])):
+        "InvalidParameterException",
+        "Invalid repository policy provided",
+    )
+    for arn in (
+        "not-an-arn",
+        "arn:aws:ecr:us-east-1:000000000000:repository/",
+        "arn:aws:s3:::bucket",
+        "arn:aws:ecr:eu-west-1:000000000000:repository/app",
+    ):
+        for call in (
+            lambda arn=arn: ecr.list_tags_for_resource(resourceArn=arn),
+            lambda arn=arn: ecr.tag_resource(resourceArn=arn, tags=[{"Key": "k", "Value": "v"}]),
+            lambda arn=arn: ecr.untag_resource(resourceArn=arn, tagKeys=["k"]),
+        ):
             assert error(call) == ("InvalidParameterException", "The ARN provided is invalid."), arn
 
 
@@ -118,8 +141,7 @@ def test_account_settings_and_blob_mounting(server):
     assert ecr.get_account_setting(name="REGISTRY_POLICY_SCOPE")["value"] == "V2"
     assert ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
     assert error(lambda: ecr.get_account_setting(name="NOPE"))[0] == "InvalidParameterException"
-    assert error(lambda: ecr.put_account_setting(name="BLOB_MOUNTING", value="MAYBE"))[0] == \
-        "InvalidParameterException"
+    assert error(lambda: ecr.put_account_setting(name="BLOB_MOUNTING", value="MAYBE"))[0] == "InvalidParameterException"
     for repo in ("source", "target"):
         ecr.create_repository(repositoryName=repo)
     blob = b"a shared layer" * 100
@@ -144,22 +166,40 @@ def test_pull_time_update_exclusions(server):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="app")
     push(server, "app", ["v1"], "pulled")
-    created = subprocess.run([str(Path(sys.executable).parent / "kikoto"), "keys", "create", "scanner", "--role",
-                              "read-only", "--data-dir", str(server.data_dir)], capture_output=True, text=True,
-                             env=server.process_env, check=True).stdout
+    created = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "kikoto"),
+            "keys",
+            "create",
+            "scanner",
+            "--role",
+            "read-only",
+            "--data-dir",
+            str(server.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=server.process_env,
+        check=True,
+    ).stdout
     key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
     secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
     scanner_arn = "arn:aws:iam::000000000000:user/scanner"
     registered = ecr.register_pull_time_update_exclusion(principalArn=scanner_arn)
     assert registered["principalArn"] == scanner_arn and registered["createdAt"]
-    assert error(lambda: ecr.register_pull_time_update_exclusion(principalArn=scanner_arn))[0] == \
-        "ExclusionAlreadyExistsException"
+    assert (
+        error(lambda: ecr.register_pull_time_update_exclusion(principalArn=scanner_arn))[0]
+        == "ExclusionAlreadyExistsException"
+    )
     assert ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"] == [scanner_arn]
 
     scanner = server.ecr(key, secret)
     scanner.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "v1"}])
-    auth = {"Authorization": "Basic " + __import__("base64").b64encode(
-        f"AWS:{server.password(key, secret)}".encode()).decode(), "Accept": OCI}
+    auth = {
+        "Authorization": "Basic "
+        + __import__("base64").b64encode(f"AWS:{server.password(key, secret)}".encode()).decode(),
+        "Accept": OCI,
+    }
     assert requests.get(f"{server.url}/v2/app/manifests/v1", headers=auth, timeout=5).status_code == 200
     time.sleep(0.5)
     assert "lastRecordedPullTime" not in ecr.describe_images(repositoryName="app")["imageDetails"][0]
@@ -171,6 +211,8 @@ def test_pull_time_update_exclusions(server):
         time.sleep(0.1)
 
     assert ecr.deregister_pull_time_update_exclusion(principalArn=scanner_arn)["principalArn"] == scanner_arn
-    assert error(lambda: ecr.deregister_pull_time_update_exclusion(principalArn=scanner_arn))[0] == \
-        "ExclusionNotFoundException"
+    assert (
+        error(lambda: ecr.deregister_pull_time_update_exclusion(principalArn=scanner_arn))[0]
+        == "ExclusionNotFoundException"
+    )
     assert ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"] == []

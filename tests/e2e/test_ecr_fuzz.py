@@ -48,9 +48,14 @@ def ecr(tmp_path_factory):
     import boto3
 
     server = Server(tmp_path_factory.mktemp("fuzz") / "data", workers=1).start()
-    client = boto3.client("ecr", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ADMIN_KEY,
-                          aws_secret_access_key=ADMIN_SECRET,
-                          config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    client = boto3.client(
+        "ecr",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+    )
     client.create_repository(repositoryName="fuzz")
     yield client
     server.stop()

@@ -19,8 +19,13 @@ pytestmark = pytest.mark.e2e
 
 
 def kikoto(server: Server, *args: str) -> str:
-    result = subprocess.run([str(VENV_BIN / "kikoto"), *args, "--data-dir", str(server.data_dir)],
-                            capture_output=True, text=True, env={**server.process_env, "COLUMNS": "200"}, timeout=120)
+    result = subprocess.run(
+        [str(VENV_BIN / "kikoto"), *args, "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        env={**server.process_env, "COLUMNS": "200"},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -42,11 +47,26 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     versions = [f"1.{i}.0" for i in range(6)]
     for version in versions:
         layout.tag(layout.image(f"api-{version}", layers=2, layer_bytes=200_000), version)
-        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{layout.root}:{version}",
-               f"docker://{server.host}/team/api:{version}")
-    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep last 3",
-                                    "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 3},
-                                    "action": {"type": "expire"}}]})
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            server.creds,
+            f"oci:{layout.root}:{version}",
+            f"docker://{server.host}/team/api:{version}",
+        )
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "keep last 3",
+                    "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 3},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     aws(server, "ecr", "put-lifecycle-policy", "--repository-name", "team/api", "--lifecycle-policy-text", policy)
 
     started = json.loads(aws(server, "ecr", "start-lifecycle-policy-preview", "--repository-name", "team/api"))
@@ -61,8 +81,10 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     assert len(first["previewResults"]) == 2 and first["nextToken"]
     rest = ecr.get_lifecycle_policy_preview(repositoryName="team/api", maxResults=2, nextToken=first["nextToken"])
     assert len(rest["previewResults"]) == 1 and "nextToken" not in rest
-    assert ecr.get_lifecycle_policy_preview(repositoryName="team/api", filter={"tagStatus": "UNTAGGED"})[
-        "previewResults"] == []
+    assert (
+        ecr.get_lifecycle_policy_preview(repositoryName="team/api", filter={"tagStatus": "UNTAGGED"})["previewResults"]
+        == []
+    )
     one = ecr.get_lifecycle_policy_preview(repositoryName="team/api", imageIds=[{"imageTag": versions[0]}])
     assert [r["imageTags"] for r in one["previewResults"]] == [[versions[0]]]
 
@@ -87,8 +109,9 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
 
     log = kikoto(server, "lifecycle", "log", "--repository", "team/api")
     assert log.count("EXPIRE") == 3
-    events = requests.get(f"{server.url}/v2/_kikoto/audit", params={"repository": "team/api"},
-                          auth=("AWS", server.password())).json()["events"]
+    events = requests.get(
+        f"{server.url}/v2/_kikoto/audit", params={"repository": "team/api"}, auth=("AWS", server.password())
+    ).json()["events"]
     assert sorted(tag for e in events if e["action"] == "EXPIRE" for tag in e["detail"]["tags"]) == versions[:3]
     assert all(e["detail"]["rulePriority"] == 1 for e in events if e["action"] == "EXPIRE")
 
@@ -98,59 +121,105 @@ def test_archive_and_restore(server, skopeo, tmp_path):
     ecr.create_repository(repositoryName="cold")
     layout = Layout(tmp_path / "src")
     layout.tag(layout.image("cold-1", layers=2), "v1")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{layout.root}:v1",
-           f"docker://{server.host}/cold:v1")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        server.creds,
+        f"oci:{layout.root}:v1",
+        f"docker://{server.host}/cold:v1",
+    )
     manifest = requests.get(f"{server.url}/v2/cold/manifests/v1", auth=("AWS", server.password())).json()
     layer = manifest["layers"][0]["digest"]
 
-    result = ecr.update_image_storage_class(repositoryName="cold", imageId={"imageTag": "v1"},
-                                            targetStorageClass="ARCHIVE")
+    result = ecr.update_image_storage_class(
+        repositoryName="cold", imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE"
+    )
     assert result["imageStatus"] == "ARCHIVED"
     detail = ecr.describe_images(repositoryName="cold")["imageDetails"][0]
     assert detail["imageStatus"] == "ARCHIVED" and "lastArchivedAt" in detail
     assert ecr.list_images(repositoryName="cold", filter={"imageStatus": "ARCHIVED"})["imageIds"]
     assert ecr.list_images(repositoryName="cold", filter={"imageStatus": "ACTIVE"})["imageIds"] == []
-    assert ecr.batch_check_layer_availability(repositoryName="cold", layerDigests=[layer])["layers"][0][
-        "layerAvailability"] == "ARCHIVED"
+    assert (
+        ecr.batch_check_layer_availability(repositoryName="cold", layerDigests=[layer])["layers"][0][
+            "layerAvailability"
+        ]
+        == "ARCHIVED"
+    )
     assert (server.data_dir / "archive" / "sha256" / layer[7:9] / layer[7:]).is_file()
     pulled = requests.get(f"{server.url}/v2/cold/manifests/v1", auth=("AWS", server.password()))
     assert pulled.status_code == 403
     assert "archived" in pulled.json()["errors"][0]["message"]
     assert requests.get(f"{server.url}/v2/cold/blobs/{layer}", auth=("AWS", server.password())).status_code == 403
-    assert ecr.batch_get_image(repositoryName="cold", imageIds=[{"imageTag": "v1"}])["failures"][0]["failureCode"] \
+    assert (
+        ecr.batch_get_image(repositoryName="cold", imageIds=[{"imageTag": "v1"}])["failures"][0]["failureCode"]
         == "ImageInaccessible"
+    )
 
     ecr.update_image_storage_class(repositoryName="cold", imageId={"imageTag": "v1"}, targetStorageClass="STANDARD")
     detail = ecr.describe_images(repositoryName="cold")["imageDetails"][0]
     assert detail["imageStatus"] == "ACTIVE" and "lastActivatedAt" in detail
     out = tmp_path / "out"
-    skopeo("copy", "--src-tls-verify=false", "--src-creds", server.creds, f"docker://{server.host}/cold:v1",
-           f"oci:{out}:v1")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        server.creds,
+        f"docker://{server.host}/cold:v1",
+        f"oci:{out}:v1",
+    )
     assert (out / "blobs" / "sha256" / layer[7:]).read_bytes() == layout.read(layer)
 
 
 def test_lifecycle_policy_operations_and_errors(server):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="policies")
-    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "untagged after 14 days",
-                                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                                  "countUnit": "days", "countNumber": 14},
-                                    "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "untagged after 14 days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 14,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     with pytest.raises(ClientError) as caught:
         ecr.get_lifecycle_policy(repositoryName="policies")
     assert caught.value.response["Error"]["Code"] == "LifecyclePolicyNotFoundException"
-    assert caught.value.response["Error"]["Message"] == ("Lifecycle policy does not exist for the repository with "
-                                                         "name 'policies' in the registry with id '000000000000'")
-    assert ecr.put_lifecycle_policy(repositoryName="policies", lifecyclePolicyText=policy)["lifecyclePolicyText"] == policy
+    assert caught.value.response["Error"]["Message"] == (
+        "Lifecycle policy does not exist for the repository with name 'policies' in the registry with id '000000000000'"
+    )
+    assert (
+        ecr.put_lifecycle_policy(repositoryName="policies", lifecyclePolicyText=policy)["lifecyclePolicyText"] == policy
+    )
     assert ecr.get_lifecycle_policy(repositoryName="policies")["lifecyclePolicyText"] == policy
-    bad = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
-                                                                  "countNumber": 0}, "action": {"type": "expire"}}]})
+    bad = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 0},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     with pytest.raises(ClientError) as caught:
         ecr.put_lifecycle_policy(repositoryName="policies", lifecyclePolicyText=bad)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
     assert caught.value.response["Error"]["Message"] == (
-        "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: "
-        "numeric instance is lower than the required minimum (minimum: 1, found: 0)'")
+        "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: "
+        "'Lifecycle policy validation failure: numeric instance is lower than the required minimum "
+        "(minimum: 1, found: 0)'"
+    )
     with pytest.raises(ClientError) as caught:
         ecr.get_lifecycle_policy_preview(repositoryName="policies")
     assert caught.value.response["Error"]["Code"] == "LifecyclePolicyPreviewNotFoundException"
@@ -162,9 +231,18 @@ def test_lifecycle_policy_operations_and_errors(server):
 
 def test_creation_template_lifecycle_policy_applies(server):
     ecr = server.ecr()
-    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 1",
-                                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
-                                    "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "keep 1",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     ecr.create_repository_creation_template(prefix="ci", appliedFor=["CREATE_ON_PUSH"], lifecyclePolicy=policy)
     from .ecr_helpers import push
 
@@ -183,8 +261,18 @@ def test_the_server_runs_lifecycle_in_the_background(tmp_path):
     server = Server(tmp_path / "data", env={"KIKOTO_LIFECYCLE_INTERVAL": "3600"}).start()
     try:
         ecr = server.ecr()
-        policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 1", "selection": {
-            "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+        policy = json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "description": "keep 1",
+                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        )
         ecr.create_repository(repositoryName="auto-clean")
         ecr.put_lifecycle_policy(repositoryName="auto-clean", lifecyclePolicyText=policy)
         push(server, "auto-clean", "old", "1")
@@ -194,7 +282,9 @@ def test_the_server_runs_lifecycle_in_the_background(tmp_path):
             time.sleep(0.5)
         assert [i["imageTag"] for i in ecr.list_images(repositoryName="auto-clean")["imageIds"]] == ["new"]
         events = requests.get(f"{server.url}/v2/_kikoto/audit", auth=("AWS", server.password())).json()["events"]
-        assert [(e["actor"], e["action"]) for e in events if e["repository"] == "auto-clean"] == [("lifecycle", "EXPIRE")]
+        assert [(e["actor"], e["action"]) for e in events if e["repository"] == "auto-clean"] == [
+            ("lifecycle", "EXPIRE")
+        ]
     finally:
         server.stop()
 
@@ -205,9 +295,23 @@ def test_admin_commands_storage_validate_as_of_and_rotate(server, tmp_path):
     ecr = server.ecr()
     ecr.create_repository(repositoryName="aging")
     push(server, "aging", "v1", "a")
-    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "after 30 days", "selection": {
-        "tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 30},
-        "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "after 30 days",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 30,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     ecr.put_lifecycle_policy(repositoryName="aging", lifecyclePolicyText=policy)
     assert re.search(r"aging\s+│\s+1\s+│\s+0\s+│", kikoto(server, "lifecycle", "run", "--dry-run"))
     later = kikoto(server, "lifecycle", "run", "--as-of", "2099-01-01")  # implies --dry-run
@@ -217,13 +321,28 @@ def test_admin_commands_storage_validate_as_of_and_rotate(server, tmp_path):
     assert re.search(r"aging\s+│\s+1\s+│", kikoto(server, "storage"))
 
     keep_last = tmp_path / "keep.json"
-    keep_last.write_text(json.dumps({"rules": [{"rulePriority": 1, "selection": {
-        "tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]}))
-    result = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "validate", str(keep_last)], capture_output=True,
-                            text=True)
+    keep_last.write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 5},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        )
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "kikoto"), "lifecycle", "validate", str(keep_last)], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "valid: 1 rule" in result.stdout
-    result = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "validate", "--strict-ecr", str(keep_last)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(VENV_BIN / "kikoto"), "lifecycle", "validate", "--strict-ecr", str(keep_last)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "Lifecycle policy validation failure" in result.stderr
 
     created = kikoto(server, "keys", "create", "rotator", "--role", "read-only")

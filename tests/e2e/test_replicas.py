@@ -52,8 +52,12 @@ def test_replicas_see_each_others_changes_at_once(replicas):
 
     b.ecr().put_image_tag_mutability(repositoryName="shared", imageTagMutability="IMMUTABLE")
     body, _ = push(a, "shared", None, "three", password=password)
-    response = requests.put(f"{a.url}/v2/shared/manifests/latest", data=body, auth=("AWS", password),
-                            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    response = requests.put(
+        f"{a.url}/v2/shared/manifests/latest",
+        data=body,
+        auth=("AWS", password),
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert response.status_code == 400  # the setting made on B holds on A
     assert response.json()["errors"][0]["code"] == "TAG_INVALID"
 
@@ -62,8 +66,11 @@ def test_replicas_see_each_others_changes_at_once(replicas):
 def s3_replicas(postgres, s3_url, tmp_path):
     url = postgres.create_database(f"s3replicas_{int(time.time() * 1000)}")
     bucket, endpoint = s3_url
-    env = {"KIKOTO_MASTER_KEY": Fernet.generate_key().decode(), "KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}",
-           "KIKOTO_S3_ENDPOINT_URL": endpoint}
+    env = {
+        "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),
+        "KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}",
+        "KIKOTO_S3_ENDPOINT_URL": endpoint,
+    }
     servers = [Server(tmp_path / name, workers=1, database_url=url, env=env).start() for name in ("a", "b")]
     yield servers
     for server in servers:
@@ -78,8 +85,14 @@ def test_push_through_one_replica_pull_through_the_other_on_s3(s3_replicas, skop
     source = Layout(tmp_path / "src")
     image = source.image("s3-app", layers=3, layer_bytes=300_000)
     source.tag(image, "v1")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, f"oci:{source.root}:v1",
-           f"docker://{a.host}/team/s3-app:v1")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        f"oci:{source.root}:v1",
+        f"docker://{a.host}/team/s3-app:v1",
+    )
     out = tmp_path / "out"
     skopeo("copy", "--src-tls-verify=false", "--src-creds", creds, f"docker://{b.host}/team/s3-app:v1", f"oci:{out}:v1")
     manifest = json.loads(source.read(image["digest"]))
@@ -98,13 +111,17 @@ def test_a_chunked_upload_alternating_between_replicas(s3_replicas):
     a, b = s3_replicas
     auth = ("AWS", a.password())
     data = os.urandom(3 * 1024 * 1024 + 123)
-    chunks = [data[i:i + 1024 * 1024] for i in range(0, len(data), 1024 * 1024)]
+    chunks = [data[i : i + 1024 * 1024] for i in range(0, len(data), 1024 * 1024)]
     location = requests.post(f"{a.url}/v2/alternating/blobs/uploads/", auth=auth).headers["Location"]
     offset = 0
     for n, chunk in enumerate(chunks):
         replica = (a, b)[n % 2]  # every PATCH lands on the other replica than the one before
-        response = requests.patch(f"{replica.url}{location}", data=chunk, auth=auth,
-                                  headers={"Content-Range": f"{offset}-{offset + len(chunk) - 1}"})
+        response = requests.patch(
+            f"{replica.url}{location}",
+            data=chunk,
+            auth=auth,
+            headers={"Content-Range": f"{offset}-{offset + len(chunk) - 1}"},
+        )
         assert response.status_code == 202, response.text
         offset += len(chunk)
     status = requests.get(f"{b.url}{location}", auth=auth)
@@ -124,16 +141,24 @@ def test_a_replica_killed_mid_push_the_client_retries_on_the_other(s3_replicas, 
     auth = ("AWS", a.password())
     data = os.urandom(4 * 1024 * 1024)
     location = requests.post(f"{a.url}/v2/crashing/blobs/uploads/", auth=auth).headers["Location"]
-    first = data[:1024 * 1024]
-    assert requests.patch(f"{a.url}{location}", data=first, auth=auth,
-                          headers={"Content-Range": f"0-{len(first) - 1}"}).status_code == 202
+    first = data[: 1024 * 1024]
+    assert (
+        requests.patch(
+            f"{a.url}{location}", data=first, auth=auth, headers={"Content-Range": f"0-{len(first) - 1}"}
+        ).status_code
+        == 202
+    )
     a.kill(signal.SIGKILL)  # replica A dies; the client carries on with B
     status = requests.get(f"{b.url}{location}", auth=auth)
     offset = int(status.headers["Range"].split("-")[1]) + 1
     assert offset == len(first)
     rest = data[offset:]
-    assert requests.patch(f"{b.url}{location}", data=rest, auth=auth,
-                          headers={"Content-Range": f"{offset}-{len(data) - 1}"}).status_code == 202
+    assert (
+        requests.patch(
+            f"{b.url}{location}", data=rest, auth=auth, headers={"Content-Range": f"{offset}-{len(data) - 1}"}
+        ).status_code
+        == 202
+    )
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     assert requests.put(f"{b.url}{location}?digest={digest}", auth=auth).status_code == 201
     assert requests.get(f"{b.url}/v2/crashing/blobs/{digest}", auth=auth).content == data
@@ -149,9 +174,23 @@ def test_lifecycle_and_gc_on_one_replica_while_pushes_go_to_the_other(s3_replica
     password = a.password()
     ecr = a.ecr()
     ecr.create_repository(repositoryName="busy")
-    policy = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 5", "selection": {
-        "tagStatus": "tagged", "tagPrefixList": ["old-"], "countType": "imageCountMoreThan", "countNumber": 5},
-        "action": {"type": "expire"}}]})
+    policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "keep 5",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPrefixList": ["old-"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": 5,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
     ecr.put_lifecycle_policy(repositoryName="busy", lifecyclePolicyText=policy)
     for n in range(12):
         push(b, "busy", f"old-{n}", f"old{n}", password=password)
@@ -173,12 +212,22 @@ def test_lifecycle_and_gc_on_one_replica_while_pushes_go_to_the_other(s3_replica
     for _ in range(3):  # lifecycle and GC through replica A's storage while B takes pushes
         # a one-second grace: in-flight pushes (milliseconds between blob and manifest) are safe
         for args in (["lifecycle", "run"], ["gc", "--grace-period", "1"]):
-            subprocess.run([str(VENV_BIN / "kikoto"), *args, "--data-dir", str(a.data_dir)], env=env, check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                [str(VENV_BIN / "kikoto"), *args, "--data-dir", str(a.data_dir)],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
     thread.join()
     assert not failures, failures
-    freed = subprocess.run([str(VENV_BIN / "kikoto"), "lifecycle", "log", "--data-dir", str(a.data_dir)], env=env,
-                           capture_output=True, text=True, check=True).stdout
+    freed = subprocess.run(
+        [str(VENV_BIN / "kikoto"), "lifecycle", "log", "--data-dir", str(a.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "EXPIRE" in freed and "GC" in freed
     tags = requests.get(f"{a.url}/v2/busy/tags/list", auth=("AWS", password)).json()["tags"]
     assert sorted(t for t in tags if t.startswith("old-")) == sorted(f"old-{n}" for n in range(7, 12))
@@ -228,9 +277,16 @@ def test_a_big_layer_through_s3_with_bounded_memory(s3_replicas):
 
 def test_s3_downloads_proxied_when_configured(postgres, s3_url, tmp_path):
     bucket, endpoint = s3_url
-    server = Server(tmp_path / "p", workers=1, database_url=postgres.create_database(f"proxy_{int(time.time())}"),
-                    env={"KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}", "KIKOTO_S3_ENDPOINT_URL": endpoint,
-                         "KIKOTO_S3_PROXY_DOWNLOADS": "true"}).start()
+    server = Server(
+        tmp_path / "p",
+        workers=1,
+        database_url=postgres.create_database(f"proxy_{int(time.time())}"),
+        env={
+            "KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}",
+            "KIKOTO_S3_ENDPOINT_URL": endpoint,
+            "KIKOTO_S3_PROXY_DOWNLOADS": "true",
+        },
+    ).start()
     try:
         body, _ = push(server, "proxied", "v1", "p")
         layer = json.loads(body)["layers"][0]

@@ -47,8 +47,9 @@ async def test_twenty_clients_push_the_same_layer_and_tag_at_once(server):
             async with session.put(f"{server.url}{location}?digest={sha256(blob)}") as done:
                 assert done.status == 201, await done.text()
         body = image_manifest(config, [layer])
-        async with session.put(f"{server.url}/v2/shared/manifests/latest", data=body,
-                               headers={"Content-Type": OCI_MANIFEST}) as pushed:
+        async with session.put(
+            f"{server.url}/v2/shared/manifests/latest", data=body, headers={"Content-Type": OCI_MANIFEST}
+        ) as pushed:
             assert pushed.status == 201, await pushed.text()
         return sha256(body)
 
@@ -75,14 +76,15 @@ async def test_kill_9_mid_upload_then_resume_after_restart(tmp_path):
     async with aiohttp.ClientSession(headers=server.auth_headers()) as session:
         async with session.post(f"{server.url}/v2/crash/blobs/uploads/") as response:
             location = response.headers["Location"]
-        async with session.patch(f"{server.url}{location}", data=data[:first],
-                                 headers={"Content-Range": f"0-{first - 1}"}) as response:
+        async with session.patch(
+            f"{server.url}{location}", data=data[:first], headers={"Content-Range": f"0-{first - 1}"}
+        ) as response:
             assert response.status == 202
 
         async def slow_body():
-            yield data[first:first + (4 << 20)]
+            yield data[first : first + (4 << 20)]
             await asyncio.sleep(30)  # the server dies while waiting for the rest
-            yield data[first + (4 << 20):]
+            yield data[first + (4 << 20) :]
 
         request = asyncio.ensure_future(session.patch(f"{server.url}{location}", data=slow_body()))
         await asyncio.sleep(1.0)
@@ -98,8 +100,9 @@ async def test_kill_9_mid_upload_then_resume_after_restart(tmp_path):
                 assert response.status == 204
                 offset = int(response.headers["Range"].split("-")[1]) + 1
             assert offset == first  # the interrupted chunk was never acknowledged
-            async with session.patch(f"{server.url}{location}", data=data[offset:],
-                                     headers={"Content-Range": f"{offset}-{len(data) - 1}"}) as response:
+            async with session.patch(
+                f"{server.url}{location}", data=data[offset:], headers={"Content-Range": f"{offset}-{len(data) - 1}"}
+            ) as response:
                 assert response.status == 202
             async with session.put(f"{server.url}{location}?digest={sha256(data)}") as response:
                 assert response.status == 201, await response.text()
@@ -132,10 +135,15 @@ async def test_memory_stays_flat_pushing_and_pulling_a_big_layer(tmp_path):
     sampler = asyncio.ensure_future(sample())
     baseline = peak[0]
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600), headers=server.auth_headers()) as session:
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=600), headers=server.auth_headers()
+        ) as session:
             started = time.monotonic()
-            async with session.post(f"{server.url}/v2/big/blobs/uploads/?digest={digest}", data=body(),
-                                    headers={"Content-Length": str(size)}) as response:
+            async with session.post(
+                f"{server.url}/v2/big/blobs/uploads/?digest={digest}",
+                data=body(),
+                headers={"Content-Length": str(size)},
+            ) as response:
                 assert response.status == 201, await response.text()
             push_seconds = time.monotonic() - started
             pulled = hashlib.sha256()
@@ -148,6 +156,8 @@ async def test_memory_stays_flat_pushing_and_pulling_a_big_layer(tmp_path):
         await sampler
         server.stop()
     growth_mib = (max(peak) - baseline) / (1 << 20)
-    print(f"\n{BIG_LAYER_MIB} MiB layer: push {BIG_LAYER_MIB / push_seconds:.0f} MiB/s, "
-          f"RSS baseline {baseline / (1 << 20):.0f} MiB, peak growth {growth_mib:.1f} MiB")
+    print(
+        f"\n{BIG_LAYER_MIB} MiB layer: push {BIG_LAYER_MIB / push_seconds:.0f} MiB/s, "
+        f"RSS baseline {baseline / (1 << 20):.0f} MiB, peak growth {growth_mib:.1f} MiB"
+    )
     assert growth_mib < 64

@@ -17,10 +17,22 @@ pytestmark = pytest.mark.e2e
 
 
 def aws(server: Server, *args: str, stdin: str | None = None) -> str:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-    result = subprocess.run([str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url], input=stdin,
-                            capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ADMIN_KEY,
+        "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    result = subprocess.run(
+        [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
     return result.stdout
 
@@ -63,13 +75,26 @@ def test_readme_walkthrough(ecr_server, podman, skopeo, tmp_path):
 
     # Kubernetes: kubectl create secret docker-registry regcred --docker-server=HOST --docker-username=AWS
     #   --docker-password=$(aws ecr get-login-password) makes exactly this .dockerconfigjson
-    secret = {"auths": {server.host: {"username": "AWS", "password": password,
-                                      "auth": base64.b64encode(f"AWS:{password}".encode()).decode()}}}
+    secret = {
+        "auths": {
+            server.host: {
+                "username": "AWS",
+                "password": password,
+                "auth": base64.b64encode(f"AWS:{password}".encode()).decode(),
+            }
+        }
+    }
     authfile = tmp_path / "dockerconfig.json"
     authfile.write_text(json.dumps(secret))
     out = tmp_path / "pulled"
-    skopeo("copy", "--src-tls-verify=false", "--authfile", str(authfile), f"docker://{server.host}/node-app:latest",
-           f"oci:{out}:latest")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--authfile",
+        str(authfile),
+        f"docker://{server.host}/node-app:latest",
+        f"oci:{out}:latest",
+    )
     assert json.loads((out / "index.json").read_text())["manifests"]
 
     listed = json.loads(aws(server, "ecr", "list-images", "--repository-name", "node-app"))["imageIds"]
@@ -89,12 +114,16 @@ def test_bearer_token_flow_with_podman_and_skopeo(tmp_path, podman, skopeo):
         podman("push", "--tls-verify=false", f"{server.host}/bearer-app:1")
         podman("rmi", "--all", "--force")
         podman("pull", "--tls-verify=false", f"{server.host}/bearer-app:1")
-        inspected = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", server.creds,
-                                      f"docker://{server.host}/bearer-app:1").stdout)
+        inspected = json.loads(
+            skopeo(
+                "inspect", "--tls-verify=false", "--creds", server.creds, f"docker://{server.host}/bearer-app:1"
+            ).stdout
+        )
         assert inspected["Name"] == f"{server.host}/bearer-app"
         # a token only carries what was asked for and allowed
-        token = requests.get(f"{server.url}/v2/token", params={"scope": "repository:bearer-app:pull"},
-                             auth=("AWS", server.password())).json()["token"]
+        token = requests.get(
+            f"{server.url}/v2/token", params={"scope": "repository:bearer-app:pull"}, auth=("AWS", server.password())
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{server.url}/v2/bearer-app/tags/list", headers=headers).status_code == 200
         assert requests.post(f"{server.url}/v2/bearer-app/blobs/uploads/", headers=headers).status_code == 403

@@ -29,22 +29,38 @@ class Registry:
     async def basic(self, key_id: str = ADMIN_KEY) -> dict[str, str]:
         return {"Authorization": await basic_auth_for(self.app, key_id)}
 
-    async def authed(self, key_id: str = ADMIN_KEY) -> "Authed":
+    async def authed(self, key_id: str = ADMIN_KEY) -> Authed:
         """The test client adding this key's login to every request (for tests/helpers.py)."""
         return Authed(self.client, await self.basic(key_id))
 
     async def new_key(self, name: str, policy: str) -> tuple[str, str]:
         return await self.app[ECR].identities.create(name, policy)
 
-    def signed(self, operation: str, params: dict | bytes, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET,
-               unsigned: tuple[str, ...] = (), extra: dict | None = None, payload_hash: str | None = None,
-               when: datetime.datetime | str | None = None) -> tuple[bytes, dict[str, str]]:
+    def signed(
+        self,
+        operation: str,
+        params: dict | bytes,
+        key: str = ADMIN_KEY,
+        secret: str = ADMIN_SECRET,
+        unsigned: tuple[str, ...] = (),
+        extra: dict | None = None,
+        payload_hash: str | None = None,
+        when: datetime.datetime | str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
         """Body and headers of an ECR request signed as botocore signs it, except that the
         headers in `unsigned` are left out of the signature (and `payload_hash` declared)."""
         body = params if isinstance(params, bytes) else json.dumps(params).encode()
         url = str(self.client.make_url("/"))
-        request = AWSRequest(method="POST", url=url, data=body, headers={
-            "X-Amz-Target": TARGET_PREFIX + operation, "Content-Type": "application/x-amz-json-1.1", **(extra or {})})
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={
+                "X-Amz-Target": TARGET_PREFIX + operation,
+                "Content-Type": "application/x-amz-json-1.1",
+                **(extra or {}),
+            },
+        )
         if payload_hash:
             request.headers["X-Amz-Content-SHA256"] = payload_hash
         timestamp = when if isinstance(when, str) or when is None else when.strftime("%Y%m%dT%H%M%SZ")
@@ -90,8 +106,14 @@ def registry_with(aiohttp_client, tmp_path):
     """`await registry_with(setting=value, ...)`: the app in-process on SQLite, admin key known."""
 
     async def make(**overrides) -> Registry:
-        settings = Settings(data_dir=tmp_path / "data", workers=1, create_on_push=True,
-                            admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET, **overrides)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            workers=1,
+            create_on_push=True,
+            admin_access_key_id=ADMIN_KEY,
+            admin_secret_access_key=ADMIN_SECRET,
+            **overrides,
+        )
         await asyncio.to_thread(prepare, settings)
         app = build_app(settings, background_jobs=False)
         return Registry(app, await aiohttp_client(app))

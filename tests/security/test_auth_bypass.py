@@ -114,4 +114,3 @@ async def test_an_expired_password_is_refused(registry_with):
     identities._clock = time.time
     response = await registry.client.get("/v2/_catalog", headers=basic(password))
     assert response.status == 401
-

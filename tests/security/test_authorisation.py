@@ -30,6 +30,7 @@ def repository_policy(principal, effect="Allow", action="ecr:*") -> str:
 
 # -- H3: an account principal delegates to identity policies -------------------------------------
 
+
 @pytest.mark.parametrize("principal", [ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"])
 def test_an_account_principal_grants_nothing_by_itself(principal):
     resource = parse_policy(repository_policy(principal), resource_policy=True)
@@ -62,9 +63,11 @@ async def test_account_principal_policy_over_the_api(registry_with):
     await push_image(await registry.authed(), "app", "v1")
     text = repository_policy(f"arn:aws:iam::{ACCOUNT}:root")
     assert (await registry.ecr("SetRepositoryPolicy", {"repositoryName": "app", "policyText": text}))[0] == 200
-    for operation, params in [("BatchDeleteImage", {"repositoryName": "app", "imageIds": [{"imageTag": "v1"}]}),
-                              ("SetRepositoryPolicy", {"repositoryName": "app", "policyText": text}),
-                              ("InitiateLayerUpload", {"repositoryName": "app"})]:
+    for operation, params in [
+        ("BatchDeleteImage", {"repositoryName": "app", "imageIds": [{"imageTag": "v1"}]}),
+        ("SetRepositoryPolicy", {"repositoryName": "app", "policyText": text}),
+        ("InitiateLayerUpload", {"repositoryName": "app"}),
+    ]:
         status, body = await registry.ecr(operation, params, key=key, secret=secret)
         assert (status, body["__type"]) == (400, "AccessDeniedException"), operation
     response = await registry.client.delete("/v2/app/manifests/v1", headers=await registry.basic(key))
@@ -74,6 +77,7 @@ async def test_account_principal_policy_over_the_api(registry_with):
 
 
 # -- L3: listings apply the same decisions as reads -----------------------------------------------
+
 
 async def test_an_explicit_deny_hides_a_repository_from_listings(registry_with):
     registry = await registry_with()
@@ -107,26 +111,40 @@ async def test_the_catalog_fills_its_pages_past_hidden_repositories(registry_wit
 
 # -- H2: wildcards in linear time -----------------------------------------------------------------
 
+
 def test_a_pathological_resource_pattern_costs_microseconds():
     pattern = "*?" * 30 + "!"
-    statements = parse_policy(json.dumps({"Statement": [
-        {"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": pattern}]}), resource_policy=True)
+    statements = parse_policy(
+        json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": pattern}]}),
+        resource_policy=True,
+    )
     started = time.perf_counter()
     for _ in range(100):
-        evaluate([statements], "anonymous", ACCOUNT, "ecr:BatchGetImage",
-                 "arn:aws:ecr:us-east-1:000000000000:repository/" + "a" * 200)
+        evaluate(
+            [statements],
+            "anonymous",
+            ACCOUNT,
+            "ecr:BatchGetImage",
+            "arn:aws:ecr:us-east-1:000000000000:repository/" + "a" * 200,
+        )
     assert time.perf_counter() - started < 0.5  # exponential backtracking took 3 s for *one* at 7 pairs
 
 
 def test_policy_size_and_principal_wildcards_are_bounded_as_iam_does():
     with pytest.raises(PolicyError, match="longer than"):
-        parse_policy(json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*",
-                                                "Resource": "x" * 11_000}]}), resource_policy=True)
+        parse_policy(
+            json.dumps(
+                {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "x" * 11_000}]}
+            ),
+            resource_policy=True,
+        )
     with pytest.raises(PolicyError, match="wildcard"):
         parse_policy(repository_policy("arn:aws:iam::000000000000:user/*"), resource_policy=True)
     with pytest.raises(PolicyError, match="wildcards"):
-        parse_policy(json.dumps({"Statement": [{"Effect": "Allow", "Action": "*?" * 40, "Resource": "*"}]}),
-                     resource_policy=False)
+        parse_policy(
+            json.dumps({"Statement": [{"Effect": "Allow", "Action": "*?" * 40, "Resource": "*"}]}),
+            resource_policy=False,
+        )
     with pytest.raises(PolicyError, match="not valid JSON"):
         parse_policy("[" * 3000 + "]" * 3000, resource_policy=False)
 
@@ -135,8 +153,7 @@ ALPHABET = st.sampled_from("ab*?\n.[")
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(ALPHABET, max_size=8).filter(lambda p: "[" not in p), st.text("ab?*\n.[", max_size=10),
-       st.booleans())
+@given(st.text(ALPHABET, max_size=8).filter(lambda p: "[" not in p), st.text("ab?*\n.[", max_size=10), st.booleans())
 def test_the_glob_matcher_agrees_with_a_reference(pattern, value, question_mark):
     """Checked against a regex built independently from the pattern (fnmatch's semantics for
     `*` and `?`, newlines included, without its character classes)."""
@@ -154,9 +171,24 @@ def test_lifecycle_patterns_and_exclusion_filters_use_the_same_matcher():
     from kikoto.domain.lifecycle import Image, selects
     from kikoto.domain.lifecycle import parse_policy as parse_lifecycle
 
-    policy = parse_lifecycle(json.dumps({"rules": [{"rulePriority": 1, "selection": {
-        "tagStatus": "tagged", "tagPatternList": ["*a*a*a*b"], "countType": "imageCountMoreThan", "countNumber": 1},
-        "action": {"type": "expire"}}]}))
+    policy = parse_lifecycle(
+        json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {
+                            "tagStatus": "tagged",
+                            "tagPatternList": ["*a*a*a*b"],
+                            "countType": "imageCountMoreThan",
+                            "countNumber": 1,
+                        },
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        )
+    )
     image = Image(digest="sha256:" + "0" * 64, tags=("a" * 5000,), pushed_at=0, size=1)
     started = time.perf_counter()
     assert not selects(policy.rules[0], image)
@@ -166,6 +198,7 @@ def test_lifecycle_patterns_and_exclusion_filters_use_the_same_matcher():
 
 
 # -- M5: a principal's policy never changes silently ----------------------------------------------
+
 
 def _kikoto(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "kikoto"), *args, "--data-dir", str(data_dir)]

@@ -24,14 +24,24 @@ OCI = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _kikoto(server: Server, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([KIKOTO, *args, "--data-dir", str(server.data_dir)], capture_output=True, text=True,
-                          timeout=300, env=server.process_env, **kwargs)
+    return subprocess.run(
+        [KIKOTO, *args, "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=server.process_env,
+        **kwargs,
+    )
 
 
 def _push_blob(session: requests.Session, server: Server, repo: str, data: bytes) -> str:
     digest = sha256(data)
-    response = session.post(f"{server.url}/v2/{repo}/blobs/uploads/?digest={digest}", data=data,
-                            headers={"Content-Type": "application/octet-stream"}, timeout=10)
+    response = session.post(
+        f"{server.url}/v2/{repo}/blobs/uploads/?digest={digest}",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     return digest
 
@@ -42,8 +52,9 @@ def _push_image(session, server, repo: str, tag: str) -> tuple[str, list[bytes]]
     for blob in (config, *layers):
         _push_blob(session, server, repo, blob)
     body = image_manifest(config, layers)
-    response = session.put(f"{server.url}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI},
-                           timeout=10)
+    response = session.put(
+        f"{server.url}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI}, timeout=10
+    )
     assert response.status_code == 201, response.text
     return sha256(body), [config, *layers]
 
@@ -69,8 +80,12 @@ def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
         killed_mid_run = 0
         for round_ in range(20):  # more garbage every round, so each GC has work when it is killed
             dead += [_push_blob(session, server, "junk", f"dead blob {round_}/{i} ".encode() * 40) for i in range(150)]
-            gc = subprocess.Popen([KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=server.process_env)
+            gc = subprocess.Popen(
+                [KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=server.process_env,
+            )
             time.sleep(rng.uniform(0.4, 1.2))
             if gc.poll() is None:
                 killed_mid_run += 1
@@ -103,8 +118,9 @@ def test_fsck_finds_and_repairs_what_a_disk_lost(tmp_path):
         session = requests.Session()
         session.headers.update(server.auth_headers())
         _digest, image_blobs = _push_image(session, server, "app", "v1")
-        lost, short, corrupt = (_push_blob(session, server, "app", f"{name} bytes".encode() * 100)
-                                for name in ("lost", "short", "corrupt"))
+        lost, short, corrupt = (
+            _push_blob(session, server, "app", f"{name} bytes".encode() * 100) for name in ("lost", "short", "corrupt")
+        )
         path = lambda d: server.data_dir / "blobs" / "sha256" / d[7:9] / d[7:]  # noqa: E731
         path(lost).unlink()
         path(short).write_bytes(b"truncated")
@@ -205,10 +221,16 @@ async def test_fsck_on_postgresql_and_s3(aiohttp_client, postgres, s3_url, tmp_p
     from ..helpers import push_blob, push_image
 
     bucket, endpoint = s3_url
-    settings = Settings(data_dir=tmp_path / "data", workers=1, create_on_push=True,
-                        database_url=postgres.create_database(f"fsck_{uuid.uuid4().hex[:10]}"),
-                        blob_store=f"{bucket}/fsck-{uuid.uuid4().hex[:8]}", s3_endpoint_url=endpoint,
-                        admin_access_key_id=ADMIN_KEY, admin_secret_access_key=ADMIN_SECRET)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        workers=1,
+        create_on_push=True,
+        database_url=postgres.create_database(f"fsck_{uuid.uuid4().hex[:10]}"),
+        blob_store=f"{bucket}/fsck-{uuid.uuid4().hex[:8]}",
+        s3_endpoint_url=endpoint,
+        admin_access_key_id=ADMIN_KEY,
+        admin_secret_access_key=ADMIN_SECRET,
+    )
     await asyncio.to_thread(prepare, settings)
     app = build_app(settings, background_jobs=False)
     client = await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})

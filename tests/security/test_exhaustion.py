@@ -29,8 +29,9 @@ def one_worker(tmp_path):
     servers = []
 
     def start(**env) -> Server:
-        server = Server(tmp_path / f"data{len(servers)}", workers=1,
-                        env={f"KIKOTO_{k.upper()}": str(v) for k, v in env.items()}).start()
+        server = Server(
+            tmp_path / f"data{len(servers)}", workers=1, env={f"KIKOTO_{k.upper()}": str(v) for k, v in env.items()}
+        ).start()
         servers.append(server)
         return server
 
@@ -49,10 +50,13 @@ def test_anonymous_bodies_cost_no_memory(one_worker):
     statuses = []
 
     def attack(key: str):
-        headers = {"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.UploadLayerPart",
-                   "Content-Type": "application/x-amz-json-1.1", "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ"),
-                   "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/ecr/aws4_request, "
-                                    f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}"}
+        headers = {
+            "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.UploadLayerPart",
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ"),
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/ecr/aws4_request, "
+            f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}",
+        }
         try:
             statuses.append(requests.post(server.url + "/", data=payload, headers=headers, timeout=60).status_code)
         except requests.ConnectionError:
@@ -72,8 +76,11 @@ def test_anonymous_bodies_cost_no_memory(one_worker):
 async def test_bodies_beyond_the_worker_budget_are_throttled(registry_with):
     registry = await registry_with(request_memory_limit=64 * 1024)
     manifest = b'{"schemaVersion": 2, "padding": "' + b"x" * 100_000 + b'"}'
-    response = await registry.client.put("/v2/app/manifests/v1", data=manifest, headers={
-        **await registry.basic(), "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    response = await registry.client.put(
+        "/v2/app/manifests/v1",
+        data=manifest,
+        headers={**await registry.basic(), "Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert response.status == 429 and (await response.json())["errors"][0]["code"] == "TOOMANYREQUESTS"
     assert int(response.headers["Retry-After"]) >= 1
     status, body = await registry.ecr("PutImage", {"repositoryName": "app", "imageManifest": "x" * 100_000})
@@ -174,8 +181,9 @@ def _stalled_body(upload: str, auth: dict, url: str, stop: threading.Event):
         stop.wait(10)  # then nothing: the client stalls with its request open
 
     try:
-        return requests.patch(url + upload, data=body(), headers={**auth, "Content-Type": "application/octet-stream"},
-                              timeout=15).status_code
+        return requests.patch(
+            url + upload, data=body(), headers={**auth, "Content-Type": "application/octet-stream"}, timeout=15
+        ).status_code
     except requests.RequestException:
         return "closed"
 
@@ -193,9 +201,16 @@ def test_a_stalled_body_gives_up_its_upload_lock(one_worker):
     status = requests.get(server.url + upload, headers=auth, timeout=5)
     offset = int(status.headers["Range"].split("-")[1]) + 1 if status.headers["Range"] != "0-0" else 0
     data = b"b" * 10
-    resumed = requests.patch(server.url + upload, data=data, headers={
-        **auth, "Content-Range": f"{offset}-{offset + len(data) - 1}", "Content-Type": "application/octet-stream"},
-        timeout=5)
+    resumed = requests.patch(
+        server.url + upload,
+        data=data,
+        headers={
+            **auth,
+            "Content-Range": f"{offset}-{offset + len(data) - 1}",
+            "Content-Type": "application/octet-stream",
+        },
+        timeout=5,
+    )
     stop.set()
     thread.join()
     assert resumed.status_code == 202, resumed.text
@@ -209,9 +224,16 @@ def test_a_write_waiting_for_the_database_lock_does_not_stall_the_worker(one_wor
     holder = sqlite3.connect(server.data_dir / "kikoto.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     pushed = []
-    push = threading.Thread(target=lambda: pushed.append(requests.post(
-        server.url + f"/v2/app/blobs/uploads/?digest={sha256(b'hello')}", data=b"hello",
-        headers={**auth, "Content-Type": "application/octet-stream"}, timeout=30).status_code))
+    push = threading.Thread(
+        target=lambda: pushed.append(
+            requests.post(
+                server.url + f"/v2/app/blobs/uploads/?digest={sha256(b'hello')}",
+                data=b"hello",
+                headers={**auth, "Content-Type": "application/octet-stream"},
+                timeout=30,
+            ).status_code
+        )
+    )
     push.start()
     time.sleep(0.3)
     slowest = 0.0
@@ -265,8 +287,11 @@ async def test_a_full_disk_is_a_clear_error_and_stores_nothing(registry_with, mo
     monkeypatch.setattr(filesystem._FileWriter, "write", no_space)
     data = b"layer" * 100
     with caplog.at_level(logging.ERROR):
-        response = await registry.client.post(f"/v2/app/blobs/uploads/?digest={sha256(data)}", data=data,
-                                              headers={**auth, "Content-Type": "application/octet-stream"})
+        response = await registry.client.post(
+            f"/v2/app/blobs/uploads/?digest={sha256(data)}",
+            data=data,
+            headers={**auth, "Content-Type": "application/octet-stream"},
+        )
     assert response.status == 507
     assert "out of storage space" in (await response.json())["errors"][0]["message"]
     assert any(r.levelno == logging.ERROR and "out of storage space" in r.getMessage() for r in caplog.records)
@@ -282,4 +307,3 @@ async def test_uploads_are_refused_below_the_free_space_floor(registry_with):
     await registry.ecr("CreateRepository", {"repositoryName": "layers"})
     status, body = await registry.ecr("InitiateLayerUpload", {"repositoryName": "layers"})
     assert status == 500 and body["__type"] == "ServerException" and "out of storage space" in body["message"]
-

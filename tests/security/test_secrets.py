@@ -63,27 +63,50 @@ def test_the_data_dir_is_private(tmp_path):
     try:
         import requests
 
-        requests.post(f"{server.url}/v2/app/blobs/uploads/?digest=sha256:"
-                      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", data=b"hello",
-                      headers=server.auth_headers(), timeout=10).raise_for_status()
+        requests.post(
+            f"{server.url}/v2/app/blobs/uploads/?digest=sha256:"
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            data=b"hello",
+            headers=server.auth_headers(),
+            timeout=10,
+        ).raise_for_status()
         assert _mode(data) == 0o700
         files = [p for p in data.rglob("*") if p.is_file() and p.name != "changes"]
         assert {p.name for p in files} >= {"kikoto.db", "master.key", "old.log"}
         wide = {str(p.relative_to(data)): oct(_mode(p)) for p in files if _mode(p) & 0o077}
         assert not wide, wide
-        directories = {str(p.relative_to(data)): oct(_mode(p)) for p in data.rglob("*") if p.is_dir()
-                       and _mode(p) & 0o077}
+        directories = {
+            str(p.relative_to(data)): oct(_mode(p)) for p in data.rglob("*") if p.is_dir() and _mode(p) & 0o077
+        }
         assert not directories, directories
     finally:
         server.stop()
 
 
 def _serve(data: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / "kikoto"), "serve", "--data-dir", str(data), "--listen",
-               "127.0.0.1:1", "--workers", "1", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY,
-                               "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET, **(env or {})})
+    command = [
+        str(Path(sys.executable).parent / "kikoto"),
+        "serve",
+        "--data-dir",
+        str(data),
+        "--listen",
+        "127.0.0.1:1",
+        "--workers",
+        "1",
+        *extra,
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "KIKOTO_ADMIN_ACCESS_KEY_ID": ADMIN_KEY,
+            "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            **(env or {}),
+        },
+    )
 
 
 def _one_clear_line(result: subprocess.CompletedProcess, *words: str) -> None:
@@ -117,8 +140,9 @@ def test_a_wrong_master_key_refuses_to_start(tmp_path):
 def test_a_replica_with_another_admin_secret_refuses_to_start(tmp_path):
     data = tmp_path / "data"
     Server(data, workers=1).start().stop()
-    _one_clear_line(_serve(data, env={"KIKOTO_ADMIN_SECRET_ACCESS_KEY": "another-secret"}),
-                    "exists with a different secret")
+    _one_clear_line(
+        _serve(data, env={"KIKOTO_ADMIN_SECRET_ACCESS_KEY": "another-secret"}), "exists with a different secret"
+    )
 
 
 def test_a_taken_port_is_one_clear_line(tmp_path):

@@ -26,9 +26,22 @@ def test_invalid_repository_names(name):
         check_repository_name(name)
 
 
-@pytest.mark.parametrize("tag,ok", [("latest", True), ("1.0.0", True), ("_x", True), ("A-b.c_d", True),
-                                    (".x", False), ("-x", False), ("", False), ("a" * 128, True), ("a" * 129, False),
-                                    ("a/b", False), ("a:b", False)])
+@pytest.mark.parametrize(
+    "tag,ok",
+    [
+        ("latest", True),
+        ("1.0.0", True),
+        ("_x", True),
+        ("A-b.c_d", True),
+        (".x", False),
+        ("-x", False),
+        ("", False),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("a/b", False),
+        ("a:b", False),
+    ],
+)
 def test_tags(tag, ok):
     assert is_valid_tag(tag) is ok
 
@@ -40,8 +53,19 @@ def test_references():
         parse_reference("sha256:short")
 
 
-@pytest.mark.parametrize("text", ["sha256:" + "A" * 64, "sha256:abc", "sha512:" + "a" * 64, "md5:" + "a" * 32,
-                                  "sha256", ":abc", "sha256:" + "g" * 64, ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sha256:" + "A" * 64,
+        "sha256:abc",
+        "sha512:" + "a" * 64,
+        "md5:" + "a" * 32,
+        "sha256",
+        ":abc",
+        "sha256:" + "g" * 64,
+        "",
+    ],
+)
 def test_bad_digests(text):
     with pytest.raises(DigestInvalid):
         parse_digest(text)
@@ -58,9 +82,14 @@ def _descriptor(media_type="application/octet-stream", size=3, **extra):
 
 
 def test_image_manifest_parse():
-    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor("application/vnd.oci.image.config.v1+json"),
-            "layers": [_descriptor(), _descriptor("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")],
-            "subject": _descriptor(OCI_MANIFEST), "annotations": {"a": "b"}}
+    body = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": _descriptor("application/vnd.oci.image.config.v1+json"),
+        "layers": [_descriptor(), _descriptor("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")],
+        "subject": _descriptor(OCI_MANIFEST),
+        "annotations": {"a": "b"},
+    }
     manifest = parse_manifest(json.dumps(body).encode(), None, D)
     assert manifest.media_type == OCI_MANIFEST and not manifest.is_index
     assert len(manifest.blobs) == 3 and manifest.blobs[2].is_foreign
@@ -83,17 +112,20 @@ def test_media_type_from_content_type_or_shape():
     assert parse_manifest(json.dumps(image).encode(), "application/json", D).media_type == OCI_MANIFEST
 
 
-@pytest.mark.parametrize("body", [
-    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(size=-1), "layers": []},
-    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(size=True), "layers": []},
-    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [{"digest": D}]},
-    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [], "manifests": []},
-    {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [], "annotations": {"a": 1}},
-    {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_descriptor(digest="bad")]},
-    {"schemaVersion": "2", "config": _descriptor(), "layers": []},
-    {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
-    {"schemaVersion": 2, "mediaType": 5},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(size=-1), "layers": []},
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(size=True), "layers": []},
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [{"digest": D}]},
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [], "manifests": []},
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": _descriptor(), "layers": [], "annotations": {"a": 1}},
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_descriptor(digest="bad")]},
+        {"schemaVersion": "2", "config": _descriptor(), "layers": []},
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+        {"schemaVersion": 2, "mediaType": 5},
+    ],
+)
 def test_invalid_manifests(body):
     with pytest.raises(ManifestInvalid):
         parse_manifest(json.dumps(body).encode(), None, D)

@@ -29,8 +29,9 @@ def parse_digest(text: str) -> Digest:
         raise DigestInvalid(f"invalid digest {text!r}", detail={"digest": text})
     algorithm, encoded = match.groups()
     if algorithm not in ALGORITHMS:
-        raise DigestInvalid(f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}",
-                            detail={"digest": text})
+        raise DigestInvalid(
+            f"unsupported digest algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}", detail={"digest": text}
+        )
     if not ALGORITHMS[algorithm].fullmatch(encoded):
         raise DigestInvalid(f"invalid {algorithm} digest {text!r}", detail={"digest": text})
     return Digest(algorithm, encoded)

@@ -23,6 +23,7 @@ class KikotoError(Exception):
 
 # -- not found --------------------------------------------------------------------------------------
 
+
 class NotFound(KikotoError):
     default = "not found"
 
@@ -85,6 +86,7 @@ class ExclusionNotFound(NotFound):
 
 # -- conflicts ------------------------------------------------------------------------------------
 
+
 class AlreadyExists(KikotoError):
     pass
 
@@ -122,6 +124,7 @@ class LimitExceeded(KikotoError):
 
 
 # -- invalid input --------------------------------------------------------------------------------
+
 
 class InvalidInput(KikotoError):
     default = "invalid request"
@@ -204,8 +207,13 @@ class EmptyUpload(UploadInvalid):
 class LayerPartInvalid(UploadInvalid):
     """An ECR layer part that is not base64, or does not continue the upload where it ends."""
 
-    def __init__(self, message: str, repository: str | None = None, upload_id: str | None = None,
-                 last_valid_byte: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        repository: str | None = None,
+        upload_id: str | None = None,
+        last_valid_byte: int | None = None,
+    ):
         super().__init__(message)
         self.repository, self.upload_id, self.last_valid_byte = repository, upload_id, last_valid_byte
 
@@ -232,6 +240,7 @@ class SignatureMalformed(InvalidInput):
 
 # -- access ---------------------------------------------------------------------------------------
 
+
 class AccessDenied(KikotoError):
     default = "requested access to the resource is denied"
 
@@ -245,6 +254,7 @@ class Unsupported(KikotoError):
 
 
 # -- capacity -------------------------------------------------------------------------------------
+
 
 class Throttled(KikotoError):
     default = "too many requests"
@@ -264,5 +274,8 @@ class StorageFull(KikotoError):
 
 def storage_full(detail: str = "") -> StorageFull:
     """The registry has no room for more bytes: an operator's problem, said plainly."""
-    return StorageFull("the registry is out of storage space" + (f": {detail}" if detail else "")
-                       + "; nothing was stored, try again once space is freed")
+    return StorageFull(
+        "the registry is out of storage space"
+        + (f": {detail}" if detail else "")
+        + "; nothing was stored, try again once space is freed"
+    )

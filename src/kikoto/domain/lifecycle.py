@@ -22,7 +22,15 @@ DAY = 86400.0
 MAX_RULES = 50
 ARCHIVE_MINIMUM_DAYS = 90
 RULE_KEYS = {"rulePriority", "description", "selection", "action"}
-SELECTION_KEYS = {"tagStatus", "tagPatternList", "tagPrefixList", "countType", "countUnit", "countNumber", "storageClass"}
+SELECTION_KEYS = {
+    "tagStatus",
+    "tagPatternList",
+    "tagPrefixList",
+    "countType",
+    "countUnit",
+    "countNumber",
+    "storageClass",
+}
 ACTION_KEYS = {"type", "targetStorageClass"}
 TAG_STATUS = ("tagged", "untagged", "any")
 COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
@@ -83,13 +91,16 @@ def _keys(obj: dict, allowed: set[str], required: list[str]) -> None:
         raise LifecycleError(f"object has missing required properties ({json.dumps(missing)})")
     extra = sorted(set(obj) - allowed)
     if extra:
-        raise LifecycleError(f"object instance has properties which are not allowed by the schema: ({json.dumps(extra)})")
+        raise LifecycleError(
+            f"object instance has properties which are not allowed by the schema: ({json.dumps(extra)})"
+        )
 
 
 def _enum(value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise LifecycleError(f"instance value ({json.dumps(value)}) not found in enum "
-                             f":(possible values: {json.dumps(list(allowed))})")
+        raise LifecycleError(
+            f"instance value ({json.dumps(value)}) not found in enum :(possible values: {json.dumps(list(allowed))})"
+        )
     return value
 
 
@@ -125,8 +136,10 @@ def _rule(raw, strict: bool) -> Rule:
     if status != "tagged" and (prefixes or patterns):
         raise LifecycleError("tagPrefixList and tagPatternList can only be used with tagStatus tagged")
     if status == "tagged" and not (prefixes or patterns) and strict:
-        raise LifecycleError("tagPrefixList or tagPatternList is required when tagStatus is tagged "
-                             "(Kikötő selects every tagged image here; ECR does not)")
+        raise LifecycleError(
+            "tagPrefixList or tagPatternList is required when tagStatus is tagged "
+            "(Kikötő selects every tagged image here; ECR does not)"
+        )
     for pattern in patterns:
         if pattern.count("*") > 4:
             raise LifecycleError(f"The tag pattern {pattern} has more than 4 wildcards")
@@ -137,7 +150,9 @@ def _rule(raw, strict: bool) -> Rule:
         if isinstance(count_number, bool) or not isinstance(count_number, int):
             raise LifecycleError("countNumber must be an integer")
         if count_number < 1:
-            raise LifecycleError(f"numeric instance is lower than the required minimum (minimum: 1, found: {count_number})")
+            raise LifecycleError(
+                f"numeric instance is lower than the required minimum (minimum: 1, found: {count_number})"
+            )
         if count_type == "imageCountMoreThan" and "countUnit" in selection:
             raise LifecycleError("countUnit cannot be used with countType imageCountMoreThan")
         if count_type != "imageCountMoreThan":
@@ -153,15 +168,28 @@ def _rule(raw, strict: bool) -> Rule:
         if kind != "expire":
             raise LifecycleError("countType sinceImageTransitioned can only be used with action type expire")
         if count_number < ARCHIVE_MINIMUM_DAYS:
-            raise LifecycleError(f"Archived images must stay archived for at least {ARCHIVE_MINIMUM_DAYS} days: "
-                                 f"countNumber must be at least {ARCHIVE_MINIMUM_DAYS}")
+            raise LifecycleError(
+                f"Archived images must stay archived for at least {ARCHIVE_MINIMUM_DAYS} days: "
+                f"countNumber must be at least {ARCHIVE_MINIMUM_DAYS}"
+            )
     elif storage_class != STANDARD:
         raise LifecycleError("storageClass archive can only be used with countType sinceImageTransitioned")
     if count_type == "sinceImagePulled" and kind == "expire" and strict:
-        raise LifecycleError("countType sinceImagePulled can only be used with action type transition "
-                             "(Kikötő also allows expire; ECR does not)")
-    return Rule(priority, status, prefixes, patterns, storage_class, count_type, count_number, kind,
-                raw.get("description", "") if isinstance(raw.get("description", ""), str) else "")
+        raise LifecycleError(
+            "countType sinceImagePulled can only be used with action type transition "
+            "(Kikötő also allows expire; ECR does not)"
+        )
+    return Rule(
+        priority,
+        status,
+        prefixes,
+        patterns,
+        storage_class,
+        count_type,
+        count_number,
+        kind,
+        raw.get("description", "") if isinstance(raw.get("description", ""), str) else "",
+    )
 
 
 def parse_policy(text: str, strict: bool = False) -> Policy:
@@ -194,7 +222,6 @@ def parse_policy(text: str, strict: bool = False) -> Policy:
 
 
 # -- evaluation -----------------------------------------------------------------------------
-
 
 
 def selects(rule: Rule, image: Image) -> bool:
@@ -230,7 +257,7 @@ def _beyond(rule: Rule, selected: list[Image], now: float) -> list[Image]:
     if rule.count_type is None:
         return []
     if rule.count_type == "imageCountMoreThan":
-        return ordered[:max(len(ordered) - rule.count_number, 0)]
+        return ordered[: max(len(ordered) - rule.count_number, 0)]
     cutoff = now - rule.count_number * DAY
     if rule.count_type == "sinceImagePushed":
         return [i for i in ordered if _age_reference(i) < cutoff]

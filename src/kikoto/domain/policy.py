@@ -63,7 +63,7 @@ def _principals(value) -> tuple[str, ...]:
         for principal in principals:
             if principal != "*" and wildcards(principal):
                 # IAM: "You cannot use a wildcard to match part of a principal name or ARN."
-                raise PolicyError(f"Principal.AWS: {principal!r} has a wildcard; only \"*\" alone may stand for all")
+                raise PolicyError(f'Principal.AWS: {principal!r} has a wildcard; only "*" alone may stand for all')
         return principals
     raise PolicyError('Principal must be "*" or {"AWS": ...}')
 
@@ -103,13 +103,15 @@ def parse_policy(text: str, resource_policy: bool) -> tuple[Statement, ...]:
             raise PolicyError(f"Statement[{i}]: a repository policy statement needs a Principal")
         if not resource_policy and "Principal" in entry:
             raise PolicyError(f"Statement[{i}]: an identity policy has no Principal")
-        statements.append(Statement(
-            effect=entry["Effect"],
-            actions=_strings(entry["Action"], "Action") if "Action" in entry else (),
-            not_actions=_strings(entry["NotAction"], "NotAction") if "NotAction" in entry else (),
-            resources=_strings(entry.get("Resource", "*"), "Resource"),
-            principals=_principals(entry["Principal"]) if "Principal" in entry else None,
-        ))
+        statements.append(
+            Statement(
+                effect=entry["Effect"],
+                actions=_strings(entry["Action"], "Action") if "Action" in entry else (),
+                not_actions=_strings(entry["NotAction"], "NotAction") if "NotAction" in entry else (),
+                resources=_strings(entry.get("Resource", "*"), "Resource"),
+                principals=_principals(entry["Principal"]) if "Principal" in entry else None,
+            )
+        )
     return tuple(statements)
 
 
@@ -124,13 +126,16 @@ def _principal_match(patterns: tuple[str, ...], principal_arn: str, account: str
             continue
         if pattern == principal_arn:
             return "named"
-        if pattern in (account, f"arn:aws:iam::{account}:root") and principal_arn.startswith(f"arn:aws:iam::{account}:"):
+        if pattern in (account, f"arn:aws:iam::{account}:root") and principal_arn.startswith(
+            f"arn:aws:iam::{account}:"
+        ):
             account_match = True
     return "account" if account_match else None
 
 
-def evaluate(policies: list[tuple[Statement, ...]], principal_arn: str, account: str, action: str,
-             resource: str) -> str | None:
+def evaluate(
+    policies: list[tuple[Statement, ...]], principal_arn: str, account: str, action: str, resource: str
+) -> str | None:
     """'Deny', 'Allow', or None (no statement applies: implicitly denied).
 
     A resource policy statement naming the caller's account (`<account>` or its `:root` ARN)
@@ -155,14 +160,50 @@ def evaluate(policies: list[tuple[Statement, ...]], principal_arn: str, account:
     return decision
 
 
-ADMINISTRATOR = json.dumps({"Version": "2012-10-17",
-                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-READ_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Resource": "*",
-    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-               "ecr:BatchGetImage", "ecr:Describe*", "ecr:List*", "ecr:Get*"]}]})
-POWER_USER = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Resource": "*",
-    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-               "ecr:BatchGetImage", "ecr:Describe*", "ecr:List*", "ecr:Get*", "ecr:InitiateLayerUpload",
-               "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"]}]})
+ADMINISTRATOR = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+READ_ONLY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                    "ecr:Describe*",
+                    "ecr:List*",
+                    "ecr:Get*",
+                ],
+            }
+        ],
+    }
+)
+POWER_USER = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                    "ecr:Describe*",
+                    "ecr:List*",
+                    "ecr:Get*",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                ],
+            }
+        ],
+    }
+)

@@ -27,16 +27,30 @@ BEARER_TTL = 3600
 
 # A Bearer token's scope actions, and the ECR actions each one covers.
 SCOPE_ACTIONS = {
-    "pull": {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:ListImages",
-             "ecr:ListImageReferrers"},
-    "push": {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
-             "ecr:BatchCheckLayerAvailability"},
+    "pull": {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:ListImages",
+        "ecr:ListImageReferrers",
+    },
+    "push": {
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchCheckLayerAvailability",
+    },
     "delete": {"ecr:BatchDeleteImage"},
 }
 ALL_ACTIONS = set().union(*SCOPE_ACTIONS.values())
 # What a principal must be allowed for a token endpoint to grant it each scope action.
-SCOPE_REQUIRES = {"pull": "ecr:BatchGetImage", "push": "ecr:PutImage", "delete": "ecr:BatchDeleteImage",
-                  "*": "ecr:PutImage"}
+SCOPE_REQUIRES = {
+    "pull": "ecr:BatchGetImage",
+    "push": "ecr:PutImage",
+    "delete": "ecr:BatchDeleteImage",
+    "*": "ecr:PutImage",
+}
 
 
 def _challenge(request: web.Request, repository: str | None, actions: tuple[str, ...]) -> dict[str, str]:
@@ -48,13 +62,16 @@ def _challenge(request: web.Request, repository: str | None, actions: tuple[str,
             if "push" in wanted and "pull" not in wanted:
                 wanted.insert(0, "pull")
             scope = f',scope="repository:{repository}:{",".join(wanted)}"'
-        return {"WWW-Authenticate": f'Bearer realm="{ecr.registry.endpoint}/v2/token",'
-                                    f'service="{ecr.registry.public_host}"{scope}'}
+        return {
+            "WWW-Authenticate": f'Bearer realm="{ecr.registry.endpoint}/v2/token",'
+            f'service="{ecr.registry.public_host}"{scope}'
+        }
     return {"WWW-Authenticate": f'Basic realm="{ecr.registry.endpoint}",service="kikoto"'}
 
 
-def unauthorized(request: web.Request, message: str, repository: str | None = None,
-                 actions: tuple[str, ...] = ()) -> OciError:
+def unauthorized(
+    request: web.Request, message: str, repository: str | None = None, actions: tuple[str, ...] = ()
+) -> OciError:
     return OciError("UNAUTHORIZED", message, 401, _challenge(request, repository, actions))
 
 
@@ -134,8 +151,9 @@ async def token_endpoint(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     identities = request.app[ECR].identities
     if principal is not None and principal.scope is not None:
-        raise unauthorized(request, "a token cannot be exchanged for another: log in with the password from "
-                                    "aws ecr get-login-password")
+        raise unauthorized(
+            request, "a token cannot be exchanged for another: log in with the password from aws ecr get-login-password"
+        )
     granted = []
     for scope in request.query.getall("scope", []):
         for item in scope.split(" "):
@@ -144,8 +162,11 @@ async def token_endpoint(request: web.Request) -> web.Response:
             if kind != "repository" or not name:
                 continue
             access = request.app[ECR].access
-            ok = [a for a in actions.split(",")
-                  if a in SCOPE_REQUIRES and await access.allowed(principal, SCOPE_REQUIRES[a], name)]
+            ok = [
+                a
+                for a in actions.split(",")
+                if a in SCOPE_REQUIRES and await access.allowed(principal, SCOPE_REQUIRES[a], name)
+            ]
             if ok:
                 granted.append(["repository", name, ok])
     now = time.time()

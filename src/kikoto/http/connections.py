@@ -47,7 +47,7 @@ class ConnectionGuard:
         self.open: dict[GuardedHandler, None] = {}  # insertion order: oldest first
         self.evicted = 0
 
-    def admit(self, handler: "GuardedHandler") -> None:
+    def admit(self, handler: GuardedHandler) -> None:
         if len(self.open) >= self.limit:
             victim = next((h for h in self.open if h.waiting), None)
             if victim is None:
@@ -59,7 +59,7 @@ class ConnectionGuard:
                 return
         self.open[handler] = None
 
-    def forget(self, handler: "GuardedHandler") -> None:
+    def forget(self, handler: GuardedHandler) -> None:
         self.open.pop(handler, None)
 
 
@@ -121,8 +121,7 @@ class GuardedHandler(RequestHandler):
 class GuardedSite(web.TCPSite):
     """TCPSite whose connections go through the guard."""
 
-    def __init__(self, runner: web.AppRunner, *args, guard: ConnectionGuard, handshake_timeout: float = 60.0,
-                 **kwargs):
+    def __init__(self, runner: web.AppRunner, *args, guard: ConnectionGuard, handshake_timeout: float = 60.0, **kwargs):
         super().__init__(runner, *args, **kwargs)
         self._guard = guard
         self._handshake_timeout = handshake_timeout  # a TLS handshake is not a connection the guard sees yet
@@ -136,7 +135,14 @@ class GuardedSite(web.TCPSite):
             return GuardedHandler(self._guard, server, loop=loop, **server._kwargs)
 
         tls = {"ssl_handshake_timeout": self._handshake_timeout} if self._ssl_context else {}
-        self._server = await loop.create_server(factory, self._host, self._port, ssl=self._ssl_context,
-                                                backlog=self._backlog, reuse_address=self._reuse_address,
-                                                reuse_port=self._reuse_port, **tls)
+        self._server = await loop.create_server(
+            factory,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+            **tls,
+        )
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

@@ -56,8 +56,7 @@ OCI_ERRORS: dict[type, tuple[str, int]] = {
 class OciError(Exception):
     """An error of the OCI wire itself (a challenge, an unknown route), already in its terms."""
 
-    def __init__(self, code: str, message: str, status: int, headers: dict[str, str] | None = None,
-                 detail=None):
+    def __init__(self, code: str, message: str, status: int, headers: dict[str, str] | None = None, detail=None):
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status = code, message, status
         self.headers, self.detail = headers or {}, detail

@@ -76,7 +76,7 @@ def content_length(request: web.Request) -> int | None:
     return int(raw)
 
 
-async def read_body(request: web.Request, limit: int, hasher: "hashlib._Hash | None" = None) -> bytes:
+async def read_body(request: web.Request, limit: int, hasher: hashlib._Hash | None = None) -> bytes:
     """The whole body, at most `limit` bytes, reserved from the worker's budget up front (the
     announced length, or `limit` for a chunked body) and hashed as it arrives when asked."""
     length = content_length(request)

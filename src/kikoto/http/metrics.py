@@ -20,8 +20,9 @@ log = logging.getLogger("kikoto.http")
 REGISTRY = CollectorRegistry()
 STORED_BYTES = Gauge("kikoto_stored_bytes", "Bytes of blobs stored, each blob once", registry=REGISTRY)
 STORED_BLOBS = Gauge("kikoto_stored_blobs", "Blobs stored", registry=REGISTRY)
-LIFECYCLE_ACTIONS = Counter("kikoto_lifecycle_actions", "Images acted on by lifecycle policies", ["action"],
-                            registry=REGISTRY)
+LIFECYCLE_ACTIONS = Counter(
+    "kikoto_lifecycle_actions", "Images acted on by lifecycle policies", ["action"], registry=REGISTRY
+)
 GC_BLOBS = Counter("kikoto_gc_blobs", "Blobs freed by garbage collection", registry=REGISTRY)
 GC_BYTES = Counter("kikoto_gc_bytes", "Bytes freed by garbage collection", registry=REGISTRY)
 
@@ -41,10 +42,15 @@ def metrics_handler(lifecycle_store, public: bool):
         body = generate_latest(REGISTRY)
         if named:  # per request: a concurrent anonymous scrape never sees these
             per_repository = CollectorRegistry()
-            repo_bytes = Gauge("kikoto_repository_bytes", "Deduplicated bytes the images of a repository reference",
-                               ["repository"], registry=per_repository)
-            repo_images = Gauge("kikoto_repository_images", "Images in a repository", ["repository"],
-                                registry=per_repository)
+            repo_bytes = Gauge(
+                "kikoto_repository_bytes",
+                "Deduplicated bytes the images of a repository reference",
+                ["repository"],
+                registry=per_repository,
+            )
+            repo_images = Gauge(
+                "kikoto_repository_images", "Images in a repository", ["repository"], registry=per_repository
+            )
             for name, images, size in await lifecycle_store.storage_by_repository():
                 repo_bytes.labels(name).set(size)
                 repo_images.labels(name).set(images)

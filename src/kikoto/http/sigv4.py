@@ -68,15 +68,25 @@ def parse_authorization(headers) -> SignedRequest:
         raise SignatureError("MissingAuthenticationTokenException", "Missing Authentication Token")
     match = AUTHORIZATION.fullmatch(header.strip())
     if not match:
-        raise SignatureError("IncompleteSignatureException",
-                             "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
-                             "parameters in AWS4-HMAC-SHA256 form.")
+        raise SignatureError(
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+            "parameters in AWS4-HMAC-SHA256 form.",
+        )
     timestamp = headers.get("X-Amz-Date", "")
     if not re.fullmatch(r"\d{8}T\d{6}Z", timestamp):
-        raise SignatureError("IncompleteSignatureException", "Authorization header requires existence of "
-                             "either a 'X-Amz-Date' or a 'Date' header.")
-    signed = SignedRequest(match["key"], match["region"], match["service"], tuple(match["headers"].split(";")),
-                           match["signature"], timestamp)
+        raise SignatureError(
+            "IncompleteSignatureException",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        )
+    signed = SignedRequest(
+        match["key"],
+        match["region"],
+        match["service"],
+        tuple(match["headers"].split(";")),
+        match["signature"],
+        timestamp,
+    )
     present = {name.lower() for name in headers}
     for name in sorted(present):
         if (name in REQUIRED_SIGNED or name.startswith("x-amz-")) and name not in signed.signed_headers:
@@ -85,8 +95,10 @@ def parse_authorization(headers) -> SignedRequest:
         if name not in signed.signed_headers:
             raise SignatureError("InvalidSignatureException", f"'{name}' must be a signed header.")
     if headers.get("X-Amz-Content-SHA256", "").startswith(("UNSIGNED-PAYLOAD", "STREAMING-")):
-        raise SignatureError("InvalidSignatureException", "The request payload must be signed: "
-                             "UNSIGNED-PAYLOAD is not accepted by this API.")
+        raise SignatureError(
+            "InvalidSignatureException",
+            "The request payload must be signed: UNSIGNED-PAYLOAD is not accepted by this API.",
+        )
     return signed
 
 
@@ -95,16 +107,19 @@ def check_clock(timestamp: str, now: float | None = None) -> None:
     try:
         signed_at = calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))
     except ValueError:  # month 13, hour 25, ...: well-formed digits that are not a date
-        raise SignatureError("IncompleteSignatureException", f"Date must be in ISO-8601 'basic format'. "
-                             f"Got '{timestamp}'. See http://en.wikipedia.org/wiki/ISO_8601") from None
+        raise SignatureError(
+            "IncompleteSignatureException",
+            f"Date must be in ISO-8601 'basic format'. Got '{timestamp}'. See http://en.wikipedia.org/wiki/ISO_8601",
+        ) from None
     if abs(now - signed_at) > CLOCK_SKEW:
         fmt = lambda t: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))  # noqa: E731
         relation = "earlier" if signed_at < now else "later"
         bound = now - CLOCK_SKEW if signed_at < now else now + CLOCK_SKEW
         sign = "-" if signed_at < now else "+"
-        raise SignatureError("InvalidSignatureException",
-                             f"Signature expired: {timestamp} is now {relation} than {fmt(bound)} "
-                             f"({fmt(now)} {sign} 15 min.)")
+        raise SignatureError(
+            "InvalidSignatureException",
+            f"Signature expired: {timestamp} is now {relation} than {fmt(bound)} ({fmt(now)} {sign} 15 min.)",
+        )
 
 
 def verify(signed: SignedRequest, secret: str, method: str, url: str, headers, body_hash: str) -> None:
@@ -112,20 +127,24 @@ def verify(signed: SignedRequest, secret: str, method: str, url: str, headers, b
     body (already read within its limits) hashes to `body_hash`."""
     declared = headers.get("X-Amz-Content-SHA256")
     if declared and declared != body_hash:
-        raise SignatureError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not "
-                             "match what was computed.")
+        raise SignatureError(
+            "InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
     request = AWSRequest(method=method, url=url)
     request.headers = HTTPHeaders()
     for name, value in headers.items():
         if name.lower() in signed.signed_headers:
             request.headers[name.lower()] = value
     request.context["timestamp"] = signed.timestamp
-    verifier = _Verifier(Credentials(signed.key_id, secret), signed.service, signed.region, signed.signed_headers,
-                         body_hash)
+    verifier = _Verifier(
+        Credentials(signed.key_id, secret), signed.service, signed.region, signed.signed_headers, body_hash
+    )
     canonical = verifier.canonical_request(request)
     expected = verifier.signature(verifier.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, signed.signature):
-        raise SignatureError("InvalidSignatureException",
-                             "The request signature we calculated does not match the signature you provided. "
-                             "Check your AWS Secret Access Key and signing method. Consult the service "
-                             "documentation for details.")
+        raise SignatureError(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details.",
+        )

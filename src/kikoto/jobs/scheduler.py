@@ -20,8 +20,15 @@ CLAIM = 900.0  # a running job's lease: if its replica dies, another takes the j
 
 
 class Scheduler:
-    def __init__(self, store: LifecycleStore, lifecycle: Lifecycle, gc: GarbageCollector,
-                 lifecycle_interval: float, gc_interval: float, claim: float = CLAIM):
+    def __init__(
+        self,
+        store: LifecycleStore,
+        lifecycle: Lifecycle,
+        gc: GarbageCollector,
+        lifecycle_interval: float,
+        gc_interval: float,
+        claim: float = CLAIM,
+    ):
         self.store, self.lifecycle, self.gc = store, lifecycle, gc
         self.claim = claim
         self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
@@ -34,8 +41,13 @@ class Scheduler:
                 await self.lifecycle.apply(plan)
                 LIFECYCLE_ACTIONS.labels("expire").inc(len(plan.acting("expire")))
                 LIFECYCLE_ACTIONS.labels("transition").inc(len(plan.acting("transition")))
-                log.info("lifecycle %s: expired %d, archived %d, %d bytes to reclaim", name,
-                         len(plan.acting("expire")), len(plan.acting("transition")), plan.bytes_freed)
+                log.info(
+                    "lifecycle %s: expired %d, archived %d, %d bytes to reclaim",
+                    name,
+                    len(plan.acting("expire")),
+                    len(plan.acting("transition")),
+                    plan.bytes_freed,
+                )
             except Exception:  # one repository's failure must not stop the others
                 log.exception("lifecycle run failed for %s", name)
 

@@ -57,5 +57,6 @@ class Access:
         if decision != "Allow":
             who = principal.arn if principal and not principal.anonymous else "anonymous"
             why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"
-            raise AccessDenied(f"User: {who} is not authorized to perform: {action} on resource: "
-                           f"{self.resource(repository)} {why}")
+            raise AccessDenied(
+                f"User: {who} is not authorized to perform: {action} on resource: {self.resource(repository)} {why}"
+            )

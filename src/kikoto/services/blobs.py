@@ -51,8 +51,14 @@ class BlobLocation:
 
 
 class Blobs:
-    def __init__(self, meta: MetadataStore, store: BlobStore, repositories: Repositories,
-                 cache: VersionedCache | None = None, min_free_space: int = 0):
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        repositories: Repositories,
+        cache: VersionedCache | None = None,
+        min_free_space: int = 0,
+    ):
         self.meta = meta
         self.min_free_space = min_free_space
         self.store = store
@@ -81,8 +87,10 @@ class Blobs:
         try:
             return BlobLocation(digest, size, await self.store.location(digest))
         except BlobArchived:
-            raise ImageArchived(f"blob {digest} belongs to an archived image; restore the image first "
-                                f"(aws ecr update-image-storage-class --target-storage-class STANDARD)") from None
+            raise ImageArchived(
+                f"blob {digest} belongs to an archived image; restore the image first "
+                f"(aws ecr update-image-storage-class --target-storage-class STANDARD)"
+            ) from None
 
     def small_content(self, location: BlobLocation) -> bytes | None:
         """The bytes of a small blob, from memory after the first read: answering a 4 KiB GET
@@ -113,14 +121,18 @@ class Blobs:
 
     # -- mounting -------------------------------------------------------------------------
 
-    async def mount(self, repository: str, digest: str, source: str | None,
-                    readable: Callable[[str], Awaitable[bool]]) -> bool:
+    async def mount(
+        self, repository: str, digest: str, source: str | None, readable: Callable[[str], Awaitable[bool]]
+    ) -> bool:
         """Link an existing blob into `repository` from `source` (or, without one, from any
         repository the caller may read). False means: fall back to a normal upload."""
         parse_digest(digest)
         if source is not None:
-            candidates = [source] if await self.meta.repo_blob_size(source, digest) is not None and await readable(source) \
+            candidates = (
+                [source]
+                if await self.meta.repo_blob_size(source, digest) is not None and await readable(source)
                 else []
+            )
         else:
             candidates = [name for name in await self.meta.repositories_with_blob(digest) if await readable(name)]
         if not candidates:
@@ -196,8 +208,10 @@ class Blobs:
         actual = await self._final_digest(upload, size, wanted.algorithm)
         if str(actual) != str(wanted):
             await self._discard(upload)
-            raise DigestInvalid(f"digest {wanted} does not match the uploaded content ({actual})",
-                                detail={"expected": str(wanted), "actual": str(actual)})
+            raise DigestInvalid(
+                f"digest {wanted} does not match the uploaded content ({actual})",
+                detail={"expected": str(wanted), "actual": str(actual)},
+            )
         # Bytes first, then the row: a blob row never exists before its file. When the content was
         # already stored, the upload is kept until the row is written, in case garbage
         # collection removed the old copy meanwhile (it never touches a freshly linked blob).
@@ -234,15 +248,17 @@ class Blobs:
         if end < start:
             raise UploadOutOfOrder(f"malformed Content-Range {content_range!r}", repository, upload_id, offset)
         if start != offset:
-            raise UploadOutOfOrder(f"chunk starts at {start} but the upload has {offset} bytes", repository,
-                                   upload_id, offset)
+            raise UploadOutOfOrder(
+                f"chunk starts at {start} but the upload has {offset} bytes", repository, upload_id, offset
+            )
         length = end - start + 1
         if content_length is not None and content_length != length:
             raise SizeInvalid(f"Content-Length {content_length} does not match Content-Range {content_range}")
         return length
 
-    async def _write(self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None,
-                     record: bool = True) -> int:
+    async def _write(
+        self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None, record: bool = True
+    ) -> int:
         hasher = await self._hasher_at(upload, offset)
         try:
             async with self.store.open_upload(upload.id, offset) as writer:

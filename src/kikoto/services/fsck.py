@@ -34,8 +34,9 @@ class FsckReport:
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.misplaced or self.wrong_size or self.wrong_digest or self.orphans
-                    or self.broken)
+        return not (
+            self.missing or self.misplaced or self.wrong_size or self.wrong_digest or self.orphans or self.broken
+        )
 
 
 class Fsck:
@@ -87,9 +88,11 @@ class Fsck:
 
     def _recheck(self, digest: str, size: int, fault: str):
         """The check repeated under the blob's lock (a stat: it never suspends on a local disk)."""
+
         async def still_broken(tier: str) -> bool:
             stored = await self.blobs.stat(digest, tier)
             return stored is None if fault == "missing" else stored != size if fault == "size" else True
+
         return still_broken
 
     async def _still_faulty(self, digest: str, size: int, verify: bool) -> bool:

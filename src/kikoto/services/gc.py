@@ -30,8 +30,15 @@ class GcSummary:
 
 
 class GarbageCollector:
-    def __init__(self, meta: MetadataStore, store: LifecycleStore, blobs: BlobStore, grace: float, upload_ttl: float,
-                 clock=time.time):
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: LifecycleStore,
+        blobs: BlobStore,
+        grace: float,
+        upload_ttl: float,
+        clock=time.time,
+    ):
         self.meta, self.store, self.blobs = meta, store, blobs
         self.grace, self.upload_ttl = grace, upload_ttl
         self._clock = clock
@@ -52,7 +59,7 @@ class GarbageCollector:
         if progress:
             progress(0, len(candidates))
         for start in range(0, len(candidates), BATCH):
-            chunk = candidates[start:start + BATCH]
+            chunk = candidates[start : start + BATCH]
             if dry_run:
                 sizes = await self.store.reclaimable(-1, set(), set(chunk))
                 summary.blobs += len(sizes)
@@ -66,6 +73,13 @@ class GarbageCollector:
             if progress:
                 progress(min(start + BATCH, len(candidates)), len(candidates))
         if not dry_run and (summary.blobs or summary.uploads):
-            await self.store.record([{"actor": "gc", "action": "GC", "detail": {
-                "blobs": summary.blobs, "bytes": summary.bytes, "uploads": summary.uploads}}])
+            await self.store.record(
+                [
+                    {
+                        "actor": "gc",
+                        "action": "GC",
+                        "detail": {"blobs": summary.blobs, "bytes": summary.bytes, "uploads": summary.uploads},
+                    }
+                ]
+            )
         return summary

@@ -58,9 +58,11 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         try:
             Fernet(configured.encode())
         except ValueError:
-            raise ValueError("master_key is not a valid key (32 url-safe base64-encoded bytes, as "
-                             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
-                             "makes)") from None
+            raise ValueError(
+                "master_key is not a valid key (32 url-safe base64-encoded bytes, as "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+                "makes)"
+            ) from None
         return configured.encode()
     path = data_dir / "master.key"
     if not path.exists():
@@ -95,8 +97,14 @@ def _unb64(text: str) -> bytes:
 class Identities:
     ANONYMOUS = Principal("anonymous", "anonymous", None, ())
 
-    def __init__(self, store: IdentityStore, master_key: bytes, account: str, clock=time.time,
-                 cache: VersionedCache | None = None):
+    def __init__(
+        self,
+        store: IdentityStore,
+        master_key: bytes,
+        account: str,
+        clock=time.time,
+        cache: VersionedCache | None = None,
+    ):
         self.store = store
         self.account = account
         self.master_key = master_key
@@ -108,8 +116,9 @@ class Identities:
 
     # -- management (CLI and first start) ---------------------------------------------------
 
-    async def create(self, name: str, policy: str | None, key_pair: tuple[str, str] | None = None,
-                     replace_policy: bool = False) -> tuple[str, str]:
+    async def create(
+        self, name: str, policy: str | None, key_pair: tuple[str, str] | None = None, replace_policy: bool = False
+    ) -> tuple[str, str]:
         """A new key pair for principal `name`, created with `policy` if new. An existing
         principal keeps its policy when `policy` is None or the same; another policy is refused
         (PolicyConflict) unless `replace_policy`, so a narrower role is never silently ignored."""
@@ -123,9 +132,11 @@ class Identities:
                 principal = await self.store.principal(name)
         if policy is not None and _canonical(principal.policy) != _canonical(policy):
             if not replace_policy:
-                raise PolicyConflict(f"principal {name!r} exists with another policy; add --replace-policy to "
-                                     f"replace it (its other keys get the new policy too), or omit --role/--policy "
-                                     f"to add a key with the policy it has")
+                raise PolicyConflict(
+                    f"principal {name!r} exists with another policy; add --replace-policy to "
+                    f"replace it (its other keys get the new policy too), or omit --role/--policy "
+                    f"to add a key with the policy it has"
+                )
             await self.store.set_policy(principal.id, policy)
         key_id, secret = key_pair or new_key_pair()
         await self.store.add_key(principal.id, key_id, self._fernet.encrypt(secret.encode()).decode())
@@ -144,8 +155,10 @@ class Identities:
                 except AlreadyExists:
                     existing = await self.store.key(key_pair[0])
             if existing is not None and self._decrypt(existing.secret) != key_pair[1]:
-                raise ValueError(f"admin access key {key_pair[0]} exists with a different secret: give every "
-                                 f"replica the same admin_secret_access_key")
+                raise ValueError(
+                    f"admin access key {key_pair[0]} exists with a different secret: give every "
+                    f"replica the same admin_secret_access_key"
+                )
             return None
         if await self.store.count_principals():
             return None
@@ -175,8 +188,10 @@ class Identities:
         try:
             return self._fernet.decrypt(encrypted.encode()).decode()
         except InvalidToken:
-            raise ValueError("the master key does not decrypt the stored access keys: give every replica the "
-                             "master_key the database was written with (or restore <data-dir>/master.key)") from None
+            raise ValueError(
+                "the master key does not decrypt the stored access keys: give every replica the "
+                "master_key the database was written with (or restore <data-dir>/master.key)"
+            ) from None
 
     # -- the request path ------------------------------------------------------------------
 
@@ -189,8 +204,12 @@ class Identities:
         if row is None or row.status != "Active":
             principal, secret = None, None
         else:
-            principal = Principal(row.principal.name, principal_arn(self.account, row.principal.name), row.id,
-                                  parse_policy(row.principal.policy, resource_policy=False))
+            principal = Principal(
+                row.principal.name,
+                principal_arn(self.account, row.principal.name),
+                row.id,
+                parse_policy(row.principal.policy, resource_policy=False),
+            )
             secret = self._decrypt(row.secret)
         self._keys.put(key_id, (principal, secret), token)
         return principal, secret

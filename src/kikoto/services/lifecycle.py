@@ -40,13 +40,16 @@ class Plan:
 
 
 def policy_error(exc: LifecycleError) -> KikotoError:
-    return InvalidParameter(f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
-                                                 f"constraint: 'Lifecycle policy validation failure: {exc}'")
+    return InvalidParameter(
+        f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
+        f"constraint: 'Lifecycle policy validation failure: {exc}'"
+    )
 
 
 class Lifecycle:
-    def __init__(self, meta: MetadataStore, ecr: EcrStore, store: LifecycleStore, blobs: BlobStore, account: str,
-                 clock=time.time):
+    def __init__(
+        self, meta: MetadataStore, ecr: EcrStore, store: LifecycleStore, blobs: BlobStore, account: str, clock=time.time
+    ):
         self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
         self.account = account
         self._clock = clock
@@ -58,8 +61,10 @@ class Lifecycle:
         return record
 
     def _missing_policy(self, name: str) -> KikotoError:
-        return LifecyclePolicyNotFound(f"Lifecycle policy does not exist for the repository with "
-                                                            f"name '{name}' in the registry with id '{self.account}'")
+        return LifecyclePolicyNotFound(
+            f"Lifecycle policy does not exist for the repository with "
+            f"name '{name}' in the registry with id '{self.account}'"
+        )
 
     async def events(self, repository: str | None, limit: int) -> list[dict]:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
@@ -78,9 +83,21 @@ class Lifecycle:
             raise policy_error(exc) from None
         records = {i.digest: i for i in await self.ecr.images(record.id)}
         parents, blob_refs = await self.store.image_relations(record.id)
-        images = [Image(r.digest, r.tags, r.pushed_at, r.size, r.last_pulled_at, STORAGE_CLASS[r.storage_class],
-                        r.archived_at, r.activated_at, tuple(parents.get(r.digest, ())), r.subject_digest)
-                  for r in records.values()]
+        images = [
+            Image(
+                r.digest,
+                r.tags,
+                r.pushed_at,
+                r.size,
+                r.last_pulled_at,
+                STORAGE_CLASS[r.storage_class],
+                r.archived_at,
+                r.activated_at,
+                tuple(parents.get(r.digest, ())),
+                r.subject_digest,
+            )
+            for r in records.values()
+        ]
         decisions = evaluate(parsed, images, self._clock() if now is None else now)
         expiring = {d.digest for d in decisions.values() if d.action == "expire"}
         candidates = set().union(*(blob_refs.get(d, set()) for d in expiring)) if expiring else set()
@@ -101,9 +118,18 @@ class Lifecycle:
 
     def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict:
         image = plan.images[decision.digest]
-        return {"actor": actor, "action": action, "repository": plan.repository.name, "digest": decision.digest,
-                "detail": {"tags": list(image.tags), "rulePriority": decision.rule, "reason": decision.reason,
-                           "imageSizeInBytes": image.size}}
+        return {
+            "actor": actor,
+            "action": action,
+            "repository": plan.repository.name,
+            "digest": decision.digest,
+            "detail": {
+                "tags": list(image.tags),
+                "rulePriority": decision.rule,
+                "reason": decision.reason,
+                "imageSizeInBytes": image.size,
+            },
+        }
 
     async def change_storage_class(self, repo_id: int, digests: list[str], target: str) -> None:
         """Mark images ARCHIVE/STANDARD, then move the blobs whose tier no longer fits."""
@@ -111,7 +137,9 @@ class Lifecycle:
         _, blob_refs = await self.store.image_relations(repo_id)
         affected = set().union(*(blob_refs.get(d, set()) for d in digests))
         to_archive, to_restore = await self.store.blobs_to_retier(affected)
-        for digest, tier in [(d, "archive") for d in sorted(to_archive)] + [(d, "standard") for d in sorted(to_restore)]:
+        for digest, tier in [(d, "archive") for d in sorted(to_archive)] + [
+            (d, "standard") for d in sorted(to_restore)
+        ]:
             await self.blobs.move(digest, tier)  # the file first: a tier row never names a missing file
             await self.store.set_tier(digest, tier)
 
@@ -130,8 +158,11 @@ class Lifecycle:
         except LifecycleError as exc:
             raise policy_error(exc) from None
         await self.ecr.update_repository(record.name, {"lifecycle_policy": params["lifecyclePolicyText"]})
-        return {"registryId": self.account, "repositoryName": record.name,
-                "lifecyclePolicyText": params["lifecyclePolicyText"]}
+        return {
+            "registryId": self.account,
+            "repositoryName": record.name,
+            "lifecyclePolicyText": params["lifecyclePolicyText"],
+        }
 
     async def get_policy(self, params: dict, delete: bool = False) -> dict:
         record = await self._repository(params["repositoryName"])
@@ -139,48 +170,83 @@ class Lifecycle:
             raise self._missing_policy(record.name)
         if delete:
             await self.ecr.update_repository(record.name, {"lifecycle_policy": None})
-        result = {"registryId": self.account, "repositoryName": record.name,
-                  "lifecyclePolicyText": record.lifecycle_policy}
+        result = {
+            "registryId": self.account,
+            "repositoryName": record.name,
+            "lifecyclePolicyText": record.lifecycle_policy,
+        }
         result["lastEvaluatedAt"] = record.lifecycle_evaluated_at or 0  # ECR: 0 until the first evaluation
         return result
 
     async def start_preview(self, params: dict) -> dict:
         plan = await self.plan(params["repositoryName"], params.get("lifecyclePolicyText"))
         results = []
-        for decision in sorted((d for d in plan.decisions.values() if d.action),
-                               key=lambda d: (plan.images[d.digest].pushed_at, d.digest)):
+        for decision in sorted(
+            (d for d in plan.decisions.values() if d.action), key=lambda d: (plan.images[d.digest].pushed_at, d.digest)
+        ):
             image = plan.images[decision.digest]
             action = {"type": decision.action.upper()}
             if decision.action == "transition":
                 action["targetStorageClass"] = "ARCHIVE"
-            results.append({"imageTags": list(image.tags), "imageDigest": image.digest, "imagePushedAt": image.pushed_at,
-                            "action": action, "appliedRulePriority": decision.rule,
-                            "storageClass": image.storage_class})
+            results.append(
+                {
+                    "imageTags": list(image.tags),
+                    "imageDigest": image.digest,
+                    "imagePushedAt": image.pushed_at,
+                    "action": action,
+                    "appliedRulePriority": decision.rule,
+                    "storageClass": image.storage_class,
+                }
+            )
         await self.store.save_preview(plan.repository.id, plan.policy, "COMPLETE", results)
-        return {"registryId": self.account, "repositoryName": plan.repository.name,
-                "lifecyclePolicyText": plan.policy, "status": "COMPLETE"}
+        return {
+            "registryId": self.account,
+            "repositoryName": plan.repository.name,
+            "lifecyclePolicyText": plan.policy,
+            "status": "COMPLETE",
+        }
 
     async def get_preview(self, params: dict) -> dict:
         record = await self._repository(params["repositoryName"])
         saved = await self.store.preview(record.id)
         if saved is None:
-            raise LifecyclePreviewNotFound(f"There is no dry run for the repository with name '{record.name}' in the registry with id "
-                           f"'{self.account}'")
+            raise LifecyclePreviewNotFound(
+                f"There is no dry run for the repository with name '{record.name}' in the registry with id "
+                f"'{self.account}'"
+            )
         policy, status, results = saved
         if params.get("imageIds") and (params.get("maxResults") or params.get("nextToken")):
             raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
         if params.get("imageIds"):
             wanted = params["imageIds"]
-            results = [r for r in results if any(w.get("imageDigest") in (None, r["imageDigest"]) and
-                                                 w.get("imageTag") in (None, *r["imageTags"]) for w in wanted)]
+            results = [
+                r
+                for r in results
+                if any(
+                    w.get("imageDigest") in (None, r["imageDigest"]) and w.get("imageTag") in (None, *r["imageTags"])
+                    for w in wanted
+                )
+            ]
         tag_status = (params.get("filter") or {}).get("tagStatus", "ANY")
         results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
-        summary = {"expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE"),
-                   "transitioningImageTotalCounts": [{"targetStorageClass": "ARCHIVE", "imageTotalCount": sum(
-                       1 for r in results if r["action"]["type"] == "TRANSITION")}]}
+        summary = {
+            "expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE"),
+            "transitioningImageTotalCounts": [
+                {
+                    "targetStorageClass": "ARCHIVE",
+                    "imageTotalCount": sum(1 for r in results if r["action"]["type"] == "TRANSITION"),
+                }
+            ],
+        }
         page, token = paginate(results, params)
-        result = {"registryId": self.account, "repositoryName": record.name, "lifecyclePolicyText": policy,
-                  "status": status, "previewResults": page, "summary": summary}
+        result = {
+            "registryId": self.account,
+            "repositoryName": record.name,
+            "lifecyclePolicyText": policy,
+            "status": status,
+            "previewResults": page,
+            "summary": summary,
+        }
         if token:
             result["nextToken"] = token
         return result
@@ -189,18 +255,39 @@ class Lifecycle:
         record = await self._repository(params["repositoryName"])
         image_id, target = params["imageId"], params["targetStorageClass"]
         images = await self.ecr.images(record.id)
-        found = next((i for i in images if image_id.get("imageDigest") in (None, i.digest)
-                      and image_id.get("imageTag") in (None, *i.tags)), None)
+        found = next(
+            (
+                i
+                for i in images
+                if image_id.get("imageDigest") in (None, i.digest) and image_id.get("imageTag") in (None, *i.tags)
+            ),
+            None,
+        )
         if found is None or not image_id:
-            raise ImageNotFound(f"The image with imageId {image_id} does not exist within the "
-                                                     f"repository with name '{record.name}' in the registry with id "
-                                                     f"'{self.account}'")
+            raise ImageNotFound(
+                f"The image with imageId {image_id} does not exist within the "
+                f"repository with name '{record.name}' in the registry with id "
+                f"'{self.account}'"
+            )
         if found.storage_class != target:
             await self.change_storage_class(record.id, [found.digest], target)
-            await self.store.record([{"actor": "api", "action": "RESTORE" if target == "STANDARD" else "ARCHIVE",
-                                      "repository": record.name, "digest": found.digest,
-                                      "detail": {"tags": list(found.tags)}}])
-        return {"registryId": self.account, "repositoryName": record.name,
-                "imageId": {"imageDigest": found.digest, **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id
-                                                            else {})},
-                "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED"}
+            await self.store.record(
+                [
+                    {
+                        "actor": "api",
+                        "action": "RESTORE" if target == "STANDARD" else "ARCHIVE",
+                        "repository": record.name,
+                        "digest": found.digest,
+                        "detail": {"tags": list(found.tags)},
+                    }
+                ]
+            )
+        return {
+            "registryId": self.account,
+            "repositoryName": record.name,
+            "imageId": {
+                "imageDigest": found.digest,
+                **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id else {}),
+            },
+            "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED",
+        }

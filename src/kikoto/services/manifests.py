@@ -36,8 +36,13 @@ class PulledManifest:
 
 
 class Manifests:
-    def __init__(self, meta: MetadataStore, repositories: Repositories, allow_sparse_index: bool = False,
-                 cache: VersionedCache | None = None):
+    def __init__(
+        self,
+        meta: MetadataStore,
+        repositories: Repositories,
+        allow_sparse_index: bool = False,
+        cache: VersionedCache | None = None,
+    ):
         self.meta = meta
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
@@ -53,20 +58,29 @@ class Manifests:
         ref = parse_reference(reference)
         digest = digest_bytes(content, ref.digest.algorithm if ref.digest else "sha256")
         if ref.digest and digest != ref.digest:
-            raise DigestInvalid(f"manifest digest {digest} does not match the reference {ref.digest}",
-                                detail={"expected": str(ref.digest), "actual": str(digest)})
+            raise DigestInvalid(
+                f"manifest digest {digest} does not match the reference {ref.digest}",
+                detail={"expected": str(ref.digest), "actual": str(digest)},
+            )
         manifest = parse_manifest(content, content_type, str(digest))
         if len(extra_tags) > MAX_EXTRA_TAGS:
             raise ManifestInvalid(f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
         tags = list(dict.fromkeys(([ref.tag] if ref.tag else []) + [check_tag(t) for t in extra_tags]))
         repo = await self.repositories.for_push(repository)
-        await self.meta.put_manifest(repo, manifest, content, tags, self.allow_sparse_index,
-                                     lambda tag: tag_is_immutable(repo.tag_mutability, list(repo.mutability_exclusions), tag))
+        await self.meta.put_manifest(
+            repo,
+            manifest,
+            content,
+            tags,
+            self.allow_sparse_index,
+            lambda tag: tag_is_immutable(repo.tag_mutability, list(repo.mutability_exclusions), tag),
+        )
         self._cache.put(str(digest), content)
         return PushedManifest(str(digest), manifest.subject.digest if manifest.subject else None, tags)
 
-    async def pull(self, repository: str, reference: str, with_content: bool = True,
-                   record_pull: bool = True) -> PulledManifest:
+    async def pull(
+        self, repository: str, reference: str, with_content: bool = True, record_pull: bool = True
+    ) -> PulledManifest:
         """The manifest by tag or digest. A pull with content moves lastRecordedPullTime unless
         `record_pull` is False (a principal excluded from pull-time updates)."""
         check_repository_name(repository)
@@ -83,8 +97,10 @@ class Manifests:
             await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
             raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})
         if head.storage_class == "ARCHIVE":
-            raise ImageArchived(f"image {head.digest} is archived; restore it first with aws ecr "
-                                f"update-image-storage-class --target-storage-class STANDARD")
+            raise ImageArchived(
+                f"image {head.digest} is archived; restore it first with aws ecr "
+                f"update-image-storage-class --target-storage-class STANDARD"
+            )
         content = None
         if with_content:
             content = self._cache.get(head.digest)

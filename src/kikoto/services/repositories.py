@@ -9,8 +9,9 @@ from ..storage.meta.store import MetadataStore, Repository
 
 
 class Repositories:
-    def __init__(self, meta: MetadataStore, create_on_push: bool = False, from_template=None,
-                 cache: VersionedCache | None = None):
+    def __init__(
+        self, meta: MetadataStore, create_on_push: bool = False, from_template=None, cache: VersionedCache | None = None
+    ):
         self.meta = meta
         self._known = cache or VersionedCache(None, 0)  # name -> Repository, until something changes
         self.create_on_push = create_on_push  # operator override: create any repository on first push
@@ -42,8 +43,11 @@ class Repositories:
             return await self.meta.ensure_repository(name)
         if self.from_template is not None and await self.from_template(name) is not None:
             return await self.get(name)
-        raise RepositoryNotFound(name, f"repository {name!r} not known to registry; create it first "
-                                       f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template")
+        raise RepositoryNotFound(
+            name,
+            f"repository {name!r} not known to registry; create it first "
+            f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template",
+        )
 
     async def catalog(self, limit: int | None, after: str | None) -> list[str]:
         return await self.meta.list_repositories(limit, after)

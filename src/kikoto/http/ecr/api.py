@@ -42,13 +42,18 @@ async def _authenticate(request: web.Request, ecr: EcrServices, operation: str) 
     signed = sigv4.parse_authorization(request.headers)
     sigv4.check_clock(signed.timestamp)
     if signed.service != "ecr":
-        raise sigv4.SignatureError("InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'.")
+        raise sigv4.SignatureError(
+            "InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'."
+        )
     if signed.region != ecr.registry.region:
-        raise sigv4.SignatureError("InvalidSignatureException", f"Credential should be scoped to a valid region, "
-                                   f"not '{signed.region}'. ")
+        raise sigv4.SignatureError(
+            "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{signed.region}'. "
+        )
     principal, secret = await ecr.identities.lookup(signed.key_id)
     if principal is None:
-        raise sigv4.SignatureError("UnrecognizedClientException", "The security token included in the request is invalid.")
+        raise sigv4.SignatureError(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
     hasher = hashlib.sha256()
     body = await read_body(request, BODY_LIMITS.get(operation, DEFAULT_BODY_LIMIT), hasher)
     url = f"{request.scheme}://{request.host}{request.raw_path}"
@@ -66,8 +71,9 @@ def _parse(body: bytes) -> dict:
     return params
 
 
-def _this_registry(ecr: EcrServices, principal: Principal, operation: str, params: dict,
-                   repository: str | None) -> None:
+def _this_registry(
+    ecr: EcrServices, principal: Principal, operation: str, params: dict, repository: str | None
+) -> None:
     """A request naming another registry (`registryId`, `registryIds`, or a resource ARN of
     another account) is refused as ECR refuses it without a grant from that registry's policy:
     this server holds one registry, so no other registry's policy can grant anything here."""
@@ -78,8 +84,10 @@ def _this_registry(ecr: EcrServices, principal: Principal, operation: str, param
     for registry_id in named:
         if registry_id != ecr.registry.account:
             resource = repository_arn(ecr.registry.region, registry_id, repository) if repository else "*"
-            raise AccessDenied(f"User: {principal.arn} is not authorized to perform: ecr:{operation} on resource: "
-                               f"{resource} because no resource-based policy allows the ecr:{operation} action")
+            raise AccessDenied(
+                f"User: {principal.arn} is not authorized to perform: ecr:{operation} on resource: "
+                f"{resource} because no resource-based policy allows the ecr:{operation} action"
+            )
 
 
 async def handle(request: web.Request) -> web.Response:
@@ -87,7 +95,7 @@ async def handle(request: web.Request) -> web.Response:
     ecr = request.app[ECR]
     params: dict = {}
     target = request.headers.get("X-Amz-Target", "")
-    operation = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
+    operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
     try:
         try:
             principal, body = await _authenticate(request, ecr, operation)
@@ -118,5 +126,6 @@ async def handle(request: web.Request) -> web.Response:
             log.error("out of storage space in %s: %s", operation, exc)
             return ecr_error_response(storage_full(), request_id, ecr.registry.account)
         log.exception("unhandled error in %s", operation)
-        return ecr_error_response(EcrError("ServerException", "internal error; see the server log", 500), request_id,
-                                  ecr.registry.account)
+        return ecr_error_response(
+            EcrError("ServerException", "internal error; see the server log", 500), request_id, ecr.registry.account
+        )

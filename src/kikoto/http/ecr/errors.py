@@ -75,16 +75,24 @@ def as_ecr(error: e.KikotoError | EcrError, account: str) -> tuple[dict, int, di
     if isinstance(error, e.RepositoryNotFound):  # whichever service noticed, ECR words it so
         message = f"The repository with name '{error.name}' does not exist in the registry with id '{account}'"
     elif isinstance(error, e.LayerPartInvalid) and error.upload_id:
-        extra = {"registryId": account, "repositoryName": error.repository, "uploadId": error.upload_id,
-                 "lastValidByteReceived": error.last_valid_byte}
+        extra = {
+            "registryId": account,
+            "repositoryName": error.repository,
+            "uploadId": error.upload_id,
+            "lastValidByteReceived": error.last_valid_byte,
+        }
     elif isinstance(error, e.Throttled):
         headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
     return {"__type": name, "message": message, **extra}, status, headers
 
 
 def ecr_response(body: dict, request_id: str, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON_11,
-                        headers={"x-amzn-RequestId": request_id, **(headers or {})})
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        content_type=JSON_11,
+        headers={"x-amzn-RequestId": request_id, **(headers or {})},
+    )
 
 
 def ecr_error_response(error: e.KikotoError | EcrError, request_id: str, account: str) -> web.Response:

@@ -98,8 +98,11 @@ async def batch_get_image(call: Call) -> dict:
 async def get_authorization_token(call: Call) -> dict:
     password, expires = call.ecr.identities.issue(call.principal)
     token = base64.b64encode(f"AWS:{password}".encode()).decode()
-    return {"authorizationData": [{"authorizationToken": token, "expiresAt": expires,
-                                   "proxyEndpoint": call.ecr.registry.endpoint}]}
+    return {
+        "authorizationData": [
+            {"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": call.ecr.registry.endpoint}
+        ]
+    }
 
 
 @operation("DescribeRegistry")
@@ -113,8 +116,9 @@ async def put_registry_policy(call: Call) -> dict:
     try:
         json.loads(text)
     except (ValueError, RecursionError):
-        raise InvalidParameter("Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-                               "'Invalid registry policy provided'") from None
+        raise InvalidParameter(
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
+        ) from None
     await call.ecr.settings.put_registry_policy(text)
     return {"registryId": call.ecr.registry.account, "policyText": text}
 
@@ -122,8 +126,9 @@ async def put_registry_policy(call: Call) -> dict:
 async def _registry_policy(call: Call) -> str:
     text = await call.ecr.settings.registry_policy()
     if text is None:
-        raise RegistryPolicyNotFound(f"Registry policy does not exist in the registry with id "
-                                     f"'{call.ecr.registry.account}'")
+        raise RegistryPolicyNotFound(
+            f"Registry policy does not exist in the registry with id '{call.ecr.registry.account}'"
+        )
     return text
 
 

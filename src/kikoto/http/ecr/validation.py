@@ -23,8 +23,9 @@ def _pattern(text: str):
 
 
 def _fail(path: str, constraint: str) -> EcrError:
-    return EcrError("InvalidParameterException", f"Invalid parameter at '{path}' failed to satisfy constraint: "
-                                                 f"'{constraint}'")
+    return EcrError(
+        "InvalidParameterException", f"Invalid parameter at '{path}' failed to satisfy constraint: '{constraint}'"
+    )
 
 
 def _type_error(path: str, expected: str) -> EcrError:

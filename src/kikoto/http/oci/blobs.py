@@ -24,8 +24,13 @@ OCTET = "application/octet-stream"
 
 
 def _blob_headers(digest: str) -> dict[str, str]:
-    return {**API_VERSION, "Docker-Content-Digest": digest, "Content-Type": OCTET, "ETag": f'"{digest}"',
-            "Cache-Control": "max-age=31536000"}
+    return {
+        **API_VERSION,
+        "Docker-Content-Digest": digest,
+        "Content-Type": OCTET,
+        "ETag": f'"{digest}"',
+        "Cache-Control": "max-age=31536000",
+    }
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -62,8 +67,9 @@ async def delete_blob(request: web.Request) -> web.Response:
 
 
 def _created(name: str, digest: str) -> web.Response:
-    return web.Response(status=201, headers={**API_VERSION, "Location": f"/v2/{name}/blobs/{digest}",
-                                             "Docker-Content-Digest": digest})
+    return web.Response(
+        status=201, headers={**API_VERSION, "Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest}
+    )
 
 
 def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.Response:
@@ -75,8 +81,9 @@ async def start_upload(request: web.Request) -> web.Response:
     await authorize(request, name, "ecr:InitiateLayerUpload")
     if "mount" in query and await request.app[ECR].settings.blob_mounting():  # BLOB_MOUNTING setting
         source = query.get("from") or None
-        if await blobs.mount(name, query["mount"], source,
-                             lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")):
+        if await blobs.mount(
+            name, query["mount"], source, lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")
+        ):
             return _created(name, str(parse_digest(query["mount"])))
     elif "digest" in query:
         length = require_body_length(request)

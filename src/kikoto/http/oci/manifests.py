@@ -30,8 +30,12 @@ async def get_manifest(request: web.Request) -> web.Response:
     principal = request.get(PRINCIPAL)
     record_pull = not (principal and await request.app[ECR].settings.excluded(principal.arn))
     pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head, record_pull=record_pull)
-    headers = {**API_VERSION, "Docker-Content-Digest": pulled.digest, "ETag": f'"{pulled.digest}"',
-               "Content-Type": pulled.media_type}
+    headers = {
+        **API_VERSION,
+        "Docker-Content-Digest": pulled.digest,
+        "ETag": f'"{pulled.digest}"',
+        "Content-Type": pulled.media_type,
+    }
     if head:
         return head_response(headers, pulled.size)
     return web.Response(body=pulled.content, headers=headers)
@@ -44,8 +48,11 @@ async def put_manifest(request: web.Request) -> web.Response:
     pushed = await request.app[MANIFESTS].push(
         name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", [])
     )
-    headers = {**API_VERSION, "Location": f"/v2/{name}/manifests/{pushed.digest}",
-               "Docker-Content-Digest": pushed.digest}
+    headers = {
+        **API_VERSION,
+        "Location": f"/v2/{name}/manifests/{pushed.digest}",
+        "Docker-Content-Digest": pushed.digest,
+    }
     if pushed.subject:
         headers["OCI-Subject"] = pushed.subject
     response = web.Response(status=201, headers=headers)
@@ -81,6 +88,7 @@ async def list_referrers(request: web.Request) -> web.Response:
         headers["OCI-Filters-Applied"] = "artifactType"
     if len(found) > REFERRERS_PAGE:
         found = found[:REFERRERS_PAGE]
-        headers["Link"] = next_link(f"/v2/{name}/referrers/{subject}",
-                                    {"artifactType": artifact_type, "last": found[-1].digest})
+        headers["Link"] = next_link(
+            f"/v2/{name}/referrers/{subject}", {"artifactType": artifact_type, "last": found[-1].digest}
+        )
     return web.Response(body=json.dumps(referrers_index(found)).encode(), content_type=OCI_INDEX, headers=headers)

@@ -28,8 +28,9 @@ class RegistryIdentity:
 
 
 def repository_not_found(name: str, account: str) -> RepositoryNotFound:
-    return RepositoryNotFound(name, f"The repository with name '{name}' does not exist in the registry with id "
-                                    f"'{account}'")
+    return RepositoryNotFound(
+        name, f"The repository with name '{name}' does not exist in the registry with id '{account}'"
+    )
 
 
 def invalid_parameter(field: str, constraint: str) -> InvalidParameter:

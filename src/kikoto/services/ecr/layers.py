@@ -54,13 +54,25 @@ class Layers:
             try:
                 parse_digest(digest)
             except DigestInvalid:
-                failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
-                                 "failureReason": "Invalid layer digest"})
+                failures.append(
+                    {
+                        "layerDigest": digest,
+                        "failureCode": "InvalidLayerDigest",
+                        "failureReason": "Invalid layer digest",
+                    }
+                )
                 continue
             size = sizes.get(digest)
-            availability = "UNAVAILABLE" if size is None else "ARCHIVED" if tiers.get(digest) == "archive" else "AVAILABLE"
-            layers.append({"layerDigest": digest, "layerAvailability": availability,
-                           **({"layerSize": size} if size is not None else {})})
+            availability = (
+                "UNAVAILABLE" if size is None else "ARCHIVED" if tiers.get(digest) == "archive" else "AVAILABLE"
+            )
+            layers.append(
+                {
+                    "layerDigest": digest,
+                    "layerAvailability": availability,
+                    **({"layerSize": size} if size is not None else {}),
+                }
+            )
         return {"layers": layers, "failures": failures}
 
     async def initiate(self, params: dict) -> dict:
@@ -82,8 +94,13 @@ class Layers:
         except UploadNotFound:
             raise self._unknown(upload_id) from None
         if first != status.offset or last - first + 1 != len(data):
-            raise LayerPartInvalid(f"The layer part must start at byte {status.offset} and be partLastByte - "
-                                   f"partFirstByte + 1 bytes long.", name, upload_id, max(status.offset - 1, 0))
+            raise LayerPartInvalid(
+                f"The layer part must start at byte {status.offset} and be partLastByte - "
+                f"partFirstByte + 1 bytes long.",
+                name,
+                upload_id,
+                max(status.offset - 1, 0),
+            )
 
         async def body():
             yield data
@@ -92,8 +109,9 @@ class Layers:
         return {**self._ids(name, upload_id), "lastByteReceived": state.offset - 1}
 
     def _unknown(self, upload_id: str) -> UploadNotFound:
-        return UploadNotFound(f"The upload with id '{upload_id}' does not exist in the registry "
-                              f"with id '{self.registry.account}'")
+        return UploadNotFound(
+            f"The upload with id '{upload_id}' does not exist in the registry with id '{self.registry.account}'"
+        )
 
     async def complete(self, params: dict) -> dict:
         name, upload_id = params["repositoryName"], params["uploadId"]
@@ -109,7 +127,8 @@ class Layers:
             await self.blobs.cancel(name, upload_id)
             raise LayerAlreadyExists(
                 f"The layer with digest '{digest}' already exists in the repository with name '{name}' in "
-                f"the registry with id '{self.registry.account}'")
+                f"the registry with id '{self.registry.account}'"
+            )
 
         async def nothing():
             return
@@ -127,14 +146,18 @@ class Layers:
         try:
             parse_digest(digest)
         except DigestInvalid:
-            raise InvalidParameter(f"Invalid parameter at 'layerDigest' failed to satisfy "
-                                   f"constraint: 'invalid digest {digest}'") from None
+            raise InvalidParameter(
+                f"Invalid parameter at 'layerDigest' failed to satisfy constraint: 'invalid digest {digest}'"
+            ) from None
         if await self.blobs.meta.repo_blob_size(name, digest) is None:
-            raise LayerNotFound(f"The layer with digest '{digest}' does not exist in the "
-                                f"repository with name '{name}' in the registry with id '{self.registry.account}'")
+            raise LayerNotFound(
+                f"The layer with digest '{digest}' does not exist in the "
+                f"repository with name '{name}' in the registry with id '{self.registry.account}'"
+            )
         if not await self.ecr.blob_is_referenced(record.id, digest):
-            raise LayerInaccessible(f"The layer with digest '{digest}' is not referenced by any "
-                                    f"image in the repository with name '{name}'")
+            raise LayerInaccessible(
+                f"The layer with digest '{digest}' is not referenced by any image in the repository with name '{name}'"
+            )
         return {"downloadUrl": self.presign(name, digest), "layerDigest": digest}
 
     # -- presigned blob URLs: the client follows them without credentials, as with ECR's S3 URLs

@@ -24,17 +24,30 @@ from ..access import Access
 from .common import RegistryIdentity, invalid_parameter, paginate, repository_not_found
 
 log = logging.getLogger("kikoto.ecr")
-TEMPLATE_FIELDS = ("prefix", "description", "encryptionConfiguration", "resourceTags", "imageTagMutability",
-                   "imageTagMutabilityExclusionFilters", "repositoryPolicy", "lifecyclePolicy", "appliedFor",
-                   "customRoleArn")
+TEMPLATE_FIELDS = (
+    "prefix",
+    "description",
+    "encryptionConfiguration",
+    "resourceTags",
+    "imageTagMutability",
+    "imageTagMutabilityExclusionFilters",
+    "repositoryPolicy",
+    "lifecyclePolicy",
+    "appliedFor",
+    "customRoleArn",
+)
 
 
 def check_mutability(mode: str | None, filters: list | None) -> None:
     if mode and mode.endswith("_WITH_EXCLUSION") and not filters:
-        raise InvalidParameter(f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}")
+        raise InvalidParameter(
+            f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}"
+        )
     if filters and not (mode or "").endswith("_WITH_EXCLUSION"):
-        raise InvalidParameter("ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
-                       "IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION")
+        raise InvalidParameter(
+            "ImageTagMutabilityExclusionFilters can only be set when imageTagMutability is set as "
+            "IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION"
+        )
 
 
 def check_resource_tags(tags: list[dict]) -> None:
@@ -104,14 +117,16 @@ class RepositoryAdmin:
             "tag_mutability": params.get("imageTagMutability") or "MUTABLE",
             "mutability_exclusions": params.get("imageTagMutabilityExclusionFilters"),
             "scan_on_push": bool((params.get("imageScanningConfiguration") or {}).get("scanOnPush", False)),
-            "encryption": encryption_configuration(params.get("encryptionConfiguration"), self.registry.region,
-                                                   self.registry.account),
+            "encryption": encryption_configuration(
+                params.get("encryptionConfiguration"), self.registry.region, self.registry.account
+            ),
             "resource_tags": tags,
         }
         record = await self.store.create_repository(name, settings)
         if record is None:
-            raise RepositoryAlreadyExists(f"The repository with name '{name}' already exists in the registry with id "
-                           f"'{self.registry.account}'")
+            raise RepositoryAlreadyExists(
+                f"The repository with name '{name}' already exists in the registry with id '{self.registry.account}'"
+            )
         return {"repository": self.shape(record)}
 
     async def describe(self, params: dict, visible, require) -> dict:
@@ -138,8 +153,10 @@ class RepositoryAdmin:
     async def delete(self, params: dict) -> dict:
         record = await self.get(params["repositoryName"])
         if not params.get("force") and await self.store.image_count(record.id):
-            raise RepositoryNotEmpty(f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
-                           f"cannot be deleted because it still contains images")
+            raise RepositoryNotEmpty(
+                f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
+                f"cannot be deleted because it still contains images"
+            )
         await self.store.delete_repository(record.id)
         self.access.forget(record.name)
         return {"repository": self.shape(record)}
@@ -158,8 +175,11 @@ class RepositoryAdmin:
         record = await self.get(params["repositoryName"])
         scan = bool(params["imageScanningConfiguration"].get("scanOnPush", False))
         await self.store.update_repository(record.name, {"scan_on_push": scan})
-        return {"registryId": self.registry.account, "repositoryName": record.name,
-                "imageScanningConfiguration": {"scanOnPush": scan}}
+        return {
+            "registryId": self.registry.account,
+            "repositoryName": record.name,
+            "imageScanningConfiguration": {"scanOnPush": scan},
+        }
 
     # -- resource tags ----------------------------------------------------------------------
 
@@ -180,7 +200,8 @@ class RepositoryAdmin:
         record = await self._by_arn(params["resourceArn"])
         drop = set(params["tagKeys"])
         await self.store.update_repository(
-            record.name, {"resource_tags": [t for t in record.resource_tags or [] if t["Key"] not in drop]})
+            record.name, {"resource_tags": [t for t in record.resource_tags or [] if t["Key"] not in drop]}
+        )
         return {}
 
     async def list_tags(self, params: dict) -> dict:
@@ -198,13 +219,18 @@ class RepositoryAdmin:
     async def get_policy(self, params: dict, delete: bool = False) -> dict:
         record = await self.get(params["repositoryName"])
         if not record.repository_policy:
-            raise RepositoryPolicyNotFound(f"Repository policy does not exist for the repository with name '{record.name}' in the "
-                           f"registry with id '{self.registry.account}'")
+            raise RepositoryPolicyNotFound(
+                f"Repository policy does not exist for the repository with name '{record.name}' in the "
+                f"registry with id '{self.registry.account}'"
+            )
         if delete:
             await self.store.update_repository(record.name, {"repository_policy": None})
             self.access.forget(record.name)
-        return {"registryId": self.registry.account, "repositoryName": record.name,
-                "policyText": record.repository_policy}
+        return {
+            "registryId": self.registry.account,
+            "repositoryName": record.name,
+            "policyText": record.repository_policy,
+        }
 
     # -- repository creation templates --------------------------------------------------------
 
@@ -219,16 +245,20 @@ class RepositoryAdmin:
         return {k: params[k] for k in TEMPLATE_FIELDS if params.get(k) is not None} | {"prefix": prefix.rstrip("/")}
 
     def _template_missing(self, prefix: str) -> KikotoError:
-        return TemplateNotFound(f"The repository creation template with prefix '{prefix}' does not exist in the registry "
-                        f"with id '{self.registry.account}'")
+        return TemplateNotFound(
+            f"The repository creation template with prefix '{prefix}' does not exist in the registry "
+            f"with id '{self.registry.account}'"
+        )
 
     async def create_template(self, params: dict) -> dict:
         body = self._template_body(params)
         body.setdefault("imageTagMutability", "MUTABLE")
         saved = await self.store.put_template(body["prefix"], body, create=True)
         if saved is None:
-            raise TemplateAlreadyExists(f"The repository creation template with prefix '{body['prefix']}' already exists in the "
-                           f"registry with id '{self.registry.account}'")
+            raise TemplateAlreadyExists(
+                f"The repository creation template with prefix '{body['prefix']}' already exists in the "
+                f"registry with id '{self.registry.account}'"
+            )
         return {"registryId": self.registry.account, "repositoryCreationTemplate": saved}
 
     async def update_template(self, params: dict) -> dict:
@@ -260,20 +290,23 @@ class RepositoryAdmin:
 
     async def create_from_template(self, name: str) -> RepositoryRecord | None:
         """CREATE_ON_PUSH: create `name` from the most specific template that applies, if any."""
-        candidates = [t for t in await self.store.templates() if "CREATE_ON_PUSH" in t.get("appliedFor", [])
-                      and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))]
+        candidates = [
+            t
+            for t in await self.store.templates()
+            if "CREATE_ON_PUSH" in t.get("appliedFor", [])
+            and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
+        ]
         if not candidates:
             return None
         template = max(candidates, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]))
         settings = {
             "tag_mutability": template.get("imageTagMutability", "MUTABLE"),
             "mutability_exclusions": template.get("imageTagMutabilityExclusionFilters"),
-            "encryption": encryption_configuration(template.get("encryptionConfiguration"), self.registry.region,
-                                                   self.registry.account),
+            "encryption": encryption_configuration(
+                template.get("encryptionConfiguration"), self.registry.region, self.registry.account
+            ),
             "resource_tags": template.get("resourceTags"),
             "repository_policy": template.get("repositoryPolicy"),
             "lifecycle_policy": template.get("lifecyclePolicy"),
         }
         return await self.store.create_repository(name, settings) or await self.store.repository(name)
-
-

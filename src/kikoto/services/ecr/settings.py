@@ -51,8 +51,10 @@ class RegistrySettings:
     @staticmethod
     def _known(name: str) -> tuple[tuple[str, ...], str]:
         if name not in ACCOUNT_SETTINGS:
-            raise InvalidParameter(f"Invalid parameter at 'name' failed to satisfy constraint: 'Member must "
-                                   f"satisfy enum value set: [{', '.join(ACCOUNT_SETTINGS)}]'")
+            raise InvalidParameter(
+                f"Invalid parameter at 'name' failed to satisfy constraint: 'Member must "
+                f"satisfy enum value set: [{', '.join(ACCOUNT_SETTINGS)}]'"
+            )
         return ACCOUNT_SETTINGS[name]
 
     async def get(self, name: str) -> str:
@@ -62,8 +64,10 @@ class RegistrySettings:
     async def put(self, name: str, value: str) -> str:
         allowed, _ = self._known(name)
         if value not in allowed:
-            raise InvalidParameter(f"Invalid parameter at 'value' failed to satisfy constraint: 'Member must "
-                                   f"satisfy enum value set: [{', '.join(allowed)}]'")
+            raise InvalidParameter(
+                f"Invalid parameter at 'value' failed to satisfy constraint: 'Member must "
+                f"satisfy enum value set: [{', '.join(allowed)}]'"
+            )
         await self.store.put_document(f"account_setting/{name}", value)
         return value
 
@@ -82,8 +86,7 @@ class RegistrySettings:
     async def register(self, principal_arn: str) -> None:
         current = await self.exclusions()
         if principal_arn in current:
-            raise ExclusionAlreadyExists(f"The principal '{principal_arn}' is already excluded from pull time "
-                                         f"updates")
+            raise ExclusionAlreadyExists(f"The principal '{principal_arn}' is already excluded from pull time updates")
         if len(current) >= MAX_EXCLUSIONS:
             raise LimitExceeded(f"A registry can have at most {MAX_EXCLUSIONS} pull time update exclusions")
         await self.store.put_document(EXCLUSIONS_DOCUMENT, json.dumps(sorted([*current, principal_arn])))

@@ -164,7 +164,6 @@ class FilesystemBlobStore:
             source.unlink()
 
 
-
 class _FileWriter:
     """Appends to an upload file. Large uploads are flushed to disk as they arrive (every
     FLUSH_EVERY bytes, in the writer thread, while the next bytes are read), so the fsync

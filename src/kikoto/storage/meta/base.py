@@ -39,9 +39,11 @@ class SqlStore:
         (or one read): the raw DBAPI path on SQLite, SQLAlchemy elsewhere. Returns the last
         statement's rows, or None when a rowcount differed (nothing is then written)."""
         if isinstance(self.engine, InlineEngine):
-            return await self.engine.run_raw([(clause.text, params, expected) for clause, params, expected in steps], write)
+            return await self.engine.run_raw(
+                [(clause.text, params, expected) for clause, params, expected in steps], write
+            )
         try:
-            async with (self._write(changed=False) if write else self.engine.connect()) as conn:
+            async with self._write(changed=False) if write else self.engine.connect() as conn:
                 rows = None
                 for clause, params, expected in steps:
                     result = await conn.execute(clause, params)

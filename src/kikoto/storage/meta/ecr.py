@@ -19,8 +19,16 @@ from .schema import (
     tags,
 )
 
-SETTINGS_COLUMNS = ("tag_mutability", "mutability_exclusions", "scan_on_push", "encryption", "resource_tags",
-                    "repository_policy", "lifecycle_policy", "lifecycle_evaluated_at")
+SETTINGS_COLUMNS = (
+    "tag_mutability",
+    "mutability_exclusions",
+    "scan_on_push",
+    "encryption",
+    "resource_tags",
+    "repository_policy",
+    "lifecycle_policy",
+    "lifecycle_evaluated_at",
+)
 JSON_COLUMNS = ("mutability_exclusions", "encryption", "resource_tags")
 
 
@@ -64,7 +72,6 @@ def _record(row) -> RepositoryRecord:
 
 
 class EcrStore(SqlStore):
-
     # -- repositories -----------------------------------------------------------------------
 
     async def repository(self, name: str) -> RepositoryRecord | None:
@@ -106,40 +113,76 @@ class EcrStore(SqlStore):
 
     async def image_count(self, repo_id: int) -> int:
         async with self.engine.connect() as conn:
-            return len((await conn.scalars(select(manifests.c.digest).where(manifests.c.repo_id == repo_id).limit(1))).all())
+            return len(
+                (await conn.scalars(select(manifests.c.digest).where(manifests.c.repo_id == repo_id).limit(1))).all()
+            )
 
     # -- images -----------------------------------------------------------------------------
 
     async def images(self, repo_id: int) -> list[ImageRecord]:
         """Every image (manifest) of a repository with its tags, oldest push first."""
-        query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type,
-                       manifests.c.artifact_type, manifests.c.subject_digest, manifests.c.image_size,
-                       manifests.c.size, manifests.c.pushed_at, manifests.c.last_pulled_at, manifests.c.storage_class,
-                       manifests.c.archived_at, manifests.c.activated_at).where(
-            manifests.c.repo_id == repo_id).order_by(manifests.c.pushed_at, manifests.c.digest)
+        query = (
+            select(
+                manifests.c.digest,
+                manifests.c.media_type,
+                manifests.c.config_media_type,
+                manifests.c.artifact_type,
+                manifests.c.subject_digest,
+                manifests.c.image_size,
+                manifests.c.size,
+                manifests.c.pushed_at,
+                manifests.c.last_pulled_at,
+                manifests.c.storage_class,
+                manifests.c.archived_at,
+                manifests.c.activated_at,
+            )
+            .where(manifests.c.repo_id == repo_id)
+            .order_by(manifests.c.pushed_at, manifests.c.digest)
+        )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-            tag_rows = (await conn.execute(select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id)
-                                           .order_by(tags.c.name))).all()
+            tag_rows = (
+                await conn.execute(
+                    select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id).order_by(tags.c.name)
+                )
+            ).all()
         by_digest: dict[str, list[str]] = {}
         for tag in tag_rows:
             by_digest.setdefault(tag.digest, []).append(tag.name)
-        return [ImageRecord(r.digest, tuple(by_digest.get(r.digest, ())), r.media_type, r.config_media_type,
-                            r.artifact_type, r.subject_digest, r.image_size if r.image_size is not None else r.size,
-                            r.pushed_at, r.last_pulled_at, r.storage_class, r.archived_at, r.activated_at)
-                for r in rows]
+        return [
+            ImageRecord(
+                r.digest,
+                tuple(by_digest.get(r.digest, ())),
+                r.media_type,
+                r.config_media_type,
+                r.artifact_type,
+                r.subject_digest,
+                r.image_size if r.image_size is not None else r.size,
+                r.pushed_at,
+                r.last_pulled_at,
+                r.storage_class,
+                r.archived_at,
+                r.activated_at,
+            )
+            for r in rows
+        ]
 
     async def parents(self, repo_id: int, digest: str) -> list[str]:
         """Indexes in the repository that list `digest` as a child."""
         query = select(manifest_refs.c.parent_digest).where(
-            manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest,
-            manifest_refs.c.child_kind == "manifest")
+            manifest_refs.c.repo_id == repo_id,
+            manifest_refs.c.child_digest == digest,
+            manifest_refs.c.child_kind == "manifest",
+        )
         async with self.engine.connect() as conn:
             return list((await conn.scalars(query)).all())
 
     async def blob_is_referenced(self, repo_id: int, digest: str) -> bool:
-        query = select(manifest_refs.c.parent_digest).where(
-            manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest).limit(1)
+        query = (
+            select(manifest_refs.c.parent_digest)
+            .where(manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest)
+            .limit(1)
+        )
         async with self.engine.connect() as conn:
             return (await conn.scalar(query)) is not None
 
@@ -164,16 +207,24 @@ class EcrStore(SqlStore):
         """Create (None if it exists) or update (None if it does not) a template."""
         now = self._clock()
         async with self._write() as conn:
-            existing = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
+            existing = (
+                await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))
+            ).first()
             if (existing is None) != create:
                 return None
             if create:
-                await conn.execute(creation_templates.insert().values(prefix=prefix, body=json.dumps(body),
-                                                                      created_at=now, updated_at=now))
+                await conn.execute(
+                    creation_templates.insert().values(
+                        prefix=prefix, body=json.dumps(body), created_at=now, updated_at=now
+                    )
+                )
                 created = now
             else:
-                await conn.execute(update(creation_templates).where(creation_templates.c.prefix == prefix)
-                                   .values(body=json.dumps(body), updated_at=now))
+                await conn.execute(
+                    update(creation_templates)
+                    .where(creation_templates.c.prefix == prefix)
+                    .values(body=json.dumps(body), updated_at=now)
+                )
                 created = existing.created_at
         return {**body, "createdAt": created, "updatedAt": now}
 

@@ -28,8 +28,11 @@ def create_engine(url: str) -> AsyncEngine | InlineEngine:
     """PostgreSQL: the asyncpg engine. SQLite: statements inline on the event loop (inline.py)."""
     if make_url(url).drivername.startswith("sqlite"):
         sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-        engine = InlineEngine(sqlalchemy.create_engine(sync_url, connect_args={"timeout": 60, "check_same_thread": False},
-                                                       pool_size=20, max_overflow=20))
+        engine = InlineEngine(
+            sqlalchemy.create_engine(
+                sync_url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=20, max_overflow=20
+            )
+        )
         _sqlite_transactions(engine.sync_engine)
         return engine
     return create_async_engine(async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)

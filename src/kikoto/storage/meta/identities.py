@@ -32,7 +32,6 @@ class AccessKeyRow:
 
 
 class IdentityStore(SqlStore):
-
     async def count_principals(self) -> int:
         async with self.engine.connect() as conn:
             return await conn.scalar(select(func.count()).select_from(principals))
@@ -45,8 +44,9 @@ class IdentityStore(SqlStore):
     async def create_principal(self, name: str, policy: str) -> PrincipalRow:
         try:
             async with self._write() as conn:
-                result = await conn.execute(principals.insert().values(name=name, policy=policy,
-                                                                       created_at=self._clock()))
+                result = await conn.execute(
+                    principals.insert().values(name=name, policy=policy, created_at=self._clock())
+                )
         except IntegrityError:
             raise AlreadyExists(name) from None
         return PrincipalRow(result.inserted_primary_key[0], name, policy)
@@ -58,29 +58,44 @@ class IdentityStore(SqlStore):
     async def add_key(self, principal_id: int, key_id: str, encrypted_secret: str) -> None:
         try:
             async with self._write() as conn:
-                await conn.execute(access_keys.insert().values(id=key_id, principal_id=principal_id,
-                                                               secret=encrypted_secret, status="Active",
-                                                               created_at=self._clock()))
+                await conn.execute(
+                    access_keys.insert().values(
+                        id=key_id,
+                        principal_id=principal_id,
+                        secret=encrypted_secret,
+                        status="Active",
+                        created_at=self._clock(),
+                    )
+                )
         except IntegrityError:
             raise AlreadyExists(key_id) from None
 
     async def key(self, key_id: str) -> AccessKeyRow | None:
-        query = select(access_keys, principals.c.name, principals.c.policy).join(
-            principals, principals.c.id == access_keys.c.principal_id).where(access_keys.c.id == key_id)
+        query = (
+            select(access_keys, principals.c.name, principals.c.policy)
+            .join(principals, principals.c.id == access_keys.c.principal_id)
+            .where(access_keys.c.id == key_id)
+        )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return AccessKeyRow(row.id, PrincipalRow(row.principal_id, row.name, row.policy), row.secret, row.status,
-                            row.created_at)
+        return AccessKeyRow(
+            row.id, PrincipalRow(row.principal_id, row.name, row.policy), row.secret, row.status, row.created_at
+        )
 
     async def keys(self) -> list[AccessKeyRow]:
-        query = select(access_keys, principals.c.name, principals.c.policy).join(
-            principals, principals.c.id == access_keys.c.principal_id).order_by(principals.c.name, access_keys.c.created_at)
+        query = (
+            select(access_keys, principals.c.name, principals.c.policy)
+            .join(principals, principals.c.id == access_keys.c.principal_id)
+            .order_by(principals.c.name, access_keys.c.created_at)
+        )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy), r.secret, r.status, r.created_at)
-                for r in rows]
+        return [
+            AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy), r.secret, r.status, r.created_at)
+            for r in rows
+        ]
 
     async def set_key_status(self, key_id: str, status: str) -> bool:
         async with self._write() as conn:

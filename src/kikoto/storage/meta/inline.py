@@ -36,7 +36,7 @@ def _locked(exc: BaseException) -> bool:
 async def _back_off(attempt: int, deadline: float, exc: BaseException) -> None:
     if time.monotonic() > deadline:
         raise exc
-    await asyncio.sleep(min(0.05, 0.0005 * 2 ** attempt))
+    await asyncio.sleep(min(0.05, 0.0005 * 2**attempt))
 
 
 class InlineConnection:
@@ -69,7 +69,7 @@ class InlineEngine:
     def dialect(self):
         return self.sync_engine.dialect
 
-    def execution_options(self, **options) -> "InlineEngine":
+    def execution_options(self, **options) -> InlineEngine:
         return InlineEngine(self.sync_engine.execution_options(**options))
 
     @asynccontextmanager

@@ -30,7 +30,7 @@ CHUNK = 500  # digests per IN (...) list
 def _chunks(items: Iterable[str]):
     items = list(items)
     for start in range(0, len(items), CHUNK):
-        yield items[start:start + CHUNK]
+        yield items[start : start + CHUNK]
 
 
 class LifecycleStore(SqlStore):
@@ -43,7 +43,8 @@ class LifecycleStore(SqlStore):
     async def image_relations(self, repo_id: int) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
         """(child manifest -> indexes listing it, manifest -> blobs it references) for a repository."""
         query = select(manifest_refs.c.parent_digest, manifest_refs.c.child_digest, manifest_refs.c.child_kind).where(
-            manifest_refs.c.repo_id == repo_id)
+            manifest_refs.c.repo_id == repo_id
+        )
         parents: dict[str, list[str]] = {}
         blob_refs: dict[str, set[str]] = {}
         async with self.engine.connect() as conn:
@@ -63,7 +64,8 @@ class LifecycleStore(SqlStore):
             for chunk in _chunks(candidates):
                 query = select(manifest_refs.c.child_digest).where(
                     manifest_refs.c.child_digest.in_(chunk),
-                    or_(manifest_refs.c.repo_id != repo_id, manifest_refs.c.parent_digest.not_in(leaving or {""})))
+                    or_(manifest_refs.c.repo_id != repo_id, manifest_refs.c.parent_digest.not_in(leaving or {""})),
+                )
                 shared |= set((await conn.scalars(query)).all())
                 for row in await conn.execute(select(blobs.c.digest, blobs.c.size).where(blobs.c.digest.in_(chunk))):
                     sizes[row.digest] = row.size
@@ -77,8 +79,11 @@ class LifecycleStore(SqlStore):
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
         async with self._write() as conn:
             for chunk in _chunks(digests):
-                await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk))
-                                   .values(values))
+                await conn.execute(
+                    update(manifests)
+                    .where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk))
+                    .values(values)
+                )
 
     async def blobs_to_retier(self, digests: set[str]) -> tuple[set[str], set[str]]:
         """(blobs that only archived manifests reference, in the standard tier; blobs that some
@@ -86,10 +91,21 @@ class LifecycleStore(SqlStore):
         to_archive, to_restore = set(), set()
         async with self.engine.connect() as conn:
             for chunk in _chunks(digests):
-                active = set((await conn.scalars(
-                    select(manifest_refs.c.child_digest).join(manifests, and_(
-                        manifests.c.repo_id == manifest_refs.c.repo_id, manifests.c.digest == manifest_refs.c.parent_digest))
-                    .where(manifest_refs.c.child_digest.in_(chunk), manifests.c.storage_class == "STANDARD"))).all())
+                active = set(
+                    (
+                        await conn.scalars(
+                            select(manifest_refs.c.child_digest)
+                            .join(
+                                manifests,
+                                and_(
+                                    manifests.c.repo_id == manifest_refs.c.repo_id,
+                                    manifests.c.digest == manifest_refs.c.parent_digest,
+                                ),
+                            )
+                            .where(manifest_refs.c.child_digest.in_(chunk), manifests.c.storage_class == "STANDARD")
+                        )
+                    ).all()
+                )
                 for row in await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(chunk))):
                     if row.digest in active and row.tier == "archive":
                         to_restore.add(row.digest)
@@ -117,17 +133,25 @@ class LifecycleStore(SqlStore):
         are deleted afterwards by `purge`. Returns digest -> size forgotten."""
         async with self._write() as conn:  # blobs vanish from repositories: caches must drop them
             await self.meta.lock_blobs(conn, digests)
-            rows = (await conn.execute(select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
-                blobs.c.digest.in_(digests), blobs.c.created_at < cutoff,
-                ~exists().where(manifest_refs.c.child_digest == blobs.c.digest),
-                ~exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff)))).all()
+            rows = (
+                await conn.execute(
+                    select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
+                        blobs.c.digest.in_(digests),
+                        blobs.c.created_at < cutoff,
+                        ~exists().where(manifest_refs.c.child_digest == blobs.c.digest),
+                        ~exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff),
+                    )
+                )
+            ).all()
             gone = [r.digest for r in rows]
             if gone:
                 await conn.execute(delete(repo_blobs).where(repo_blobs.c.digest.in_(gone)))
                 await conn.execute(delete(blobs).where(blobs.c.digest.in_(gone)))
                 now = self._clock()
-                await conn.execute(blob_trash.insert(), [{"digest": r.digest, "tier": r.tier, "size": r.size,
-                                                          "trashed_at": now} for r in rows])
+                await conn.execute(
+                    blob_trash.insert(),
+                    [{"digest": r.digest, "tier": r.tier, "size": r.size, "trashed_at": now} for r in rows],
+                )
         return {r.digest: r.size for r in rows}
 
     async def purge(self, remove, limit: int) -> int:
@@ -150,16 +174,22 @@ class LifecycleStore(SqlStore):
 
     async def blob_rows_after(self, after: str, limit: int) -> list[tuple[str, int, str]]:
         """(digest, size, tier) of up to `limit` blobs after `after`, by key."""
-        query = (select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(blobs.c.digest > after)
-                 .order_by(blobs.c.digest).limit(limit))
+        query = (
+            select(blobs.c.digest, blobs.c.size, blobs.c.tier)
+            .where(blobs.c.digest > after)
+            .order_by(blobs.c.digest)
+            .limit(limit)
+        )
         async with self.engine.connect() as conn:
             return [tuple(row) for row in await conn.execute(query)]
 
     async def known_digests(self, digests: list[str]) -> tuple[dict[str, str], set[str]]:
         """Of `digests`: those with a blob row (-> tier) and those in the GC trash."""
         async with self.engine.connect() as conn:
-            rows = {r.digest: r.tier for r in await conn.execute(
-                select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))}
+            rows = {
+                r.digest: r.tier
+                for r in await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))
+            }
             trashed = set(await conn.scalars(select(blob_trash.c.digest).where(blob_trash.c.digest.in_(digests))))
         return rows, set(trashed)
 
@@ -182,18 +212,24 @@ class LifecycleStore(SqlStore):
             if await conn.scalar(select(blobs.c.digest).where(blobs.c.digest == digest)) is not None:
                 return False
             if await conn.scalar(select(blob_trash.c.digest).where(blob_trash.c.digest == digest)) is None:
-                await conn.execute(blob_trash.insert().values(digest=digest, tier=tier, size=size,
-                                                              trashed_at=self._clock()))
+                await conn.execute(
+                    blob_trash.insert().values(digest=digest, tier=tier, size=size, trashed_at=self._clock())
+                )
         return True
 
     async def broken_references(self) -> list[tuple[str, str, str]]:
         """(repository, manifest digest, missing blob) for every manifest that references a
         blob the registry no longer has."""
-        query = (select(repositories.c.name, manifest_refs.c.parent_digest, manifest_refs.c.child_digest)
-                 .select_from(manifest_refs.join(repositories, repositories.c.id == manifest_refs.c.repo_id)
-                              .outerjoin(blobs, blobs.c.digest == manifest_refs.c.child_digest))
-                 .where(manifest_refs.c.child_kind == "blob", blobs.c.digest.is_(None))
-                 .order_by(repositories.c.name, manifest_refs.c.parent_digest))
+        query = (
+            select(repositories.c.name, manifest_refs.c.parent_digest, manifest_refs.c.child_digest)
+            .select_from(
+                manifest_refs.join(repositories, repositories.c.id == manifest_refs.c.repo_id).outerjoin(
+                    blobs, blobs.c.digest == manifest_refs.c.child_digest
+                )
+            )
+            .where(manifest_refs.c.child_kind == "blob", blobs.c.digest.is_(None))
+            .order_by(repositories.c.name, manifest_refs.c.parent_digest)
+        )
         async with self.engine.connect() as conn:
             return [tuple(row) for row in await conn.execute(query)]
 
@@ -203,12 +239,22 @@ class LifecycleStore(SqlStore):
 
     async def storage_by_repository(self) -> list[tuple[str, int, int]]:
         """(repository, images, deduplicated bytes of the blobs its manifests reference)."""
-        per_repo = (select(manifest_refs.c.repo_id, manifest_refs.c.child_digest).where(
-            manifest_refs.c.child_kind == "blob").distinct().subquery())
-        query = (select(repositories.c.name, func.coalesce(func.sum(blobs.c.size), 0))
-                 .select_from(repositories.outerjoin(per_repo, per_repo.c.repo_id == repositories.c.id)
-                              .outerjoin(blobs, blobs.c.digest == per_repo.c.child_digest))
-                 .group_by(repositories.c.name).order_by(repositories.c.name))
+        per_repo = (
+            select(manifest_refs.c.repo_id, manifest_refs.c.child_digest)
+            .where(manifest_refs.c.child_kind == "blob")
+            .distinct()
+            .subquery()
+        )
+        query = (
+            select(repositories.c.name, func.coalesce(func.sum(blobs.c.size), 0))
+            .select_from(
+                repositories.outerjoin(per_repo, per_repo.c.repo_id == repositories.c.id).outerjoin(
+                    blobs, blobs.c.digest == per_repo.c.child_digest
+                )
+            )
+            .group_by(repositories.c.name)
+            .order_by(repositories.c.name)
+        )
         counts = select(manifests.c.repo_id, func.count()).group_by(manifests.c.repo_id)
         async with self.engine.connect() as conn:
             sizes = {name: size for name, size in await conn.execute(query)}
@@ -227,12 +273,17 @@ class LifecycleStore(SqlStore):
     async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict]) -> None:
         async with self._write(changed=False) as conn:
             await conn.execute(delete(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
-            await conn.execute(lifecycle_previews.insert().values(repo_id=repo_id, policy=policy, status=status,
-                                                                  results=json.dumps(results), created_at=self._clock()))
+            await conn.execute(
+                lifecycle_previews.insert().values(
+                    repo_id=repo_id, policy=policy, status=status, results=json.dumps(results), created_at=self._clock()
+                )
+            )
 
     async def preview(self, repo_id: int) -> tuple[str, str, list[dict]] | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))).first()
+            row = (
+                await conn.execute(select(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
+            ).first()
         return (row.policy, row.status, json.loads(row.results)) if row else None
 
     # -- audit ---------------------------------------------------------------------------------------
@@ -241,9 +292,14 @@ class LifecycleStore(SqlStore):
         if not events:
             return
         now = self._clock()
-        rows = [{"at": now, "detail": json.dumps(e.get("detail") or {}), **{k: e.get(k) for k in
-                                                                             ("actor", "action", "repository", "digest")}}
-                for e in events]
+        rows = [
+            {
+                "at": now,
+                "detail": json.dumps(e.get("detail") or {}),
+                **{k: e.get(k) for k in ("actor", "action", "repository", "digest")},
+            }
+            for e in events
+        ]
         async with self._write(changed=False) as conn:
             await conn.execute(audit_events.insert(), rows)
 
@@ -255,8 +311,17 @@ class LifecycleStore(SqlStore):
             query = query.where(audit_events.c.at >= since)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [{"at": r.at, "actor": r.actor, "action": r.action, "repository": r.repository, "digest": r.digest,
-                 "detail": json.loads(r.detail or "{}")} for r in rows]
+        return [
+            {
+                "at": r.at,
+                "actor": r.actor,
+                "action": r.action,
+                "repository": r.repository,
+                "digest": r.digest,
+                "detail": json.loads(r.detail or "{}"),
+            }
+            for r in rows
+        ]
 
     # -- leases: one holder of a background job at a time --------------------------------------------
 
@@ -281,8 +346,11 @@ class LifecycleStore(SqlStore):
     async def hold(self, name: str, holder: str, ttl: float) -> None:
         """Extend a lease this holder has (after a run: until the job is due again)."""
         async with self._write(changed=False) as conn:
-            await conn.execute(update(leases).where(leases.c.name == name, leases.c.holder == holder)
-                               .values(expires_at=self._clock() + ttl))
+            await conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.holder == holder)
+                .values(expires_at=self._clock() + ttl)
+            )
 
     async def release(self, name: str, holder: str) -> None:
         async with self._write(changed=False) as conn:

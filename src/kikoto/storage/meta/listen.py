@@ -31,9 +31,11 @@ async def listen_for_changes(database_url: str, changes: ChangeCounter, stop: as
             await connection.add_listener(CHANGES_CHANNEL, lambda *_: changes.bump())
             changes.bump()  # whatever happened while we were not listening
             lost = asyncio.Event()
-            connection.add_termination_listener(lambda *_: lost.set())
-            await asyncio.wait([asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
+            connection.add_termination_listener(lambda *_, lost=lost: lost.set())
+            await asyncio.wait(
+                [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("change notifications unavailable (%s); caches fall back to their age limit", exc)
         finally:

@@ -5,19 +5,19 @@ unit the ECR API speaks."""
 from __future__ import annotations
 
 from sqlalchemy import (
-                        BigInteger,
-                        Boolean,
-                        Column,
-                        Float,
-                        ForeignKey,
-                        Index,
-                        Integer,
-                        LargeBinary,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        false,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
 )
 
 metadata = MetaData()

@@ -31,17 +31,25 @@ from .schema import (
 # The push path's statements, built once. Core constructs rebuilt per call (insert().values(),
 # on_conflict_...) spent more CPU than SQLite itself: 57% of a worker in a small-push profile.
 # Plain SQL with named parameters; SQLite (>= 3.24) and PostgreSQL share the ON CONFLICT syntax.
-SQL_CREATE_UPLOAD = text('INSERT INTO uploads (id, repo_id, "offset", algorithm, started_at, updated_at) '
-                         "VALUES (:id, :repo_id, 0, :algorithm, :now, :now)")
-SQL_GET_UPLOAD = text('SELECT u.id, u.repo_id, u."offset", u.algorithm FROM uploads u '
-                      "JOIN repositories r ON r.id = u.repo_id WHERE u.id = :id AND r.name = :repository")
+SQL_CREATE_UPLOAD = text(
+    'INSERT INTO uploads (id, repo_id, "offset", algorithm, started_at, updated_at) '
+    "VALUES (:id, :repo_id, 0, :algorithm, :now, :now)"
+)
+SQL_GET_UPLOAD = text(
+    'SELECT u.id, u.repo_id, u."offset", u.algorithm FROM uploads u '
+    "JOIN repositories r ON r.id = u.repo_id WHERE u.id = :id AND r.name = :repository"
+)
 SQL_CLOSE_UPLOAD = text('DELETE FROM uploads WHERE id = :id AND "offset" = :offset')
-SQL_ADD_BLOB = text("INSERT INTO blobs (digest, size, created_at, tier) VALUES (:digest, :size, :now, 'standard') "
-                    "ON CONFLICT (digest) DO NOTHING")
+SQL_ADD_BLOB = text(
+    "INSERT INTO blobs (digest, size, created_at, tier) VALUES (:digest, :size, :now, 'standard') "
+    "ON CONFLICT (digest) DO NOTHING"
+)
 SQL_UNTRASH = text("DELETE FROM blob_trash WHERE digest = :digest")
 SQL_IN_TRASH = text("SELECT 1 FROM blob_trash WHERE digest = :digest")
-SQL_LINK_BLOB = text("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (:repo_id, :digest, :now) "
-                     "ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at")
+SQL_LINK_BLOB = text(
+    "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (:repo_id, :digest, :now) "
+    "ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class Repository:
     mutability_exclusions: tuple[dict, ...] = ()
 
     @classmethod
-    def from_row(cls, row) -> "Repository":
+    def from_row(cls, row) -> Repository:
         exclusions = tuple(json.loads(row.mutability_exclusions)) if row.mutability_exclusions else ()
         return cls(row.id, row.name, row.created_at, row.tag_mutability, exclusions)
 
@@ -111,9 +119,7 @@ class MetadataStore(SqlStore):
         if existing:
             return existing
         async with self._write() as conn:
-            await conn.execute(
-                self._insert_ignore(repositories, {"name": name, "created_at": self._clock()}, ["name"])
-            )
+            await conn.execute(self._insert_ignore(repositories, {"name": name, "created_at": self._clock()}, ["name"]))
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).one()
         return Repository.from_row(row)
 
@@ -147,8 +153,9 @@ class MetadataStore(SqlStore):
         async with self.engine.connect() as conn:
             return await conn.scalar(query)
 
-    async def add_blob(self, repo_id: int, digest: str, size: int,
-                       finished_upload: tuple[str, int] | None = None) -> bool:
+    async def add_blob(
+        self, repo_id: int, digest: str, size: int, finished_upload: tuple[str, int] | None = None
+    ) -> bool:
         """Record a blob, link it, and close the upload it came from, in one transaction.
         `finished_upload` is (upload id, the offset the final request started at); False, and
         nothing written, when another request moved that upload meanwhile."""
@@ -179,8 +186,11 @@ class MetadataStore(SqlStore):
         """Sizes of the blobs among `digests` the repository can see (one query)."""
         query = (
             select(blobs.c.digest, blobs.c.size)
-            .select_from(repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest)
-                         .join(repositories, repositories.c.id == repo_blobs.c.repo_id))
+            .select_from(
+                repo_blobs.join(blobs, repo_blobs.c.digest == blobs.c.digest).join(
+                    repositories, repositories.c.id == repo_blobs.c.repo_id
+                )
+            )
             .where(repositories.c.name == repo_name, repo_blobs.c.digest.in_(digests))
         )
         async with self.engine.connect() as conn:
@@ -213,8 +223,11 @@ class MetadataStore(SqlStore):
         if digests:
             rows = [{"repo_id": repo_id, "digest": d, "linked_at": now} for d in digests]
             statement = self._insert(repo_blobs).values(rows)
-            await conn.execute(statement.on_conflict_do_update(index_elements=["repo_id", "digest"],
-                                                               set_={"linked_at": statement.excluded.linked_at}))
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["repo_id", "digest"], set_={"linked_at": statement.excluded.linked_at}
+                )
+            )
 
     async def unlink_blob(self, repo_id: int, digest: str) -> bool:
         async with self._write() as conn:
@@ -226,14 +239,22 @@ class MetadataStore(SqlStore):
     # -- uploads --------------------------------------------------------------------------
 
     async def create_upload(self, upload_id: str, repo_id: int, algorithm: str) -> Upload:
-        await self._statements([(SQL_CREATE_UPLOAD, {"id": upload_id, "repo_id": repo_id, "algorithm": algorithm,
-                                                      "now": self._clock()}, None)])
+        await self._statements(
+            [
+                (
+                    SQL_CREATE_UPLOAD,
+                    {"id": upload_id, "repo_id": repo_id, "algorithm": algorithm, "now": self._clock()},
+                    None,
+                )
+            ]
+        )
         return Upload(upload_id, repo_id, 0, algorithm)
 
     async def get_upload(self, upload_id: str, repository: str) -> Upload | None:
         """An upload session of this repository (one query)."""
-        rows = await self._statements([(SQL_GET_UPLOAD, {"id": upload_id, "repository": repository}, None)],
-                                      write=False)
+        rows = await self._statements(
+            [(SQL_GET_UPLOAD, {"id": upload_id, "repository": repository}, None)], write=False
+        )
         return Upload(*rows[0]) if rows else None
 
     async def advance_upload(self, upload_id: str, old_offset: int, new_offset: int) -> bool:
@@ -272,8 +293,14 @@ class MetadataStore(SqlStore):
             await self._check_immutable(conn, repo, manifest.digest, tag_names, immutable)
             image_size = sum(d.size for d in manifest.blobs)
             if child_digests:
-                image_size = await conn.scalar(select(func.max(manifests.c.image_size)).where(
-                    manifests.c.repo_id == repo_id, manifests.c.digest.in_(set(child_digests)))) or 0
+                image_size = (
+                    await conn.scalar(
+                        select(func.max(manifests.c.image_size)).where(
+                            manifests.c.repo_id == repo_id, manifests.c.digest.in_(set(child_digests))
+                        )
+                    )
+                    or 0
+                )
             await conn.execute(
                 self._insert_ignore(
                     manifests,
@@ -293,12 +320,21 @@ class MetadataStore(SqlStore):
                     ["repo_id", "digest"],
                 )
             )
-            refs = [(d, "blob") for d in dict.fromkeys(blob_digests)] + [(d, "manifest") for d in dict.fromkeys(child_digests)]
+            refs = [(d, "blob") for d in dict.fromkeys(blob_digests)] + [
+                (d, "manifest") for d in dict.fromkeys(child_digests)
+            ]
             if refs:
-                rows = [{"repo_id": repo_id, "parent_digest": manifest.digest, "child_digest": d, "child_kind": k} for d, k in refs]
-                await conn.execute(self._insert_ignore(manifest_refs, rows, ["repo_id", "parent_digest", "child_digest"]))
+                rows = [
+                    {"repo_id": repo_id, "parent_digest": manifest.digest, "child_digest": d, "child_kind": k}
+                    for d, k in refs
+                ]
+                await conn.execute(
+                    self._insert_ignore(manifest_refs, rows, ["repo_id", "parent_digest", "child_digest"])
+                )
             for name in tag_names:
-                statement = self._insert(tags).values(repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now)
+                statement = self._insert(tags).values(
+                    repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now
+                )
                 await conn.execute(
                     statement.on_conflict_do_update(
                         index_elements=["repo_id", "name"], set_={"digest": manifest.digest, "updated_at": now}
@@ -348,10 +384,14 @@ class MetadataStore(SqlStore):
     async def find_manifest(self, repo_name: str, *, tag: str | None = None, digest: str | None = None):
         """(digest, media type, size) of a manifest by tag or digest in one indexed query;
         None when the repository, tag or manifest is missing."""
-        query = select(manifests.c.repo_id, manifests.c.digest, manifests.c.media_type, manifests.c.size,
-                       manifests.c.last_pulled_at, manifests.c.storage_class).select_from(
-            manifests.join(repositories, repositories.c.id == manifests.c.repo_id)
-        )
+        query = select(
+            manifests.c.repo_id,
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.size,
+            manifests.c.last_pulled_at,
+            manifests.c.storage_class,
+        ).select_from(manifests.join(repositories, repositories.c.id == manifests.c.repo_id))
         if tag is not None:
             query = query.join(tags, and_(tags.c.repo_id == manifests.c.repo_id, tags.c.digest == manifests.c.digest))
             query = query.where(repositories.c.name == repo_name, tags.c.name == tag)
@@ -372,8 +412,11 @@ class MetadataStore(SqlStore):
 
     async def record_pull(self, repo_id: int, digest: str, when: float) -> None:
         async with self._write(changed=False) as conn:
-            await conn.execute(update(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest == digest)
-                               .values(last_pulled_at=when))
+            await conn.execute(
+                update(manifests)
+                .where(manifests.c.repo_id == repo_id, manifests.c.digest == digest)
+                .values(last_pulled_at=when)
+            )
 
     async def delete_manifest(self, repo_id: int, digest: str) -> bool:
         async with self._write() as conn:
@@ -396,8 +439,13 @@ class MetadataStore(SqlStore):
 
     async def referrers(self, repo_id: int, subject: str, artifact_type: str | None, limit: int, after: str | None):
         query = (
-            select(manifests.c.digest, manifests.c.media_type, manifests.c.size, manifests.c.artifact_type,
-                   manifests.c.annotations)
+            select(
+                manifests.c.digest,
+                manifests.c.media_type,
+                manifests.c.size,
+                manifests.c.artifact_type,
+                manifests.c.annotations,
+            )
             .where(manifests.c.repo_id == repo_id, manifests.c.subject_digest == subject)
             .order_by(manifests.c.digest)
             .limit(limit)
@@ -409,6 +457,8 @@ class MetadataStore(SqlStore):
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            Referrer(r.digest, r.media_type, r.size, r.artifact_type, json.loads(r.annotations) if r.annotations else None)
+            Referrer(
+                r.digest, r.media_type, r.size, r.artifact_type, json.loads(r.annotations) if r.annotations else None
+            )
             for r in rows
         ]

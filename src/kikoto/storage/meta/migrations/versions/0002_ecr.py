@@ -63,6 +63,14 @@ def downgrade() -> None:
         table.drop_column("image_size")
         table.drop_column("config_media_type")
     with op.batch_alter_table("repositories") as table:
-        for column in ("lifecycle_evaluated_at", "lifecycle_policy", "repository_policy", "resource_tags",
-                       "encryption", "scan_on_push", "mutability_exclusions", "tag_mutability"):
+        for column in (
+            "lifecycle_evaluated_at",
+            "lifecycle_policy",
+            "repository_policy",
+            "resource_tags",
+            "encryption",
+            "scan_on_push",
+            "mutability_exclusions",
+            "tag_mutability",
+        ):
             table.drop_column(column)
