@@ -33,6 +33,7 @@ from .services.identity import Identities, load_master_key
 from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
 from .services.repositories import Repositories
+from .services.signing import Signing
 from .storage.blobs.filesystem import FilesystemBlobStore
 from .storage.blobs.s3 import S3BlobStore
 from .storage.changes import ChangeCounter, VersionedCache
@@ -41,6 +42,7 @@ from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
 from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.listen import listen_for_changes
+from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
 
 META = web.AppKey("meta", MetadataStore)
@@ -62,6 +64,7 @@ class Registry:
     lifecycle_store: LifecycleStore
     gc: GarbageCollector
     fsck: Fsck
+    signing: Signing
     changes: ChangeCounter
     blob_store: object
 
@@ -164,6 +167,16 @@ def compose(settings: Settings) -> Registry:
         meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=VersionedCache(changes, max_age)
     )
     lifecycle_store = LifecycleStore(meta)
+    signing = Signing(
+        SigningStore(engine, changes=changes),
+        ecr_store,
+        blobs,
+        manifests,
+        identities.master_key,
+        settings.account_id,
+        settings.region,
+    )
+    manifests.pushed_listeners.append(signing.image_pushed)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
     ecr = EcrServices(
         registry=registry,
@@ -174,6 +187,7 @@ def compose(settings: Settings) -> Registry:
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
         settings=registry_settings,
+        signing=signing,
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
@@ -188,6 +202,7 @@ def compose(settings: Settings) -> Registry:
         lifecycle_store,
         gc,
         fsck,
+        signing,
         changes,
         blob_store,
     )
@@ -228,7 +243,12 @@ def _scheduler(registry: Registry):
     async def run(_app: web.Application):
         settings = registry.settings
         scheduler = Scheduler(
-            registry.lifecycle_store, registry.lifecycle, registry.gc, settings.lifecycle_interval, settings.gc_interval
+            registry.lifecycle_store,
+            registry.lifecycle,
+            registry.gc,
+            settings.lifecycle_interval,
+            settings.gc_interval,
+            signing=lambda: registry.signing.resume_stale(registry.meta.repository_name),
         )
         task = asyncio.ensure_future(scheduler.run_forever())
         yield

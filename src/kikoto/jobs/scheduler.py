@@ -16,6 +16,7 @@ from ..storage.meta.lifecycle import LifecycleStore
 
 log = logging.getLogger("kikoto.jobs")
 TICK = 60.0  # how often a worker checks whether a job is due
+SIGNING_INTERVAL = 300.0
 CLAIM = 900.0  # a running job's lease: if its replica dies, another takes the job over after this
 
 
@@ -28,10 +29,13 @@ class Scheduler:
         lifecycle_interval: float,
         gc_interval: float,
         claim: float = CLAIM,
+        signing=None,
     ):
         self.store, self.lifecycle, self.gc = store, lifecycle, gc
         self.claim = claim
         self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
+        if signing is not None:  # images whose signing process died are signed again
+            self.jobs["signing"] = (SIGNING_INTERVAL, signing)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_lifecycle(self) -> None:

@@ -25,6 +25,9 @@ class PushedManifest:
     digest: str
     subject: str | None
     tags: list[str]
+    repo_id: int = 0
+    media_type: str = ""
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Manifests:
         self._reads = cache or VersionedCache(None, 0)  # tag -> manifest and tag lists, until something changes
         self._pull_writes: set[asyncio.Task] = set()
         self._pulled: dict[tuple[int, str], float] = {}  # when this process last recorded a pull
+        self.pushed_listeners: list = []  # async callables (repository, PushedManifest) run after each push
 
     async def push(
         self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
@@ -76,7 +80,17 @@ class Manifests:
             lambda tag: tag_is_immutable(repo.tag_mutability, list(repo.mutability_exclusions), tag),
         )
         self._cache.put(str(digest), content)
-        return PushedManifest(str(digest), manifest.subject.digest if manifest.subject else None, tags)
+        pushed = PushedManifest(
+            str(digest),
+            manifest.subject.digest if manifest.subject else None,
+            tags,
+            repo.id,
+            manifest.media_type,
+            len(content),
+        )
+        for listener in self.pushed_listeners:  # managed signing, and whatever else follows a push
+            await listener(repository, pushed)
+        return pushed
 
     async def pull(
         self, repository: str, reference: str, with_content: bool = True, record_pull: bool = True

@@ -14,6 +14,7 @@ from ...services.ecr.repositories import RepositoryAdmin
 from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
+from ...services.signing import Signing
 
 
 @dataclass
@@ -26,6 +27,7 @@ class EcrServices:
     layers: Layers
     lifecycle: Lifecycle
     settings: RegistrySettings
+    signing: Signing
 
 
 ECR = web.AppKey("ecr", EcrServices)

@@ -64,6 +64,14 @@ class Images:
                 return image
         return None
 
+    async def resolve(self, name: str, image_id: dict) -> tuple[int, str]:
+        """(repository id, digest) of the image an imageId names; ImageNotFound otherwise."""
+        repo_id, images = await self._images(name, {})
+        image = self._find(images, image_id)
+        if image is None:
+            raise self._not_found(image_id, name)
+        return repo_id, image.digest
+
     async def list(self, params: dict) -> dict:
         _, images = await self._images(params["repositoryName"], params)
         ids = []

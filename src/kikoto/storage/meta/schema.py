@@ -195,3 +195,26 @@ leases = Table(
     Column("holder", String(128), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+
+# Managed signing (0005): keys Kikötő signs with, and each image's status per signing profile.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("private_key", Text, nullable=False),
+    Column("certificate_chain", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+image_signing = Table(
+    "image_signing",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("profile_arn", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("failure_code", String(64)),
+    Column("failure_reason", Text),
+    Column("updated_at", Float, nullable=False),
+)

@@ -114,6 +114,10 @@ class MetadataStore(SqlStore):
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
         return Repository.from_row(row) if row else None
 
+    async def repository_name(self, repo_id: int) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(repositories.c.name).where(repositories.c.id == repo_id))
+
     async def ensure_repository(self, name: str) -> Repository:
         existing = await self.get_repository(name)
         if existing:

@@ -1,0 +1,55 @@
+"""Managed signing inside the app: a signing left IN_PROGRESS by a process that died is signed
+again by the scheduler's job, and a profile without its key fails as ECR reports it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kikoto.app import SERVICES
+
+from ..helpers import push_image
+
+
+async def test_a_signing_whose_process_died_is_resumed(client):
+    registry = client.app[SERVICES]
+    profile, _ = await registry.signing.create_key("resumer")
+    _, digest = await push_image(client, "app", "v1")
+    repo = await registry.meta.get_repository("app")
+    await registry.signing.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
+    registry.signing.store._clock = lambda: time.time() - 3600  # noqa: SLF001 - an hour ago
+    await registry.signing.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
+    registry.signing.store._clock = time.time
+    assert await registry.signing.resume_stale(registry.meta.repository_name) == 1
+    [status] = await registry.signing.statuses(repo.id, digest)
+    assert status.status == "COMPLETE"
+    referrers = await (await client.get(f"/v2/app/referrers/{digest}")).json()
+    assert [m["artifactType"] for m in referrers["manifests"]] == ["application/vnd.cncf.notary.signature"]
+
+
+async def test_a_profile_without_its_key_fails(client):
+    registry = client.app[SERVICES]
+    _, digest = await push_image(client, "app", "v1")
+    repo = await registry.meta.get_repository("app")
+    missing = registry.signing.profile_arn("gone")
+    assert await registry.signing.sign("app", repo.id, digest, missing) == "FAILED"
+    [status] = await registry.signing.statuses(repo.id, digest)
+    assert (status.status, status.failure_code) == ("FAILED", "SigningProfileNotFound")
+
+
+async def test_pushes_to_covered_repositories_are_signed_in_the_background(client):
+    registry = client.app[SERVICES]
+    profile, _ = await registry.signing.create_key("pusher")
+    config = {
+        "rules": [
+            {"signingProfileArn": profile, "repositoryFilters": [{"filter": "team/*", "filterType": "WILDCARD_MATCH"}]}
+        ]
+    }
+    await registry.signing.put_configuration(config)
+    _, covered = await push_image(client, "team/app", "v1")
+    _, other = await push_image(client, "other", "v1", seed="o")
+    await registry.signing.settle()
+    team, plain = await registry.meta.get_repository("team/app"), await registry.meta.get_repository("other")
+    assert [s.status for s in await registry.signing.statuses(team.id, covered)] == ["COMPLETE"]
+    assert await registry.signing.statuses(plain.id, other) == []
+    assert json.loads(json.dumps(await registry.signing.configuration())) == config
