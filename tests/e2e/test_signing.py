@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from joserfc import jws
+from joserfc.errors import BadSignatureError
 from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
@@ -98,7 +99,7 @@ def verify_notary_signature(envelope: bytes, subject: dict, root_pem: str, annot
         .decode()
         .rstrip("="),
     )
-    with pytest.raises(Exception):
+    with pytest.raises(BadSignatureError):
         jws.deserialize_json(tampered, public, registry=registry)
 
 

@@ -127,6 +127,9 @@ class FilesystemBlobStore:
             while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
                 yield chunk
 
+    def stream(self, digest: str):
+        return self.read(digest)
+
     async def inventory(self):
         for tier, root in (("standard", self.blobs), ("archive", self.archive)):
             for algorithm in sorted(p for p in root.iterdir() if p.is_dir()):

@@ -70,6 +70,9 @@ class BlobStore(Protocol):
     async def stat(self, digest: str, tier: str = "standard") -> int | None:
         """The stored size of a blob's bytes in `tier`, None when they are absent."""
 
+    def stream(self, digest: str) -> AsyncIterator[bytes]:
+        """A standard-tier blob's bytes, for the registry to send itself (`location` gave None)."""
+
     def read(self, digest: str, tier: str = "standard") -> AsyncIterator[bytes]:
         """A blob's bytes (for verifying its digest)."""
 
