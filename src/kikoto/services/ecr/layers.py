@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from ...domain.digests import parse_digest
@@ -29,8 +30,15 @@ from ...storage.meta.ecr import EcrStore
 from ..blobs import Blobs
 from .common import RegistryIdentity
 
-PART_SIZE = 10 * 1024 * 1024  # ECR's advertised part size
 DOWNLOAD_URL_TTL = 3600
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    digest: str
+    availability: str  # AVAILABLE | UNAVAILABLE | ARCHIVED, or a failure code
+    size: int | None = None
+    failure: str | None = None  # why the digest could not be checked at all
 
 
 class Layers:
@@ -41,54 +49,36 @@ class Layers:
         self.registry = registry
         self._url_key = url_key
 
-    def _ids(self, name: str, upload_id: str) -> dict:
-        return {"registryId": self.registry.account, "repositoryName": name, "uploadId": upload_id}
-
-    async def check(self, params: dict) -> dict:
-        name = params["repositoryName"]
+    async def check(self, name: str, digests: list[str]) -> list[LayerCheck]:
         await self.repositories.get(name)
-        layers, failures = [], []
-        tiers = await self.blobs.meta.blob_tiers(params["layerDigests"])
-        sizes = await self.blobs.meta.repo_blob_sizes(name, params["layerDigests"])
-        for digest in params["layerDigests"]:
+        checks = []
+        tiers = await self.blobs.meta.blob_tiers(digests)
+        sizes = await self.blobs.meta.repo_blob_sizes(name, digests)
+        for digest in digests:
             try:
                 parse_digest(digest)
             except DigestInvalid:
-                failures.append(
-                    {
-                        "layerDigest": digest,
-                        "failureCode": "InvalidLayerDigest",
-                        "failureReason": "Invalid layer digest",
-                    }
-                )
+                checks.append(LayerCheck(digest, "InvalidLayerDigest", failure="Invalid layer digest"))
                 continue
             size = sizes.get(digest)
             availability = (
                 "UNAVAILABLE" if size is None else "ARCHIVED" if tiers.get(digest) == "archive" else "AVAILABLE"
             )
-            layers.append(
-                {
-                    "layerDigest": digest,
-                    "layerAvailability": availability,
-                    **({"layerSize": size} if size is not None else {}),
-                }
-            )
-        return {"layers": layers, "failures": failures}
+            checks.append(LayerCheck(digest, availability, size))
+        return checks
 
-    async def initiate(self, params: dict) -> dict:
-        name = params["repositoryName"]
+    async def initiate(self, name: str) -> str:
+        """A new upload's id."""
         await self.repositories.get(name)
-        state = await self.blobs.start_upload(name)
-        return {"uploadId": state.id, "partSize": PART_SIZE}
+        return (await self.blobs.start_upload(name)).id
 
-    async def upload_part(self, params: dict) -> dict:
-        name, upload_id = params["repositoryName"], params["uploadId"]
+    async def upload_part(self, name: str, upload_id: str, first: int, last: int, encoded: str) -> int:
+        """Append a base64 part; the offset of the last byte received."""
         await self.repositories.get(name)
         try:
-            data = base64.b64decode(params["layerPartBlob"], validate=True)
+            data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise LayerPartInvalid("The layer part blob is not valid base64.") from None
-        first, last = params["partFirstByte"], params["partLastByte"]
         try:
             status = await self.blobs.status(name, upload_id)
         except UploadNotFound:
@@ -106,17 +96,16 @@ class Layers:
             yield data
 
         state = await self.blobs.append(name, upload_id, body(), f"{first}-{last}", len(data))
-        return {**self._ids(name, upload_id), "lastByteReceived": state.offset - 1}
+        return state.offset - 1
 
     def _unknown(self, upload_id: str) -> UploadNotFound:
         return UploadNotFound(
             f"The upload with id '{upload_id}' does not exist in the registry with id '{self.registry.account}'"
         )
 
-    async def complete(self, params: dict) -> dict:
-        name, upload_id = params["repositoryName"], params["uploadId"]
+    async def complete(self, name: str, upload_id: str, digest: str) -> str:
+        """Finish an upload as the layer `digest`; the digest stored."""
         await self.repositories.get(name)
-        digest = params["layerDigests"][0]
         try:
             status = await self.blobs.status(name, upload_id)
         except UploadNotFound:
@@ -138,10 +127,9 @@ class Layers:
             stored = await self.blobs.finish(name, upload_id, digest, nothing(), None, None)
         except (DigestInvalid, SizeInvalid, UploadInvalid) as exc:
             raise LayerInvalid(exc.message) from None
-        return {**self._ids(name, upload_id), "layerDigest": stored}
+        return stored
 
-    async def download_url(self, params: dict) -> dict:
-        name, digest = params["repositoryName"], params["layerDigest"]
+    async def download_url(self, name: str, digest: str) -> str:
         record = await self.repositories.get(name)
         try:
             parse_digest(digest)
@@ -158,7 +146,7 @@ class Layers:
             raise LayerInaccessible(
                 f"The layer with digest '{digest}' is not referenced by any image in the repository with name '{name}'"
             )
-        return {"downloadUrl": self.presign(name, digest), "layerDigest": digest}
+        return self.presign(name, digest)
 
     # -- presigned blob URLs: the client follows them without credentials, as with ECR's S3 URLs
 

@@ -87,39 +87,28 @@ class RepositoryAdmin:
         self.access = access
         self.registry = registry
 
-    def shape(self, record: RepositoryRecord) -> dict:
-        shaped = {
-            "repositoryArn": self.registry.arn(record.name),
-            "registryId": self.registry.account,
-            "repositoryName": record.name,
-            "repositoryUri": self.registry.uri(record.name),
-            "createdAt": record.created_at,
-            "imageTagMutability": record.tag_mutability,
-            "imageScanningConfiguration": {"scanOnPush": record.scan_on_push},
-            "encryptionConfiguration": record.encryption or {"encryptionType": "AES256"},
-        }
-        if record.mutability_exclusions:
-            shaped["imageTagMutabilityExclusionFilters"] = record.mutability_exclusions
-        return shaped
-
     async def get(self, name: str) -> RepositoryRecord:
         record = await self.store.repository(name)
         if record is None:
             raise repository_not_found(name, self.registry.account)
         return record
 
-    async def create(self, params: dict) -> dict:
-        name = params["repositoryName"]
-        tags = params.get("tags") or []
+    async def create(
+        self,
+        name: str,
+        tags: list[dict],
+        mutability: str | None,
+        exclusions: list[dict] | None,
+        scan_on_push: bool,
+        encryption: dict | None,
+    ) -> RepositoryRecord:
         check_resource_tags(tags)
-        check_mutability(params.get("imageTagMutability"), params.get("imageTagMutabilityExclusionFilters"))
+        check_mutability(mutability, exclusions)
         settings = {
-            "tag_mutability": params.get("imageTagMutability") or "MUTABLE",
-            "mutability_exclusions": params.get("imageTagMutabilityExclusionFilters"),
-            "scan_on_push": bool((params.get("imageScanningConfiguration") or {}).get("scanOnPush", False)),
-            "encryption": encryption_configuration(
-                params.get("encryptionConfiguration"), self.registry.region, self.registry.account
-            ),
+            "tag_mutability": mutability or "MUTABLE",
+            "mutability_exclusions": exclusions,
+            "scan_on_push": scan_on_push,
+            "encryption": encryption_configuration(encryption, self.registry.region, self.registry.account),
             "resource_tags": tags,
         }
         record = await self.store.create_repository(name, settings)
@@ -127,59 +116,43 @@ class RepositoryAdmin:
             raise RepositoryAlreadyExists(
                 f"The repository with name '{name}' already exists in the registry with id '{self.registry.account}'"
             )
-        return {"repository": self.shape(record)}
+        return record
 
-    async def describe(self, params: dict, visible, require) -> dict:
-        """`visible(name)` filters the listing; `require(name)` refuses a named repository the
-        caller may not describe, exactly as a read of it would be refused."""
-        names = params.get("repositoryNames")
-        if names is not None:
-            if params.get("maxResults") or params.get("nextToken"):
-                raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with repositoryNames")
-            for name in dict.fromkeys(names):
-                await require(name)
-            records = {r.name: r for r in await self.store.repositories(names)}
-            for name in names:
-                if name not in records:
-                    raise repository_not_found(name, self.registry.account)
-            return {"repositories": [self.shape(records[n]) for n in dict.fromkeys(names)]}
+    async def named(self, names: list[str], require) -> list[RepositoryRecord]:
+        """The repositories named, each checked with `require(name)` (which refuses one the caller
+        may not describe, exactly as a read of it would be refused)."""
+        for name in dict.fromkeys(names):
+            await require(name)
+        records = {r.name: r for r in await self.store.repositories(names)}
+        for name in names:
+            if name not in records:
+                raise repository_not_found(name, self.registry.account)
+        return [records[n] for n in dict.fromkeys(names)]
+
+    async def listing(self, visible, max_results: int | None, next_token: str | None):
+        """(a page of the repositories `visible(name)` lets the caller see, the next token)."""
         records = [r for r in await self.store.repositories() if await visible(r.name)]
-        page, token = paginate(records, params)
-        result = {"repositories": [self.shape(r) for r in page]}
-        if token:
-            result["nextToken"] = token
-        return result
+        return paginate(records, {"maxResults": max_results, "nextToken": next_token})
 
-    async def delete(self, params: dict) -> dict:
-        record = await self.get(params["repositoryName"])
-        if not params.get("force") and await self.store.image_count(record.id):
+    async def delete(self, name: str, force: bool) -> RepositoryRecord:
+        record = await self.get(name)
+        if not force and await self.store.image_count(record.id):
             raise RepositoryNotEmpty(
                 f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
                 f"cannot be deleted because it still contains images"
             )
         await self.store.delete_repository(record.id)
         self.access.forget(record.name)
-        return {"repository": self.shape(record)}
+        return record
 
-    async def put_mutability(self, params: dict) -> dict:
-        record = await self.get(params["repositoryName"])
-        mode, filters = params["imageTagMutability"], params.get("imageTagMutabilityExclusionFilters")
+    async def put_mutability(self, name: str, mode: str, filters: list[dict] | None) -> None:
+        record = await self.get(name)
         check_mutability(mode, filters)
         await self.store.update_repository(record.name, {"tag_mutability": mode, "mutability_exclusions": filters})
-        result = {"registryId": self.registry.account, "repositoryName": record.name, "imageTagMutability": mode}
-        if filters:
-            result["imageTagMutabilityExclusionFilters"] = filters
-        return result
 
-    async def put_scanning(self, params: dict) -> dict:
-        record = await self.get(params["repositoryName"])
-        scan = bool(params["imageScanningConfiguration"].get("scanOnPush", False))
-        await self.store.update_repository(record.name, {"scan_on_push": scan})
-        return {
-            "registryId": self.registry.account,
-            "repositoryName": record.name,
-            "imageScanningConfiguration": {"scanOnPush": scan},
-        }
+    async def put_scanning(self, name: str, scan_on_push: bool) -> None:
+        record = await self.get(name)
+        await self.store.update_repository(record.name, {"scan_on_push": scan_on_push})
 
     # -- resource tags ----------------------------------------------------------------------
 
@@ -189,35 +162,34 @@ class RepositoryAdmin:
             raise InvalidParameter("The ARN provided is invalid.")  # ECR's words for every malformed ARN
         return await self.get(name)
 
-    async def tag(self, params: dict) -> dict:
-        record = await self._by_arn(params["resourceArn"])
-        tags = _merge_tags(record.resource_tags or [], params["tags"])
+    async def tag(self, arn: str, new_tags: list[dict]) -> None:
+        record = await self._by_arn(arn)
+        tags = _merge_tags(record.resource_tags or [], new_tags)
         check_resource_tags(tags)
         await self.store.update_repository(record.name, {"resource_tags": tags})
-        return {}
 
-    async def untag(self, params: dict) -> dict:
-        record = await self._by_arn(params["resourceArn"])
-        drop = set(params["tagKeys"])
+    async def untag(self, arn: str, keys: list[str]) -> None:
+        record = await self._by_arn(arn)
+        drop = set(keys)
         await self.store.update_repository(
             record.name, {"resource_tags": [t for t in record.resource_tags or [] if t["Key"] not in drop]}
         )
-        return {}
 
-    async def list_tags(self, params: dict) -> dict:
-        return {"tags": (await self._by_arn(params["resourceArn"])).resource_tags or []}
+    async def list_tags(self, arn: str) -> list[dict]:
+        return (await self._by_arn(arn)).resource_tags or []
 
     # -- repository policies ----------------------------------------------------------------
 
-    async def set_policy(self, params: dict) -> dict:
-        record = await self.get(params["repositoryName"])
-        check_repository_policy(params["policyText"])
-        await self.store.update_repository(record.name, {"repository_policy": params["policyText"]})
+    async def set_policy(self, name: str, text: str) -> RepositoryRecord:
+        record = await self.get(name)
+        check_repository_policy(text)
+        await self.store.update_repository(record.name, {"repository_policy": text})
         self.access.forget(record.name)
-        return {"registryId": self.registry.account, "repositoryName": record.name, "policyText": params["policyText"]}
+        return record
 
-    async def get_policy(self, params: dict, delete: bool = False) -> dict:
-        record = await self.get(params["repositoryName"])
+    async def get_policy(self, name: str, delete: bool = False) -> tuple[str, str]:
+        """(repository name, policy text), the policy deleted when asked."""
+        record = await self.get(name)
         if not record.repository_policy:
             raise RepositoryPolicyNotFound(
                 f"Repository policy does not exist for the repository with name '{record.name}' in the "
@@ -226,23 +198,20 @@ class RepositoryAdmin:
         if delete:
             await self.store.update_repository(record.name, {"repository_policy": None})
             self.access.forget(record.name)
-        return {
-            "registryId": self.registry.account,
-            "repositoryName": record.name,
-            "policyText": record.repository_policy,
-        }
+        return record.name, record.repository_policy
 
-    # -- repository creation templates --------------------------------------------------------
+    # -- repository creation templates (documents in ECR's own structure) --------------------
 
-    def _template_body(self, params: dict) -> dict:
-        prefix = params["prefix"]
+    def _template_body(self, template: dict) -> dict:
+        prefix = template["prefix"]
         if prefix != "ROOT" and not REPOSITORY_NAME.fullmatch(prefix.rstrip("/")):
             raise invalid_parameter("prefix", "must be ROOT or a repository namespace")
-        check_mutability(params.get("imageTagMutability"), params.get("imageTagMutabilityExclusionFilters"))
-        check_resource_tags(params.get("resourceTags") or [])
-        if params.get("repositoryPolicy"):
-            check_repository_policy(params["repositoryPolicy"])
-        return {k: params[k] for k in TEMPLATE_FIELDS if params.get(k) is not None} | {"prefix": prefix.rstrip("/")}
+        check_mutability(template.get("imageTagMutability"), template.get("imageTagMutabilityExclusionFilters"))
+        check_resource_tags(template.get("resourceTags") or [])
+        if template.get("repositoryPolicy"):
+            check_repository_policy(template["repositoryPolicy"])
+        fields = {k: template[k] for k in TEMPLATE_FIELDS if template.get(k) is not None}
+        return fields | {"prefix": prefix.rstrip("/")}
 
     def _template_missing(self, prefix: str) -> KikotoError:
         return TemplateNotFound(
@@ -250,8 +219,8 @@ class RepositoryAdmin:
             f"with id '{self.registry.account}'"
         )
 
-    async def create_template(self, params: dict) -> dict:
-        body = self._template_body(params)
+    async def create_template(self, template: dict) -> dict:
+        body = self._template_body(template)
         body.setdefault("imageTagMutability", "MUTABLE")
         saved = await self.store.put_template(body["prefix"], body, create=True)
         if saved is None:
@@ -259,34 +228,30 @@ class RepositoryAdmin:
                 f"The repository creation template with prefix '{body['prefix']}' already exists in the "
                 f"registry with id '{self.registry.account}'"
             )
-        return {"registryId": self.registry.account, "repositoryCreationTemplate": saved}
+        return saved
 
-    async def update_template(self, params: dict) -> dict:
-        existing = {t["prefix"]: t for t in await self.store.templates()}.get(params["prefix"].rstrip("/"))
+    async def update_template(self, changes: dict) -> dict:
+        existing = {t["prefix"]: t for t in await self.store.templates()}.get(changes["prefix"].rstrip("/"))
         if existing is None:
-            raise self._template_missing(params["prefix"])
-        merged = {k: v for k, v in existing.items() if k in TEMPLATE_FIELDS} | params
+            raise self._template_missing(changes["prefix"])
+        merged = {k: v for k, v in existing.items() if k in TEMPLATE_FIELDS} | changes
         saved = await self.store.put_template(merged["prefix"].rstrip("/"), self._template_body(merged), create=False)
         if saved is None:
-            raise self._template_missing(params["prefix"])
-        return {"registryId": self.registry.account, "repositoryCreationTemplate": saved}
+            raise self._template_missing(changes["prefix"])
+        return saved
 
-    async def delete_template(self, params: dict) -> dict:
-        deleted = await self.store.delete_template(params["prefix"].rstrip("/"))
+    async def delete_template(self, prefix: str) -> dict:
+        deleted = await self.store.delete_template(prefix.rstrip("/"))
         if deleted is None:
-            raise self._template_missing(params["prefix"])
-        return {"registryId": self.registry.account, "repositoryCreationTemplate": deleted}
+            raise self._template_missing(prefix)
+        return deleted
 
-    async def describe_templates(self, params: dict) -> dict:
+    async def templates(self, prefixes: list[str] | None, max_results: int | None, next_token: str | None):
+        """(a page of the templates, filtered by prefix, the next token)."""
         templates = await self.store.templates()
-        wanted = params.get("prefixes")
-        if wanted:
-            templates = [t for t in templates if t["prefix"] in {p.rstrip("/") for p in wanted}]
-        page, token = paginate(templates, params)
-        result = {"registryId": self.registry.account, "repositoryCreationTemplates": page}
-        if token:
-            result["nextToken"] = token
-        return result
+        if prefixes:
+            templates = [t for t in templates if t["prefix"] in {p.rstrip("/") for p in prefixes}]
+        return paginate(templates, {"maxResults": max_results, "nextToken": next_token})
 
     async def create_from_template(self, name: str) -> RepositoryRecord | None:
         """CREATE_ON_PUSH: create `name` from the most specific template that applies, if any."""
