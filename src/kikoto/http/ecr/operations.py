@@ -42,11 +42,6 @@ def _delegate(name: str, service: str, method: str, **options) -> None:
 
 
 for _name, _service, _method, _options in [
-    ("ListImages", "images", "list", {}),
-    ("DescribeImages", "images", "describe", {}),
-    ("BatchDeleteImage", "images", "batch_delete", {}),
-    ("PutImage", "images", "put", {}),
-    ("ListImageReferrers", "images", "referrers", {}),
     ("PutLifecyclePolicy", "lifecycle", "put_policy", {}),
     ("GetLifecyclePolicy", "lifecycle", "get_policy", {}),
     ("DeleteLifecyclePolicy", "lifecycle", "get_policy", {"delete": True}),
@@ -55,12 +50,6 @@ for _name, _service, _method, _options in [
     ("UpdateImageStorageClass", "lifecycle", "update_storage_class", {}),
 ]:
     _delegate(_name, _service, _method, **_options)
-
-
-@operation("BatchGetImage")
-async def batch_get_image(call: Call) -> dict:
-    record_pull = not await call.ecr.settings.excluded(call.principal.arn)
-    return await call.ecr.images.batch_get(call.params, record_pull=record_pull)
 
 
 @operation("GetAuthorizationToken")
@@ -165,7 +154,7 @@ async def delete_signing_configuration(call: Call) -> dict:
 @operation("DescribeImageSigningStatus")
 async def describe_image_signing_status(call: Call) -> dict:
     name, image_id = call.params["repositoryName"], call.params["imageId"]
-    repo_id, digest = await call.ecr.images.resolve(name, image_id)
+    repo_id, digest = await call.ecr.images.resolve(name, shapes.image_id_in(image_id))
     statuses = []
     for status in await call.ecr.signing.statuses(repo_id, digest):
         entry = {"signingProfileArn": status.profile_arn, "status": status.status}
@@ -377,3 +366,98 @@ async def describe_repository_creation_templates(call: Call) -> dict:
     p = call.params
     templates, token = await call.ecr.repositories.templates(p.get("prefixes"), p.get("maxResults"), p.get("nextToken"))
     return shapes.page("repositoryCreationTemplates", templates, token, registryId=call.ecr.registry.account)
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+@operation("ListImages")
+async def list_images(call: Call) -> dict:
+    p = call.params
+    wanted = p.get("filter") or {}
+    ids, token = await call.ecr.images.list(
+        p["repositoryName"], wanted.get("tagStatus"), wanted.get("imageStatus"), p.get("maxResults"), p.get("nextToken")
+    )
+    return shapes.page("imageIds", [shapes.image_id(i) for i in ids], token)
+
+
+@operation("DescribeImages")
+async def describe_images(call: Call) -> dict:
+    p, name = call.params, call.params["repositoryName"]
+    wanted = p.get("filter") or {}
+    ids = [shapes.image_id_in(i) for i in p["imageIds"]] if p.get("imageIds") else None
+    images, token = await call.ecr.images.describe(
+        name, wanted.get("tagStatus"), wanted.get("imageStatus"), ids, p.get("maxResults"), p.get("nextToken")
+    )
+    return shapes.page("imageDetails", [shapes.image_detail(name, i, call.ecr.registry) for i in images], token)
+
+
+@operation("BatchGetImage")
+async def batch_get_image(call: Call) -> dict:
+    name = call.params["repositoryName"]
+    record_pull = not await call.ecr.settings.excluded(call.principal.arn)
+    ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
+    got, failures = await call.ecr.images.batch_get(name, ids, record_pull=record_pull)
+    images = [
+        {
+            "registryId": call.ecr.registry.account,
+            "repositoryName": name,
+            "imageId": shapes.image_id(g.image_id),
+            "imageManifest": g.manifest,
+            "imageManifestMediaType": g.media_type,
+        }
+        for g in got
+    ]
+    return {"images": images, "failures": [shapes.failure(f) for f in failures]}
+
+
+@operation("BatchDeleteImage")
+async def batch_delete_image(call: Call) -> dict:
+    ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
+    deleted, failures = await call.ecr.images.batch_delete(call.params["repositoryName"], ids)
+    return {"imageIds": [shapes.image_id(i) for i in deleted], "failures": [shapes.failure(f) for f in failures]}
+
+
+@operation("PutImage")
+async def put_image(call: Call) -> dict:
+    p = call.params
+    image, media_type = await call.ecr.images.put(
+        p["repositoryName"],
+        p["imageManifest"],
+        p.get("imageManifestMediaType"),
+        p.get("imageTag"),
+        p.get("imageDigest"),
+    )
+    return {
+        "image": {
+            "registryId": call.ecr.registry.account,
+            "repositoryName": p["repositoryName"],
+            "imageId": shapes.image_id(image),
+            "imageManifest": p["imageManifest"],
+            "imageManifestMediaType": media_type,
+        }
+    }
+
+
+@operation("ListImageReferrers")
+async def list_image_referrers(call: Call) -> dict:
+    p = call.params
+    found, token = await call.ecr.images.referrers(
+        p["repositoryName"],
+        p["subjectId"]["imageDigest"],
+        (p.get("filter") or {}).get("artifactTypes"),
+        p.get("maxResults"),
+        p.get("nextToken"),
+    )
+    referrers = [
+        {
+            "digest": r.digest,
+            "mediaType": r.media_type,
+            "size": r.size,
+            "artifactStatus": "ACTIVE",
+            **({"artifactType": r.artifact_type} if r.artifact_type else {}),
+            **({"annotations": r.annotations} if r.annotations else {}),
+        }
+        for r in found
+    ]
+    return shapes.page("referrers", referrers, token)

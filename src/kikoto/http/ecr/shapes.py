@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ...services.ecr.common import RegistryIdentity
-from ...storage.meta.ecr import RepositoryRecord
+from ...services.ecr.images import ImageFailure, ImageId
+from ...storage.meta.ecr import ImageRecord, RepositoryRecord
 
 
 def repository(record: RepositoryRecord, registry: RegistryIdentity) -> dict:
@@ -25,3 +26,36 @@ def repository(record: RepositoryRecord, registry: RegistryIdentity) -> dict:
 def page(key: str, items: list, token: str | None, **extra) -> dict:
     """A listing with ECR's nextToken when there is more."""
     return {**extra, key: items, **({"nextToken": token} if token else {})}
+
+
+def image_id_in(shape: dict) -> ImageId:
+    return ImageId(shape.get("imageDigest"), shape.get("imageTag"))
+
+
+def image_id(image: ImageId) -> dict:
+    return {k: v for k, v in (("imageDigest", image.digest), ("imageTag", image.tag)) if v is not None}
+
+
+def failure(item: ImageFailure) -> dict:
+    return {"imageId": image_id(item.image_id), "failureCode": item.code, "failureReason": item.reason}
+
+
+def image_detail(name: str, image: ImageRecord, registry: RegistryIdentity) -> dict:
+    detail = {
+        "registryId": registry.account,
+        "repositoryName": name,
+        "imageDigest": image.digest,
+        "imageSizeInBytes": image.size,
+        "imagePushedAt": image.pushed_at,
+        "imageManifestMediaType": image.media_type,
+        "imageStatus": "ARCHIVED" if image.storage_class == "ARCHIVE" else "ACTIVE",
+    }
+    optional = {
+        "lastArchivedAt": image.archived_at,
+        "lastActivatedAt": image.activated_at,
+        "imageTags": list(image.tags) or None,
+        "artifactMediaType": image.config_media_type,
+        "lastRecordedPullTime": image.last_pulled_at,
+        "subjectManifestDigest": image.subject_digest,
+    }
+    return detail | {k: v for k, v in optional.items() if v}

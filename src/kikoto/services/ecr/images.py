@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 
 from ...domain.digests import digest_bytes, parse_digest
 from ...domain.errors import (
@@ -29,8 +30,30 @@ IMAGE_STATUS = {
 }
 
 
-def _image_id_text(image_id: dict) -> str:
-    return json.dumps({k: image_id[k] for k in ("imageDigest", "imageTag") if k in image_id}, separators=(", ", "="))
+@dataclass(frozen=True)
+class ImageId:
+    """An image named by digest, tag, or both (ECR's imageId)."""
+
+    digest: str | None = None
+    tag: str | None = None
+
+    def text(self) -> str:
+        fields = {k: v for k, v in (("imageDigest", self.digest), ("imageTag", self.tag)) if v is not None}
+        return json.dumps(fields, separators=(", ", "="))[1:-1]
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    image_id: ImageId
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GotImage:
+    image_id: ImageId
+    manifest: str
+    media_type: str
 
 
 class Images:
@@ -43,199 +66,160 @@ class Images:
         self.repositories = repositories  # RepositoryAdmin
         self.registry = registry
 
-    async def _images(self, name: str, params: dict) -> tuple[int, list[ImageRecord]]:
+    async def _images(
+        self, name: str, tag_status: str | None = None, image_status: str | None = None
+    ) -> tuple[int, list[ImageRecord]]:
         record = await self.repositories.get(name)
         images = await self.ecr.images(record.id)
-        wanted = params.get("filter") or {}
-        tagged, stored = TAG_STATUS[wanted.get("tagStatus") or "ANY"], IMAGE_STATUS[wanted.get("imageStatus") or "ANY"]
+        tagged, stored = TAG_STATUS[tag_status or "ANY"], IMAGE_STATUS[image_status or "ANY"]
         return record.id, [i for i in images if tagged(i) and stored(i)]
 
-    def _not_found(self, image_id: dict, name: str) -> ImageNotFound:
+    def _not_found(self, image_id: ImageId, name: str) -> ImageNotFound:
         return ImageNotFound(
-            f"The image with imageId {{{_image_id_text(image_id)[1:-1]}}} does not exist within the "
+            f"The image with imageId {{{image_id.text()}}} does not exist within the "
             f"repository with name '{name}' in the registry with id '{self.registry.account}'"
         )
 
     @staticmethod
-    def _find(images: list[ImageRecord], image_id: dict) -> ImageRecord | None:
-        digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
+    def _find(images: list[ImageRecord], image_id: ImageId) -> ImageRecord | None:
         for image in images:
-            if (digest is None or image.digest == digest) and (tag is None or tag in image.tags):
+            if (image_id.digest is None or image.digest == image_id.digest) and (
+                image_id.tag is None or image_id.tag in image.tags
+            ):
                 return image
         return None
 
-    async def resolve(self, name: str, image_id: dict) -> tuple[int, str]:
+    async def resolve(self, name: str, image_id: ImageId) -> tuple[int, str]:
         """(repository id, digest) of the image an imageId names; ImageNotFound otherwise."""
-        repo_id, images = await self._images(name, {})
+        repo_id, images = await self._images(name)
         image = self._find(images, image_id)
         if image is None:
             raise self._not_found(image_id, name)
         return repo_id, image.digest
 
-    async def list(self, params: dict) -> dict:
-        _, images = await self._images(params["repositoryName"], params)
+    async def list(
+        self,
+        name: str,
+        tag_status: str | None,
+        image_status: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[ImageId], str | None]:
+        _, images = await self._images(name, tag_status, image_status)
         ids = []
         for image in images:
-            ids += [{"imageDigest": image.digest, "imageTag": t} for t in image.tags] or [{"imageDigest": image.digest}]
-        page, token = paginate(ids, params)
-        return {"imageIds": page, **({"nextToken": token} if token else {})}
+            ids += [ImageId(image.digest, t) for t in image.tags] or [ImageId(image.digest)]
+        return paginate(ids, {"maxResults": max_results, "nextToken": next_token})
 
-    def _detail(self, name: str, image: ImageRecord) -> dict:
-        detail = {
-            "registryId": self.registry.account,
-            "repositoryName": name,
-            "imageDigest": image.digest,
-            "imageSizeInBytes": image.size,
-            "imagePushedAt": image.pushed_at,
-            "imageManifestMediaType": image.media_type,
-            "imageStatus": "ARCHIVED" if image.storage_class == "ARCHIVE" else "ACTIVE",
-        }
-        if image.archived_at:
-            detail["lastArchivedAt"] = image.archived_at
-        if image.activated_at:
-            detail["lastActivatedAt"] = image.activated_at
-        if image.tags:
-            detail["imageTags"] = list(image.tags)
-        if image.config_media_type:
-            detail["artifactMediaType"] = image.config_media_type
-        if image.last_pulled_at:
-            detail["lastRecordedPullTime"] = image.last_pulled_at
-        if image.subject_digest:
-            detail["subjectManifestDigest"] = image.subject_digest
-        return detail
-
-    async def describe(self, params: dict) -> dict:
-        name = params["repositoryName"]
-        _, images = await self._images(name, params)
-        if params.get("imageIds"):
-            if params.get("maxResults") or params.get("nextToken"):
+    async def describe(
+        self,
+        name: str,
+        tag_status: str | None,
+        image_status: str | None,
+        image_ids: list[ImageId] | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[ImageRecord], str | None]:
+        _, images = await self._images(name, tag_status, image_status)
+        if image_ids:
+            if max_results or next_token:
                 raise InvalidParameter(
                     "Invalid parameter at 'maxResults' failed to satisfy "
                     "constraint: 'maxResults and nextToken cannot be used with imageIds'"
                 )
             found = []
-            for image_id in params["imageIds"]:
+            for image_id in image_ids:
                 image = self._find(images, image_id)
                 if image is None:
                     raise self._not_found(image_id, name)
                 found.append(image)
-            return {"imageDetails": [self._detail(name, i) for i in found]}
-        page, token = paginate(images, params)
-        return {"imageDetails": [self._detail(name, i) for i in page], **({"nextToken": token} if token else {})}
+            return found, None
+        return paginate(images, {"maxResults": max_results, "nextToken": next_token})
 
-    async def batch_get(self, params: dict, record_pull: bool = True) -> dict:
-        name = params["repositoryName"]
-        repo_id, images = await self._images(name, {})
+    async def batch_get(
+        self, name: str, image_ids: list[ImageId], record_pull: bool = True
+    ) -> tuple[list[GotImage], list[ImageFailure]]:
+        _, images = await self._images(name)
         result, failures = [], []
-        for image_id in params["imageIds"]:
+        for image_id in image_ids:
             failure = self._id_failure(image_id)
             image = None if failure else self._find(images, image_id)
             if failure or image is None:
-                failures.append(
-                    failure
-                    or {
-                        "imageId": image_id,
-                        "failureCode": "ImageNotFound",
-                        "failureReason": "Requested image not found",
-                    }
-                )
+                failures.append(failure or ImageFailure(image_id, "ImageNotFound", "Requested image not found"))
                 continue
             try:
                 pulled = await self.manifests.pull(name, image.digest, record_pull=record_pull)  # like a docker pull
             except (ImageArchived, ImageNotFound) as exc:  # archived, or deleted meanwhile
-                failures.append({"imageId": image_id, "failureCode": "ImageInaccessible", "failureReason": exc.message})
+                failures.append(ImageFailure(image_id, "ImageInaccessible", exc.message))
                 continue
-            result.append(
-                {
-                    "registryId": self.registry.account,
-                    "repositoryName": name,
-                    "imageId": {
-                        "imageDigest": image.digest,
-                        **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id else {}),
-                    },
-                    "imageManifest": pulled.content.decode(),
-                    "imageManifestMediaType": image.media_type,
-                }
-            )
-        return {"images": result, "failures": failures}
+            content = pulled.content or b""
+            result.append(GotImage(ImageId(image.digest, image_id.tag), content.decode(), image.media_type))
+        return result, failures
 
     @staticmethod
-    def _id_failure(image_id: dict) -> dict | None:
-        if "imageDigest" not in image_id and "imageTag" not in image_id:
-            return {
-                "imageId": image_id,
-                "failureCode": "MissingDigestAndTag",
-                "failureReason": "Invalid request parameters: both tag and digest cannot be null",
-            }
-        if "imageDigest" in image_id:
+    def _id_failure(image_id: ImageId) -> ImageFailure | None:
+        if image_id.digest is None and image_id.tag is None:
+            return ImageFailure(
+                image_id, "MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null"
+            )
+        if image_id.digest is not None:
             try:
-                parse_digest(image_id["imageDigest"])
+                parse_digest(image_id.digest)
             except DigestInvalid:
-                return {
-                    "imageId": image_id,
-                    "failureCode": "InvalidImageDigest",
-                    "failureReason": "Invalid request parameters: image digest should satisfy the regex "
-                    "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'",
-                }
-        if "imageTag" in image_id and not is_valid_tag(image_id["imageTag"]):
-            return {
-                "imageId": image_id,
-                "failureCode": "InvalidImageTag",
-                "failureReason": "Invalid request parameters: image tag is not valid",
-            }
+                return ImageFailure(
+                    image_id,
+                    "InvalidImageDigest",
+                    "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'",
+                )
+        if image_id.tag is not None and not is_valid_tag(image_id.tag):
+            return ImageFailure(image_id, "InvalidImageTag", "Invalid request parameters: image tag is not valid")
         return None
 
-    async def batch_delete(self, params: dict) -> dict:
+    async def batch_delete(self, name: str, image_ids: list[ImageId]) -> tuple[list[ImageId], list[ImageFailure]]:
         """A tag removes that tag (and the image with its last tag); a digest removes the image."""
-        name = params["repositoryName"]
-        repo_id, images = await self._images(name, {})  # read once, then kept in step with the deletions
-        deleted, failures = [], []
-        for image_id in params["imageIds"]:
+        repo_id, images = await self._images(name)  # read once, then kept in step with the deletions
+        deleted: list[ImageId] = []
+        failures = []
+        for image_id in image_ids:
             failure = self._id_failure(image_id)
             image = None if failure else self._find(images, image_id)
             if failure is None and image is None:
                 digest_only = (
-                    self._find(images, {"imageDigest": image_id["imageDigest"]})
-                    if "imageDigest" in image_id and "imageTag" in image_id
+                    self._find(images, ImageId(image_id.digest))
+                    if image_id.digest is not None and image_id.tag is not None
                     else None
                 )
-                failure = {
-                    "imageId": image_id,
-                    "failureCode": "ImageTagDoesNotMatchDigest" if digest_only else "ImageNotFound",
-                    "failureReason": "Requested image not found",
-                }
-            if failure is None and (len(image.tags) <= 1 or "imageTag" not in image_id):
+                code = "ImageTagDoesNotMatchDigest" if digest_only else "ImageNotFound"
+                failure = ImageFailure(image_id, code, "Requested image not found")
+            if failure is None and image is not None and (len(image.tags) <= 1 or image_id.tag is None):
                 parents = await self.ecr.parents(repo_id, image.digest)
                 if parents:
-                    failure = {
-                        "imageId": image_id,
-                        "failureCode": "ImageReferencedByManifestList",
-                        "failureReason": f"Requested image is referenced by manifest list(s): {parents}",
-                    }
-            if failure:
+                    failure = ImageFailure(
+                        image_id,
+                        "ImageReferencedByManifestList",
+                        f"Requested image is referenced by manifest list(s): {parents}",
+                    )
+            if failure or image is None:
                 failures.append(failure)
                 continue
             images.remove(image)
-            if "imageTag" in image_id and len(image.tags) > 1:
-                await self.meta.delete_tag(repo_id, image_id["imageTag"])
-                images.append(
-                    dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id["imageTag"]))
-                )
-                deleted.append({"imageDigest": image.digest, "imageTag": image_id["imageTag"]})
+            if image_id.tag is not None and len(image.tags) > 1:
+                await self.meta.delete_tag(repo_id, image_id.tag)
+                images.append(dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id.tag)))
+                deleted.append(ImageId(image.digest, image_id.tag))
                 continue
             await self.meta.delete_manifest(repo_id, image.digest)
             # As ECR: one entry per tag the deletion removed (a digest alone when it had none).
-            removed = [image_id["imageTag"]] if "imageTag" in image_id else list(image.tags)
-            deleted += [{"imageDigest": image.digest, "imageTag": t} for t in removed] or [
-                {"imageDigest": image.digest}
-            ]
-        return {"imageIds": deleted, "failures": failures}
+            removed = [image_id.tag] if image_id.tag is not None else list(image.tags)
+            deleted += [ImageId(image.digest, t) for t in removed] or [ImageId(image.digest)]
+        return deleted, failures
 
-    async def put(self, params: dict) -> dict:
-        name, text = params["repositoryName"], params["imageManifest"]
+    async def put(
+        self, name: str, text: str, media_type: str | None, tag: str | None, wanted: str | None
+    ) -> tuple[ImageId, str]:
+        """Store a manifest; (its imageId, its media type)."""
         await self.repositories.get(name)
         content = text.encode()
-        tag, wanted = params.get("imageTag"), params.get("imageDigest")
         algorithm = wanted.split(":", 1)[0] if wanted and ":" in wanted else "sha256"
         digest = str(digest_bytes(content, algorithm if algorithm in ("sha256", "sha512") else "sha256"))
         if wanted and wanted != digest:
@@ -243,7 +227,7 @@ class Images:
                 f"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided image "
                 f"digest {wanted} does not match the calculated digest {digest}'"
             )
-        if not params.get("imageManifestMediaType") and not _declared_media_type(text):
+        if not media_type and not _declared_media_type(text):
             # ECR will not guess: a manifest without mediaType needs imageManifestMediaType
             raise InvalidParameter(
                 "Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
@@ -259,39 +243,21 @@ class Images:
                 + f" already exists in the repository with name '{name}' in registry with id "
                 f"'{self.registry.account}'"
             )
-        await self.manifests.push(name, tag or digest, content, params.get("imageManifestMediaType"), [])
-        image_id = {"imageDigest": digest, **({"imageTag": tag} if tag else {})}
-        media_type = (await self.meta.find_manifest(name, digest=digest)).media_type
-        return {
-            "image": {
-                "registryId": self.registry.account,
-                "repositoryName": name,
-                "imageId": image_id,
-                "imageManifest": text,
-                "imageManifestMediaType": media_type,
-            }
-        }
+        pushed = await self.manifests.push(name, tag or digest, content, media_type, [])
+        return ImageId(digest, tag), pushed.media_type
 
-    async def referrers(self, params: dict) -> dict:
-        name = params["repositoryName"]
+    async def referrers(
+        self, name: str, subject: str, artifact_types: list[str] | None, max_results: int | None, next_token: str | None
+    ):
+        """(a page of the referrers of `subject`, filtered by artifact type, the next token)."""
         await self.repositories.get(name)
-        subject = params["subjectId"]["imageDigest"]
-        wanted = set((params.get("filter") or {}).get("artifactTypes") or [])
-        found = await self.manifests.referrers(name, subject, None, 100_000, None)
-        shaped = [
-            {
-                "digest": r.digest,
-                "mediaType": r.media_type,
-                "size": r.size,
-                "artifactStatus": "ACTIVE",
-                **({"artifactType": r.artifact_type} if r.artifact_type else {}),
-                **({"annotations": r.annotations} if r.annotations else {}),
-            }
-            for r in found
+        wanted = set(artifact_types or [])
+        found = [
+            r
+            for r in await self.manifests.referrers(name, subject, None, 100_000, None)
             if not wanted or r.artifact_type in wanted
         ]
-        page, token = paginate(shaped, params, default=50)
-        return {"referrers": page, **({"nextToken": token} if token else {})}
+        return paginate(found, {"maxResults": max_results, "nextToken": next_token}, default=50)
 
 
 def _declared_media_type(text: str) -> str | None:
