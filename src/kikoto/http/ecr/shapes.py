@@ -1,13 +1,13 @@
-"""ECR's response structures, built from the records the services return."""
+"""ECR's response structures, built from the records the services return (a repository's or an
+image's record: read by attribute, so the face needs no store types)."""
 
 from __future__ import annotations
 
 from ...services.ecr.common import RegistryIdentity
 from ...services.ecr.images import ImageFailure, ImageId
-from ...storage.meta.ecr import ImageRecord, RepositoryRecord
 
 
-def repository(record: RepositoryRecord, registry: RegistryIdentity) -> dict:
+def repository(record, registry: RegistryIdentity) -> dict:
     shaped = {
         "repositoryArn": registry.arn(record.name),
         "registryId": registry.account,
@@ -40,7 +40,7 @@ def failure(item: ImageFailure) -> dict:
     return {"imageId": image_id(item.image_id), "failureCode": item.code, "failureReason": item.reason}
 
 
-def image_detail(name: str, image: ImageRecord, registry: RegistryIdentity) -> dict:
+def image_detail(name: str, image, registry: RegistryIdentity) -> dict:
     detail = {
         "registryId": registry.account,
         "repositoryName": name,
