@@ -151,35 +151,29 @@ class Lifecycle:
 
     # -- the ECR operations ---------------------------------------------------------------------
 
-    async def put_policy(self, params: dict) -> dict:
-        record = await self._repository(params["repositoryName"])
+    async def put_policy(self, name: str, text: str) -> str:
+        """Store a repository's policy after validating it; the repository's name."""
+        record = await self._repository(name)
         try:
-            parse_policy(params["lifecyclePolicyText"])
+            parse_policy(text)
         except LifecycleError as exc:
             raise policy_error(exc) from None
-        await self.ecr.update_repository(record.name, {"lifecycle_policy": params["lifecyclePolicyText"]})
-        return {
-            "registryId": self.account,
-            "repositoryName": record.name,
-            "lifecyclePolicyText": params["lifecyclePolicyText"],
-        }
+        await self.ecr.update_repository(record.name, {"lifecycle_policy": text})
+        return record.name
 
-    async def get_policy(self, params: dict, delete: bool = False) -> dict:
-        record = await self._repository(params["repositoryName"])
+    async def get_policy(self, name: str, delete: bool = False) -> tuple[str, str, float]:
+        """(repository name, policy text, last evaluation time or 0), deleted when asked."""
+        record = await self._repository(name)
         if not record.lifecycle_policy:
             raise self._missing_policy(record.name)
         if delete:
             await self.ecr.update_repository(record.name, {"lifecycle_policy": None})
-        result = {
-            "registryId": self.account,
-            "repositoryName": record.name,
-            "lifecyclePolicyText": record.lifecycle_policy,
-        }
-        result["lastEvaluatedAt"] = record.lifecycle_evaluated_at or 0  # ECR: 0 until the first evaluation
-        return result
+        return record.name, record.lifecycle_policy, record.lifecycle_evaluated_at or 0  # ECR: 0 until evaluated
 
-    async def start_preview(self, params: dict) -> dict:
-        plan = await self.plan(params["repositoryName"], params.get("lifecyclePolicyText"))
+    async def start_preview(self, name: str, text: str | None) -> tuple[str, str]:
+        """Evaluate a policy (the stored one unless `text`) and keep its results; (name, policy).
+        The results are kept in ECR's preview-result structure, which GetLifecyclePolicyPreview returns."""
+        plan = await self.plan(name, text)
         results = []
         for decision in sorted(
             (d for d in plan.decisions.values() if d.action), key=lambda d: (plan.images[d.digest].pushed_at, d.digest)
@@ -199,15 +193,18 @@ class Lifecycle:
                 }
             )
         await self.store.save_preview(plan.repository.id, plan.policy, "COMPLETE", results)
-        return {
-            "registryId": self.account,
-            "repositoryName": plan.repository.name,
-            "lifecyclePolicyText": plan.policy,
-            "status": "COMPLETE",
-        }
+        return plan.repository.name, plan.policy
 
-    async def get_preview(self, params: dict) -> dict:
-        record = await self._repository(params["repositoryName"])
+    async def get_preview(
+        self,
+        name: str,
+        image_ids: list[dict] | None,
+        tag_status: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> dict:
+        """The last preview: repository, policy, status, a page of results, their summary, next token."""
+        record = await self._repository(name)
         saved = await self.store.preview(record.id)
         if saved is None:
             raise LifecyclePreviewNotFound(
@@ -215,45 +212,35 @@ class Lifecycle:
                 f"'{self.account}'"
             )
         policy, status, results = saved
-        if params.get("imageIds") and (params.get("maxResults") or params.get("nextToken")):
+        if image_ids and (max_results or next_token):
             raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
-        if params.get("imageIds"):
-            wanted = params["imageIds"]
+        if image_ids:
             results = [
                 r
                 for r in results
                 if any(
                     w.get("imageDigest") in (None, r["imageDigest"]) and w.get("imageTag") in (None, *r["imageTags"])
-                    for w in wanted
+                    for w in image_ids
                 )
             ]
-        tag_status = (params.get("filter") or {}).get("tagStatus", "ANY")
+        tag_status = tag_status or "ANY"
         results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
-        summary = {
-            "expiringImageTotalCount": sum(1 for r in results if r["action"]["type"] == "EXPIRE"),
-            "transitioningImageTotalCounts": [
-                {
-                    "targetStorageClass": "ARCHIVE",
-                    "imageTotalCount": sum(1 for r in results if r["action"]["type"] == "TRANSITION"),
-                }
-            ],
-        }
-        page, token = paginate(results, params)
-        result = {
-            "registryId": self.account,
-            "repositoryName": record.name,
-            "lifecyclePolicyText": policy,
+        expiring = sum(1 for r in results if r["action"]["type"] == "EXPIRE")
+        transitioning = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
+        page, token = paginate(results, {"maxResults": max_results, "nextToken": next_token})
+        return {
+            "repository": record.name,
+            "policy": policy,
             "status": status,
-            "previewResults": page,
-            "summary": summary,
+            "results": page,
+            "expiring": expiring,
+            "transitioning": transitioning,
+            "next_token": token,
         }
-        if token:
-            result["nextToken"] = token
-        return result
 
-    async def update_storage_class(self, params: dict) -> dict:
-        record = await self._repository(params["repositoryName"])
-        image_id, target = params["imageId"], params["targetStorageClass"]
+    async def update_storage_class(self, name: str, image_id: dict, target: str) -> tuple[str, str]:
+        """Archive or restore one image; (repository name, its digest)."""
+        record = await self._repository(name)
         images = await self.ecr.images(record.id)
         found = next(
             (
@@ -282,12 +269,4 @@ class Lifecycle:
                     }
                 ]
             )
-        return {
-            "registryId": self.account,
-            "repositoryName": record.name,
-            "imageId": {
-                "imageDigest": found.digest,
-                **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id else {}),
-            },
-            "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED",
-        }
+        return record.name, found.digest

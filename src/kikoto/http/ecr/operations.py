@@ -1,5 +1,6 @@
 """Every ECR operation Kikötő answers, registered once with `@operation`. Each turns a
-validated request into a call of the services and returns the response document."""
+validated request into typed calls of the services and builds the response document from what
+they return (services never see or build ECR's wire structures)."""
 
 from __future__ import annotations
 
@@ -29,27 +30,6 @@ def operation(name: str):
         return handler
 
     return register
-
-
-def _delegate(name: str, service: str, method: str, **options) -> None:
-    """Register an operation that is one call of a service method with the request."""
-
-    async def handler(call: Call) -> dict:
-        return await getattr(getattr(call.ecr, service), method)(call.params, **options)
-
-    handler.__name__ = handler.__qualname__ = method
-    operation(name)(handler)
-
-
-for _name, _service, _method, _options in [
-    ("PutLifecyclePolicy", "lifecycle", "put_policy", {}),
-    ("GetLifecyclePolicy", "lifecycle", "get_policy", {}),
-    ("DeleteLifecyclePolicy", "lifecycle", "get_policy", {"delete": True}),
-    ("StartLifecyclePolicyPreview", "lifecycle", "start_preview", {}),
-    ("GetLifecyclePolicyPreview", "lifecycle", "get_preview", {}),
-    ("UpdateImageStorageClass", "lifecycle", "update_storage_class", {}),
-]:
-    _delegate(_name, _service, _method, **_options)
 
 
 @operation("GetAuthorizationToken")
@@ -461,3 +441,90 @@ async def list_image_referrers(call: Call) -> dict:
         for r in found
     ]
     return shapes.page("referrers", referrers, token)
+
+
+# -- lifecycle policies ---------------------------------------------------------------------------
+
+
+@operation("PutLifecyclePolicy")
+async def put_lifecycle_policy(call: Call) -> dict:
+    text = call.params["lifecyclePolicyText"]
+    name = await call.ecr.lifecycle.put_policy(call.params["repositoryName"], text)
+    return {"registryId": call.ecr.registry.account, "repositoryName": name, "lifecyclePolicyText": text}
+
+
+async def _lifecycle_policy(call: Call, delete: bool) -> dict:
+    name, text, evaluated = await call.ecr.lifecycle.get_policy(call.params["repositoryName"], delete=delete)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "lifecyclePolicyText": text,
+        "lastEvaluatedAt": evaluated,
+    }
+
+
+@operation("GetLifecyclePolicy")
+async def get_lifecycle_policy(call: Call) -> dict:
+    return await _lifecycle_policy(call, delete=False)
+
+
+@operation("DeleteLifecyclePolicy")
+async def delete_lifecycle_policy(call: Call) -> dict:
+    return await _lifecycle_policy(call, delete=True)
+
+
+@operation("StartLifecyclePolicyPreview")
+async def start_lifecycle_policy_preview(call: Call) -> dict:
+    name, policy = await call.ecr.lifecycle.start_preview(
+        call.params["repositoryName"], call.params.get("lifecyclePolicyText")
+    )
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "lifecyclePolicyText": policy,
+        "status": "COMPLETE",
+    }
+
+
+@operation("GetLifecyclePolicyPreview")
+async def get_lifecycle_policy_preview(call: Call) -> dict:
+    p = call.params
+    preview = await call.ecr.lifecycle.get_preview(
+        p["repositoryName"],
+        p.get("imageIds"),
+        (p.get("filter") or {}).get("tagStatus"),
+        p.get("maxResults"),
+        p.get("nextToken"),
+    )
+    summary = {
+        "expiringImageTotalCount": preview["expiring"],
+        "transitioningImageTotalCounts": [
+            {"targetStorageClass": "ARCHIVE", "imageTotalCount": preview["transitioning"]}
+        ],
+    }
+    return shapes.page(
+        "previewResults",
+        preview["results"],
+        preview["next_token"],
+        registryId=call.ecr.registry.account,
+        repositoryName=preview["repository"],
+        lifecyclePolicyText=preview["policy"],
+        status=preview["status"],
+        summary=summary,
+    )
+
+
+@operation("UpdateImageStorageClass")
+async def update_image_storage_class(call: Call) -> dict:
+    p = call.params
+    target = p["targetStorageClass"]
+    name, digest = await call.ecr.lifecycle.update_storage_class(p["repositoryName"], p["imageId"], target)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "imageId": {
+            "imageDigest": digest,
+            **({"imageTag": p["imageId"]["imageTag"]} if "imageTag" in p["imageId"] else {}),
+        },
+        "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED",
+    }
