@@ -114,6 +114,17 @@ class Server:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def kikoto(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """An admin command (`kikoto keys create ...`) against this server's storage, beside it."""
+        return subprocess.run(
+            [str(VENV_BIN / "kikoto"), *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            env=self.process_env,
+            check=check,
+            timeout=300,
+        )
+
     def ecr(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET):
         """A boto3 ECR client pointed at this server (real SigV4 signing)."""
         import boto3

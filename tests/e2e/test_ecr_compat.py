@@ -159,29 +159,10 @@ def test_account_settings_and_blob_mounting(server):
 
 def test_pull_time_update_exclusions(server):
     """A scanner or cache warmer that pulls must not keep images alive under sinceImagePulled."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     ecr = server.ecr()
     ecr.create_repository(repositoryName="app")
     push(server, "app", ["v1"], "pulled")
-    created = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "kikoto"),
-            "keys",
-            "create",
-            "scanner",
-            "--role",
-            "read-only",
-            "--data-dir",
-            str(server.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        env=server.process_env,
-        check=True,
-    ).stdout
+    created = server.kikoto("keys", "create", "scanner", "--role", "read-only").stdout
     key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
     secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
     scanner_arn = "arn:aws:iam::000000000000:user/scanner"

@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -32,20 +29,7 @@ NOTARY = "application/vnd.cncf.notary.signature"
 
 
 def create_key(server: Server, name: str) -> tuple[str, str]:
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "kikoto"),
-            "signing-keys",
-            "create",
-            name,
-            "--data-dir",
-            str(server.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        env=server.process_env,
-        check=True,
-    )
+    result = server.kikoto("signing-keys", "create", name)
     profile = result.stderr.split("signing profile ")[1].split()[0]
     return profile, result.stdout
 
