@@ -67,6 +67,29 @@ def _pull_ok(session, server, repo: str, tag: str, blobs: list[bytes]) -> None:
         assert got.status_code == 200 and got.content == blob
 
 
+def _leave_garbage(server: Server, round_: int, count: int) -> None:
+    """What abandoned pushes leave: blob files, their rows and repository links, no manifest.
+    Written straight into the store and the database (pushing them one by one would take
+    longer than the GC that must be interrupted)."""
+    import sqlite3
+
+    rows = []
+    for i in range(count):
+        data = f"garbage {round_} {i}".encode()
+        encoded = hashlib.sha256(data).hexdigest()
+        folder = server.data_dir / "blobs" / "sha256" / encoded[:2]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / encoded).write_bytes(data)
+        rows.append(("sha256:" + encoded, len(data)))
+    db = sqlite3.connect(server.data_dir / "kikoto.db", timeout=60)
+    with db:
+        repo = db.execute("SELECT id FROM repositories WHERE name = 'junk'").fetchone()[0]
+        db.executemany("INSERT INTO blobs (digest, size, created_at, tier) VALUES (?, ?, 0, 'standard')", rows)
+        db.executemany("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, 0)",
+                       [(repo, digest) for digest, _ in rows])
+    db.close()
+
+
 def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
     """M4: HEAD 200 / ECR AVAILABLE / GET 404 after 5 of ~20 kills; now the metadata never
     claims bytes that are gone."""
@@ -79,14 +102,15 @@ def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
         rng = random.Random(7)
         killed_mid_run = 0
         for round_ in range(20):  # more garbage every round, so each GC has work when it is killed
-            dead += [_push_blob(session, server, "junk", f"dead blob {round_}/{i} ".encode() * 40) for i in range(150)]
+            dead += [_push_blob(session, server, "junk", f"dead blob {round_}/{i} ".encode() * 40) for i in range(50)]
+            _leave_garbage(server, round_, 8_000)  # GC frees ~15,000 blobs/s: enough to be killed mid-run
             gc = subprocess.Popen(
                 [KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=server.process_env,
             )
-            time.sleep(rng.uniform(0.4, 1.2))
+            time.sleep(rng.uniform(0.45, 0.9))
             if gc.poll() is None:
                 killed_mid_run += 1
             gc.kill()

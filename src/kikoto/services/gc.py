@@ -18,7 +18,7 @@ from ..storage.blobs.port import BlobStore
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.store import MetadataStore
 
-BATCH = 100
+BATCH = 1000  # blobs per transaction: large enough to amortise it, small enough to keep locks short
 
 
 @dataclass
@@ -55,11 +55,10 @@ class GarbageCollector:
         if not dry_run:  # bytes a run that crashed had still to delete
             while await self.store.purge(self.blobs.remove, BATCH) == BATCH:
                 pass
-        candidates = await self.store.gc_candidates(cutoff)
-        if progress:
-            progress(0, len(candidates))
-        for start in range(0, len(candidates), BATCH):
-            chunk = candidates[start : start + BATCH]
+        # Batches by key: memory stays flat, and each batch is one locked transaction, then one purge.
+        after, seen = "", 0
+        while chunk := await self.store.gc_candidates(cutoff, after, BATCH):
+            after = chunk[-1]
             if dry_run:
                 sizes = await self.store.reclaimable(-1, set(), set(chunk))
                 summary.blobs += len(sizes)
@@ -70,8 +69,9 @@ class GarbageCollector:
                     pass
                 summary.blobs += len(freed)
                 summary.bytes += sum(freed.values())
+            seen += len(chunk)
             if progress:
-                progress(min(start + BATCH, len(candidates)), len(candidates))
+                progress(seen, None)
         if not dry_run and (summary.blobs or summary.uploads):
             await self.store.record(
                 [

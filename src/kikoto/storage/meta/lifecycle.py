@@ -119,11 +119,13 @@ class LifecycleStore(SqlStore):
 
     # -- garbage collection -------------------------------------------------------------------
 
-    async def gc_candidates(self, cutoff: float) -> list[str]:
-        """Blobs with no manifest referencing them whose every repository link is older than the cutoff."""
+    async def gc_candidates(self, cutoff: float, after: str = "", limit: int | None = None) -> list[str]:
+        """Blobs with no manifest referencing them whose every repository link is older than the
+        cutoff, by digest after `after` (a batch of `limit`: memory stays flat however many)."""
         referenced = exists().where(manifest_refs.c.child_digest == blobs.c.digest)
         fresh_link = exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff)
-        query = select(blobs.c.digest).where(blobs.c.created_at < cutoff, ~referenced, ~fresh_link)
+        query = (select(blobs.c.digest).where(blobs.c.digest > after, blobs.c.created_at < cutoff, ~referenced,
+                                              ~fresh_link).order_by(blobs.c.digest).limit(limit))
         async with self.engine.connect() as conn:
             return list((await conn.scalars(query)).all())
 

@@ -68,6 +68,7 @@ repo_blobs = Table(
     Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     Column("digest", String(200), ForeignKey("blobs.digest"), primary_key=True),
     Column("linked_at", Float, nullable=False),
+    Index("ix_repo_blobs_digest", "digest"),  # GC and mounts look links up by digest (0006)
 )
 
 manifests = Table(
