@@ -85,8 +85,10 @@ def _leave_garbage(server: Server, round_: int, count: int) -> None:
     with db:
         repo = db.execute("SELECT id FROM repositories WHERE name = 'junk'").fetchone()[0]
         db.executemany("INSERT INTO blobs (digest, size, created_at, tier) VALUES (?, ?, 0, 'standard')", rows)
-        db.executemany("INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, 0)",
-                       [(repo, digest) for digest, _ in rows])
+        db.executemany(
+            "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, 0)",
+            [(repo, digest) for digest, _ in rows],
+        )
     db.close()
 
 

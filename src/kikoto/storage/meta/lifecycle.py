@@ -124,8 +124,12 @@ class LifecycleStore(SqlStore):
         cutoff, by digest after `after` (a batch of `limit`: memory stays flat however many)."""
         referenced = exists().where(manifest_refs.c.child_digest == blobs.c.digest)
         fresh_link = exists().where(repo_blobs.c.digest == blobs.c.digest, repo_blobs.c.linked_at >= cutoff)
-        query = (select(blobs.c.digest).where(blobs.c.digest > after, blobs.c.created_at < cutoff, ~referenced,
-                                              ~fresh_link).order_by(blobs.c.digest).limit(limit))
+        query = (
+            select(blobs.c.digest)
+            .where(blobs.c.digest > after, blobs.c.created_at < cutoff, ~referenced, ~fresh_link)
+            .order_by(blobs.c.digest)
+            .limit(limit)
+        )
         async with self.engine.connect() as conn:
             return list((await conn.scalars(query)).all())
 
