@@ -152,7 +152,8 @@ def compose(settings: Settings) -> Registry:
     identities = identities_for(settings, engine, changes)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
-    admin = RepositoryAdmin(ecr_store, access, registry)
+    token_key = hashlib.sha256(b"kikoto paging tokens\0" + identities.master_key).digest()
+    admin = RepositoryAdmin(ecr_store, access, registry, token_key)
     repositories = Repositories(
         meta,
         create_on_push=settings.create_on_push,
@@ -183,7 +184,7 @@ def compose(settings: Settings) -> Registry:
         identities=identities,
         access=access,
         repositories=admin,
-        images=Images(ecr_store, meta, manifests, admin, registry),
+        images=Images(ecr_store, meta, manifests, admin, registry, token_key),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
         settings=registry_settings,

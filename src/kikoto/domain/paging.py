@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
 from .errors import PageSizeInvalid
@@ -34,3 +36,26 @@ def page_by_token(items: list, max_results: int | None, next_token: str | None, 
     end = start + size
     token = base64.urlsafe_b64encode(json.dumps({"offset": end}).encode()).decode() if end < len(items) else None
     return items[start:end], token
+
+
+def sign_token(key: bytes, scope: str, position: list) -> str:
+    """An opaque nextToken for a keyset page: the last key returned, bound to what it pages
+    (`scope`) and signed, so a client can neither forge a position nor reuse it elsewhere."""
+    body = base64.urlsafe_b64encode(json.dumps([scope, position], separators=(",", ":")).encode()).decode()
+    mac = hmac.new(key, body.encode(), hashlib.sha256).digest()[:16]
+    return body.rstrip("=") + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def open_token(key: bytes, scope: str, token: str) -> list:
+    """The position a token from `sign_token` holds; ValueError for anything else."""
+    body, _, mac = token.partition(".")
+    try:
+        expected = hmac.new(key, (body + "=" * (-len(body) % 4)).encode(), hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4)), expected):
+            raise ValueError("forged")
+        signed_scope, position = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError("the nextToken is not one this registry issued") from None
+    if signed_scope != scope or not isinstance(position, list):
+        raise ValueError("the nextToken belongs to another listing")
+    return position

@@ -16,18 +16,11 @@ from ...domain.errors import (
     InvalidParameter,
 )
 from ...domain.names import is_valid_tag
+from ...domain.paging import open_token, sign_token
 from ...storage.meta.ecr import EcrStore, ImageRecord
 from ...storage.meta.store import MetadataStore
 from ..manifests import Manifests
 from .common import RegistryIdentity, paginate
-
-TAG_STATUS = {"TAGGED": lambda i: bool(i.tags), "UNTAGGED": lambda i: not i.tags, "ANY": lambda i: True}
-IMAGE_STATUS = {
-    "ACTIVE": lambda i: i.storage_class == "STANDARD",
-    "ARCHIVED": lambda i: i.storage_class == "ARCHIVE",
-    "ACTIVATING": lambda i: False,
-    "ANY": lambda i: True,
-}
 
 
 @dataclass(frozen=True)
@@ -58,21 +51,20 @@ class GotImage:
 
 class Images:
     def __init__(
-        self, ecr: EcrStore, meta: MetadataStore, manifests: Manifests, repositories, registry: RegistryIdentity
+        self,
+        ecr: EcrStore,
+        meta: MetadataStore,
+        manifests: Manifests,
+        repositories,
+        registry: RegistryIdentity,
+        token_key: bytes = b"",
     ):
+        self.token_key = token_key  # signs nextTokens (keyset positions)
         self.ecr = ecr
         self.meta = meta
         self.manifests = manifests
         self.repositories = repositories  # RepositoryAdmin
         self.registry = registry
-
-    async def _images(
-        self, name: str, tag_status: str | None = None, image_status: str | None = None
-    ) -> tuple[int, list[ImageRecord]]:
-        record = await self.repositories.get(name)
-        images = await self.ecr.images(record.id)
-        tagged, stored = TAG_STATUS[tag_status or "ANY"], IMAGE_STATUS[image_status or "ANY"]
-        return record.id, [i for i in images if tagged(i) and stored(i)]
 
     def _not_found(self, image_id: ImageId, name: str) -> ImageNotFound:
         return ImageNotFound(
@@ -89,9 +81,30 @@ class Images:
                 return image
         return None
 
+    async def _named(self, name: str, image_ids: list[ImageId]) -> tuple[int, list[ImageRecord]]:
+        """The repository's id and just the images these ids name (one indexed query)."""
+        record = await self.repositories.get(name)
+        digests = [i.digest for i in image_ids if i.digest]
+        tags = [i.tag for i in image_ids if i.tag]
+        return record.id, await self.ecr.find_images(record.id, digests, tags)
+
+    def _page(self, name: str, kind: str, max_results: int | None, next_token: str | None) -> tuple[int, list]:
+        if max_results is not None and not 1 <= max_results <= 1000:
+            raise InvalidParameter(
+                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                "'Member must have value between 1 and 1000'"
+            )
+        try:
+            after = open_token(self.token_key, f"{kind}:{name}", next_token) if next_token else []
+        except ValueError:
+            raise InvalidParameter(
+                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
+            ) from None
+        return max_results or 100, after
+
     async def resolve(self, name: str, image_id: ImageId) -> tuple[int, str]:
         """(repository id, digest) of the image an imageId names; ImageNotFound otherwise."""
-        repo_id, images = await self._images(name)
+        repo_id, images = await self._named(name, [image_id])
         image = self._find(images, image_id)
         if image is None:
             raise self._not_found(image_id, name)
@@ -105,11 +118,29 @@ class Images:
         max_results: int | None,
         next_token: str | None,
     ) -> tuple[list[ImageId], str | None]:
-        _, images = await self._images(name, tag_status, image_status)
-        ids = []
-        for image in images:
-            ids += [ImageId(image.digest, t) for t in image.tags] or [ImageId(image.digest)]
-        return paginate(ids, {"maxResults": max_results, "nextToken": next_token})
+        """A page of imageIds (one per tag, or the digest alone), by digest then tag: a keyset page."""
+        limit, after = self._page(name, "ListImages", max_results, next_token)
+        record = await self.repositories.get(name)
+        position = (after[0], after[1]) if after else ("", "")
+        ids: list[ImageId] = []
+        cursor, inclusive = position[0], bool(after)
+        while len(ids) <= limit:
+            batch = await self.ecr.images_page(
+                record.id, cursor, limit + 1, tag_status or "ANY", image_status or "ANY", inclusive
+            )
+            for image in batch:
+                for tag in image.tags or ("",):
+                    if (image.digest, tag) > position:
+                        ids.append(ImageId(image.digest, tag or None))
+            if len(batch) <= limit:
+                break
+            cursor, inclusive = batch[-1].digest, False
+        page = ids[:limit]
+        token = None
+        if len(ids) > limit:
+            last = page[-1]
+            token = sign_token(self.token_key, f"ListImages:{name}", [last.digest, last.tag or ""])
+        return page, token
 
     async def describe(
         self,
@@ -120,13 +151,13 @@ class Images:
         max_results: int | None,
         next_token: str | None,
     ) -> tuple[list[ImageRecord], str | None]:
-        _, images = await self._images(name, tag_status, image_status)
         if image_ids:
             if max_results or next_token:
                 raise InvalidParameter(
                     "Invalid parameter at 'maxResults' failed to satisfy "
                     "constraint: 'maxResults and nextToken cannot be used with imageIds'"
                 )
+            _, images = await self._named(name, image_ids)
             found = []
             for image_id in image_ids:
                 image = self._find(images, image_id)
@@ -134,12 +165,21 @@ class Images:
                     raise self._not_found(image_id, name)
                 found.append(image)
             return found, None
-        return paginate(images, {"maxResults": max_results, "nextToken": next_token})
+        limit, after = self._page(name, "DescribeImages", max_results, next_token)
+        record = await self.repositories.get(name)
+        images = await self.ecr.images_page(
+            record.id, after[0] if after else "", limit + 1, tag_status or "ANY", image_status or "ANY"
+        )
+        token = None
+        if len(images) > limit:
+            images = images[:limit]
+            token = sign_token(self.token_key, f"DescribeImages:{name}", [images[-1].digest])
+        return images, token
 
     async def batch_get(
         self, name: str, image_ids: list[ImageId], record_pull: bool = True
     ) -> tuple[list[GotImage], list[ImageFailure]]:
-        _, images = await self._images(name)
+        _, images = await self._named(name, image_ids)
         result, failures = [], []
         for image_id in image_ids:
             failure = self._id_failure(image_id)
@@ -177,7 +217,7 @@ class Images:
 
     async def batch_delete(self, name: str, image_ids: list[ImageId]) -> tuple[list[ImageId], list[ImageFailure]]:
         """A tag removes that tag (and the image with its last tag); a digest removes the image."""
-        repo_id, images = await self._images(name)  # read once, then kept in step with the deletions
+        repo_id, images = await self._named(name, image_ids)  # read once, kept in step with the deletions
         deleted: list[ImageId] = []
         failures = []
         for image_id in image_ids:

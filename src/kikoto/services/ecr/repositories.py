@@ -18,6 +18,7 @@ from ...domain.errors import (
     TooManyResourceTags,
 )
 from ...domain.names import REPOSITORY_NAME
+from ...domain.paging import open_token, sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...storage.meta.ecr import EcrStore, RepositoryRecord
 from ..access import Access
@@ -82,7 +83,8 @@ def _merge_tags(current: list[dict], new: list[dict]) -> list[dict]:
 
 
 class RepositoryAdmin:
-    def __init__(self, store: EcrStore, access: Access, registry: RegistryIdentity):
+    def __init__(self, store: EcrStore, access: Access, registry: RegistryIdentity, token_key: bytes = b""):
+        self.token_key = token_key  # signs nextTokens (keyset positions)
         self.store = store
         self.access = access
         self.registry = registry
@@ -130,9 +132,24 @@ class RepositoryAdmin:
         return [records[n] for n in dict.fromkeys(names)]
 
     async def listing(self, visible, max_results: int | None, next_token: str | None):
-        """(a page of the repositories `visible(name)` lets the caller see, the next token)."""
-        records = [r for r in await self.store.repositories() if await visible(r.name)]
-        return paginate(records, {"maxResults": max_results, "nextToken": next_token})
+        """(a page of the repositories `visible(name)` lets the caller see, the next token): by
+        name from the token's position, reading batches until the page is full."""
+        limit = max_results or 100
+        try:
+            after = open_token(self.token_key, "DescribeRepositories", next_token)[0] if next_token else ""
+        except (ValueError, IndexError):
+            raise invalid_parameter("nextToken", "Invalid pagination token") from None
+        page: list[RepositoryRecord] = []
+        while len(page) <= limit:
+            batch = await self.store.repositories_after(after, limit + 1)
+            page += [r for r in batch if await visible(r.name)]
+            if len(batch) <= limit:
+                break
+            after = batch[-1].name
+        if len(page) <= limit:
+            return page, None
+        page = page[:limit]
+        return page, sign_token(self.token_key, "DescribeRepositories", [page[-1].name])
 
     async def delete(self, name: str, force: bool) -> RepositoryRecord:
         record = await self.get(name)

@@ -119,6 +119,92 @@ class EcrStore(SqlStore):
 
     # -- images -----------------------------------------------------------------------------
 
+    def _image_columns(self):
+        return select(
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.config_media_type,
+            manifests.c.artifact_type,
+            manifests.c.subject_digest,
+            manifests.c.image_size,
+            manifests.c.size,
+            manifests.c.pushed_at,
+            manifests.c.last_pulled_at,
+            manifests.c.storage_class,
+            manifests.c.archived_at,
+            manifests.c.activated_at,
+        )
+
+    async def _with_tags(self, conn, repo_id: int, rows) -> list[ImageRecord]:
+        digests = [r.digest for r in rows]
+        tag_query = (
+            select(tags.c.name, tags.c.digest)
+            .where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
+            .order_by(tags.c.name)
+        )
+        by_digest: dict[str, list[str]] = {}
+        for tag in (await conn.execute(tag_query)).all() if digests else []:
+            by_digest.setdefault(tag.digest, []).append(tag.name)
+        return [
+            ImageRecord(
+                r.digest,
+                tuple(by_digest.get(r.digest, ())),
+                r.media_type,
+                r.config_media_type,
+                r.artifact_type,
+                r.subject_digest,
+                r.image_size if r.image_size is not None else r.size,
+                r.pushed_at,
+                r.last_pulled_at,
+                r.storage_class,
+                r.archived_at,
+                r.activated_at,
+            )
+            for r in rows
+        ]
+
+    async def images_page(
+        self,
+        repo_id: int,
+        after: str,
+        limit: int,
+        tag_status: str = "ANY",
+        image_status: str = "ANY",
+        inclusive: bool = False,
+    ) -> list[ImageRecord]:
+        """Up to `limit` images after digest `after` (or from it, `inclusive`), by digest, with the
+        filters of ListImages and DescribeImages applied in the query: a page costs an index
+        range scan, whatever the size of the repository."""
+        tagged = select(tags.c.name).where(tags.c.repo_id == repo_id, tags.c.digest == manifests.c.digest).exists()
+        query = self._image_columns().where(
+            manifests.c.repo_id == repo_id, manifests.c.digest >= after if inclusive else manifests.c.digest > after
+        )
+        if tag_status == "TAGGED":
+            query = query.where(tagged)
+        elif tag_status == "UNTAGGED":
+            query = query.where(~tagged)
+        if image_status in ("ACTIVE", "ARCHIVED"):
+            query = query.where(manifests.c.storage_class == ("STANDARD" if image_status == "ACTIVE" else "ARCHIVE"))
+        elif image_status == "ACTIVATING":
+            return []  # restores are immediate here: nothing is ever activating
+        query = query.order_by(manifests.c.digest).limit(limit)
+        async with self.engine.connect() as conn:
+            return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
+
+    async def find_images(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[ImageRecord]:
+        """The images with these digests or carrying these tags (with all their tags)."""
+        tagged = select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name.in_(tag_names))
+        query = self._image_columns().where(
+            manifests.c.repo_id == repo_id, manifests.c.digest.in_(digests) | manifests.c.digest.in_(tagged)
+        )
+        async with self.engine.connect() as conn:
+            return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
+
+    async def repositories_after(self, after: str, limit: int) -> list[RepositoryRecord]:
+        query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_record(row) for row in await conn.execute(query)]
+
     async def images(self, repo_id: int) -> list[ImageRecord]:
         """Every image (manifest) of a repository with its tags, oldest push first."""
         query = (

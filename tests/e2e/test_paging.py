@@ -1,0 +1,121 @@
+"""Keyset paging of the ECR listings: every image exactly once across pages, even while images
+are pushed and deleted between pages, and nextTokens that cannot be forged or moved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from ..helpers import sha256
+
+pytestmark = pytest.mark.e2e
+OCI = "application/vnd.oci.image.manifest.v1+json"
+CONFIG = b'{"architecture":"amd64","os":"linux"}'
+
+
+def manifest(n: int) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(CONFIG),
+                "size": len(CONFIG),
+            },
+            "layers": [],
+            "annotations": {"n": str(n)},
+        }
+    ).encode()
+
+
+def push(session, server, repo: str, n: int, tags: list[str]) -> str:
+    body = manifest(n)
+    for reference in tags or [sha256(body)]:
+        response = session.put(
+            f"{server.url}/v2/{repo}/manifests/{reference}", data=body, headers={"Content-Type": OCI}, timeout=10
+        )
+        assert response.status_code == 201, response.text
+    return sha256(body)
+
+
+def test_pages_see_every_image_once_while_the_repository_changes(server):
+    ecr = server.ecr()
+    ecr.create_repository(repositoryName="many")
+    session = requests.Session()
+    session.headers.update(server.auth_headers())
+    assert session.post(f"{server.url}/v2/many/blobs/uploads/?digest={sha256(CONFIG)}", data=CONFIG).status_code == 201
+    expected = set()
+    for n in range(600):
+        tags = [f"t{n}"] + ([f"also{n}"] if n % 7 == 0 else []) if n % 5 else []
+        digest = push(session, server, "many", n, tags)
+        expected |= {(digest, t) for t in tags} or {(digest, None)}
+
+    seen, token, pages, extra = [], None, 0, 0
+    while True:
+        page = ecr.list_images(repositoryName="many", maxResults=50, **({"nextToken": token} if token else {}))
+        seen += [(i["imageDigest"], i.get("imageTag")) for i in page["imageIds"]]
+        pages += 1
+        push(session, server, "many", 10_000 + pages, [f"new{pages}"])  # concurrent pushes between pages
+        extra += 1
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert expected <= set(seen)  # nothing that was there from the start is skipped
+    assert pages >= len(expected) // 50
+
+    details, token = [], None
+    while True:
+        page = ecr.describe_images(
+            repositoryName="many",
+            maxResults=100,
+            filter={"tagStatus": "UNTAGGED"},
+            **({"nextToken": token} if token else {}),
+        )
+        details += page["imageDetails"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(details) == len({d["imageDigest"] for d in details}) == sum(1 for _, t in expected if t is None)
+    assert all("imageTags" not in d for d in details)
+
+
+def test_next_tokens_cannot_be_forged_or_moved(server):
+    ecr = server.ecr()
+    for repo in ("one", "two"):
+        ecr.create_repository(repositoryName=repo)
+    session = requests.Session()
+    session.headers.update(server.auth_headers())
+    for repo in ("one", "two"):
+        assert (
+            session.post(f"{server.url}/v2/{repo}/blobs/uploads/?digest={sha256(CONFIG)}", data=CONFIG).status_code
+            == 201
+        )
+        for n in range(3):
+            push(session, server, repo, n, [f"v{n}"])
+    token = ecr.list_images(repositoryName="one", maxResults=1)["nextToken"]
+    body, _, mac = token.partition(".")
+    for forged in (body + "." + mac[::-1], body[:-2] + "AA." + mac, "garbage"):
+        with pytest.raises(ClientError) as raised:
+            ecr.list_images(repositoryName="one", maxResults=1, nextToken=forged)
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+    for call in (
+        lambda: ecr.list_images(repositoryName="two", nextToken=token),
+        lambda: ecr.describe_images(repositoryName="one", nextToken=token),
+        lambda: ecr.describe_repositories(nextToken=token),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+    names, token = [], None
+    while True:
+        page = ecr.describe_repositories(maxResults=1, **({"nextToken": token} if token else {}))
+        names += [r["repositoryName"] for r in page["repositories"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert names == ["one", "two"]
