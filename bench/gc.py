@@ -20,7 +20,7 @@ from kikoto.app import compose, prepare
 from kikoto.config import Settings
 
 
-async def run(count: int) -> None:
+def setup(count: int) -> Settings:
     data = Path(tempfile.mkdtemp()) / "data"
     settings = Settings(
         data_dir=data,
@@ -28,8 +28,7 @@ async def run(count: int) -> None:
         admin_access_key_id="AKIAGCBENCH000000001",
         admin_secret_access_key="gc-bench-secret-0123456789",
     )
-    prepare(settings)
-    registry = compose(settings)
+    prepare(settings)  # blocking: migrations run their own event loop
     rows = []
     for i in range(count):
         content = f"dead {i}".encode() * 40
@@ -47,6 +46,11 @@ async def run(count: int) -> None:
             "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, 0)",
             [(repo, digest) for digest, _ in rows],
         )
+    return settings
+
+
+async def run(settings: Settings) -> None:
+    registry = compose(settings)
     rss = psutil.Process().memory_info().rss
     started = time.perf_counter()
     summary = await registry.gc.run(grace=0)
@@ -60,4 +64,4 @@ async def run(count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20000))
+    asyncio.run(run(setup(int(sys.argv[1]) if len(sys.argv) > 1 else 20000)))
