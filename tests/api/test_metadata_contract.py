@@ -1,0 +1,95 @@
+"""The metadata store's contract for paging, run on SQLite and on PostgreSQL alike (the `client`
+fixture's two databases): keyset pages come in key order, filters hold, and a listing paged
+while images are pushed and deleted returns every image that stayed exactly once."""
+
+from __future__ import annotations
+
+import json
+
+from kikoto.app import SERVICES
+
+from ..helpers import OCI_MANIFEST, push_blob, put_manifest, sha256
+
+CONFIG = b'{"architecture":"amd64","os":"linux"}'
+
+
+def body(n: int) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(CONFIG),
+                "size": len(CONFIG),
+            },
+            "layers": [],
+            "annotations": {"n": str(n)},
+        }
+    ).encode()
+
+
+async def push(client, n: int, tag: str | None) -> str:
+    content = body(n)
+    response = await put_manifest(client, "repo", tag or sha256(content), content)
+    assert response.status == 201, await response.text()
+    return sha256(content)
+
+
+async def test_images_page_by_digest_with_filters(client):
+    store = client.app[SERVICES].ecr.repositories.store
+    await push_blob(client, "repo", CONFIG)
+    tagged = {await push(client, n, f"t{n}") for n in range(0, 30, 2)}
+    untagged = {await push(client, n, None) for n in range(1, 30, 2)}
+    repo = await store.repository("repo")
+    pages, after = [], ""
+    while page := await store.images_page(repo.id, after, 7):
+        assert [i.digest for i in page] == sorted(i.digest for i in page)
+        assert all(i.digest > after for i in page)
+        pages.append(page)
+        after = page[-1].digest
+    everything = [i.digest for page in pages for i in page]
+    assert everything == sorted(tagged | untagged)
+    assert {i.digest for i in await store.images_page(repo.id, "", 100, tag_status="TAGGED")} == tagged
+    assert {i.digest for i in await store.images_page(repo.id, "", 100, tag_status="UNTAGGED")} == untagged
+    assert await store.images_page(repo.id, "", 100, image_status="ARCHIVED") == []
+    first = everything[3]
+    assert (await store.images_page(repo.id, first, 1, inclusive=True))[0].digest == first
+    found = await store.find_images(repo.id, [first], ["t4"])
+    assert {i.digest for i in found} == {first, sha256(body(4))}
+    assert next(i for i in found if i.digest == sha256(body(4))).tags == ("t4",)
+
+
+async def test_paging_is_stable_while_images_come_and_go(client):
+    registry = client.app[SERVICES]
+    store = registry.ecr.repositories.store
+    await push_blob(client, "repo", CONFIG)
+    original = [await push(client, n, f"v{n}") for n in range(40)]
+    repo = await store.repository("repo")
+    deleted: set[str] = set()
+    seen: list[str] = []
+    after, round_ = "", 0
+    while page := await store.images_page(repo.id, after, 6):
+        seen += [i.digest for i in page]
+        after = page[-1].digest
+        round_ += 1
+        await push(client, 1000 + round_, f"new{round_}")  # inserts, before and after the position
+        victim = original[(round_ * 7) % len(original)]
+        if victim not in seen and victim not in deleted:  # deletes ahead of the position
+            assert await registry.meta.delete_manifest(repo.id, victim)
+            deleted.add(victim)
+    assert len(seen) == len(set(seen))
+    assert set(original) - deleted <= set(seen)
+    assert not deleted & set(seen)
+
+
+async def test_repositories_after_pages_by_name(client):
+    store = client.app[SERVICES].ecr.repositories.store
+    names = [f"r{n:03}" for n in range(25)]
+    for name in reversed(names):
+        await client.app[SERVICES].ecr.repositories.create(name, [], None, None, False, None)
+    seen, after = [], ""
+    while page := await store.repositories_after(after, 4):
+        seen += [r.name for r in page]
+        after = page[-1].name
+    assert seen == names
