@@ -119,3 +119,62 @@ def test_next_tokens_cannot_be_forged_or_moved(server):
         if not token:
             break
     assert names == ["one", "two"]
+
+
+def test_referrers_page_by_key_through_the_filter(server):
+    ecr = server.ecr()
+    ecr.create_repository(repositoryName="signed")
+    session = requests.Session()
+    session.headers.update(server.auth_headers())
+    for blob in (CONFIG, b"{}"):
+        assert (
+            session.post(f"{server.url}/v2/signed/blobs/uploads/?digest={sha256(blob)}", data=blob).status_code == 201
+        )
+    subject_body = manifest(0)
+    subject = push(session, server, "signed", 0, ["v1"])
+    expected = {}
+    for n in range(9):
+        kind = "application/vnd.example.signature" if n % 3 else "application/vnd.example.sbom"
+        referrer = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI,
+                "artifactType": kind,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
+                "layers": [],
+                "annotations": {"n": str(n)},
+                "subject": {"mediaType": OCI, "digest": subject, "size": len(subject_body)},
+            }
+        ).encode()
+        assert (
+            session.put(
+                f"{server.url}/v2/signed/manifests/{sha256(referrer)}", data=referrer, headers={"Content-Type": OCI}
+            ).status_code
+            == 201
+        )
+        expected[sha256(referrer)] = kind
+    seen, token = [], None
+    while True:
+        page = ecr.list_image_referrers(
+            repositoryName="signed",
+            subjectId={"imageDigest": subject},
+            maxResults=2,
+            filter={"artifactTypes": ["application/vnd.example.signature"]},
+            **({"nextToken": token} if token else {}),
+        )
+        assert len(page["referrers"]) <= 2
+        seen += [r["digest"] for r in page["referrers"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert seen == sorted(d for d, kind in expected.items() if kind.endswith("signature"))
+    with pytest.raises(ClientError) as raised:
+        ecr.list_image_referrers(
+            repositoryName="signed",
+            subjectId={"imageDigest": sha256(b"other")},
+            nextToken=token
+            or ecr.list_image_referrers(repositoryName="signed", subjectId={"imageDigest": subject}, maxResults=1)[
+                "nextToken"
+            ],
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"

@@ -20,7 +20,7 @@ from ...domain.paging import open_token, sign_token
 from ...storage.meta.ecr import EcrStore, ImageRecord
 from ...storage.meta.store import MetadataStore
 from ..manifests import Manifests
-from .common import RegistryIdentity, paginate
+from .common import RegistryIdentity
 
 
 @dataclass(frozen=True)
@@ -287,17 +287,41 @@ class Images:
         return ImageId(digest, tag), pushed.media_type
 
     async def referrers(
-        self, name: str, subject: str, artifact_types: list[str] | None, max_results: int | None, next_token: str | None
+        self,
+        name: str,
+        subject: str,
+        artifact_types: list[str] | None,
+        max_results: int | None,
+        next_token: str | None,
     ):
-        """(a page of the referrers of `subject`, filtered by artifact type, the next token)."""
+        """(a page of the referrers of `subject`, filtered by artifact type, the next token): by
+        digest from the token's position, reading batches until the page is full."""
         await self.repositories.get(name)
+        if max_results is not None and not 1 <= max_results <= 50:
+            raise InvalidParameter(
+                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                "'Member must have value between 1 and 50'"
+            )
+        limit = max_results or 50
+        scope = f"ListImageReferrers:{name}:{subject}"
+        try:
+            after = open_token(self.token_key, scope, next_token)[0] if next_token else ""
+        except (ValueError, IndexError):
+            raise InvalidParameter(
+                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
+            ) from None
         wanted = set(artifact_types or [])
-        found = [
-            r
-            for r in await self.manifests.referrers(name, subject, None, 100_000, None)
-            if not wanted or r.artifact_type in wanted
-        ]
-        return paginate(found, {"maxResults": max_results, "nextToken": next_token}, default=50)
+        found: list = []
+        while len(found) <= limit:
+            batch = await self.manifests.referrers(name, subject, None, limit + 1, after or None)
+            found += [r for r in batch if not wanted or r.artifact_type in wanted]
+            if len(batch) <= limit:
+                break
+            after = batch[-1].digest
+        if len(found) <= limit:
+            return found, None
+        found = found[:limit]
+        return found, sign_token(self.token_key, scope, [found[-1].digest])
 
 
 def _declared_media_type(text: str) -> str | None:
