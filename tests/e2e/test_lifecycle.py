@@ -114,6 +114,15 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     ).json()["events"]
     assert sorted(tag for e in events if e["action"] == "EXPIRE" for tag in e["detail"]["tags"]) == versions[:3]
     assert all(e["detail"]["rulePriority"] == 1 for e in events if e["action"] == "EXPIRE")
+    # the same log one event a page, by key: every event once, newest first
+    paged, url = [], f"{server.url}/v2/_kikoto/audit?repository=team/api&limit=1"
+    while url:
+        response = requests.get(url, auth=("AWS", server.password()))
+        paged += response.json()["events"]
+        link = response.headers.get("Link")
+        url = server.url + link.split(";")[0].strip("<>") if link else None
+    assert [e["id"] for e in paged] == [e["id"] for e in events]
+    assert [e["id"] for e in paged] == sorted((e["id"] for e in paged), reverse=True)
 
 
 def test_archive_and_restore(server, skopeo, tmp_path):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...domain.errors import PageSizeInvalid
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
 from ..auth import PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
 from ..ecr.context import ECR
 from . import blobs, manifests
-from .common import API_VERSION, REPOSITORIES, paged
+from .common import API_VERSION, REPOSITORIES, next_link, paged
 
 NAME = "{name:[^{}]+?}"  # validated by name_middleware with the spec's grammar
 CATALOG_BATCH = 500
@@ -44,11 +45,23 @@ async def catalog(request: web.Request) -> web.Response:
 
 
 async def audit_log(request: web.Request) -> web.Response:
-    """GET /v2/_kikoto/audit?repository=&limit= : what lifecycle, GC and restores did, newest first."""
+    """GET /v2/_kikoto/audit?repository=&limit=&before= : what lifecycle, GC and restores did,
+    newest first, paged by event id (a `Link` to the next page when there is one)."""
     await authorize(request, None, "kikoto:ReadAuditLog")
     limit = parse_page_size(request.query.get("limit")) or 100
-    events = await request.app[ECR].lifecycle.events(request.query.get("repository") or None, limit)
-    return web.json_response({"events": events}, headers=API_VERSION)
+    raw_before = request.query.get("before") or None
+    if raw_before is not None and not (raw_before.isascii() and raw_before.isdigit() and len(raw_before) < 19):
+        raise PageSizeInvalid(f"before must be an event id, got {raw_before[:40]!r}")
+    before = int(raw_before) if raw_before else None
+    repository = request.query.get("repository") or None
+    events = await request.app[ECR].lifecycle.events(repository, limit + 1, before)
+    headers = dict(API_VERSION)
+    if len(events) > limit:
+        events = events[:limit]
+        headers["Link"] = next_link(
+            "/v2/_kikoto/audit", {"repository": repository, "limit": limit, "before": events[-1]["id"]}
+        )
+    return web.json_response({"events": events}, headers=headers)
 
 
 @web.middleware

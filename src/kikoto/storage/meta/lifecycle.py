@@ -309,8 +309,13 @@ class LifecycleStore(SqlStore):
         async with self._write(changed=False) as conn:
             await conn.execute(audit_events.insert(), rows)
 
-    async def events(self, repository: str | None, limit: int = 100, since: float | None = None) -> list[dict]:
+    async def events(
+        self, repository: str | None, limit: int = 100, since: float | None = None, before: int | None = None
+    ) -> list[dict]:
+        """Newest first; `before` (an event id) continues a listing by key."""
         query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(audit_events.c.id < before)
         if repository:
             query = query.where(audit_events.c.repository == repository)
         if since is not None:
@@ -319,6 +324,7 @@ class LifecycleStore(SqlStore):
             rows = (await conn.execute(query)).all()
         return [
             {
+                "id": r.id,
                 "at": r.at,
                 "actor": r.actor,
                 "action": r.action,

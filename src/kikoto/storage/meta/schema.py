@@ -186,6 +186,7 @@ audit_events = Table(
     Column("digest", String(200)),
     Column("detail", Text),  # JSON: tags, rule priority, bytes
     Index("ix_audit_repository_at", "repository", "at"),
+    Index("ix_audit_repository_id", "repository", "id"),  # the audit log paged by key (0006)
 )
 
 # One holder at a time for background jobs across processes and replicas.

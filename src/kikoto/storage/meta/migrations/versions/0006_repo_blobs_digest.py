@@ -15,7 +15,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_repo_blobs_digest", "repo_blobs", ["digest"])
+    op.create_index("ix_audit_repository_id", "audit_events", ["repository", "id"])  # the audit log by key
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_repository_id", "audit_events")
     op.drop_index("ix_repo_blobs_digest", "repo_blobs")
