@@ -186,7 +186,7 @@ def compose(settings: Settings) -> Registry:
         repositories=admin,
         images=Images(ecr_store, meta, manifests, admin, registry, token_key),
         layers=Layers(blobs, ecr_store, admin, registry, url_key),
-        lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id),
+        lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id, token_key=token_key),
         settings=registry_settings,
         signing=signing,
     )

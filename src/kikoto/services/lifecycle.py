@@ -14,11 +14,12 @@ from ..domain.errors import (
     LifecyclePreviewNotFound,
 )
 from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
+from ..domain.paging import open_token, sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.store import MetadataStore
-from .ecr.common import invalid_parameter, paginate, repository_not_found
+from .ecr.common import invalid_parameter, repository_not_found
 
 STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
 
@@ -48,8 +49,16 @@ def policy_error(exc: LifecycleError) -> KikotoError:
 
 class Lifecycle:
     def __init__(
-        self, meta: MetadataStore, ecr: EcrStore, store: LifecycleStore, blobs: BlobStore, account: str, clock=time.time
+        self,
+        meta: MetadataStore,
+        ecr: EcrStore,
+        store: LifecycleStore,
+        blobs: BlobStore,
+        account: str,
+        clock=time.time,
+        token_key: bytes = b"",
     ):
+        self.token_key = token_key  # signs preview nextTokens (keyset positions)
         self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
         self.account = account
         self._clock = clock
@@ -203,7 +212,8 @@ class Lifecycle:
         max_results: int | None,
         next_token: str | None,
     ) -> dict:
-        """The last preview: repository, policy, status, a page of results, their summary, next token."""
+        """The last preview: repository, policy, status, a page of results (by key, oldest push
+        first), their summary for the filter, and the next token."""
         record = await self._repository(name)
         saved = await self.store.preview(record.id)
         if saved is None:
@@ -211,28 +221,46 @@ class Lifecycle:
                 f"There is no dry run for the repository with name '{record.name}' in the registry with id "
                 f"'{self.account}'"
             )
-        policy, status, results = saved
-        if image_ids and (max_results or next_token):
-            raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
+        policy, status, summary = saved
+        tag_status = tag_status or "ANY"
+        token = None
         if image_ids:
+            if max_results or next_token:
+                raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
+            candidates = await self.store.preview_results(
+                record.id,
+                [w["imageDigest"] for w in image_ids if "imageDigest" in w],
+                [w["imageTag"] for w in image_ids if "imageTag" in w],
+            )
             results = [
                 r
-                for r in results
+                for r in candidates
                 if any(
                     w.get("imageDigest") in (None, r["imageDigest"]) and w.get("imageTag") in (None, *r["imageTags"])
                     for w in image_ids
                 )
             ]
-        tag_status = tag_status or "ANY"
-        results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
-        expiring = sum(1 for r in results if r["action"]["type"] == "EXPIRE")
-        transitioning = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
-        page, token = paginate(results, {"maxResults": max_results, "nextToken": next_token})
+            results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
+            expiring = sum(1 for r in results if r["action"]["type"] == "EXPIRE")
+            transitioning = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
+        else:
+            limit = max_results or 100
+            scope = f"GetLifecyclePolicyPreview:{record.name}"
+            try:
+                after = open_token(self.token_key, scope, next_token) if next_token else None
+            except ValueError:
+                raise invalid_parameter("nextToken", "Invalid pagination token") from None
+            results = await self.store.preview_page(record.id, tuple(after) if after else None, limit + 1, tag_status)
+            if len(results) > limit:
+                results = results[:limit]
+                token = sign_token(self.token_key, scope, [results[-1]["imagePushedAt"], results[-1]["imageDigest"]])
+            counts = summary.get(tag_status, summary["ANY"])
+            expiring, transitioning = counts["EXPIRE"], counts["TRANSITION"]
         return {
             "repository": record.name,
             "policy": policy,
             "status": status,
-            "results": page,
+            "results": results,
             "expiring": expiring,
             "transitioning": transitioning,
             "next_token": token,

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
@@ -15,11 +15,13 @@ from .schema import (
     blob_trash,
     blobs,
     leases,
+    lifecycle_preview_results,
     lifecycle_previews,
     manifest_refs,
     manifests,
     repo_blobs,
     repositories,
+    tags,
     uploads,
 )
 from .store import MetadataStore
@@ -277,20 +279,68 @@ class LifecycleStore(SqlStore):
     # -- previews ----------------------------------------------------------------------------------
 
     async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict]) -> None:
+        """Keep a preview: its results one row each (ECR's previewResult structure), and the
+        counts GetLifecyclePolicyPreview's summary reports for each tag-status filter."""
+        summary: dict[str, dict[str, int]] = {s: {"EXPIRE": 0, "TRANSITION": 0} for s in ("ANY", "TAGGED", "UNTAGGED")}
+        for result in results:
+            for scope in ("ANY", "TAGGED" if result["imageTags"] else "UNTAGGED"):
+                summary[scope][result["action"]["type"]] += 1
         async with self._write(changed=False) as conn:
             await conn.execute(delete(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
+            await conn.execute(delete(lifecycle_preview_results).where(lifecycle_preview_results.c.repo_id == repo_id))
             await conn.execute(
                 lifecycle_previews.insert().values(
-                    repo_id=repo_id, policy=policy, status=status, results=json.dumps(results), created_at=self._clock()
+                    repo_id=repo_id, policy=policy, status=status, results=json.dumps(summary), created_at=self._clock()
                 )
             )
+            if results:
+                await conn.execute(
+                    lifecycle_preview_results.insert(),
+                    [
+                        {
+                            "repo_id": repo_id,
+                            "digest": r["imageDigest"],
+                            "pushed_at": r["imagePushedAt"],
+                            "tagged": bool(r["imageTags"]),
+                            "result": json.dumps(r),
+                        }
+                        for r in results
+                    ],
+                )
 
-    async def preview(self, repo_id: int) -> tuple[str, str, list[dict]] | None:
+    async def preview(self, repo_id: int) -> tuple[str, str, dict] | None:
+        """(policy, status, summary counts) of the repository's last preview."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(select(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
             ).first()
         return (row.policy, row.status, json.loads(row.results)) if row else None
+
+    async def preview_page(
+        self, repo_id: int, after: tuple[float, str] | None, limit: int, tag_status: str = "ANY"
+    ) -> list[dict]:
+        """Up to `limit` preview results after `after` (pushed_at, digest), oldest push first."""
+        table = lifecycle_preview_results
+        query = select(table.c.result).where(table.c.repo_id == repo_id)
+        if after is not None:
+            query = query.where(tuple_(table.c.pushed_at, table.c.digest) > tuple_(*after))
+        if tag_status in ("TAGGED", "UNTAGGED"):
+            query = query.where(table.c.tagged == (tag_status == "TAGGED"))
+        query = query.order_by(table.c.pushed_at, table.c.digest).limit(limit)
+        async with self.engine.connect() as conn:
+            return [json.loads(r) for r in await conn.scalars(query)]
+
+    async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[dict]:
+        """The preview results of the images these digests or (current) tags name."""
+        table = lifecycle_preview_results
+        by_tag = select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name.in_(tag_names))
+        query = (
+            select(table.c.result)
+            .where(table.c.repo_id == repo_id, table.c.digest.in_(digests) | table.c.digest.in_(by_tag))
+            .order_by(table.c.pushed_at, table.c.digest)
+        )
+        async with self.engine.connect() as conn:
+            return [json.loads(r) for r in await conn.scalars(query)]
 
     # -- audit ---------------------------------------------------------------------------------------
 

@@ -171,8 +171,20 @@ lifecycle_previews = Table(
     Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     Column("policy", Text, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("results", Text, nullable=False),  # JSON list of previewResults, ECR's shape
+    Column("results", Text, nullable=False),  # JSON summary counts (0007; the results are rows below)
     Column("created_at", Float, nullable=False),
+)
+
+# One row per image a preview acts on (0007), in the order GetLifecyclePolicyPreview pages them.
+lifecycle_preview_results = Table(
+    "lifecycle_preview_results",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("pushed_at", Float, nullable=False),
+    Column("tagged", Boolean, nullable=False),
+    Column("result", Text, nullable=False),  # one previewResult, ECR's structure
+    Index("ix_preview_results_order", "repo_id", "pushed_at", "digest"),
 )
 
 audit_events = Table(
