@@ -433,6 +433,20 @@ class MetadataStore(SqlStore):
             )
         return result.rowcount > 0
 
+    async def delete_manifests(self, repo_id: int, digests: list[str]) -> int:
+        """Delete many manifests (and their tags and references) in one transaction."""
+        async with self._write() as conn:
+            await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests)))
+            await conn.execute(
+                delete(manifest_refs).where(
+                    manifest_refs.c.repo_id == repo_id, manifest_refs.c.parent_digest.in_(digests)
+                )
+            )
+            result = await conn.execute(
+                delete(manifests).where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(digests))
+            )
+        return result.rowcount
+
     async def delete_tag(self, repo_id: int, tag: str) -> bool:
         async with self._write() as conn:
             result = await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.name == tag))
