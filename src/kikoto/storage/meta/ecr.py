@@ -63,6 +63,30 @@ class ImageRecord:
     activated_at: float | None = None
 
 
+def _image_records(rows, tag_rows) -> list[ImageRecord]:
+    """Image records from manifest rows and the (name, digest) rows of their tags."""
+    by_digest: dict[str, list[str]] = {}
+    for tag in tag_rows:
+        by_digest.setdefault(tag.digest, []).append(tag.name)
+    return [
+        ImageRecord(
+            r.digest,
+            tuple(by_digest.get(r.digest, ())),
+            r.media_type,
+            r.config_media_type,
+            r.artifact_type,
+            r.subject_digest,
+            r.image_size if r.image_size is not None else r.size,
+            r.pushed_at,
+            r.last_pulled_at,
+            r.storage_class,
+            r.archived_at,
+            r.activated_at,
+        )
+        for r in rows
+    ]
+
+
 def _record(row) -> RepositoryRecord:
     values = {c: getattr(row, c) for c in ("id", "name", "created_at", *SETTINGS_COLUMNS)}
     for column in JSON_COLUMNS:
@@ -142,26 +166,7 @@ class EcrStore(SqlStore):
             .where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
             .order_by(tags.c.name)
         )
-        by_digest: dict[str, list[str]] = {}
-        for tag in (await conn.execute(tag_query)).all() if digests else []:
-            by_digest.setdefault(tag.digest, []).append(tag.name)
-        return [
-            ImageRecord(
-                r.digest,
-                tuple(by_digest.get(r.digest, ())),
-                r.media_type,
-                r.config_media_type,
-                r.artifact_type,
-                r.subject_digest,
-                r.image_size if r.image_size is not None else r.size,
-                r.pushed_at,
-                r.last_pulled_at,
-                r.storage_class,
-                r.archived_at,
-                r.activated_at,
-            )
-            for r in rows
-        ]
+        return _image_records(rows, (await conn.execute(tag_query)).all() if digests else [])
 
     async def images_page(
         self,
@@ -206,52 +211,17 @@ class EcrStore(SqlStore):
             return [_record(row) for row in await conn.execute(query)]
 
     async def images(self, repo_id: int) -> list[ImageRecord]:
-        """Every image (manifest) of a repository with its tags, oldest push first."""
+        """Every image (manifest) of a repository with its tags, oldest push first (lifecycle
+        evaluation needs them all; listings page with `images_page`)."""
         query = (
-            select(
-                manifests.c.digest,
-                manifests.c.media_type,
-                manifests.c.config_media_type,
-                manifests.c.artifact_type,
-                manifests.c.subject_digest,
-                manifests.c.image_size,
-                manifests.c.size,
-                manifests.c.pushed_at,
-                manifests.c.last_pulled_at,
-                manifests.c.storage_class,
-                manifests.c.archived_at,
-                manifests.c.activated_at,
-            )
+            self._image_columns()
             .where(manifests.c.repo_id == repo_id)
             .order_by(manifests.c.pushed_at, manifests.c.digest)
         )
+        tag_query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id).order_by(tags.c.name)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-            tag_rows = (
-                await conn.execute(
-                    select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id).order_by(tags.c.name)
-                )
-            ).all()
-        by_digest: dict[str, list[str]] = {}
-        for tag in tag_rows:
-            by_digest.setdefault(tag.digest, []).append(tag.name)
-        return [
-            ImageRecord(
-                r.digest,
-                tuple(by_digest.get(r.digest, ())),
-                r.media_type,
-                r.config_media_type,
-                r.artifact_type,
-                r.subject_digest,
-                r.image_size if r.image_size is not None else r.size,
-                r.pushed_at,
-                r.last_pulled_at,
-                r.storage_class,
-                r.archived_at,
-                r.activated_at,
-            )
-            for r in rows
-        ]
+            return _image_records(rows, (await conn.execute(tag_query)).all())
 
     async def parents(self, repo_id: int, digest: str) -> list[str]:
         """Indexes in the repository that list `digest` as a child."""
