@@ -375,6 +375,50 @@ def measure(target: Target, work: Path, blob: Path, digest: str, layout: Layout,
     return results
 
 
+def disk_durable_write(root: Path, size: int = 512 * MiB) -> float:
+    """The disk's durable write rate (MiB/s): what a push that fsyncs can reach at best."""
+    path, chunk = root / "disk-probe.bin", os.urandom(8 * MiB)
+    started = time.perf_counter()
+    with open(path, "wb") as fh:
+        for _ in range(size // len(chunk)):
+            fh.write(chunk)
+        fh.flush()
+        os.fsync(fh.fileno())
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    return size / MiB / elapsed
+
+
+def bare_handler_ceiling(workers: int, seconds: int) -> float:
+    """Requests/s of a bare aiohttp + uvloop handler with the same workers and the same wrk."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "ceiling.py"), str(port), str(workers)], start_new_session=True
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        target = Target("ceiling", process, f"http://127.0.0.1:{port}", {}, workers)
+        rate = wrk(target, "/v2/anything", seconds)
+        target._sampling = False
+        return rate
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(10)
+
+
+def limits_table(kikoto: dict, limits: dict) -> str:
+    """Kikötő's rates as a share of what this machine allows at all."""
+    disk, bare = limits["disk_durable_write_mib_s"], limits["bare_aiohttp_req_s"]
+    rows = [
+        ("disk's durable write (512 MiB + fsync, MiB/s) vs large push", disk, kikoto["large_push_mib_s"]),
+        ("bare aiohttp + uvloop handler (req/s) vs manifest GET", bare, kikoto["manifest_get_req_s"]),
+        ("bare aiohttp + uvloop handler (req/s) vs 4 KiB blob GET", bare, kikoto["blob_4k_get_req_s"]),
+    ]
+    lines = ["| against the machine's own limits | limit | Kikötő | share |", "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {limit:,.0f} | {ours:,.0f} | {ours / limit:.0%} |" for label, limit, ours in rows]
+    return "\n".join(lines)
+
+
 ROWS = [  # key, label, higher is better
     ("large_push_mib_s", "large blob push, 512 MiB monolithic (MiB/s)", True),
     ("large_pull_mib_s", "large blob pull, 8 parallel (aggregate MiB/s)", True),
@@ -436,7 +480,13 @@ def main() -> None:
             "quick": args.quick,
             "results": results,
         }
-        markdown = table(results)
+        settle()
+        limits = {
+            "disk_durable_write_mib_s": disk_durable_write(work, (64 if args.quick else 512) * MiB),
+            "bare_aiohttp_req_s": bare_handler_ceiling(args.workers, 5 if args.quick else 10),
+        }
+        report["limits"] = limits
+        markdown = table(results) + "\n\n" + limits_table(results["kikoto"], limits)
         print(markdown)
         stamp = datetime.date.today().isoformat() + ("-quick" if args.quick else "")
         (ROOT / "bench" / "results" / f"{stamp}.json").write_text(json.dumps(report, indent=2))
