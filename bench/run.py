@@ -376,7 +376,16 @@ def measure(target: Target, work: Path, blob: Path, digest: str, layout: Layout,
 
 
 def disk_durable_write(root: Path, size: int = 512 * MiB) -> float:
-    """The disk's durable write rate (MiB/s): what a push that fsyncs can reach at best."""
+    """The disk's durable write rate (MiB/s): what a push that fsyncs can reach at best (the
+    median of three, each after the page cache's write-back has settled: this disk varies)."""
+    rates = []
+    for _ in range(3):
+        settle()
+        rates.append(_durable_write_once(root, size))
+    return statistics.median(rates)
+
+
+def _durable_write_once(root: Path, size: int) -> float:
     path, chunk = root / "disk-probe.bin", os.urandom(8 * MiB)
     started = time.perf_counter()
     with open(path, "wb") as fh:
