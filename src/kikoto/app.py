@@ -211,7 +211,9 @@ def compose(settings: Settings) -> Registry:
 
 def build_app(settings: Settings, background_jobs: bool = True) -> web.Application:
     registry = compose(settings)
-    app = web.Application(middlewares=[error_middleware, address_rate_middleware, name_middleware, auth_middleware])
+    # Per-address rate limiting is a middleware only when configured: each layer costs every request.
+    limited = [address_rate_middleware] if settings.rate_limit_per_address else []
+    app = web.Application(middlewares=[error_middleware, *limited, name_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[BUDGET] = BodyBudget(settings.request_memory_limit)
     app[BODY_IDLE] = settings.body_idle_timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .digests import Digest, parse_digest
 from .errors import ManifestInvalid, NameInvalid
@@ -14,8 +15,14 @@ REPOSITORY_NAME_MAX = 256  # ECR's limit; clients cap host + name at 255 anyway
 TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 
+@lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    """Checked on every request with a repository in its path: the same few names, cached."""
+    return len(name) <= REPOSITORY_NAME_MAX and REPOSITORY_NAME.fullmatch(name) is not None
+
+
 def check_repository_name(name: str) -> str:
-    if len(name) > REPOSITORY_NAME_MAX or not REPOSITORY_NAME.fullmatch(name):
+    if not _valid_name(name):
         raise NameInvalid(f"invalid repository name: {name!r}", detail={"name": name})
     return name
 

@@ -77,11 +77,19 @@ class RegistrySettings:
     # -- pull-time update exclusions ----------------------------------------------------------------
 
     async def exclusions(self) -> list[str]:
-        return json.loads(await self._document(EXCLUSIONS_DOCUMENT) or "[]")
+        return sorted(await self._excluded_set())
+
+    async def _excluded_set(self) -> frozenset[str]:
+        cached, token = self._cache.get("excluded-set")  # asked on every pull: parsed once per change
+        if cached is not None:
+            return cached
+        parsed = frozenset(json.loads(await self._document(EXCLUSIONS_DOCUMENT) or "[]"))
+        self._cache.put("excluded-set", parsed, token)
+        return parsed
 
     async def excluded(self, principal_arn: str | None) -> bool:
         """Whether pulls by this principal leave lastRecordedPullTime alone (scanners, warmers)."""
-        return bool(principal_arn) and principal_arn in await self.exclusions()
+        return bool(principal_arn) and principal_arn in await self._excluded_set()
 
     async def register(self, principal_arn: str) -> None:
         current = await self.exclusions()
