@@ -151,7 +151,13 @@ def compose(settings: Settings) -> Registry:
     blob_store = open_blob_store(settings)
     identities = identities_for(settings, engine, changes)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
-    access = Access(ecr_store, settings.account_id, settings.region, VersionedCache(changes, max_age))
+    access = Access(
+        ecr_store,
+        settings.account_id,
+        settings.region,
+        VersionedCache(changes, max_age),
+        decisions=VersionedCache(changes, max_age),
+    )
     token_key = hashlib.sha256(b"kikoto paging tokens\0" + identities.master_key).digest()
     admin = RepositoryAdmin(ecr_store, access, registry, token_key)
     repositories = Repositories(

@@ -15,10 +15,20 @@ from .identity import Principal
 
 
 class Access:
-    def __init__(self, store: EcrStore, account: str, region: str, cache: VersionedCache | None = None):
+    def __init__(
+        self,
+        store: EcrStore,
+        account: str,
+        region: str,
+        cache: VersionedCache | None = None,
+        decisions: VersionedCache | None = None,
+    ):
         self.store = store
         self.account, self.region = account, region
         self._policies = cache or VersionedCache(None, 0)
+        # (principal, action, repository) -> decision, until any change to keys or policies: the
+        # same few questions are asked on every pull, and the answer is pure.
+        self._decisions = decisions or VersionedCache(None, 0)
 
     def resource(self, repository: str | None) -> str:
         return repository_arn(self.region, self.account, repository) if repository else "*"
@@ -42,11 +52,18 @@ class Access:
 
     async def decide(self, principal: Principal | None, action: str, repository: str | None) -> str | None:
         """'Allow', 'Deny' (explicitly) or None (nothing allows it)."""
-        policies = [] if principal is None or principal.anonymous else [principal.policy]
+        anonymous = principal is None or principal.anonymous
+        key = (None if anonymous else (principal.arn, principal.key_id), action, repository)
+        cached, token = self._decisions.get(key)
+        if cached is not None:
+            return cached[0]
+        policies = [] if anonymous else [principal.policy]
         if repository:
             policies.append(await self._repository_policy(repository))
-        arn = principal.arn if principal and not principal.anonymous else ANONYMOUS
-        return evaluate(policies, arn, self.account, action, self.resource(repository))
+        arn = ANONYMOUS if anonymous else principal.arn
+        decision = evaluate(policies, arn, self.account, action, self.resource(repository))
+        self._decisions.put(key, (decision,), token)
+        return decision
 
     async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
         return await self.decide(principal, action, repository) == "Allow"
