@@ -52,15 +52,15 @@ class Access:
 
     async def decide(self, principal: Principal | None, action: str, repository: str | None) -> str | None:
         """'Allow', 'Deny' (explicitly) or None (nothing allows it)."""
-        anonymous = principal is None or principal.anonymous
-        key = (None if anonymous else (principal.arn, principal.key_id), action, repository)
+        known = principal if principal is not None and not principal.anonymous else None
+        key = ((known.arn, known.key_id) if known else None, action, repository)
         cached, token = self._decisions.get(key)
         if cached is not None:
             return cached[0]
-        policies = [] if anonymous else [principal.policy]
+        policies = [known.policy] if known else []
         if repository:
             policies.append(await self._repository_policy(repository))
-        arn = ANONYMOUS if anonymous else principal.arn
+        arn = known.arn if known else ANONYMOUS
         decision = evaluate(policies, arn, self.account, action, self.resource(repository))
         self._decisions.put(key, (decision,), token)
         return decision
