@@ -169,7 +169,7 @@ def compose(settings: Settings) -> Registry:
     blobs = Blobs(
         meta, blob_store, repositories, cache=VersionedCache(changes, max_age), min_free_space=settings.min_free_space
     )
-    registry_settings = RegistrySettings(ecr_store, VersionedCache(changes, max_age))
+    registry_settings = RegistrySettings(ecr_store, VersionedCache(changes, max_age), token_key)
     manifests = Manifests(
         meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=VersionedCache(changes, max_age)
     )

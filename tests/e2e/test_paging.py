@@ -9,31 +9,15 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from ..helpers import sha256
+from ..helpers import SHARED_CONFIG, numbered_manifest, sha256
 
 pytestmark = pytest.mark.e2e
 OCI = "application/vnd.oci.image.manifest.v1+json"
-CONFIG = b'{"architecture":"amd64","os":"linux"}'
-
-
-def manifest(n: int) -> bytes:
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": sha256(CONFIG),
-                "size": len(CONFIG),
-            },
-            "layers": [],
-            "annotations": {"n": str(n)},
-        }
-    ).encode()
+CONFIG = SHARED_CONFIG
 
 
 def push(session, server, repo: str, n: int, tags: list[str]) -> str:
-    body = manifest(n)
+    body = numbered_manifest(n)
     for reference in tags or [sha256(body)]:
         response = session.put(
             f"{server.url}/v2/{repo}/manifests/{reference}", data=body, headers={"Content-Type": OCI}, timeout=10
@@ -130,7 +114,7 @@ def test_referrers_page_by_key_through_the_filter(server):
         assert (
             session.post(f"{server.url}/v2/signed/blobs/uploads/?digest={sha256(blob)}", data=blob).status_code == 201
         )
-    subject_body = manifest(0)
+    subject_body = numbered_manifest(0)
     subject = push(session, server, "signed", 0, ["v1"])
     expected = {}
     for n in range(9):
@@ -177,4 +161,29 @@ def test_referrers_page_by_key_through_the_filter(server):
                 "nextToken"
             ],
         )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_short_lists_page_with_signed_tokens_too(server):
+    """Creation templates and pull-time exclusions: kept in memory, paged by key like the rest."""
+    ecr = server.ecr()
+    prefixes = [f"team{n}" for n in range(5)]
+    for prefix in prefixes:
+        ecr.create_repository_creation_template(prefix=prefix, appliedFor=["CREATE_ON_PUSH"])
+    arns = [f"arn:aws:iam::000000000000:user/scanner{n}" for n in range(5)]
+    for arn in arns:
+        ecr.register_pull_time_update_exclusion(principalArn=arn)
+    pages = ecr.get_paginator("describe_repository_creation_templates").paginate(PaginationConfig={"PageSize": 2})
+    assert [t["prefix"] for page in pages for t in page["repositoryCreationTemplates"]] == prefixes
+    seen, token = [], None
+    while True:
+        page = ecr.list_pull_time_update_exclusions(maxResults=2, **({"nextToken": token} if token else {}))
+        seen += page["pullTimeUpdateExclusions"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert seen == arns
+    forged = token or ecr.list_pull_time_update_exclusions(maxResults=1)["nextToken"]
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_repository_creation_templates(maxResults=1, nextToken=forged)  # another listing's token
     assert raised.value.response["Error"]["Code"] == "InvalidParameterException"

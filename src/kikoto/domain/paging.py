@@ -1,4 +1,4 @@
-"""Paging: `n`/`last` for the OCI list endpoints, opaque nextTokens for the ECR API."""
+"""Paging: `n`/`last` for the OCI list endpoints, signed keyset nextTokens for the ECR API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 
 from .errors import PageSizeInvalid
 
-MAX_OFFSET = 2**62  # no listing is longer; a token beyond it (1e400, -1) was not issued here
 MAX_PAGE = 10_000  # a larger `n` is clamped; the Link header then tells the client there is more
 
 
@@ -20,22 +19,6 @@ def parse_page_size(raw: str | None) -> int | None:
     if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, and int("²") fails
         raise PageSizeInvalid(f"n must be a non-negative integer, got {raw!r}")
     return min(int(raw), MAX_PAGE)
-
-
-def page_by_token(items: list, max_results: int | None, next_token: str | None, default: int = 100):
-    """ECR-style paging over an ordered list: (this page, the opaque token for the next or None)."""
-    start = 0
-    if next_token:
-        try:
-            start = json.loads(base64.urlsafe_b64decode(next_token.encode()))["offset"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            start = None
-        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= MAX_OFFSET:
-            raise ValueError("the nextToken is not one this registry issued")
-    size = max_results or default
-    end = start + size
-    token = base64.urlsafe_b64encode(json.dumps({"offset": end}).encode()).decode() if end < len(items) else None
-    return items[start:end], token
 
 
 def sign_token(key: bytes, scope: str, position: list) -> str:

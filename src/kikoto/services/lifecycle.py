@@ -272,7 +272,9 @@ class Lifecycle:
     async def update_storage_class(self, name: str, image_id: dict, target: str) -> tuple[str, str]:
         """Archive or restore one image; (repository name, its digest)."""
         record = await self._repository(name)
-        images = await self.ecr.images(record.id)
+        digests = [image_id["imageDigest"]] if "imageDigest" in image_id else []
+        tag_names = [image_id["imageTag"]] if "imageTag" in image_id else []
+        images = await self.ecr.find_images(record.id, digests, tag_names)  # just the image named
         found = next(
             (
                 i

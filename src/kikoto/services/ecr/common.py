@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, RepositoryNotFound
-from ...domain.paging import page_by_token
+from ...domain.paging import open_token, sign_token
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,20 @@ def invalid_parameter(field: str, constraint: str) -> InvalidParameter:
     return InvalidParameter(f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'")
 
 
-def paginate(items: list, params: dict, default: int = 100):
+def keyset_page(
+    items: list, key, scope: str, token_key: bytes, max_results: int | None, next_token: str | None, default: int = 100
+):
+    """(a page of `items`, sorted by `key`, after the signed position in `next_token`; the next
+    token): the same signed keyset tokens as the database listings, for short in-memory lists."""
     try:
-        return page_by_token(items, params.get("maxResults"), params.get("nextToken"), default)
-    except ValueError:
+        after = open_token(token_key, scope, next_token)[0] if next_token else None
+    except (ValueError, IndexError):
         raise invalid_parameter("nextToken", "Invalid pagination token") from None
+    ordered = sorted(items, key=key)
+    if after is not None:
+        ordered = [i for i in ordered if key(i) > after]
+    limit = max_results or default
+    if len(ordered) <= limit:
+        return ordered, None
+    page = ordered[:limit]
+    return page, sign_token(token_key, scope, [key(page[-1])])

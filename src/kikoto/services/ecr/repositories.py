@@ -22,7 +22,7 @@ from ...domain.paging import open_token, sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...storage.meta.ecr import EcrStore, RepositoryRecord
 from ..access import Access
-from .common import RegistryIdentity, invalid_parameter, paginate, repository_not_found
+from .common import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found
 
 log = logging.getLogger("kikoto.ecr")
 TEMPLATE_FIELDS = (
@@ -268,7 +268,9 @@ class RepositoryAdmin:
         templates = await self.store.templates()
         if prefixes:
             templates = [t for t in templates if t["prefix"] in {p.rstrip("/") for p in prefixes}]
-        return paginate(templates, {"maxResults": max_results, "nextToken": next_token})
+        return keyset_page(
+            templates, lambda t: t["prefix"], "RepositoryCreationTemplates", self.token_key, max_results, next_token
+        )
 
     async def create_from_template(self, name: str) -> RepositoryRecord | None:
         """CREATE_ON_PUSH: create `name` from the most specific template that applies, if any."""

@@ -11,7 +11,7 @@ import json
 from ...domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
 from ...storage.changes import VersionedCache
 from ...storage.meta.ecr import EcrStore
-from .common import paginate
+from .common import keyset_page
 
 # name -> (allowed values, default). ECR documents AWS_NATIVE for the basic scan type, V1/V2 for
 # the registry policy scope and ENABLED/DISABLED for blob mounting. Kikötő has always mounted
@@ -26,7 +26,8 @@ EXCLUSIONS_DOCUMENT = "pull_time_update_exclusions"
 
 
 class RegistrySettings:
-    def __init__(self, store: EcrStore, cache: VersionedCache | None = None):
+    def __init__(self, store: EcrStore, cache: VersionedCache | None = None, token_key: bytes = b""):
+        self.token_key = token_key  # signs nextTokens
         self.store = store
         self._cache = cache or VersionedCache(None, 0)
 
@@ -106,4 +107,11 @@ class RegistrySettings:
         await self.store.put_document(EXCLUSIONS_DOCUMENT, json.dumps([a for a in current if a != principal_arn]))
 
     async def list_exclusions(self, params: dict) -> tuple[list[str], str | None]:
-        return paginate(await self.exclusions(), params)
+        return keyset_page(
+            await self.exclusions(),
+            lambda arn: arn,
+            "PullTimeUpdateExclusions",
+            self.token_key,
+            params.get("maxResults"),
+            params.get("nextToken"),
+        )
