@@ -73,3 +73,20 @@ async def push_image(client, repo: str, tag: str, seed: str = "x", layers: int =
 async def error_code(response) -> str:
     body = await response.json()
     return body["errors"][0]["code"]
+
+
+SHARED_CONFIG = b'{"architecture":"amd64","os":"linux"}'
+
+
+def numbered_manifest(n: int) -> bytes:
+    """The n-th of many distinct manifests sharing one config and no layers (cheap to push by
+    the thousand: push SHARED_CONFIG once)."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(SHARED_CONFIG, CONFIG_TYPE),
+            "layers": [],
+            "annotations": {"n": str(n)},
+        }
+    ).encode()

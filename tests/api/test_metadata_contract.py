@@ -4,33 +4,15 @@ while images are pushed and deleted returns every image that stayed exactly once
 
 from __future__ import annotations
 
-import json
-
 from kikoto.app import SERVICES
 
-from ..helpers import OCI_MANIFEST, push_blob, put_manifest, sha256
+from ..helpers import SHARED_CONFIG, numbered_manifest, push_blob, put_manifest, sha256
 
-CONFIG = b'{"architecture":"amd64","os":"linux"}'
-
-
-def body(n: int) -> bytes:
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": sha256(CONFIG),
-                "size": len(CONFIG),
-            },
-            "layers": [],
-            "annotations": {"n": str(n)},
-        }
-    ).encode()
+CONFIG = SHARED_CONFIG
 
 
 async def push(client, n: int, tag: str | None) -> str:
-    content = body(n)
+    content = numbered_manifest(n)
     response = await put_manifest(client, "repo", tag or sha256(content), content)
     assert response.status == 201, await response.text()
     return sha256(content)
@@ -56,8 +38,8 @@ async def test_images_page_by_digest_with_filters(client):
     first = everything[3]
     assert (await store.images_page(repo.id, first, 1, inclusive=True))[0].digest == first
     found = await store.find_images(repo.id, [first], ["t4"])
-    assert {i.digest for i in found} == {first, sha256(body(4))}
-    assert next(i for i in found if i.digest == sha256(body(4))).tags == ("t4",)
+    assert {i.digest for i in found} == {first, sha256(numbered_manifest(4))}
+    assert next(i for i in found if i.digest == sha256(numbered_manifest(4))).tags == ("t4",)
 
 
 async def test_paging_is_stable_while_images_come_and_go(client):
