@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ bench: $(STAMP)
 	@command -v docker-registry >/dev/null && command -v wrk >/dev/null && command -v skopeo >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry wrk skopeo curl >/dev/null)
 	$(BIN)/python bench/run.py
+
+# Costs against the size of the registry (1k/10k/100k images, 10k repositories; SQLite, then
+# PostgreSQL): JSON in bench/results/, log-log charts in docs/scale-*.png. About 25 minutes.
+bench-scale: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	sh scripts/system-deps.sh
+	$(BIN)/python bench/scale.py
