@@ -1,10 +1,13 @@
 #!/bin/sh
-# Debian packages the tests drive: skopeo and podman (real OCI clients), PostgreSQL (the
+# Debian packages the tests drive: skopeo, podman and containerd (real OCI clients), CNCF
+# Distribution (docker-registry: an upstream for the pull-through cache), PostgreSQL (the
 # server binaries and psql). Installs only what is missing; needs root for apt-get.
 set -e
 missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v podman >/dev/null 2>&1 || missing="$missing podman"
+command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
+command -v ctr >/dev/null 2>&1 || missing="$missing containerd"
 command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing="$missing postgresql"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from .http.ecr.context import ECR, EcrServices
 from .http.errors import error_middleware
 from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits, address_rate_middleware
 from .http.metrics import healthz, metrics_handler, readyz_handler
-from .http.oci.common import BLOBS, MANIFESTS, REPOSITORIES
+from .http.oci.common import BLOBS, MANIFESTS, PULL_THROUGH, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
 from .jobs.scheduler import Scheduler
 from .services.access import Access
@@ -25,6 +28,7 @@ from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
 from .services.ecr.layers import Layers
+from .services.ecr.pullthrough import PullThroughRules
 from .services.ecr.repositories import RepositoryAdmin
 from .services.ecr.settings import RegistrySettings
 from .services.fsck import Fsck
@@ -32,7 +36,9 @@ from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
 from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
+from .services.pullthrough import OneFetch, PullThroughCache
 from .services.repositories import Repositories
+from .services.secrets import Secrets
 from .services.signing import Signing
 from .storage.blobs.filesystem import FilesystemBlobStore
 from .storage.blobs.s3 import S3BlobStore
@@ -42,8 +48,10 @@ from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
 from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.listen import listen_for_changes
+from .storage.meta.pullthrough import PullThroughStore
 from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
+from .upstream.registry import Upstreams
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)
@@ -67,8 +75,10 @@ class Registry:
     signing: Signing
     changes: ChangeCounter
     blob_store: object
+    pull_through: PullThroughCache
 
     async def close(self) -> None:
+        await self.pull_through.upstreams.close()
         await self.meta.close()
 
 
@@ -185,6 +195,30 @@ def compose(settings: Settings) -> Registry:
     )
     manifests.pushed_listeners.append(signing.image_pushed)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
+    pull_through_store = PullThroughStore(engine, changes=changes)
+    secrets = Secrets(pull_through_store, identities.master_key, settings.account_id, settings.region, token_key)
+    upstreams = Upstreams()
+    rules = PullThroughRules(
+        pull_through_store,
+        secrets,
+        upstreams,
+        registry,
+        token_key,
+        settings.pull_through_insecure_upstreams,
+        VersionedCache(changes, max_age),
+    )
+    pull_through = PullThroughCache(
+        rules,
+        pull_through_store,
+        meta,
+        repositories,
+        manifests,
+        blobs,
+        upstreams,
+        OneFetch(lifecycle_store, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
+        lambda name, rule: admin.create_for_cache(name, rule.prefix),
+        settings.pull_through_tag_ttl,
+    )
     ecr = EcrServices(
         registry=registry,
         identities=identities,
@@ -195,6 +229,8 @@ def compose(settings: Settings) -> Registry:
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id, token_key=token_key),
         settings=registry_settings,
         signing=signing,
+        pull_through=rules,
+        secrets=secrets,
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
@@ -212,6 +248,7 @@ def compose(settings: Settings) -> Registry:
         signing,
         changes,
         blob_store,
+        pull_through,
     )
 
 
@@ -231,10 +268,13 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[REPOSITORIES] = registry.repositories
     app[BLOBS] = registry.blobs
     app[MANIFESTS] = registry.manifests
+    app[PULL_THROUGH] = registry.pull_through
     app[ECR] = registry.ecr
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
-    app.router.add_get("/metrics", metrics_handler(registry.lifecycle_store, settings.public_metrics))
+    app.router.add_get(
+        "/metrics", metrics_handler(registry.lifecycle_store, settings.public_metrics, registry.pull_through.stats)
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)

@@ -25,6 +25,8 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     create_on_push: bool = False  # create any missing repository on push (ECR: only CREATE_ON_PUSH templates do)
     allow_sparse_index: bool = False  # accept indexes whose children are not in the repository
+    pull_through_tag_ttl: float = 86400.0  # a cached tag is re-checked upstream at most this often (ECR: 24 h)
+    pull_through_insecure_upstreams: bool = False  # allow http:// upstreams (tests, private networks)
     log_level: str = "info"
     account_id: str = "000000000000"  # the 12-digit registry id in ARNs and responses
     region: str = "us-east-1"  # the SigV4 region clients sign for

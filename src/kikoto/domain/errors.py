@@ -80,6 +80,14 @@ class SigningConfigurationNotFound(NotFound):
     pass
 
 
+class PullThroughRuleNotFound(NotFound):
+    default = "the pull through cache rule does not exist"
+
+
+class SecretNotFound(NotFound):
+    default = "Secrets Manager can't find the specified secret."
+
+
 class ExclusionNotFound(NotFound):
     pass
 
@@ -108,6 +116,14 @@ class LayerAlreadyExists(AlreadyExists):
 
 
 class ExclusionAlreadyExists(AlreadyExists):
+    pass
+
+
+class PullThroughRuleAlreadyExists(AlreadyExists):
+    pass
+
+
+class SecretAlreadyExists(AlreadyExists):
     pass
 
 
@@ -251,6 +267,28 @@ class ImageArchived(KikotoError):
 
 class Unsupported(KikotoError):
     default = "the operation is unsupported"
+
+
+class UnsupportedUpstream(InvalidInput):
+    """A pull-through cache rule names an upstream Kikötő cannot (or may not) pull from."""
+
+
+class SecretUnusable(InvalidInput):
+    """The secret exists but cannot be used now (scheduled for deletion, or not JSON with the
+    fields a pull-through cache rule needs)."""
+
+
+class PullThroughPushRefused(AccessDenied):
+    """A pull-through cache repository receives images from its upstream only."""
+
+
+class UpstreamFailed(KikotoError):
+    """The upstream registry of a pull-through cache could not give what was never cached.
+    `status` is what the upstream answered (0: unreachable)."""
+
+    def __init__(self, message: str, status: int = 0, retry_after: float | None = None, missing: bool = False):
+        super().__init__(message)
+        self.status, self.retry_after, self.missing = status, retry_after, missing
 
 
 # -- capacity -------------------------------------------------------------------------------------

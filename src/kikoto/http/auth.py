@@ -33,6 +33,9 @@ SCOPE_ACTIONS = {
         "ecr:BatchCheckLayerAvailability",
         "ecr:ListImages",
         "ecr:ListImageReferrers",
+        # a pull into a pull-through cache repository (still only what the policies allow)
+        "ecr:BatchImportUpstreamImage",
+        "ecr:CreateRepository",
     },
     "push": {
         "ecr:InitiateLayerUpload",

@@ -50,6 +50,7 @@ OCI_ERRORS: dict[type, tuple[str, int]] = {
     e.Throttled: ("TOOMANYREQUESTS", 429),
     e.RequestTimeout: ("SIZE_INVALID", 408),
     e.StorageFull: ("UNKNOWN", 507),
+    e.UpstreamFailed: ("UNAVAILABLE", 503),  # Distribution's code for a registry that cannot answer now
 }
 
 
@@ -81,6 +82,9 @@ def as_oci(error: e.KikotoError | OciError) -> OciError:
         headers = range_headers(error.repository, error.upload_id, error.offset)
     elif isinstance(error, e.Throttled):
         headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
+    elif isinstance(error, e.UpstreamFailed) and error.status == 429:  # the upstream's rate limit, passed on
+        code, status = "TOOMANYREQUESTS", 429
+        headers = {"Retry-After": str(int(error.retry_after or 60))}
     elif isinstance(error, e.RequestTimeout):
         headers = {"Connection": "close"}
     return OciError(code, error.message, status, headers, error.detail)

@@ -13,6 +13,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 
 from .auth import allowed, authorize
 
@@ -27,10 +28,35 @@ GC_BLOBS = Counter("kikoto_gc_blobs", "Blobs freed by garbage collection", regis
 GC_BYTES = Counter("kikoto_gc_bytes", "Bytes freed by garbage collection", registry=REGISTRY)
 
 
-def metrics_handler(lifecycle_store, public: bool):
+class ProcessCounts:
+    """Exports a service's per-process event counts (a collections.Counter) as one counter
+    family with an `event` label."""
+
+    def __init__(self, name: str, documentation: str, counts):
+        self.name, self.documentation, self.counts = name, documentation, counts
+
+    def collect(self):
+        family = CounterMetricFamily(self.name, self.documentation, labels=["event"])
+        for event, value in sorted(self.counts.items()):
+            family.add_metric([event], value)
+        yield family
+
+
+PULL_THROUGH = ProcessCounts(
+    "kikoto_pull_through",
+    "Pull-through cache events: upstream fetches, cached content served while the upstream failed",
+    {},
+)
+REGISTRY.register(PULL_THROUGH)
+
+
+def metrics_handler(lifecycle_store, public: bool, pull_through_counts=None):
     """Repository names are information: the full metrics need a principal allowed
     `kikoto:ReadMetrics` (Basic with an access key pair or a login password, or Bearer).
     With `public_metrics`, anyone gets the registry-wide figures without any names."""
+
+    if pull_through_counts is not None:
+        PULL_THROUGH.counts = pull_through_counts
 
     async def metrics(request: web.Request) -> web.Response:
         named = await allowed(request, None, "kikoto:ReadMetrics")

@@ -142,9 +142,10 @@ class Blobs:
 
     # -- uploads --------------------------------------------------------------------------
 
-    async def start_upload(self, repository: str, algorithm: str = "sha256") -> UploadState:
+    async def start_upload(self, repository: str, algorithm: str = "sha256", cache: bool = False) -> UploadState:
+        """A new upload; `cache`: written by the pull-through cache, not pushed by a client."""
         check_algorithm(algorithm)
-        repo = await self.repositories.for_push(repository)
+        repo = await (self.repositories.get(repository) if cache else self.repositories.for_push(repository))
         free = self.store.free_space()
         if free is not None and free < self.min_free_space:  # refuse early, not half-way through a layer
             raise storage_full(f"{free} bytes free, below the min_free_space floor of {self.min_free_space}")

@@ -92,6 +92,17 @@ class Manifests:
             await listener(repository, pushed)
         return pushed
 
+    async def cache(self, repository: str, content: bytes, content_type: str | None, digest: str, tags: list[str]):
+        """Store a manifest fetched from a pull-through cache's upstream, under the digest the
+        upstream named (checked), with `tags` moved to it; what it references is fetched later."""
+        actual = digest_bytes(content, digest.split(":", 1)[0] if ":" in digest else "sha256")
+        if str(actual) != digest:
+            raise DigestInvalid(f"the upstream sent a manifest whose digest is {actual}, not {digest}")
+        manifest = parse_manifest(content, content_type, digest)
+        repo = await self.repositories.get(repository)
+        await self.meta.put_manifest(repo, manifest, content, tags, True, lazy=True)
+        self._cache.put(digest, content)
+
     async def pull(
         self, repository: str, reference: str, with_content: bool = True, record_pull: bool = True
     ) -> PulledManifest:

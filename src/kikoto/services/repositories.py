@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.errors import RepositoryNotFound
+from ..domain.errors import PullThroughPushRefused, RepositoryNotFound
 from ..domain.names import check_repository_name
 from ..storage.changes import VersionedCache
 from ..storage.meta.store import MetadataStore, Repository
@@ -38,6 +38,11 @@ class Repositories:
         check_repository_name(name)
         repo = await self._lookup(name)
         if repo is not None:
+            if repo.upstream is not None:
+                raise PullThroughPushRefused(
+                    f"repository {name!r} is a pull-through cache (rule {repo.upstream!r}): "
+                    f"its images come from the upstream registry and cannot be pushed"
+                )
             return repo
         if self.create_on_push:
             return await self.meta.ensure_repository(name)

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from aiohttp import web
 from botocore.model import OperationNotFoundError
@@ -21,12 +22,14 @@ from ..limits import RATE_LIMITS, read_body
 from .context import ECR, Call, EcrServices
 
 __all__ = ["ECR", "EcrServices", "handle"]
-from .errors import EcrError, ecr_error_response, ecr_response
+from .errors import ECR_ERRORS, SECRETS_ERRORS, EcrError, ecr_error_response, ecr_response
 from .operations import OPERATIONS
+from .secretsmanager import SECRETS_OPERATIONS
 from .validation import service_model, validate
 
 log = logging.getLogger("kikoto.ecr")
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+SECRETS_PREFIX = "secretsmanager."
 # The largest body each operation may send, read only once the signature's key is known to be
 # active: an UploadLayerPart carries up to 20 MiB in base64 (28 MiB), a PutImage a manifest of
 # up to 4 MiB characters (JSON escapes may double it), every other request a few KiB.
@@ -34,16 +37,32 @@ BODY_LIMITS = {"UploadLayerPart": 28 << 20 | 64 << 10, "PutImage": 8 << 20}
 DEFAULT_BODY_LIMIT = 1 << 20
 
 
-async def _authenticate(request: web.Request, ecr: EcrServices, operation: str) -> tuple[Principal, bytes]:
+@dataclass(frozen=True)
+class AwsService:
+    """An AWS JSON 1.1 service answered on this endpoint, chosen by the X-Amz-Target prefix."""
+
+    name: str  # the SigV4 service name, the model's name and the IAM action prefix
+    target_prefix: str
+    operations: dict
+    errors: dict
+
+
+ECR_SERVICE = AwsService("ecr", TARGET_PREFIX, OPERATIONS, ECR_ERRORS)
+SECRETS_SERVICE = AwsService("secretsmanager", SECRETS_PREFIX, SECRETS_OPERATIONS, SECRETS_ERRORS)
+
+
+async def _authenticate(
+    request: web.Request, ecr: EcrServices, operation: str, service: str = "ecr"
+) -> tuple[Principal, bytes]:
     """The caller and the request body. Everything the headers can prove is checked before a
     byte of the body is read (form, clock, scope, an active key): an unauthenticated client
     costs a few KiB at most. The body is then hashed as it arrives, within its operation's
     limit and the worker's memory budget, and the signature checked over it."""
     signed = sigv4.parse_authorization(request.headers)
     sigv4.check_clock(signed.timestamp)
-    if signed.service != "ecr":
+    if signed.service != service:
         raise sigv4.SignatureError(
-            "InvalidSignatureException", "Credential should be scoped to correct service: 'ecr'."
+            "InvalidSignatureException", f"Credential should be scoped to correct service: '{service}'."
         )
     if signed.region != ecr.registry.region:
         raise sigv4.SignatureError(
@@ -95,32 +114,37 @@ async def handle(request: web.Request) -> web.Response:
     ecr = request.app[ECR]
     params: dict = {}
     target = request.headers.get("X-Amz-Target", "")
-    operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+    service = SECRETS_SERVICE if target.startswith(SECRETS_PREFIX) else ECR_SERVICE
+    operation = target[len(service.target_prefix) :] if target.startswith(service.target_prefix) else ""
     try:
         try:
-            principal, body = await _authenticate(request, ecr, operation)
+            principal, body = await _authenticate(request, ecr, operation, service.name)
         except sigv4.SignatureError as exc:
             raise EcrError(exc.error_type, exc.message, status=403) from None
         if wait := request.app[RATE_LIMITS].check("principal", principal.key_id or ""):
             raise Throttled(f"Rate exceeded for {principal.arn}", wait)
         try:
-            model = service_model().operation_model(operation)
+            model = service_model(service.name).operation_model(operation)
         except OperationNotFoundError:
             raise EcrError("UnknownOperationException", f"Unknown operation {target[:200]!r}") from None
         params = _parse(body)
         validate(params, model.input_shape)
-        handler = OPERATIONS.get(operation)
+        handler = service.operations.get(operation)
         if handler is None:
-            raise EcrError("UnsupportedOperationException", f"Kikötő does not support {operation} yet.")
-        repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
-        await ecr.access.require(principal, f"ecr:{operation}", repository)
-        _this_registry(ecr, principal, operation, params, repository)
+            unsupported = "UnsupportedOperationException" if service is ECR_SERVICE else "InvalidRequestException"
+            raise EcrError(unsupported, f"Kikötő does not support {operation} yet.")
+        repository = None
+        if service is ECR_SERVICE:
+            repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
+        await ecr.access.require(principal, f"{service.name}:{operation}", repository)
+        if service is ECR_SERVICE:
+            _this_registry(ecr, principal, operation, params, repository)
         started = time.perf_counter()
         result = await handler(Call(ecr, principal, params))
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
         return ecr_response(result, request_id)
     except (KikotoError, EcrError) as failure:
-        return ecr_error_response(failure, request_id, ecr.registry.account)
+        return ecr_error_response(failure, request_id, ecr.registry.account, service.errors)
     except Exception as exc:
         if out_of_space(exc):
             log.error("out of storage space in %s: %s", operation, exc)

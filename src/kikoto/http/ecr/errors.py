@@ -55,6 +55,25 @@ ECR_ERRORS: dict[type, tuple[str, int]] = {
     e.Throttled: ("ThrottlingException", 400),
     e.RequestTimeout: ("RequestTimeoutException", 408),
     e.StorageFull: ("ServerException", 500),
+    e.PullThroughRuleNotFound: ("PullThroughCacheRuleNotFoundException", 400),
+    e.PullThroughRuleAlreadyExists: ("PullThroughCacheRuleAlreadyExistsException", 400),
+    e.UnsupportedUpstream: ("UnsupportedUpstreamRegistryException", 400),
+    e.SecretNotFound: ("SecretNotFoundException", 400),
+    e.SecretUnusable: ("UnableToAccessSecretException", 400),
+    e.UpstreamFailed: ("ServerException", 500),
+}
+
+# The Secrets Manager subset answers on the same endpoint in its own exception names.
+SECRETS_ERRORS: dict[type, tuple[str, int]] = {
+    e.KikotoError: ("InvalidParameterException", 400),
+    e.SecretNotFound: ("ResourceNotFoundException", 400),
+    e.SecretAlreadyExists: ("ResourceExistsException", 400),
+    e.SecretUnusable: ("InvalidRequestException", 400),
+    e.AccessDenied: ("AccessDeniedException", 400),
+    e.Throttled: ("ThrottlingException", 400),
+    e.BodyTooLarge: ("InvalidRequestException", 413),
+    e.RequestTimeout: ("InvalidRequestException", 408),
+    e.StorageFull: ("InternalServiceError", 500),
 }
 
 
@@ -66,11 +85,12 @@ class EcrError(Exception):
         self.error_type, self.message, self.status, self.extra = error_type, message, status, extra
 
 
-def as_ecr(error: e.KikotoError | EcrError, account: str) -> tuple[dict, int, dict]:
-    """(body, status, headers) of an error in ECR's wire format."""
+def as_ecr(error: e.KikotoError | EcrError, account: str, table=ECR_ERRORS) -> tuple[dict, int, dict]:
+    """(body, status, headers) of an error in ECR's wire format (or, with SECRETS_ERRORS,
+    in Secrets Manager's: the same protocol)."""
     if isinstance(error, EcrError):
         return {"__type": error.error_type, "message": error.message, **error.extra}, error.status, {}
-    name, status = lookup(ECR_ERRORS, error)
+    name, status = lookup(table, error)
     message, extra, headers = error.message, {}, {}
     if isinstance(error, e.RepositoryNotFound):  # whichever service noticed, ECR words it so
         message = f"The repository with name '{error.name}' does not exist in the registry with id '{account}'"
@@ -95,6 +115,8 @@ def ecr_response(body: dict, request_id: str, status: int = 200, headers: dict |
     )
 
 
-def ecr_error_response(error: e.KikotoError | EcrError, request_id: str, account: str) -> web.Response:
-    body, status, headers = as_ecr(error, account)
+def ecr_error_response(
+    error: e.KikotoError | EcrError, request_id: str, account: str, table=ECR_ERRORS
+) -> web.Response:
+    body, status, headers = as_ecr(error, account, table)
     return ecr_response(body, request_id, status, headers)

@@ -11,9 +11,10 @@ import re2
 from .errors import EcrError
 
 
-@lru_cache(maxsize=1)
-def service_model():
-    return botocore.session.get_session().get_service_model("ecr")
+@lru_cache(maxsize=2)
+def service_model(name: str = "ecr"):
+    """botocore's model of `name`: ecr, or secretsmanager (the subset a pull-through cache needs)."""
+    return botocore.session.get_session().get_service_model(name)
 
 
 @lru_cache(maxsize=512)

@@ -7,11 +7,14 @@ from pathlib import Path
 from aiohttp import web
 
 from ...domain.digests import parse_digest
+from ...domain.errors import BlobNotFound
+from ...services.pullthrough import BlobFeed
 from ..auth import allowed, authorize
 from ..ecr.context import ECR
 from .common import (
     API_VERSION,
     BLOBS,
+    PULL_THROUGH,
     content_length,
     head_response,
     range_headers,
@@ -33,11 +36,33 @@ def _blob_headers(digest: str) -> dict[str, str]:
     }
 
 
+async def _from_upstream(request: web.Request, name: str, digest: str) -> BlobFeed | None:
+    """A blob missing here, in a pull-through cache repository: fetched from the upstream
+    (None: stored now; a feed: its bytes as this request's fetch writes them)."""
+    cache = request.app[PULL_THROUGH]
+    rule = await cache.rules.match(name)
+    if rule is None:
+        raise BlobNotFound(digest)
+    may_import = await allowed(request, name, "ecr:BatchImportUpstreamImage")
+    return await cache.blob(name, digest, rule, may_import=may_import)
+
+
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer")
     blobs = request.app[BLOBS]
-    location = await blobs.locate(name, digest)
+    try:
+        location = await blobs.locate(name, digest)
+    except BlobNotFound:
+        feed = await _from_upstream(request, name, digest)
+        if feed is not None:
+            response = web.StreamResponse(headers={**_blob_headers(digest), "Content-Length": str(feed.size)})
+            await response.prepare(request)
+            async for chunk in feed.chunks:
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        location = await blobs.locate(name, digest)
     if "Range" not in request.headers and (content := blobs.small_content(location)) is not None:
         return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
@@ -55,7 +80,14 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 async def head_blob(request: web.Request) -> web.Response:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
-    size = await request.app[BLOBS].stat(name, digest)
+    try:
+        size = await request.app[BLOBS].stat(name, digest)
+    except BlobNotFound:
+        feed = await _from_upstream(request, name, digest)
+        if feed is not None:
+            async for _ in feed.chunks:  # HEAD answers once the blob is stored
+                pass
+        size = await request.app[BLOBS].stat(name, digest)
     return head_response(_blob_headers(digest), size)
 
 

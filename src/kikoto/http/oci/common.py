@@ -10,6 +10,7 @@ from ...domain.errors import LengthRequired
 from ...domain.paging import parse_page_size
 from ...services.blobs import Blobs
 from ...services.manifests import Manifests
+from ...services.pullthrough import PullThroughCache
 from ...services.repositories import Repositories
 from ..limits import BODY_IDLE, content_length, idle_limited
 
@@ -18,6 +19,7 @@ __all__ = ["content_length"]
 BLOBS = web.AppKey("blobs", Blobs)
 MANIFESTS = web.AppKey("manifests", Manifests)
 REPOSITORIES = web.AppKey("repositories", Repositories)
+PULL_THROUGH = web.AppKey("pull_through", PullThroughCache)
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 

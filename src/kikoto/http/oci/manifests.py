@@ -9,12 +9,13 @@ from aiohttp import web
 from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
-from ..auth import PRINCIPAL, authorize
+from ..auth import PRINCIPAL, allowed, authorize
 from ..ecr.context import ECR
 from ..limits import read_body
 from .common import (
     API_VERSION,
     MANIFESTS,
+    PULL_THROUGH,
     head_response,
     next_link,
     paged,
@@ -29,7 +30,19 @@ async def get_manifest(request: web.Request) -> web.Response:
     head = request.method == "HEAD"
     principal = request.get(PRINCIPAL)
     record_pull = not (principal and await request.app[ECR].settings.excluded(principal.arn))
-    pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head, record_pull=record_pull)
+    cache = request.app[PULL_THROUGH]
+    if rule := await cache.rules.match(name):  # a pull-through cache repository
+        pulled = await cache.manifest(
+            name,
+            reference,
+            rule,
+            may_import=await allowed(request, name, "ecr:BatchImportUpstreamImage"),
+            may_create=await allowed(request, name, "ecr:CreateRepository"),
+            with_content=not head,
+            record_pull=record_pull,
+        )
+    else:
+        pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head, record_pull=record_pull)
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": pulled.digest,
@@ -82,6 +95,9 @@ async def list_referrers(request: web.Request) -> web.Response:
     subject = str(parse_digest(digest))
     artifact_type = request.query.get("artifactType") or None
     last = request.query.get("last") or None
+    cache = request.app[PULL_THROUGH]
+    if rule := await cache.rules.match(name):
+        await cache.referrers(name, subject, rule, await allowed(request, name, "ecr:BatchImportUpstreamImage"))
     found = await request.app[MANIFESTS].referrers(name, subject, artifact_type, REFERRERS_PAGE + 1, last)
     headers = {**API_VERSION}
     if artifact_type:

@@ -274,15 +274,22 @@ class RepositoryAdmin:
 
     async def create_from_template(self, name: str) -> RepositoryRecord | None:
         """CREATE_ON_PUSH: create `name` from the most specific template that applies, if any."""
+        return await self._from_template(name, "CREATE_ON_PUSH")
+
+    async def create_for_cache(self, name: str, rule_prefix: str) -> RepositoryRecord:
+        """The repository a pull-through cache rule's first pull creates: from the most specific
+        PULL_THROUGH_CACHE template, else with the defaults, as on ECR."""
+        return await self._from_template(name, "PULL_THROUGH_CACHE", {"upstream": rule_prefix}, required=False)
+
+    async def _from_template(self, name: str, applied_for: str, extra: dict | None = None, required: bool = True):
         candidates = [
             t
             for t in await self.store.templates()
-            if "CREATE_ON_PUSH" in t.get("appliedFor", [])
-            and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
+            if applied_for in t.get("appliedFor", []) and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
         ]
-        if not candidates:
+        if not candidates and required:
             return None
-        template = max(candidates, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]))
+        template = max(candidates, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={})
         settings = {
             "tag_mutability": template.get("imageTagMutability", "MUTABLE"),
             "mutability_exclusions": template.get("imageTagMutabilityExclusionFilters"),
@@ -292,5 +299,6 @@ class RepositoryAdmin:
             "resource_tags": template.get("resourceTags"),
             "repository_policy": template.get("repositoryPolicy"),
             "lifecycle_policy": template.get("lifecyclePolicy"),
+            **(extra or {}),
         }
         return await self.store.create_repository(name, settings) or await self.store.repository(name)

@@ -6,6 +6,7 @@ import time
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..changes import ChangeCounter
@@ -16,11 +17,13 @@ NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine, clock=time.time, changes: ChangeCounter | None = None):
+    def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes: ChangeCounter | None = None):
         self.engine = engine
         self._writer = engine.execution_options(kikoto_write=True)  # SQLite: BEGIN IMMEDIATE
         self._clock = clock
         self.changes = changes
+        # INSERT ... ON CONFLICT in the database's own dialect
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @asynccontextmanager
     async def _write(self, changed: bool = True):

@@ -17,6 +17,7 @@ from .schema import (
     repo_blobs,
     repositories,
     tags,
+    upstream_checks,
 )
 
 SETTINGS_COLUMNS = (
@@ -28,6 +29,7 @@ SETTINGS_COLUMNS = (
     "repository_policy",
     "lifecycle_policy",
     "lifecycle_evaluated_at",
+    "upstream",
 )
 JSON_COLUMNS = ("mutability_exclusions", "encryption", "resource_tags")
 
@@ -45,6 +47,7 @@ class RepositoryRecord:
     repository_policy: str | None
     lifecycle_policy: str | None
     lifecycle_evaluated_at: float | None
+    upstream: str | None = None  # the pull-through cache rule that created it
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class EcrStore(SqlStore):
 
     async def delete_repository(self, repo_id: int) -> None:
         async with self._write() as conn:
-            for table in (tags, manifest_refs, manifests, repo_blobs):
+            for table in (upstream_checks, tags, manifest_refs, manifests, repo_blobs):
                 await conn.execute(delete(table).where(table.c.repo_id == repo_id))
             await conn.execute(delete(repositories).where(repositories.c.id == repo_id))
 

@@ -37,6 +37,8 @@ repositories = Table(
     Column("repository_policy", Text),
     Column("lifecycle_policy", Text),
     Column("lifecycle_evaluated_at", Float),
+    # the pull-through cache rule (its ecrRepositoryPrefix) that created the repository (0008)
+    Column("upstream", String(64)),
 )
 
 # Content-addressed and shared by the whole registry: one row per digest, however many repos use it.
@@ -231,4 +233,42 @@ image_signing = Table(
     Column("failure_code", String(64)),
     Column("failure_reason", Text),
     Column("updated_at", Float, nullable=False),
+)
+
+
+# Pull-through cache (0008): the rules, the secrets they name (the Secrets Manager subset),
+# and when each cached tag was last checked against its upstream.
+pull_through_rules = Table(
+    "pull_through_rules",
+    metadata,
+    Column("prefix", String(64), primary_key=True),  # ecrRepositoryPrefix without its '/', or ROOT
+    Column("upstream_registry", String(64)),  # ECR's enum value; None: any OCI registry
+    Column("upstream_url", String(512), nullable=False),
+    Column("credential_arn", String(612)),
+    Column("custom_role_arn", String(2048)),
+    Column("upstream_prefix", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(512), primary_key=True),
+    Column("arn", String(600), nullable=False, unique=True),
+    Column("value", Text),  # the SecretString, encrypted with the master key
+    Column("version_id", String(64)),
+    Column("description", Text),
+    Column("tags", Text),  # JSON list of {Key, Value}
+    Column("created_at", Float, nullable=False),
+    Column("changed_at", Float, nullable=False),
+    Column("deletion_date", Float),  # scheduled for deletion (DeleteSecret with a recovery window)
+)
+
+upstream_checks = Table(
+    "upstream_checks",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("checked_at", Float, nullable=False),
 )

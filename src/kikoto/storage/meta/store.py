@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
 from ...domain.manifests import Manifest
 from .base import SqlStore
+from .inline import InlineEngine
 from .schema import (
     blobs,
     manifest_refs,
@@ -59,11 +59,12 @@ class Repository:
     created_at: float
     tag_mutability: str = "MUTABLE"
     mutability_exclusions: tuple[dict, ...] = ()
+    upstream: str | None = None  # a pull-through cache: images are pulled into it, never pushed
 
     @classmethod
     def from_row(cls, row) -> Repository:
         exclusions = tuple(json.loads(row.mutability_exclusions)) if row.mutability_exclusions else ()
-        return cls(row.id, row.name, row.created_at, row.tag_mutability, exclusions)
+        return cls(row.id, row.name, row.created_at, row.tag_mutability, exclusions, row.upstream)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,9 @@ class Referrer:
 
 
 class MetadataStore(SqlStore):
-    def __init__(self, engine: AsyncEngine, clock=time.time, changes=None):
+    def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes=None):
         super().__init__(engine, clock, changes)
         dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
         self._bytewise = (lambda column: column.collate("C")) if dialect == "postgresql" else (lambda column: column)
 
@@ -286,14 +286,17 @@ class MetadataStore(SqlStore):
         tag_names: list[str],
         allow_sparse_index: bool,
         immutable: Callable[[str], bool] = lambda tag: False,
+        lazy: bool = False,
     ) -> None:
         """Store a manifest, its references and its tags in one transaction, after checking
-        that everything it references is present and that no immutable tag would move."""
+        that everything it references is present (unless `lazy`: a pull-through cache fetches
+        what a manifest references when a client asks for it) and that no immutable tag would move."""
         repo_id, now = repo.id, self._clock()
         blob_digests = [d.digest for d in manifest.blobs if not d.is_foreign]
         child_digests = [d.digest for d in manifest.manifests]
         async with self._write() as conn:
-            await self._check_references(conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index)
+            if not lazy:
+                await self._check_references(conn, repo_id, manifest, blob_digests, child_digests, allow_sparse_index)
             await self._check_immutable(conn, repo, manifest.digest, tag_names, immutable)
             image_size = sum(d.size for d in manifest.blobs)
             if child_digests:

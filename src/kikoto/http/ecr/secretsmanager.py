@@ -1,0 +1,86 @@
+"""The Secrets Manager subset, on the ECR endpoint: what `aws secretsmanager` needs to store a
+pull-through cache rule's upstream credentials (CreateSecret, PutSecretValue, DescribeSecret,
+ListSecrets, DeleteSecret). Secret values go in and are never returned."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ...domain.errors import InvalidParameter
+from ...storage.meta.pullthrough import SecretRow
+from .context import Call
+from .validation import service_model
+
+Handler = Callable[[Call], Awaitable[dict]]
+SECRETS_OPERATIONS: dict[str, Handler] = {}
+
+
+def operation(name: str):
+    if name not in service_model("secretsmanager").operation_names:
+        raise ValueError(f"{name} is not an operation of the Secrets Manager model")
+
+    def register(handler: Handler) -> Handler:
+        SECRETS_OPERATIONS[name] = handler
+        return handler
+
+    return register
+
+
+def _value(params: dict) -> str | None:
+    if params.get("SecretBinary") is not None:
+        raise InvalidParameter("Kikötő stores SecretString values only; SecretBinary is not supported.")
+    return params.get("SecretString")
+
+
+def _description(row: SecretRow) -> dict:
+    described = {
+        "ARN": row.arn,
+        "Name": row.name,
+        "CreatedDate": row.created_at,
+        "LastChangedDate": row.changed_at,
+    }
+    if row.description:
+        described["Description"] = row.description
+    if row.tags:
+        described["Tags"] = row.tags
+    if row.version_id:
+        described["VersionIdsToStages"] = {row.version_id: ["AWSCURRENT"]}
+    if row.deletion_date:
+        described["DeletedDate"] = row.deletion_date
+    return described
+
+
+@operation("CreateSecret")
+async def create_secret(call: Call) -> dict:
+    p = call.params
+    row = await call.ecr.secrets.create(p["Name"], _value(p), p.get("Description"), p.get("Tags") or [])
+    return {"ARN": row.arn, "Name": row.name, **({"VersionId": row.version_id} if row.version_id else {})}
+
+
+@operation("PutSecretValue")
+async def put_secret_value(call: Call) -> dict:
+    value = _value(call.params)
+    if value is None:
+        raise InvalidParameter("You must provide either SecretString or SecretBinary.")
+    row, version = await call.ecr.secrets.put_value(call.params["SecretId"], value)
+    return {"ARN": row.arn, "Name": row.name, "VersionId": version, "VersionStages": ["AWSCURRENT"]}
+
+
+@operation("DescribeSecret")
+async def describe_secret(call: Call) -> dict:
+    return _description(await call.ecr.secrets.describe(call.params["SecretId"]))
+
+
+@operation("ListSecrets")
+async def list_secrets(call: Call) -> dict:
+    rows, token = await call.ecr.secrets.listing(call.params.get("MaxResults"), call.params.get("NextToken"))
+    return {"SecretList": [_description(r) for r in rows], **({"NextToken": token} if token else {})}
+
+
+@operation("DeleteSecret")
+async def delete_secret(call: Call) -> dict:
+    p = call.params
+    row, when = await call.ecr.secrets.delete(
+        p["SecretId"], p.get("RecoveryWindowInDays"), bool(p.get("ForceDeleteWithoutRecovery"))
+    )
+    return {"ARN": row.arn, "Name": row.name, "DeletionDate": when}

@@ -1,0 +1,198 @@
+"""An OCI registry as the upstream of a pull-through cache: manifests and blobs over HTTP,
+answering Bearer-token challenges (Docker Hub, GHCR, Distribution's token auth) and Basic ones.
+
+Every failure becomes `UpstreamFailed` naming the upstream and its answer; nothing here knows
+repositories, rules or the cache (services/pullthrough.py does).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+
+from ..domain.errors import UpstreamFailed
+from ..domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+
+ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
+CHUNK = 1 << 20
+MAX_MANIFEST = 4 << 20
+TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
+CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class UpstreamManifest:
+    digest: str
+    media_type: str
+    content: bytes | None  # None for a HEAD
+
+
+@dataclass
+class UpstreamBlob:
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+class UpstreamRegistry:
+    """One upstream registry reached with one set of credentials (None: anonymous)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, credentials: tuple[str, str] | None):
+        self.session, self.base_url, self.credentials = session, base_url.rstrip("/"), credentials
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
+
+    def _basic(self) -> str | None:
+        if not self.credentials:
+            return None
+        return "Basic " + base64.b64encode(f"{self.credentials[0]}:{self.credentials[1]}".encode()).decode()
+
+    async def _authorization(self, challenge: str, scope: str) -> str:
+        scheme, _, params_text = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            if not self.credentials:
+                raise UpstreamFailed(f"upstream {self.base_url} requires credentials and the rule has none", 401)
+            return self._basic() or ""
+        if scheme.lower() != "bearer":
+            raise UpstreamFailed(f"upstream {self.base_url} asks for unsupported authentication {scheme!r}", 401)
+        params = dict(CHALLENGE_PARAM.findall(params_text))
+        realm = params.get("realm")
+        if not realm:
+            raise UpstreamFailed(f"upstream {self.base_url} sent a Bearer challenge without a realm", 401)
+        query = {"service": params["service"]} if "service" in params else {}
+        if scope:
+            query["scope"] = scope
+        headers = {"Authorization": basic} if (basic := self._basic()) else {}
+        try:
+            async with self.session.get(realm, params=query, headers=headers, timeout=TIMEOUT) as response:
+                if response.status != 200:
+                    raise UpstreamFailed(
+                        f"upstream {self.base_url} refused a token ({response.status} from {realm})"
+                        + ("; check the credentials in the rule's secret" if self.credentials else ""),
+                        response.status,
+                    )
+                body = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise UpstreamFailed(f"upstream {self.base_url}: token request to {realm} failed: {exc}") from None
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise UpstreamFailed(f"upstream {self.base_url}: the token endpoint gave no token", 401)
+        value = f"Bearer {token}"
+        self._tokens[scope] = (value, time.monotonic() + max(30, int(body.get("expires_in") or 60)) - 10)
+        return value
+
+    @asynccontextmanager
+    async def _request(self, method: str, path: str, scope: str, headers: dict[str, str] | None = None):
+        """A response to `method path`, authenticated as the upstream asks (one retry after a
+        401 challenge); raises UpstreamFailed unless the status is 2xx."""
+        url = f"{self.base_url}{path}"
+        cached = self._tokens.get(scope)
+        auth = cached[0] if cached and cached[1] > time.monotonic() else None
+        for attempt in (1, 2):
+            sent = {**(headers or {}), **({"Authorization": auth} if auth else {})}
+            try:
+                response = await self.session.request(method, url, headers=sent, timeout=TIMEOUT)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise UpstreamFailed(f"upstream {self.base_url} is unreachable: {exc or type(exc).__name__}") from None
+            try:
+                if response.status == 401 and attempt == 1 and "WWW-Authenticate" in response.headers:
+                    auth = await self._authorization(response.headers["WWW-Authenticate"], scope)
+                    continue
+                if response.status >= 300:
+                    raise _failure(self.base_url, method, path, response)
+                yield response
+                return
+            finally:
+                response.release()
+
+    async def manifest(self, repository: str, reference: str, head: bool = False) -> UpstreamManifest:
+        path = f"/v2/{repository}/manifests/{reference}"
+        async with self._request("HEAD" if head else "GET", path, _pull(repository), {"Accept": ACCEPT}) as response:
+            media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            digest = response.headers.get("Docker-Content-Digest", "")
+            if head:
+                return UpstreamManifest(digest, media_type, None)
+            if (response.content_length or 0) > MAX_MANIFEST:
+                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes", 200)
+            content = await response.content.read(MAX_MANIFEST + 1)
+            if len(content) > MAX_MANIFEST:
+                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes", 200)
+            return UpstreamManifest(digest, media_type, content)
+
+    @asynccontextmanager
+    async def blob(self, repository: str, digest: str):
+        """The blob's size and its bytes as they arrive (redirects to a CDN are followed)."""
+        async with self._request("GET", f"/v2/{repository}/blobs/{digest}", _pull(repository)) as response:
+            if response.content_length is None:
+                raise UpstreamFailed(f"upstream {self.base_url} sent {digest} without a length", 200)
+            yield UpstreamBlob(response.content_length, self._chunks(response, digest))
+
+    async def _chunks(self, response: aiohttp.ClientResponse, digest: str) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.content.iter_chunked(CHUNK):
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise UpstreamFailed(f"upstream {self.base_url} broke off sending {digest}: {exc!r}") from None
+
+    async def referrers(self, repository: str, digest: str) -> list[dict]:
+        """The descriptors of the subject's referrers (an empty list when the upstream has no
+        referrers API)."""
+        path = f"/v2/{repository}/referrers/{digest}"
+        try:
+            async with self._request("GET", path, _pull(repository), {"Accept": OCI_INDEX}) as response:
+                index = await response.json(content_type=None)
+        except UpstreamFailed as failure:
+            if failure.missing:
+                return []
+            raise
+        except ValueError:
+            return []
+        manifests = index.get("manifests") if isinstance(index, dict) else None
+        return [m for m in manifests or [] if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+
+    async def check(self) -> None:
+        """Reach /v2/ and authenticate as a pull would (ValidatePullThroughCacheRule)."""
+        async with self._request("GET", "/v2/", ""):
+            pass
+
+
+def _pull(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def _failure(base_url: str, method: str, path: str, response: aiohttp.ClientResponse) -> UpstreamFailed:
+    status = response.status
+    what = f"upstream {base_url} answered {status} to {method} {path}"
+    if status == 429:
+        retry = response.headers.get("Retry-After", "")
+        return UpstreamFailed(f"{what} (rate limited)", 429, float(retry) if retry.isdigit() else None)
+    if status in (401, 403):
+        return UpstreamFailed(f"{what}: the credentials were refused or do not grant a pull", status)
+    return UpstreamFailed(what, status, missing=status == 404)
+
+
+class Upstreams:
+    """The upstream clients of one process, sharing one connection pool."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[tuple[str, tuple[str, str] | None], UpstreamRegistry] = {}
+
+    def client(self, base_url: str, credentials: tuple[str, str] | None) -> UpstreamRegistry:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(auto_decompress=False)
+            self._clients.clear()
+        key = (base_url, credentials)
+        if key not in self._clients:
+            if len(self._clients) > 256:
+                self._clients.clear()
+            self._clients[key] = UpstreamRegistry(self._session, base_url, credentials)
+        return self._clients[key]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,311 @@
+"""Pull-through cache: rules through the ECR API, credentials through the Secrets Manager subset,
+and real clients pulling through Kikötő from CNCF Distribution (htpasswd) and from a second
+Kikötő (Bearer-token challenge)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.conftest import require
+
+from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
+from .images import Layout
+from .upstreams import Distribution
+
+pytestmark = pytest.mark.e2e
+INSECURE = {"KIKOTO_PULL_THROUGH_INSECURE_UPSTREAMS": "true"}
+
+
+def secrets_client(server: Server):
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+    )
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    require(Distribution.available())
+    registry = Distribution(tmp_path / "upstream").start()
+    yield registry
+    registry.stop()
+
+
+def push_to_upstream(skopeo, upstream: Distribution, layout: Layout, tag: str, repository: str) -> None:
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        upstream.creds,
+        f"oci:{layout.root}:{tag}",
+        f"docker://{upstream.host}/{repository}:{tag}",
+    )
+
+
+def cache_rule(server: Server, upstream: Distribution, prefix: str = "hub", password: str | None = None) -> str:
+    arn = secrets_client(server).create_secret(
+        Name=f"ecr-pullthroughcache/{prefix}",
+        SecretString=json.dumps({"username": upstream.user, "accessToken": password or upstream.password}),
+    )["ARN"]
+    server.ecr().create_pull_through_cache_rule(
+        ecrRepositoryPrefix=prefix, upstreamRegistryUrl=upstream.url, credentialArn=arn
+    )
+    return arn
+
+
+def test_real_clients_pull_through_the_cache_and_keep_pulling_when_the_upstream_is_gone(
+    tmp_path, upstream, skopeo, podman
+):
+    layout = Layout(tmp_path / "images")
+    image = layout.image("python-app", layers=3)
+    layout.tag(image, "1.0.0")
+    index = layout.multi_arch("node-app")
+    layout.tag(index, "2.0.0")
+    layout.tag(layout.image("never-pulled"), "9.9.9")
+    for tag, repository in (("1.0.0", "team/python-app"), ("2.0.0", "team/node-app"), ("9.9.9", "team/python-app")):
+        push_to_upstream(skopeo, upstream, layout, tag, repository)
+
+    server = Server(tmp_path / "data", env={**INSECURE, "KIKOTO_PULL_THROUGH_TAG_TTL": "0"}).start()
+    try:
+        cache_rule(server, upstream)
+        # skopeo: a byte-identical copy of the image, with the digest the upstream has
+        out = tmp_path / "pulled"
+        skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            server.creds,
+            f"docker://{server.host}/hub/team/python-app:1.0.0",
+            f"oci:{out}:1.0.0",
+        )
+        pulled = json.loads((out / "index.json").read_text())["manifests"][0]
+        assert pulled["digest"] == image["digest"]
+        # podman: a multi-architecture index, its children fetched as the client asks
+        podman("login", "--tls-verify=false", "-u", "AWS", "--password-stdin", server.host, stdin=server.password())
+        podman("pull", "--tls-verify=false", "--arch", "arm64", f"{server.host}/hub/team/node-app:2.0.0")
+        ecr = server.ecr()
+        images = ecr.describe_images(repositoryName="hub/team/node-app")["imageDetails"]
+        assert {tuple(i.get("imageTags", [])) for i in images} >= {("2.0.0",)}
+        assert upstream.requests("GET", r"/v2/team/python-app/manifests/[^ ]+") >= 1
+
+        # the upstream goes away: every cached tag and digest still pulls; the never-pulled tag fails clearly
+        upstream.stop()
+        skopeo(
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            server.creds,
+            f"docker://{server.host}/hub/team/python-app:1.0.0",
+        )
+        skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            server.creds,
+            f"docker://{server.host}/hub/team/python-app@{image['digest']}",
+            f"oci:{tmp_path / 'again'}:x",
+        )
+        failed = requests.get(
+            f"{server.url}/v2/hub/team/python-app/manifests/9.9.9",
+            headers={**server.auth_headers(), "Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert failed.status_code == 503
+        error = failed.json()["errors"][0]
+        assert error["code"] == "UNAVAILABLE" and upstream.url in error["message"], error
+        metrics = requests.get(f"{server.url}/metrics", auth=(ADMIN_KEY, ADMIN_SECRET)).text
+        assert 'kikoto_pull_through_total{event="stale_serves"}' in metrics
+    finally:
+        server.stop()
+
+
+def test_a_cache_repository_refuses_pushes_and_takes_the_pull_through_cache_template(tmp_path, upstream, skopeo):
+    layout = Layout(tmp_path / "images")
+    layout.tag(layout.image("app"), "1")
+    push_to_upstream(skopeo, upstream, layout, "1", "app")
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        ecr = server.ecr()
+        ecr.create_repository_creation_template(
+            prefix="hub",
+            appliedFor=["PULL_THROUGH_CACHE"],
+            imageTagMutability="IMMUTABLE",
+            resourceTags=[{"Key": "team", "Value": "platform"}],
+        )
+        cache_rule(server, upstream)
+        headers = {**server.auth_headers(), "Accept": "application/vnd.oci.image.manifest.v1+json"}
+        response = requests.get(f"{server.url}/v2/hub/app/manifests/1", headers=headers)
+        assert response.status_code == 200, response.text
+        repo = ecr.describe_repositories(repositoryNames=["hub/app"])["repositories"][0]
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [
+            {"Key": "team", "Value": "platform"}
+        ]
+        pushed = requests.put(
+            f"{server.url}/v2/hub/app/manifests/2",
+            data=response.content,
+            headers={**server.auth_headers(), "Content-Type": response.headers["Content-Type"]},
+        )
+        assert pushed.status_code == 403 and pushed.json()["errors"][0]["code"] == "DENIED"
+        assert "pull-through cache" in pushed.json()["errors"][0]["message"]
+        upload = requests.post(f"{server.url}/v2/hub/app/blobs/uploads/", headers=server.auth_headers())
+        assert upload.status_code == 403
+        # lifecycle and GC treat cached images as any other; the pull time is recorded
+        details = ecr.describe_images(repositoryName="hub/app")["imageDetails"][0]
+        assert "lastRecordedPullTime" in details
+    finally:
+        server.stop()
+
+
+def test_rule_validation_credentials_and_messages(tmp_path, upstream):
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        ecr, secrets = server.ecr(), secrets_client(server)
+
+        def error(call, **params) -> tuple[str, str]:
+            with pytest.raises(ClientError) as caught:
+                call(**params)
+            return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+        account = ecr.describe_registry()["registryId"]
+        missing = f"arn:aws:secretsmanager:{REGION}:{account}:secret:ecr-pullthroughcache/none-AbCdEf"
+        code, _ = error(
+            ecr.create_pull_through_cache_rule,
+            ecrRepositoryPrefix="hub",
+            upstreamRegistryUrl=upstream.url,
+            credentialArn=missing,
+        )
+        assert code == "SecretNotFoundException"
+        code, message = error(
+            ecr.create_pull_through_cache_rule,
+            ecrRepositoryPrefix="quay",
+            upstreamRegistry="docker-hub",
+            upstreamRegistryUrl="quay.io",
+        )
+        assert code == "UnsupportedUpstreamRegistryException" and "registry-1.docker.io" in message
+        code, message = error(
+            ecr.create_pull_through_cache_rule,
+            ecrRepositoryPrefix="hub2",
+            upstreamRegistry="docker-hub",
+            upstreamRegistryUrl="registry-1.docker.io",
+        )
+        assert code == "InvalidParameterException" and "credential" in message.lower()
+        code, _ = error(ecr.delete_pull_through_cache_rule, ecrRepositoryPrefix="nope")
+        assert code == "PullThroughCacheRuleNotFoundException"
+
+        # wrong credentials: the rule is created, validation says why it cannot work, a pull names the upstream
+        cache_rule(server, upstream, prefix="wrong", password="not-the-password")
+        code, _ = error(
+            ecr.create_pull_through_cache_rule,
+            ecrRepositoryPrefix="wrong",
+            upstreamRegistryUrl=upstream.url,
+        )
+        assert code == "PullThroughCacheRuleAlreadyExistsException"
+        verdict = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="wrong")
+        assert verdict["isValid"] is False and "401" in verdict["failure"], verdict
+        response = requests.get(f"{server.url}/v2/wrong/app/manifests/1", headers=server.auth_headers())
+        assert response.status_code == 503 and upstream.url in response.json()["errors"][0]["message"]
+        # the right credentials, put with PutSecretValue, make it valid
+        secrets.put_secret_value(
+            SecretId="ecr-pullthroughcache/wrong",
+            SecretString=json.dumps({"username": upstream.user, "accessToken": upstream.password}),
+        )
+        assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="wrong")["isValid"] is True
+
+        # secrets: values go in and never come out
+        described = secrets.describe_secret(SecretId="ecr-pullthroughcache/wrong")
+        assert "SecretString" not in described and described["Name"] == "ecr-pullthroughcache/wrong"
+        assert "not-the-password" not in json.dumps(secrets.list_secrets(), default=str)
+        code, _ = error(secrets.get_secret_value, SecretId="ecr-pullthroughcache/wrong")
+        assert code == "InvalidRequestException"
+        code, _ = error(secrets.create_secret, Name="ecr-pullthroughcache/wrong", SecretString="{}")
+        assert code == "ResourceExistsException"
+        rules = ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+        assert [r["ecrRepositoryPrefix"] for r in rules] == ["wrong"]
+        page = ecr.describe_pull_through_cache_rules(maxResults=1)
+        assert len(page["pullThroughCacheRules"]) == 1
+        updated = ecr.update_pull_through_cache_rule(
+            ecrRepositoryPrefix="wrong", credentialArn=rules[0]["credentialArn"]
+        )
+        assert updated["ecrRepositoryPrefix"] == "wrong"
+        ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix="wrong")
+        secrets.delete_secret(SecretId="ecr-pullthroughcache/wrong", ForceDeleteWithoutRecovery=True)
+        code, _ = error(secrets.describe_secret, SecretId="ecr-pullthroughcache/wrong")
+        assert code == "ResourceNotFoundException"
+    finally:
+        server.stop()
+
+
+def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_upstream(tmp_path, skopeo):
+    """The README's commands, verbatim, against a Kikötő upstream that answers with a Bearer challenge."""
+    upstream = Server(tmp_path / "upstream", env={"KIKOTO_AUTH_CHALLENGE": "bearer"}).start()
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        layout = Layout(tmp_path / "images")
+        image = layout.image("web")
+        layout.tag(image, "v1")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            upstream.creds,
+            f"oci:{layout.root}:v1",
+            f"docker://{upstream.host}/platform/web:v1",
+        )
+        # aws CLI v1 fetches any parameter that looks like a URL unless told not to
+        (tmp_path / "aws-config").write_text("[default]\ncli_follow_urlparam = false\n")
+        env = {
+            "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
+            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_DEFAULT_REGION": REGION,
+            "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+        }
+
+        def aws(*args: str) -> dict:
+            result = subprocess.run(
+                [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url, "--output", "json"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout) if result.stdout.strip() else {}
+
+        secret = json.dumps({"username": "AWS", "accessToken": upstream.password()})
+        arn = aws("secretsmanager", "create-secret", "--name", "ecr-pullthroughcache/peer", "--secret-string", secret)[
+            "ARN"
+        ]
+        rule = aws(
+            "ecr",
+            "create-pull-through-cache-rule",
+            "--ecr-repository-prefix",
+            "peer",
+            "--upstream-registry-url",
+            upstream.url,
+            "--credential-arn",
+            arn,
+        )
+        assert rule["credentialArn"] == arn
+        assert aws("ecr", "validate-pull-through-cache-rule", "--ecr-repository-prefix", "peer")["isValid"] is True
+        skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            server.creds,
+            f"docker://{server.host}/peer/platform/web:v1",
+            f"oci:{tmp_path / 'out'}:v1",
+        )
+        assert json.loads((tmp_path / "out" / "index.json").read_text())["manifests"][0]["digest"] == image["digest"]
+    finally:
+        server.stop()
+        upstream.stop()
