@@ -4,14 +4,23 @@ Kikötő (Bearer-token challenge)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
+import psutil
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from kikoto.domain.manifests import OCI_MANIFEST
 from tests.conftest import require
 
 from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
@@ -309,3 +318,128 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
     finally:
         server.stop()
         upstream.stop()
+
+
+def big_image(layout: Layout, size: int) -> tuple[dict, dict]:
+    """An image whose one layer is `size` random bytes, written in 1 MiB steps (the registry
+    does not look inside layers)."""
+    digest, blob = hashlib.sha256(), layout.root / "blobs" / "sha256" / "big.tmp"
+    with open(blob, "wb") as out:
+        for _ in range(size >> 20):
+            chunk = os.urandom(1 << 20)
+            digest.update(chunk)
+            out.write(chunk)
+    blob.rename(blob.with_name(digest.hexdigest()))
+    layer = {
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": f"sha256:{digest.hexdigest()}",
+        "size": size,
+    }
+    config = layout.blob(
+        b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
+        "application/vnd.oci.image.config.v1+json",
+    )
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}
+    return layout.blob(json.dumps(manifest).encode(), OCI_MANIFEST), layer
+
+
+def test_sixteen_concurrent_pulls_of_a_256_mib_layer_fetch_it_once_with_flat_memory(tmp_path, upstream, skopeo):
+    layout = Layout(tmp_path / "images")
+    image, layer = big_image(layout, 256 << 20)
+    layout.tag(image, "big")
+    push_to_upstream(skopeo, upstream, layout, "big", "data/big")
+    server = Server(tmp_path / "data", workers=2, env=INSECURE).start()
+    try:
+        cache_rule(server, upstream)
+        headers = server.auth_headers()
+        manifest = requests.get(
+            f"{server.url}/v2/hub/data/big/manifests/big", headers={**headers, "Accept": OCI_MANIFEST}
+        )
+        assert manifest.status_code == 200, manifest.text
+        layer = manifest.json()["layers"][0]  # skopeo may have compressed it on the way up
+        assert layer["size"] > 200 << 20
+        workers = psutil.Process(server.process.pid).children()
+        before = {w.pid: w.memory_info().rss for w in workers}
+
+        def pull(_: int) -> str:
+            hasher = hashlib.sha256()
+            with requests.get(
+                f"{server.url}/v2/hub/data/big/blobs/{layer['digest']}", headers=headers, stream=True
+            ) as r:
+                assert r.status_code == 200, r.text
+                for chunk in r.iter_content(1 << 20):
+                    hasher.update(chunk)
+            return "sha256:" + hasher.hexdigest()
+
+        peak = {w.pid: 0 for w in workers}
+        with ThreadPoolExecutor(16) as pool:
+            pulls = [pool.submit(pull, n) for n in range(16)]
+            while not all(p.done() for p in pulls):
+                for w in workers:
+                    peak[w.pid] = max(peak[w.pid], w.memory_info().rss)
+                time.sleep(0.05)
+            digests = [p.result() for p in pulls]
+        assert digests == [layer["digest"]] * 16
+        assert upstream.requests("GET", f"/v2/data/big/blobs/{layer['digest']}") == 1
+        grown = max(peak[pid] - before[pid] for pid in before) / 2**20
+        print(f"16 pulls of {layer['size'] >> 20} MiB: worker RSS grew at most {grown:.1f} MiB")
+        assert grown < 64, f"a worker grew by {grown:.1f} MiB"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def containerd(tmp_path):
+    require(None if shutil.which("containerd") and shutil.which("ctr") else "containerd is not installed")
+    require(None if os.geteuid() == 0 else "containerd runs as root here")
+    root = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))  # socket paths must be short
+    config = root / "config.toml"
+    config.write_text(
+        f"""version = 2
+root = "{root}/root"
+state = "{root}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "{root}/c.sock"
+[ttrpc]
+  address = "{root}/t.sock"
+"""
+    )
+    process = subprocess.Popen(
+        ["containerd", "--config", str(config)], stdout=open(root / "log", "wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while not (root / "c.sock").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def ctr(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["ctr", "--address", str(root / "c.sock"), "-n", "k8s.io", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"ctr {' '.join(args)} failed:\n{result.stderr}\n{result.stdout}"
+        return result
+
+    yield ctr
+    process.terminate()
+    process.wait(timeout=20)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_containerd_pulls_and_unpacks_through_the_cache(tmp_path, upstream, skopeo, containerd):
+    layout = Layout(tmp_path / "images")
+    image = layout.image("kube-app", layers=2)
+    layout.tag(image, "1.0")
+    push_to_upstream(skopeo, upstream, layout, "1.0", "kube-app")
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        cache_rule(server, upstream)
+        reference = f"{server.host}/hub/kube-app:1.0"
+        containerd("images", "pull", "--plain-http", "--snapshotter", "native", "--user", server.creds, reference)
+        listed = containerd("images", "ls", "-q").stdout.split()
+        assert reference in listed
+        assert image["digest"] in containerd("images", "ls").stdout
+    finally:
+        server.stop()

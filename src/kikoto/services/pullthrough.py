@@ -241,12 +241,14 @@ class PullThroughCache:
 
     # -- blobs ------------------------------------------------------------------------------------
 
-    async def blob(self, name: str, digest: str, rule: Rule, *, may_import: bool) -> BlobFeed | None:
+    async def blob(
+        self, name: str, digest: str, rule: Rule, *, may_import: bool, may_create: bool = False
+    ) -> BlobFeed | None:
         """Fetch a blob missing from a cache repository. None: it is stored now (serve it as
         any blob). A feed: this call caused the fetch, and gets the bytes as they are written."""
         if not may_import:
             raise BlobNotFound(digest)
-        repo = await self.repository(name, rule, may_import, False)
+        repo = await self.repository(name, rule, may_import, may_create)
         if await self.meta.link_blob(repo.id, digest):  # already stored for another repository
             return None
         feed = Feed()

@@ -44,7 +44,8 @@ async def _from_upstream(request: web.Request, name: str, digest: str) -> BlobFe
     if rule is None:
         raise BlobNotFound(digest)
     may_import = await allowed(request, name, "ecr:BatchImportUpstreamImage")
-    return await cache.blob(name, digest, rule, may_import=may_import)
+    may_create = await allowed(request, name, "ecr:CreateRepository")
+    return await cache.blob(name, digest, rule, may_import=may_import, may_create=may_create)
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
