@@ -4,6 +4,7 @@ Kikötő (Bearer-token challenge)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -441,5 +442,44 @@ def test_containerd_pulls_and_unpacks_through_the_cache(tmp_path, upstream, skop
         listed = containerd("images", "ls", "-q").stdout.split()
         assert reference in listed
         assert image["digest"] in containerd("images", "ls").stdout
+    finally:
+        server.stop()
+
+
+def test_only_principals_allowed_to_import_fill_the_cache(tmp_path, upstream, skopeo):
+    layout = Layout(tmp_path / "images")
+    layout.tag(layout.image("one"), "1")
+    layout.tag(layout.image("two"), "2")
+    for tag in ("1", "2"):
+        push_to_upstream(skopeo, upstream, layout, tag, "app")
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        cache_rule(server, upstream)
+        accept = {"Accept": OCI_MANIFEST}
+        assert requests.get(f"{server.url}/v2/hub/app/manifests/1", headers={**server.auth_headers(), **accept}).ok
+        created = server.kikoto("keys", "create", "reader", "--role", "read-only").stdout
+        key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
+        secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
+        reader = {
+            **accept,
+            "Authorization": "Basic " + base64.b64encode(f"AWS:{server.password(key, secret)}".encode()).decode(),
+        }
+        assert requests.get(f"{server.url}/v2/hub/app/manifests/1", headers=reader).status_code == 200  # cached
+        uncached = requests.get(f"{server.url}/v2/hub/app/manifests/2", headers=reader)
+        assert uncached.status_code == 404 and "not cached" in uncached.json()["errors"][0]["message"]
+        new_repository = requests.get(f"{server.url}/v2/hub/other/manifests/1", headers=reader)
+        assert new_repository.status_code == 403
+        assert "ecr:BatchImportUpstreamImage" in new_repository.json()["errors"][0]["message"]
+        assert upstream.requests("GET", r"/v2/app/manifests/[^ ]+") == 1  # the reader caused no upstream fetch
+        readers_secrets = boto3.client(
+            "secretsmanager",
+            endpoint_url=server.url,
+            region_name=REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+        with pytest.raises(ClientError) as denied:
+            readers_secrets.list_secrets()
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     finally:
         server.stop()

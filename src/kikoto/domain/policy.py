@@ -172,7 +172,14 @@ READ_ACTIONS = [
     "ecr:List*",
     "ecr:Get*",
 ]
-PUSH_ACTIONS = ["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"]
+# Pushing, and filling existing pull-through cache repositories from their upstream.
+PUSH_ACTIONS = [
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchImportUpstreamImage",
+]
 
 
 def _allow(actions: list[str]) -> str:

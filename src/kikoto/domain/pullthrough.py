@@ -111,3 +111,18 @@ def secret_name(arn: str) -> str:
     """The secret name an ARN refers to (its `-XXXXXX` suffix, when present, is kept: lookups
     accept a full ARN or a partial one)."""
     return arn.split(":secret:", 1)[1] if ":secret:" in arn else arn
+
+
+@dataclass(frozen=True)
+class SecretRow:
+    """A secret of the Secrets Manager subset, its value still encrypted."""
+
+    name: str
+    arn: str
+    value: str | None  # encrypted
+    version_id: str | None
+    description: str | None
+    tags: list
+    created_at: float
+    changed_at: float
+    deletion_date: float | None

@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from ..domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
 from ..domain.paging import open_token, sign_token
-from ..storage.meta.pullthrough import PullThroughStore, SecretRow
+from ..domain.pullthrough import SecretRow
+from ..storage.meta.pullthrough import PullThroughStore
 
 DEFAULT_RECOVERY_DAYS = 30
 SUFFIX_ALPHABET = string.ascii_letters + string.digits

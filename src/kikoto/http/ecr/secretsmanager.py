@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ...domain.errors import InvalidParameter
-from ...storage.meta.pullthrough import SecretRow
+from ...domain.pullthrough import SecretRow
 from .context import Call
 from .validation import service_model
 

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ...domain.pullthrough import Rule
+from ...domain.pullthrough import Rule, SecretRow
 from .base import SqlStore
 from .schema import pull_through_rules, repositories, secrets, upstream_checks
-
-
-@dataclass(frozen=True)
-class SecretRow:
-    name: str
-    arn: str
-    value: str | None  # encrypted
-    version_id: str | None
-    description: str | None
-    tags: list
-    created_at: float
-    changed_at: float
-    deletion_date: float | None
 
 
 def _rule(row) -> Rule:
