@@ -126,6 +126,7 @@ def start_kikoto(root: Path, workers: int) -> Target:
         "KIKOTO_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
         "KIKOTO_CREATE_ON_PUSH": "true",
         "KIKOTO_LOG_LEVEL": "warning",
+        "KIKOTO_PULL_THROUGH_INSECURE_UPSTREAMS": "true",  # the bench's Distribution speaks plain http
     }
     kikoto = Path(sys.executable).parent / "kikoto"
     process = subprocess.Popen(
@@ -347,6 +348,89 @@ def skopeo_round_trip(target: Target, layout: Layout, work: Path) -> tuple[float
     return push, time.perf_counter() - started
 
 
+def skopeo_pull(target: Target, reference: str, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            *[c.replace("--creds", "--src-creds") for c in target.skopeo_creds],
+            f"docker://{target.host}/{reference}",
+            f"oci:{out}:x",
+        ],
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def skopeo_push(target: Target, layout: Layout, reference: str) -> None:
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            *[c.replace("--creds", "--dest-creds") for c in target.skopeo_creds],
+            f"oci:{layout.root}:app",
+            f"docker://{target.host}/{reference}",
+        ],
+        check=True,
+    )
+
+
+def pull_through(distribution: Target, kikoto: Target, layout: Layout, work: Path) -> dict:
+    """skopeo pulls of the 10-layer image: from Distribution directly, through Kikötő's cache the
+    first time (fetched from Distribution) and again (cached), and from a Kikötő repository it
+    was pushed to. Each the median of three, each into a fresh directory."""
+    import boto3
+
+    for n in range(3):
+        skopeo_push(distribution, layout, f"bench/app{n}:1")
+    skopeo_push(kikoto, layout, "bench/local:1")
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=kikoto.url,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+    )
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="cache", upstreamRegistryUrl=distribution.url)
+    counter = iter(range(1000))
+
+    def pull(target: Target, reference: str) -> float:
+        return skopeo_pull(target, reference, work / f"ptc-{next(counter)}")
+
+    return {
+        "direct_from_upstream_s": statistics.median(pull(distribution, f"bench/app{n}:1") for n in range(3)),
+        "first_through_cache_s": statistics.median(pull(kikoto, f"cache/bench/app{n}:1") for n in range(3)),
+        "cached_s": statistics.median(pull(kikoto, "cache/bench/app0:1") for _ in range(3)),
+        "local_s": statistics.median(pull(kikoto, "bench/local:1") for _ in range(3)),
+    }
+
+
+def pull_through_table(measured: dict) -> str:
+    rows = [
+        (
+            "first pull through the cache vs directly from the upstream",
+            "first_through_cache_s",
+            "direct_from_upstream_s",
+            "<= 1.2x",
+        ),
+        ("cached pull vs a pull of a pushed (local) image", "cached_s", "local_s", "~1.0x"),
+    ]
+    lines = [
+        "| pull-through cache (skopeo, 10 layers) | Kikötő (s) | reference (s) | ratio | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {label} | {measured[ours]:.2f} | {measured[ref]:.2f} | {measured[ours] / measured[ref]:.2f}x | {target} |"
+        for label, ours, ref, target in rows
+    ]
+    return "\n".join(lines)
+
+
 # -- the run ----------------------------------------------------------------------------------------
 
 
@@ -477,6 +561,12 @@ def main() -> None:
             finally:
                 target.stop()
             shutil.rmtree(work / target.name, ignore_errors=True)
+        distribution, kikoto = start_distribution(work), start_kikoto(work, args.workers)
+        try:
+            results["pull_through"] = pull_through(distribution, kikoto, layout, work)
+        finally:
+            distribution.stop()
+            kikoto.stop()
         report = {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": {
@@ -495,7 +585,13 @@ def main() -> None:
             "bare_aiohttp_req_s": bare_handler_ceiling(args.workers, 5 if args.quick else 10),
         }
         report["limits"] = limits
-        markdown = table(results) + "\n\n" + limits_table(results["kikoto"], limits)
+        markdown = (
+            table(results)
+            + "\n\n"
+            + limits_table(results["kikoto"], limits)
+            + "\n\n"
+            + pull_through_table(results["pull_through"])
+        )
         print(markdown)
         stamp = datetime.date.today().isoformat() + ("-quick" if args.quick else "")
         (ROOT / "bench" / "results" / f"{stamp}.json").write_text(json.dumps(report, indent=2))
