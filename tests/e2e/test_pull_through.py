@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from kikoto.domain.manifests import OCI_MANIFEST
 from tests.conftest import require
 
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
+from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server, free_port
 from .images import Layout
 from .upstreams import Distribution
 
@@ -316,9 +316,81 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
             f"oci:{tmp_path / 'out'}:v1",
         )
         assert json.loads((tmp_path / "out" / "index.json").read_text())["manifests"][0]["digest"] == image["digest"]
+
+        # a signature pushed upstream as a referrer of the image is cached when a client asks for referrers
+        empty = b"{}"
+        upstream_auth = upstream.auth_headers()
+        requests.post(
+            f"{upstream.url}/v2/platform/web/blobs/uploads/?digest=sha256:{hashlib.sha256(empty).hexdigest()}",
+            data=empty,
+            headers=upstream_auth,
+        ).raise_for_status()
+        referrer = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.example.signature",
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": f"sha256:{hashlib.sha256(empty).hexdigest()}",
+                    "size": 2,
+                },
+                "layers": [],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": image["digest"], "size": image["size"]},
+            }
+        ).encode()
+        requests.put(
+            f"{upstream.url}/v2/platform/web/manifests/sig",
+            data=referrer,
+            headers={**upstream_auth, "Content-Type": OCI_MANIFEST},
+        ).raise_for_status()
+        found = requests.get(
+            f"{server.url}/v2/peer/platform/web/referrers/{image['digest']}", headers=server.auth_headers()
+        ).json()["manifests"]
+        assert [m["artifactType"] for m in found] == ["application/vnd.example.signature"]
+        assert found[0]["digest"] == "sha256:" + hashlib.sha256(referrer).hexdigest()
     finally:
         server.stop()
         upstream.stop()
+
+
+def test_tags_are_rechecked_once_per_ttl_and_an_upstream_rate_limit_is_passed_on(tmp_path, upstream, skopeo):
+    layout = Layout(tmp_path / "images")
+    layout.tag(layout.image("app"), "1")
+    push_to_upstream(skopeo, upstream, layout, "1", "app")
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        cache_rule(server, upstream)
+        headers = {**server.auth_headers(), "Accept": OCI_MANIFEST}
+        for _ in range(3):
+            assert requests.get(f"{server.url}/v2/hub/app/manifests/1", headers=headers).status_code == 200
+        asked = upstream.requests("HEAD", "/v2/app/manifests/1") + upstream.requests("GET", r"/v2/app/manifests/[^ ]+")
+        assert asked == 2  # one HEAD, one GET by digest: the two later pulls were answered from the cache
+
+        # an upstream that rate-limits: 429 with its Retry-After, as TOOMANYREQUESTS
+        limited = subprocess.Popen(
+            [
+                str(VENV_BIN / "python"),
+                "-c",
+                "import sys; from aiohttp import web\n"
+                "async def h(r): return web.Response(status=429, headers={'Retry-After': '17'})\n"
+                "app = web.Application(); app.router.add_route('*', '/{p:.*}', h)\n"
+                "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)",
+                str(port := free_port()),
+            ]
+        )
+        try:
+            time.sleep(1)
+            server.ecr().create_pull_through_cache_rule(
+                ecrRepositoryPrefix="limited", upstreamRegistryUrl=f"http://127.0.0.1:{port}"
+            )
+            answer = requests.get(f"{server.url}/v2/limited/app/manifests/1", headers=headers)
+            assert answer.status_code == 429 and answer.headers["Retry-After"] == "17"
+            assert answer.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+        finally:
+            limited.terminate()
+    finally:
+        server.stop()
 
 
 def big_image(layout: Layout, size: int) -> tuple[dict, dict]:
