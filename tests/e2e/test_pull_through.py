@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from kikoto.domain.manifests import OCI_MANIFEST
 from tests.conftest import require
 
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server, free_port
+from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, SHARED_BACKEND, VENV_BIN, Server, free_port
 from .images import Layout
 from .upstreams import Distribution
 
@@ -84,7 +84,8 @@ def test_real_clients_pull_through_the_cache_and_keep_pulling_when_the_upstream_
     for tag, repository in (("1.0.0", "team/python-app"), ("2.0.0", "team/node-app"), ("9.9.9", "team/python-app")):
         push_to_upstream(skopeo, upstream, layout, tag, repository)
 
-    server = Server(tmp_path / "data", env={**INSECURE, "KIKOTO_PULL_THROUGH_TAG_TTL": "0"}).start()
+    # one worker: /metrics counts per process
+    server = Server(tmp_path / "data", workers=1, env={**INSECURE, "KIKOTO_PULL_THROUGH_TAG_TTL": "0"}).start()
     try:
         cache_rule(server, upstream)
         # skopeo: a byte-identical copy of the image, with the digest the upstream has
@@ -418,7 +419,8 @@ def big_image(layout: Layout, size: int) -> tuple[dict, dict]:
 
 def test_sixteen_concurrent_pulls_of_a_256_mib_layer_fetch_it_once_with_flat_memory(tmp_path, upstream, skopeo):
     layout = Layout(tmp_path / "images")
-    image, layer = big_image(layout, 256 << 20)
+    size = (32 if SHARED_BACKEND else 256) << 20  # moto holds S3 objects in memory
+    image, layer = big_image(layout, size)
     layout.tag(image, "big")
     push_to_upstream(skopeo, upstream, layout, "big", "data/big")
     server = Server(tmp_path / "data", workers=2, env=INSECURE).start()
@@ -430,7 +432,7 @@ def test_sixteen_concurrent_pulls_of_a_256_mib_layer_fetch_it_once_with_flat_mem
         )
         assert manifest.status_code == 200, manifest.text
         layer = manifest.json()["layers"][0]  # skopeo may have compressed it on the way up
-        assert layer["size"] > 200 << 20
+        assert layer["size"] > size * 0.9
         workers = psutil.Process(server.process.pid).children()
         before = {w.pid: w.memory_info().rss for w in workers}
 

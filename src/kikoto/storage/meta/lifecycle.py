@@ -227,7 +227,7 @@ class LifecycleStore(SqlStore):
 
     async def broken_references(self) -> list[tuple[str, str, str]]:
         """(repository, manifest digest, missing blob) for every manifest that references a
-        blob the registry no longer has."""
+        blob the registry no longer has (pull-through cache repositories fetch theirs on demand)."""
         query = (
             select(repositories.c.name, manifest_refs.c.parent_digest, manifest_refs.c.child_digest)
             .select_from(
@@ -235,7 +235,7 @@ class LifecycleStore(SqlStore):
                     blobs, blobs.c.digest == manifest_refs.c.child_digest
                 )
             )
-            .where(manifest_refs.c.child_kind == "blob", blobs.c.digest.is_(None))
+            .where(manifest_refs.c.child_kind == "blob", blobs.c.digest.is_(None), repositories.c.upstream.is_(None))
             .order_by(repositories.c.name, manifest_refs.c.parent_digest)
         )
         async with self.engine.connect() as conn:
