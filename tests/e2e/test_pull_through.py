@@ -557,3 +557,79 @@ def test_only_principals_allowed_to_import_fill_the_cache(tmp_path, upstream, sk
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     finally:
         server.stop()
+
+
+def test_a_client_that_leaves_does_not_abort_the_fetch_others_wait_for(tmp_path, upstream, skopeo):
+    layout = Layout(tmp_path / "images")
+    image, _ = big_image(layout, 64 << 20)
+    layout.tag(image, "big")
+    push_to_upstream(skopeo, upstream, layout, "big", "big")
+    server = Server(tmp_path / "data", workers=1, env=INSECURE).start()
+    try:
+        cache_rule(server, upstream)
+        headers = server.auth_headers()
+        manifest = requests.get(f"{server.url}/v2/hub/big/manifests/big", headers={**headers, "Accept": OCI_MANIFEST})
+        layer = manifest.json()["layers"][0]
+        url = f"{server.url}/v2/hub/big/blobs/{layer['digest']}"
+        leaving = requests.get(url, headers=headers, stream=True)
+        assert len(next(leaving.iter_content(1 << 20))) > 0  # the first bytes arrive before the fetch ends
+        staying = ThreadPoolExecutor(1).submit(lambda: requests.get(url, headers=headers).content)
+        leaving.close()  # this client goes away mid-blob
+        content = staying.result(timeout=120)
+        assert "sha256:" + hashlib.sha256(content).hexdigest() == layer["digest"]
+        assert upstream.requests("GET", f"/v2/big/blobs/{layer['digest']}") == 1
+    finally:
+        server.stop()
+
+
+BAD_UPSTREAM = """
+import hashlib, json, sys
+from aiohttp import web
+config = b'{"architecture":"amd64","os":"linux"}'
+claimed = b"the bytes the manifest promises" * 1000
+sent = b"other bytes, of the same length!" * 1000
+def descriptor(media_type, data):
+    return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+    "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", claimed)]}).encode()
+async def handle(request):
+    path = request.path
+    if path == "/v2/":
+        return web.json_response({})
+    if "/manifests/" in path:
+        headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                   "Docker-Content-Digest": "sha256:" + hashlib.sha256(manifest).hexdigest()}
+        return web.Response(body=None if request.method == "HEAD" else manifest, headers=headers)
+    if path.endswith(descriptor("", claimed)["digest"]):
+        return web.Response(body=sent)
+    if path.endswith(descriptor("", config)["digest"]):
+        return web.Response(body=config)
+    return web.json_response({"errors": [{"code": "BLOB_UNKNOWN"}]}, status=404)
+app = web.Application()
+app.router.add_route("*", "/{p:.*}", handle)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def test_bytes_that_do_not_match_their_digest_are_never_committed(tmp_path):
+    port = free_port()
+    bad = subprocess.Popen([str(VENV_BIN / "python"), "-c", BAD_UPSTREAM, str(port)])
+    server = Server(tmp_path / "data", env=INSECURE).start()
+    try:
+        time.sleep(1)
+        ecr = server.ecr()
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="bad", upstreamRegistryUrl=f"http://127.0.0.1:{port}")
+        headers = server.auth_headers()
+        manifest = requests.get(f"{server.url}/v2/bad/app/manifests/1", headers={**headers, "Accept": OCI_MANIFEST})
+        assert manifest.status_code == 200
+        layer = manifest.json()["layers"][0]["digest"]
+        with pytest.raises(requests.exceptions.RequestException):
+            response = requests.get(f"{server.url}/v2/bad/app/blobs/{layer}", headers=headers)
+            # the bytes streamed, then the connection was cut when the digest did not verify
+            assert "sha256:" + hashlib.sha256(response.content).hexdigest() == layer
+        checked = ecr.batch_check_layer_availability(repositoryName="bad/app", layerDigests=[layer])
+        assert checked["layers"][0]["layerAvailability"] == "UNAVAILABLE", checked
+    finally:
+        server.stop()
+        bad.terminate()

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain.errors import AccessDenied, BlobNotFound, ImageNotFound, UpstreamFailed
+from ..domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed
 from ..domain.manifests import parse_manifest
 from ..domain.names import parse_reference
 from ..domain.pullthrough import Rule
@@ -280,14 +280,24 @@ class PullThroughCache:
             client = await self._client(rule)
             async with client.blob(rule.upstream_repository(name), digest) as upstream:
                 await publish(upstream.size)
+                held: list[bytes] = []  # the last chunk waits for the digest: a wrong blob never completes
 
                 async def tee() -> AsyncIterator[bytes]:
                     async for chunk in upstream.chunks:
-                        await publish(chunk)
+                        if held:
+                            await publish(held.pop())
+                        held.append(chunk)
                         yield chunk
 
                 state = await self.blobs.start_upload(name, digest.split(":", 1)[0], cache=True)
-                await self.blobs.finish(name, state.id, digest, tee(), None, upstream.size)
+                try:
+                    await self.blobs.finish(name, state.id, digest, tee(), None, upstream.size)
+                except DigestInvalid as mismatch:
+                    log.warning("upstream %s sent %s wrong: %s", rule.base_url, digest, mismatch.message)
+                    self.stats["upstream_digest_mismatches"] += 1
+                    raise UpstreamFailed(f"upstream {rule.base_url} sent bytes that are not {digest}", 200) from None
+                if held:
+                    await publish(held.pop())
             self.stats["upstream_blob_fetches"] += 1
 
         try:

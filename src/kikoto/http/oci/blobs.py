@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiohttp import web
 
 from ...domain.digests import parse_digest
-from ...domain.errors import BlobNotFound
+from ...domain.errors import BlobNotFound, KikotoError
 from ...services.pullthrough import BlobFeed
 from ..auth import allowed, authorize
 from ..ecr.context import ECR
@@ -24,6 +25,7 @@ from .common import (
 from .sendfile import ZeroCopyFileResponse
 
 OCTET = "application/octet-stream"
+log = logging.getLogger("kikoto.http")
 
 
 def _blob_headers(digest: str) -> dict[str, str]:
@@ -59,8 +61,14 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         if feed is not None:
             response = web.StreamResponse(headers={**_blob_headers(digest), "Content-Length": str(feed.size)})
             await response.prepare(request)
-            async for chunk in feed.chunks:
-                await response.write(chunk)
+            try:
+                async for chunk in feed.chunks:
+                    await response.write(chunk)
+            except KikotoError as failure:  # the upstream failed mid-blob: cut the connection short
+                log.warning("pull-through of %s in %s failed mid-stream: %s", digest, name, failure.message)
+                if request.transport is not None:
+                    request.transport.close()
+                return response
             await response.write_eof()
             return response
         location = await blobs.locate(name, digest)
