@@ -38,14 +38,18 @@ class Access:
         if cached is not None:
             return cached
         record = await self.store.repository(repository)
-        statements: tuple[Statement, ...] = ()
-        if record and record.repository_policy:
-            try:
-                statements = parse_policy(record.repository_policy, resource_policy=True)
-            except PolicyError:
-                statements = ()  # stored policies were validated on the way in
+        statements = _statements(record.repository_policy if record else None)
         self._policies.put(repository, statements, token)
         return statements
+
+    async def preload(self, repositories: list[str]) -> None:
+        """Read the policies of a listing's repositories in one query, so the per-repository
+        decisions that follow cost no query each."""
+        missing = [name for name in repositories if self._policies.get(name)[0] is None]
+        if missing:
+            token = self._policies.get(missing[0])[1]
+            for name, text in (await self.store.repository_policies(missing)).items():
+                self._policies.put(name, _statements(text), token)
 
     def forget(self, repository: str) -> None:
         """Kept for callers in this process; the change counter already tells every process."""
@@ -77,3 +81,12 @@ class Access:
             raise AccessDenied(
                 f"User: {who} is not authorized to perform: {action} on resource: {self.resource(repository)} {why}"
             )
+
+
+def _statements(text: str | None) -> tuple[Statement, ...]:
+    if not text:
+        return ()
+    try:
+        return parse_policy(text, resource_policy=True)
+    except PolicyError:
+        return ()  # stored policies were validated on the way in

@@ -32,6 +32,7 @@ async def catalog(request: web.Request) -> web.Response:
         names: list[str] = []
         while limit is None or len(names) < limit:
             batch = await request.app[REPOSITORIES].catalog(CATALOG_BATCH, after)
+            await request.app[ECR].access.preload(batch)
             for name in batch:
                 if await allowed(request, name, "ecr:DescribeRepositories"):
                     names.append(name)

@@ -125,14 +125,15 @@ class Images:
         ids: list[ImageId] = []
         cursor, inclusive = position[0], bool(after)
         while len(ids) <= limit:
+            # inclusive: the token's image comes back first (its later tags may be due), so one more
             batch = await self.ecr.images_page(
-                record.id, cursor, limit + 1, tag_status or "ANY", image_status or "ANY", inclusive
+                record.id, cursor, limit + 1 + inclusive, tag_status or "ANY", image_status or "ANY", inclusive
             )
             for image in batch:
                 for tag in image.tags or ("",):
                     if (image.digest, tag) > position:
                         ids.append(ImageId(image.digest, tag or None))
-            if len(batch) <= limit:
+            if len(batch) <= limit + inclusive:
                 break
             cursor, inclusive = batch[-1].digest, False
         page = ids[:limit]

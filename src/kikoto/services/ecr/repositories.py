@@ -142,6 +142,7 @@ class RepositoryAdmin:
         page: list[RepositoryRecord] = []
         while len(page) <= limit:
             batch = await self.store.repositories_after(after, limit + 1)
+            await self.access.preload([r.name for r in batch])
             page += [r for r in batch if await visible(r.name)]
             if len(batch) <= limit:
                 break

@@ -69,8 +69,8 @@ class ImageRecord:
 def _image_records(rows, tag_rows) -> list[ImageRecord]:
     """Image records from manifest rows and the (name, digest) rows of their tags."""
     by_digest: dict[str, list[str]] = {}
-    for tag in tag_rows:
-        by_digest.setdefault(tag.digest, []).append(tag.name)
+    for tag in sorted(tag_rows, key=lambda t: t.name):  # sorted here: an ORDER BY would steer the
+        by_digest.setdefault(tag.digest, []).append(tag.name)  # planner off the (repo, digest) index
     return [
         ImageRecord(
             r.digest,
@@ -164,11 +164,7 @@ class EcrStore(SqlStore):
 
     async def _with_tags(self, conn, repo_id: int, rows) -> list[ImageRecord]:
         digests = [r.digest for r in rows]
-        tag_query = (
-            select(tags.c.name, tags.c.digest)
-            .where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
-            .order_by(tags.c.name)
-        )
+        tag_query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
         return _image_records(rows, (await conn.execute(tag_query)).all() if digests else [])
 
     async def images_page(
@@ -207,6 +203,12 @@ class EcrStore(SqlStore):
         )
         async with self.engine.connect() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
+
+    async def repository_policies(self, names: list[str]) -> dict[str, str | None]:
+        """name -> repository policy text, for the named repositories that exist (one query)."""
+        query = select(repositories.c.name, repositories.c.repository_policy).where(repositories.c.name.in_(names))
+        async with self.engine.connect() as conn:
+            return {row.name: row.repository_policy for row in await conn.execute(query)}
 
     async def repositories_after(self, after: str, limit: int) -> list[RepositoryRecord]:
         query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
