@@ -51,7 +51,7 @@ from .storage.meta.listen import listen_for_changes
 from .storage.meta.pullthrough import PullThroughStore
 from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
-from .upstream.registry import Upstreams
+from .remote.registry import Upstreams
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)

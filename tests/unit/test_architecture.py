@@ -69,12 +69,12 @@ def test_storage_knows_neither_services_nor_faces():
     assert violations("storage", lambda n: n.startswith(("kikoto.services", "kikoto.http"))) == []
 
 
-def test_the_upstream_adapter_knows_only_the_domain():
-    """The pull-through cache's client of other registries: an adapter the services drive."""
-    assert violations("upstream", lambda n: n.startswith(("kikoto.services", "kikoto.http", "kikoto.storage"))) == []
+def test_the_remote_adapters_know_only_the_domain():
+    """Clients of other systems (upstream and peer registries, webhook receivers): adapters the services drive."""
+    assert violations("remote", lambda n: n.startswith(("kikoto.services", "kikoto.http", "kikoto.storage"))) == []
 
 
-@pytest.mark.parametrize("layer", ["domain", "services", "http", "storage", "upstream"])
+@pytest.mark.parametrize("layer", ["domain", "services", "http", "storage", "remote"])
 def test_the_contract_sees_the_layer(layer):
     """A contract that reads no module could never fail."""
     assert modules(layer) and any(imports(p) for p in modules(layer))
