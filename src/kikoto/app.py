@@ -22,7 +22,10 @@ from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits,
 from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, PULL_THROUGH, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
+from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
+from .remote.peer import Peers
+from .remote.registry import Upstreams
 from .services.access import Access
 from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
@@ -31,12 +34,14 @@ from .services.ecr.layers import Layers
 from .services.ecr.pullthrough import PullThroughRules
 from .services.ecr.repositories import RepositoryAdmin
 from .services.ecr.settings import RegistrySettings
+from .services.events import Events
 from .services.fsck import Fsck
 from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
 from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
 from .services.pullthrough import OneFetch, PullThroughCache
+from .services.replication import Replication
 from .services.repositories import Repositories
 from .services.secrets import Secrets
 from .services.signing import Signing
@@ -48,10 +53,10 @@ from .storage.meta.engine import create_engine, migrate
 from .storage.meta.identities import IdentityStore
 from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.listen import listen_for_changes
+from .storage.meta.outbox import OutboxStore
 from .storage.meta.pullthrough import PullThroughStore
 from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
-from .remote.registry import Upstreams
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)
@@ -76,9 +81,12 @@ class Registry:
     changes: ChangeCounter
     blob_store: object
     pull_through: PullThroughCache
+    replication: Replication
+    events: Events
 
     async def close(self) -> None:
         await self.pull_through.upstreams.close()
+        await self.replication.peers.close()
         await self.meta.close()
 
 
@@ -207,6 +215,34 @@ def compose(settings: Settings) -> Registry:
         settings.pull_through_insecure_upstreams,
         VersionedCache(changes, max_age),
     )
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    outbox_store = OutboxStore(engine, changes=changes)
+    peers = Peers()
+    replication = Replication(
+        outbox_store,
+        ecr_store,
+        meta,
+        blob_store,
+        lifecycle_store,
+        peers,
+        identities.master_key,
+        settings.account_id,
+        settings.region,
+        holder,
+        token_key,
+        settings.replication_retry_cap,
+    )
+    events = Events(
+        outbox_store,
+        lifecycle_store,
+        peers,
+        identities.master_key,
+        settings.account_id,
+        settings.region,
+        holder,
+        settings.event_max_attempts,
+        settings.event_retry_cap,
+    )
     pull_through = PullThroughCache(
         rules,
         pull_through_store,
@@ -215,7 +251,7 @@ def compose(settings: Settings) -> Registry:
         manifests,
         blobs,
         upstreams,
-        OneFetch(lifecycle_store, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
+        OneFetch(lifecycle_store, holder),
         lambda name, rule: admin.create_for_cache(name, rule.prefix),
         settings.pull_through_tag_ttl,
     )
@@ -231,6 +267,7 @@ def compose(settings: Settings) -> Registry:
         signing=signing,
         pull_through=rules,
         secrets=secrets,
+        replication=replication,
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
@@ -249,6 +286,8 @@ def compose(settings: Settings) -> Registry:
         changes,
         blob_store,
         pull_through,
+        replication,
+        events,
     )
 
 
@@ -282,6 +321,8 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:
         app.cleanup_ctx.append(_scheduler(registry))
+        if settings.outbox_interval > 0:
+            app.cleanup_ctx.append(_outbox_worker(registry))
     if not settings.database.startswith("sqlite"):
         app.cleanup_ctx.append(_change_listener(registry))
     app.on_cleanup.append(_close(registry))
@@ -300,6 +341,18 @@ def _scheduler(registry: Registry):
             signing=lambda: registry.signing.resume_stale(registry.meta.repository_name),
         )
         task = asyncio.ensure_future(scheduler.run_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run
+
+
+def _outbox_worker(registry: Registry):
+    async def run(_app: web.Application):
+        worker = OutboxWorker(registry.replication, registry.events, registry.settings.outbox_interval)
+        task = asyncio.ensure_future(worker.run_forever())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -480,3 +480,13 @@ def storage(config_file, **options) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _register_outbox_commands() -> None:
+    from .cli_outbox import events, peers  # defined beside: they reuse this module's options
+
+    main.add_command(peers)
+    main.add_command(events)
+
+
+_register_outbox_commands()

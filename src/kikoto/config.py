@@ -36,6 +36,10 @@ class Settings:
     admin_secret_access_key: str | None = None
     lifecycle_interval: float = 86400.0  # seconds between lifecycle runs (0: never in the background)
     gc_interval: float = 3600.0  # seconds between garbage collections (0: never in the background)
+    outbox_interval: float = 0.5  # seconds between passes over replication and webhook work (0: off)
+    replication_retry_cap: float = 300.0  # the longest wait between replication attempts (backoff)
+    event_max_attempts: int = 10  # webhook delivery attempts before an event is dead-lettered
+    event_retry_cap: float = 300.0  # the longest wait between webhook delivery attempts
     gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
     upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
     event_loop: str = "uvloop"  # uvloop (faster small requests) or asyncio (see docs/benchmarks.md)

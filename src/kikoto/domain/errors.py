@@ -88,6 +88,18 @@ class SecretNotFound(NotFound):
     default = "Secrets Manager can't find the specified secret."
 
 
+class ReplicationBackfillNotFound(NotFound):
+    default = "The specified replication backfill could not be found."
+
+
+class ReplicationBackfillInProgress(KikotoError):
+    default = "A replication backfill is already in progress for the specified destination."
+
+
+class ReplicationBackfillInvalidStatus(KikotoError):
+    default = "The replication backfill is not in a valid status for that operation."
+
+
 class ExclusionNotFound(NotFound):
     pass
 

@@ -92,7 +92,15 @@ class Manifests:
             await listener(repository, pushed)
         return pushed
 
-    async def cache(self, repository: str, content: bytes, content_type: str | None, digest: str, tags: list[str]):
+    async def cache(
+        self,
+        repository: str,
+        content: bytes,
+        content_type: str | None,
+        digest: str,
+        tags: list[str],
+        event_detail: dict | None = None,
+    ):
         """Store a manifest fetched from a pull-through cache's upstream, under the digest the
         upstream named (checked), with `tags` moved to it; what it references is fetched later."""
         actual = digest_bytes(content, digest.split(":", 1)[0] if ":" in digest else "sha256")
@@ -100,7 +108,9 @@ class Manifests:
             raise DigestInvalid(f"the upstream sent a manifest whose digest is {actual}, not {digest}")
         manifest = parse_manifest(content, content_type, digest)
         repo = await self.repositories.get(repository)
-        await self.meta.put_manifest(repo, manifest, content, tags, True, lazy=True)
+        await self.meta.put_manifest(
+            repo, manifest, content, tags, True, lazy=True, action="PULL_THROUGH_CACHE", event_detail=event_detail
+        )
         self._cache.put(digest, content)
 
     async def pull(

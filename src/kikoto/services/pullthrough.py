@@ -231,7 +231,8 @@ class PullThroughCache:
             if wanted and wanted != actual:
                 raise UpstreamFailed(f"upstream {rule.base_url} sent a manifest that is not {wanted}", 200)
             media_type = fetched.media_type or parse_manifest(content, None, actual).media_type
-            await self.manifests.cache(name, content, media_type, actual, [tag] if tag else [])
+            detail = {"ecr-repository-prefix": rule.prefix, "upstream-registry-url": rule.upstream_url}
+            await self.manifests.cache(name, content, media_type, actual, [tag] if tag else [], detail)
             if tag is not None:
                 await self.store.mark_checked(repo.id, tag, time.time())
 

@@ -15,6 +15,7 @@ from ...services.ecr.repositories import RepositoryAdmin
 from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
+from ...services.replication import Replication
 from ...services.secrets import Secrets
 from ...services.signing import Signing
 
@@ -32,6 +33,7 @@ class EcrServices:
     signing: Signing
     pull_through: PullThroughRules
     secrets: Secrets
+    replication: Replication
 
 
 ECR = web.AppKey("ecr", EcrServices)

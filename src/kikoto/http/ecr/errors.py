@@ -61,6 +61,9 @@ ECR_ERRORS: dict[type, tuple[str, int]] = {
     e.SecretNotFound: ("SecretNotFoundException", 400),
     e.SecretUnusable: ("UnableToAccessSecretException", 400),
     e.UpstreamFailed: ("ServerException", 500),
+    e.ReplicationBackfillNotFound: ("ReplicationBackfillNotFoundException", 400),
+    e.ReplicationBackfillInProgress: ("ReplicationBackfillInProgressException", 400),
+    e.ReplicationBackfillInvalidStatus: ("ReplicationBackfillInvalidStatusException", 400),
 }
 
 # The Secrets Manager subset answers on the same endpoint in its own exception names.

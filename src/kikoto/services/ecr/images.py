@@ -249,7 +249,7 @@ class Images:
                 images.append(dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id.tag)))
                 deleted.append(ImageId(image.digest, image_id.tag))
                 continue
-            await self.meta.delete_manifest(repo_id, image.digest)
+            await self.meta.delete_manifest(repo_id, image.digest, image_id.tag)
             # As ECR: one entry per tag the deletion removed (a digest alone when it had none).
             removed = [image_id.tag] if image_id.tag is not None else list(image.tags)
             deleted += [ImageId(image.digest, t) for t in removed] or [ImageId(image.digest)]

@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
+from .outbox import record_changes
 from .schema import (
     audit_events,
     blob_trash,
@@ -79,7 +80,12 @@ class LifecycleStore(SqlStore):
         now = self._clock()
         values = {"storage_class": storage_class}
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
+        changes = [
+            {"action": "UPDATE_STORAGE_CLASS", "digest": d, "detail": {"target-storage-class": storage_class}}
+            for d in digests
+        ]
         async with self._write() as conn:
+            await record_changes(conn, repo_id, changes, now)
             for chunk in _chunks(digests):
                 await conn.execute(
                     update(manifests)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -271,4 +272,99 @@ upstream_checks = Table(
     Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(128), primary_key=True),
     Column("checked_at", Float, nullable=False),
+)
+
+
+# Replication and events (0009): the outbox every image change writes in its own transaction,
+# the consumers' positions in it, webhook targets and deliveries, peers, replication work.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),  # PUSH, DELETE, UPDATE_STORAGE_CLASS, PULL_THROUGH_CACHE, REPLICATE
+    Column("repository", String(256), nullable=False),
+    Column("digest", String(200), nullable=False),
+    Column("tag", String(300)),
+    Column("detail", Text),  # JSON: what else the event's detail carries
+)
+
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("consumer", String(160), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+event_targets = Table(
+    "event_targets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("pattern", Text),  # an EventBridge event pattern (JSON); None: every event
+    Column("secret", Text),  # HMAC key, encrypted with the master key
+    Column("cloudevents", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed (dead-lettered)
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("target", "event_id"),
+)
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("region", String(25), primary_key=True),
+    Column("registry_id", String(12), primary_key=True),
+    Column("url", String(512), nullable=False),
+    Column("kind", String(8), nullable=False),  # kikoto (ECR API + /v2) or oci (/v2 with Basic)
+    Column("access_key_id", String(256), nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted with the master key
+    Column("created_at", Float, nullable=False),
+)
+
+replication_items = Table(
+    "replication_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer),  # the outbox event it came from (None: a backfill)
+    Column("backfill_id", String(36)),
+    Column("region", String(25), nullable=False),
+    Column("registry_id", String(12), nullable=False),
+    Column("action", String(16), nullable=False),  # REPLICATE or DELETE
+    Column("repository", String(256), nullable=False),
+    Column("digest", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # IN_PROGRESS, COMPLETE, FAILED, STOPPED
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", Float),
+    Column("failure", Text),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("event_id", "region", "registry_id"),
+    Index("ix_replication_due", "status", "next_at"),
+    Index("ix_replication_image", "repository", "digest"),
+    Index("ix_replication_backfill", "backfill_id"),
+)
+
+replication_backfills = Table(
+    "replication_backfills",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region", String(25), nullable=False),
+    Column("registry_id", String(12), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("failure_code", String(64)),
 )

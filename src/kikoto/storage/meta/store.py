@@ -18,6 +18,7 @@ from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedI
 from ...domain.manifests import Manifest
 from .base import SqlStore
 from .inline import InlineEngine
+from .outbox import record_changes
 from .schema import (
     blobs,
     manifest_refs,
@@ -287,6 +288,8 @@ class MetadataStore(SqlStore):
         allow_sparse_index: bool,
         immutable: Callable[[str], bool] = lambda tag: False,
         lazy: bool = False,
+        action: str = "PUSH",
+        event_detail: dict | None = None,
     ) -> None:
         """Store a manifest, its references and its tags in one transaction, after checking
         that everything it references is present (unless `lazy`: a pull-through cache fetches
@@ -338,6 +341,18 @@ class MetadataStore(SqlStore):
                 await conn.execute(
                     self._insert_ignore(manifest_refs, rows, ["repo_id", "parent_digest", "child_digest"])
                 )
+            detail = {"manifest-media-type": manifest.media_type, **(event_detail or {})}
+            if manifest.config_media_type:
+                detail["artifact-media-type"] = manifest.config_media_type
+            await record_changes(
+                conn,
+                repo.name,
+                [
+                    {"action": action, "digest": manifest.digest, "tag": t, "detail": detail}
+                    for t in tag_names or [None]
+                ],
+                now,
+            )
             for name in tag_names:
                 statement = self._insert(tags).values(
                     repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now
@@ -425,8 +440,11 @@ class MetadataStore(SqlStore):
                 .values(last_pulled_at=when)
             )
 
-    async def delete_manifest(self, repo_id: int, digest: str) -> bool:
+    async def delete_manifest(self, repo_id: int, digest: str, tag: str | None = None) -> bool:
+        """Delete a manifest with its tags and references (`tag`: the tag the deletion was asked
+        by, for the event)."""
         async with self._write() as conn:
+            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": digest, "tag": tag}], self._clock())
             await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest == digest))
             await conn.execute(
                 delete(manifest_refs).where(manifest_refs.c.repo_id == repo_id, manifest_refs.c.parent_digest == digest)
@@ -439,6 +457,7 @@ class MetadataStore(SqlStore):
     async def delete_manifests(self, repo_id: int, digests: list[str]) -> int:
         """Delete many manifests (and their tags and references) in one transaction."""
         async with self._write() as conn:
+            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": d} for d in digests], self._clock())
             await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests)))
             await conn.execute(
                 delete(manifest_refs).where(
@@ -452,6 +471,10 @@ class MetadataStore(SqlStore):
 
     async def delete_tag(self, repo_id: int, tag: str) -> bool:
         async with self._write() as conn:
+            digest = await conn.scalar(select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name == tag))
+            if digest is None:
+                return False
+            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": digest, "tag": tag}], self._clock())
             result = await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.name == tag))
         return result.rowcount > 0
 

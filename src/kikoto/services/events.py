@@ -1,0 +1,169 @@
+"""Image events to webhook targets, in ECR's EventBridge shape (or CloudEvents 1.0).
+
+Each target reads the outbox from its own cursor, in order, one process at a time (a lease):
+an event its pattern selects is POSTed with an HMAC-SHA256 signature and the event id; a failed
+delivery is retried with exponential backoff and holds the target's later events back until it
+succeeds or, after `max_attempts`, is dead-lettered (`kikoto events deliveries --failed`,
+`kikoto events redeliver ID`). At-least-once: receivers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+from cryptography.fernet import Fernet
+
+from ..domain.ecr import repository_arn
+from ..domain.errors import InvalidParameter, NotFound
+from ..domain.events import OutboxEvent, cloud_event, envelope, matches, parse_pattern
+from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.outbox import Delivery, OutboxStore, Target
+
+TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SIGNATURE_HEADER = "X-Kikoto-Signature-256"
+EVENT_HEADER = "X-Kikoto-Event-Id"
+LEASE_SECONDS = 60.0
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Events:
+    def __init__(
+        self,
+        store: OutboxStore,
+        leases: LifecycleStore,
+        poster,
+        master_key: bytes,
+        account: str,
+        region: str,
+        holder: str,
+        max_attempts: int = 10,
+        retry_cap: float = 300.0,
+    ):
+        self.store, self.leases, self.poster = store, leases, poster
+        self._fernet = Fernet(master_key)
+        self.account, self.region, self.holder = account, region, holder
+        self.max_attempts, self.retry_cap = max_attempts, retry_cap
+
+    # -- targets ----------------------------------------------------------------------------------
+
+    async def add_target(
+        self, name: str, url: str, pattern: str | None, secret: str | None, cloudevents: bool
+    ) -> Target:
+        if not TARGET_NAME.fullmatch(name):
+            raise InvalidParameter("a target name is 1-64 letters, digits, '.', '_' or '-'")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidParameter(f"the target URL must be http:// or https://, not {url!r}")
+        if pattern is not None:
+            try:
+                parse_pattern(pattern)
+            except ValueError as exc:
+                raise InvalidParameter(str(exc)) from None
+        target = Target(
+            name,
+            url,
+            pattern,
+            self._fernet.encrypt(secret.encode()).decode() if secret else None,
+            cloudevents,
+            time.time(),
+        )
+        await self.store.forget_cursor(f"webhook:{name}")
+        if not await self.store.add_target(target):
+            raise InvalidParameter(f"a target named {name!r} exists; remove it first")
+        await self.store.cursor(f"webhook:{name}", start=await self.store.last_event_id())  # events from now on
+        return target
+
+    async def targets(self) -> list[Target]:
+        return await self.store.targets()
+
+    async def remove_target(self, name: str) -> None:
+        if not await self.store.remove_target(name):
+            raise NotFound(f"no target named {name!r}")
+        await self.store.forget_cursor(f"webhook:{name}")
+
+    async def deliveries(self, target: str | None, failed_only: bool, limit: int = 100) -> list[Delivery]:
+        return await self.store.deliveries(target, failed_only, limit)
+
+    # -- delivering -------------------------------------------------------------------------------
+
+    def render(self, target: Target, event: OutboxEvent) -> tuple[dict, bytes, dict[str, str]]:
+        """(the EventBridge event, the body to POST, its headers) for one target."""
+        bridge = envelope(event, self.account, self.region, repository_arn(self.region, self.account, event.repository))
+        document = cloud_event(bridge) if target.cloudevents else bridge
+        body = json.dumps(document, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/cloudevents+json" if target.cloudevents else "application/json",
+            EVENT_HEADER: bridge["id"],
+            "User-Agent": "kikoto-events/1",
+        }
+        if target.secret:
+            headers[SIGNATURE_HEADER] = signature(self._fernet.decrypt(target.secret.encode()).decode(), body)
+        return bridge, body, headers
+
+    async def deliver(self) -> int:
+        """One pass over every target this process can lease; returns deliveries attempted."""
+        attempted = 0
+        for target in await self.store.targets():
+            lease = f"webhook:{target.name}"
+            if not await self.leases.acquire(lease, self.holder, LEASE_SECONDS):
+                continue
+            try:
+                attempted += await self._deliver(target)
+            finally:
+                await self.leases.release(lease, self.holder)
+        return attempted
+
+    async def _deliver(self, target: Target, batch: int = 100) -> int:
+        consumer = f"webhook:{target.name}"
+        position = await self.store.cursor(consumer, start=await self.store.last_event_id())
+        pattern = parse_pattern(target.pattern) if target.pattern else None
+        attempted = 0
+        for event in await self.store.events_after(position, batch):
+            bridge, body, headers = self.render(target, event)
+            if pattern is not None and not matches(pattern, bridge):
+                await self.store.advance(consumer, event.id)
+                continue
+            earlier = await self.store.delivery(target.name, event.id)
+            now = time.time()
+            if earlier is not None and earlier.next_at > now:
+                break  # backing off: later events wait, in order
+            attempts = (earlier.attempts if earlier else 0) + 1
+            attempted += 1
+            try:
+                await self.poster.post(target.url, body, headers)
+            except Exception as failure:  # the receiver's answer or the network: retried
+                message = getattr(failure, "message", None) or repr(failure)
+                if attempts < self.max_attempts:
+                    delay = min(self.retry_cap, 2.0 ** min(attempts, 20))
+                    await self.store.save_delivery(target.name, event.id, "pending", attempts, now + delay, message)
+                    break
+                await self.store.save_delivery(target.name, event.id, "failed", attempts, now, message)
+            else:
+                await self.store.save_delivery(target.name, event.id, "delivered", attempts, now, None)
+            await self.store.advance(consumer, event.id)
+        return attempted
+
+    async def redeliver(self, delivery_id: int) -> Delivery:
+        """Send a delivered or dead-lettered event to its target again, now."""
+        delivery = await self.store.delivery_by_id(delivery_id)
+        if delivery is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        target = next((t for t in await self.store.targets() if t.name == delivery.target), None)
+        event = await self.store.event(delivery.event_id)
+        if target is None or event is None:
+            raise NotFound(f"delivery {delivery_id}'s target or event is gone")
+        _, body, headers = self.render(target, event)
+        try:
+            await self.poster.post(target.url, body, headers)
+        except Exception as failure:
+            message = getattr(failure, "message", None) or repr(failure)
+            await self.store.save_delivery(target.name, event.id, "failed", delivery.attempts + 1, time.time(), message)
+        else:
+            await self.store.save_delivery(target.name, event.id, "delivered", delivery.attempts + 1, time.time(), None)
+        return await self.store.delivery_by_id(delivery_id) or delivery

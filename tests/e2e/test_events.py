@@ -1,0 +1,198 @@
+"""Image events to webhook receivers: ECR's EventBridge shape, once per event id, signed,
+filtered by EventBridge patterns, CloudEvents on request, and nothing lost while a receiver
+fails for a while."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from .conftest import Server
+from .ecr_helpers import push
+
+pytestmark = pytest.mark.e2e
+FAST = {"KIKOTO_OUTBOX_INTERVAL": "0.1", "KIKOTO_EVENT_RETRY_CAP": "0.5", "KIKOTO_EVENT_MAX_ATTEMPTS": "1000"}
+
+
+class Receiver:
+    """A webhook endpoint that records what it is sent, and can refuse for a while."""
+
+    def __init__(self):
+        self.received: list[tuple[dict, dict]] = []
+        self.failing = False
+        self.refused = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.failing:
+                    receiver.refused += 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.received.append((dict(self.headers), {"raw": body, **json.loads(body)}))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def events(self) -> list[dict]:
+        return [event for _, event in self.received]
+
+    def wait_for(self, count: int, seconds: float = 30) -> list[dict]:
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.events()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receivers():
+    made: list[Receiver] = []
+    yield lambda: made.append(Receiver()) or made[-1]
+    for receiver in made:
+        receiver.close()
+
+
+def test_every_image_change_reaches_a_webhook_once_in_ecr_shape_and_signed(tmp_path, receivers):
+    server = Server(tmp_path / "data", env=FAST).start()
+    try:
+        everything, deletes, cloud = receivers(), receivers(), receivers()
+        pattern = tmp_path / "deletes.json"
+        pattern.write_text(json.dumps({"source": ["aws.ecr"], "detail": {"action-type": ["DELETE"]}}))
+        server.kikoto("events", "add-target", "all", "--url", everything.url, "--secret", "hook-secret")
+        server.kikoto("events", "add-target", "deletes", "--url", deletes.url, "--pattern", str(pattern))
+        server.kikoto("events", "add-target", "cloud", "--url", cloud.url, "--cloudevents")
+        listed = server.kikoto("events", "list-targets").stdout
+        assert "all" in listed and "hook-secret" not in listed
+
+        ecr = server.ecr()
+        ecr.create_repository(repositoryName="team/app")
+        _, first = push(server, "team/app", "1.0", "one")
+        _, second = push(server, "team/app", "2.0", "two")
+        ecr.update_image_storage_class(
+            repositoryName="team/app", imageId={"imageTag": "1.0"}, targetStorageClass="ARCHIVE"
+        )
+        ecr.update_image_storage_class(
+            repositoryName="team/app", imageId={"imageTag": "1.0"}, targetStorageClass="STANDARD"
+        )
+        ecr.batch_delete_image(repositoryName="team/app", imageIds=[{"imageTag": "2.0"}])
+
+        events = everything.wait_for(5)
+        assert len(events) == 5
+        assert len({e["id"] for e in events}) == 5  # once each
+        push_event = events[0]
+        assert {k: push_event[k] for k in ("version", "detail-type", "source", "account", "region", "resources")} == {
+            "version": "0",
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": "000000000000",
+            "region": "us-east-1",
+            "resources": [],
+        }
+        assert push_event["detail"] == {
+            "result": "SUCCESS",
+            "repository-name": "team/app",
+            "image-digest": first,
+            "action-type": "PUSH",
+            "image-tag": "1.0",
+            "manifest-media-type": "application/vnd.oci.image.manifest.v1+json",
+            "artifact-media-type": "application/vnd.oci.image.config.v1+json",
+        }
+        actions = [(e["detail"]["action-type"], e["detail"].get("target-storage-class")) for e in events]
+        assert actions == [
+            ("PUSH", None),
+            ("PUSH", None),
+            ("UPDATE_STORAGE_CLASS", "ARCHIVE"),
+            ("UPDATE_STORAGE_CLASS", "STANDARD"),
+            ("DELETE", None),
+        ]
+        assert events[4]["detail"]["image-digest"] == second and events[4]["detail"]["image-tag"] == "2.0"
+        for headers, event in everything.received:  # signed: HMAC-SHA256 of the body with the target's secret
+            expected = "sha256=" + hmac.new(b"hook-secret", event["raw"], hashlib.sha256).hexdigest()
+            assert headers["X-Kikoto-Signature-256"] == expected
+            assert headers["X-Kikoto-Event-Id"] == event["id"]
+
+        assert [e["detail"]["action-type"] for e in deletes.wait_for(1)] == ["DELETE"]
+        time.sleep(0.5)
+        assert len(deletes.events()) == 1  # the pattern filtered the others out
+        cloud_events = cloud.wait_for(5)
+        assert cloud_events[0]["specversion"] == "1.0" and cloud_events[0]["type"] == "aws.ecr.ECRImageAction"
+        assert cloud_events[0]["data"]["detail"]["image-digest"] == first
+        assert cloud.received[0][0]["Content-Type"] == "application/cloudevents+json"
+    finally:
+        server.stop()
+
+
+def test_a_receiver_that_fails_for_a_while_gets_everything_in_order(tmp_path, receivers):
+    server = Server(tmp_path / "data", env=FAST).start()
+    try:
+        hook = receivers()
+        hook.failing = True
+        server.kikoto("events", "add-target", "deploy", "--url", hook.url)
+        server.ecr().create_repository(repositoryName="svc")
+        digests = [push(server, "svc", f"v{n}", f"seed-{n}")[1] for n in range(4)]
+        deadline = time.monotonic() + 10
+        while hook.refused < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hook.refused >= 3 and not hook.received
+        hook.failing = False  # the receiver recovers
+        events = hook.wait_for(4)
+        assert [e["detail"]["image-digest"] for e in events] == digests
+        deliveries = server.kikoto("events", "deliveries", "--target", "deploy").stdout
+        assert deliveries.count("delivered") == 4
+        assert server.kikoto("events", "deliveries", "--failed").stdout.strip() == ""
+    finally:
+        server.stop()
+
+
+def test_lifecycle_expiries_are_delete_events_and_dead_letters_can_be_redelivered(tmp_path, receivers):
+    server = Server(
+        tmp_path / "data", env={**FAST, "KIKOTO_EVENT_MAX_ATTEMPTS": "2", "KIKOTO_EVENT_RETRY_CAP": "0.1"}
+    ).start()
+    try:
+        hook = receivers()
+        pattern = tmp_path / "p.json"
+        pattern.write_text(json.dumps({"detail": {"action-type": ["DELETE"], "repository-name": [{"prefix": "ci/"}]}}))
+        server.kikoto("events", "add-target", "cleanup", "--url", hook.url, "--pattern", str(pattern))
+        ecr = server.ecr()
+        ecr.create_repository(repositoryName="ci/builds")
+        for n in range(3):
+            push(server, "ci/builds", f"b{n}", f"build-{n}")
+        rule = {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}
+        ecr.put_lifecycle_policy(
+            repositoryName="ci/builds",
+            lifecyclePolicyText=json.dumps(
+                {"rules": [{"rulePriority": 1, "selection": rule, "action": {"type": "expire"}}]}
+            ),
+        )
+        hook.failing = True
+        server.kikoto("lifecycle", "run")
+        deadline = time.monotonic() + 15
+        while "failed" not in server.kikoto("events", "deliveries", "--failed").stdout and time.monotonic() < deadline:
+            time.sleep(0.1)
+        failed = server.kikoto("events", "deliveries", "--failed").stdout.strip().splitlines()
+        assert len(failed) == 2  # both expiries dead-lettered after two attempts
+        hook.failing = False
+        for line in failed:
+            assert "delivered" in server.kikoto("events", "redeliver", line.split("\t")[0]).stdout
+        events = hook.wait_for(2)
+        assert sorted(e["detail"]["action-type"] for e in events) == ["DELETE", "DELETE"]
+        assert {e["detail"]["repository-name"] for e in events} == {"ci/builds"}
+    finally:
+        server.stop()
