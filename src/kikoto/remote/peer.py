@@ -75,7 +75,7 @@ class PeerRegistry:
             if "REPLICATION" in t.get("appliedFor", [])
             and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
         ]
-        template = max(applying, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={})
+        template: dict = max(applying, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={})
         params = {"repositoryName": name, **{k: template[k] for k in TEMPLATE_SETTINGS if template.get(k)}}
         if template.get("resourceTags"):
             params["tags"] = template["resourceTags"]

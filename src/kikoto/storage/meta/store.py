@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import TextClause, and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
@@ -165,7 +165,7 @@ class MetadataStore(SqlStore):
         `finished_upload` is (upload id, the offset the final request started at); False, and
         nothing written, when another request moved that upload meanwhile."""
         now = self._clock()
-        steps = []
+        steps: list[tuple[TextClause, dict[str, object], int | None]] = []
         if finished_upload is not None:
             upload_id, offset = finished_upload
             steps.append((SQL_CLOSE_UPLOAD, {"id": upload_id, "offset": offset}, 1))
@@ -349,7 +349,7 @@ class MetadataStore(SqlStore):
                 repo.name,
                 [
                     {"action": action, "digest": manifest.digest, "tag": t, "detail": detail}
-                    for t in tag_names or [None]
+                    for t in ([*tag_names] if tag_names else [None])
                 ],
                 now,
             )
