@@ -15,10 +15,13 @@ import requests
 from botocore.exceptions import ClientError
 
 from kikoto.domain.manifests import OCI_MANIFEST
+from tests.conftest import require
 
 from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, Server
 from .ecr_helpers import push
 from .images import Layout
+from .upstreams import Distribution
+from .webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
 PEER_ACCOUNT = "111122223333"
@@ -232,3 +235,56 @@ def test_a_backfill_replicates_what_existed_before_the_rule(tmp_path):
     finally:
         source.stop()
         peer.stop()
+
+
+def test_any_oci_registry_is_a_destination_and_replications_are_events(tmp_path):
+    require(Distribution.available())
+    distribution = Distribution(tmp_path / "distribution").start()
+    source = Server(tmp_path / "source", env=FAST).start()
+    hook = Receiver()
+    try:
+        source.kikoto(
+            "peers",
+            "add",
+            "--kind",
+            "oci",
+            "--region",
+            "eu-west-1",
+            "--registry-id",
+            "444455556666",
+            "--url",
+            distribution.url,
+            "--access-key-id",
+            distribution.user,
+            "--secret-access-key",
+            distribution.password,
+        )
+        pattern = tmp_path / "replications.json"
+        pattern.write_text(json.dumps({"detail-type": ["ECR Replication Action"]}))
+        source.kikoto("events", "add-target", "replications", "--url", hook.url, "--pattern", str(pattern))
+        rule = {"destinations": [{"region": "eu-west-1", "registryId": "444455556666"}]}
+        source.ecr().put_replication_configuration(replicationConfiguration={"rules": [rule]})
+        source.ecr().create_repository(repositoryName="edge/app")
+        _, digest = push(source, "edge/app", "stable", "edge")
+        auth = tuple(distribution.creds.split(":", 1))
+
+        def arrived() -> bool:
+            response = requests.head(
+                f"{distribution.url}/v2/edge/app/manifests/stable", auth=auth, headers={"Accept": OCI_MANIFEST}
+            )
+            return response.headers.get("Docker-Content-Digest") == digest
+
+        wait_until(arrived)
+        event = hook.wait_for(1)[0]
+        assert event["detail-type"] == "ECR Replication Action"
+        assert event["resources"] == ["arn:aws:ecr:us-east-1:000000000000:repository/edge/app"]
+        assert {k: event["detail"][k] for k in ("result", "action-type", "image-digest", "source-account")} == {
+            "result": "SUCCESS",
+            "action-type": "REPLICATE",
+            "image-digest": digest,
+            "source-account": "000000000000",
+        }
+    finally:
+        hook.close()
+        source.stop()
+        distribution.stop()
