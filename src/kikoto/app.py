@@ -329,36 +329,35 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     return app
 
 
-def _scheduler(registry: Registry):
+def _background(start):
+    """A cleanup context running `start()`'s coroutine for the application's lifetime."""
+
     async def run(_app: web.Application):
-        settings = registry.settings
-        scheduler = Scheduler(
-            registry.lifecycle_store,
-            registry.lifecycle,
-            registry.gc,
-            settings.lifecycle_interval,
-            settings.gc_interval,
-            signing=lambda: registry.signing.resume_stale(registry.meta.repository_name),
-        )
-        task = asyncio.ensure_future(scheduler.run_forever())
+        task = asyncio.ensure_future(start())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
     return run
+
+
+def _scheduler(registry: Registry):
+    settings = registry.settings
+    scheduler = Scheduler(
+        registry.lifecycle_store,
+        registry.lifecycle,
+        registry.gc,
+        settings.lifecycle_interval,
+        settings.gc_interval,
+        signing=lambda: registry.signing.resume_stale(registry.meta.repository_name),
+    )
+    return _background(scheduler.run_forever)
 
 
 def _outbox_worker(registry: Registry):
-    async def run(_app: web.Application):
-        worker = OutboxWorker(registry.replication, registry.events, registry.settings.outbox_interval)
-        task = asyncio.ensure_future(worker.run_forever())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return run
+    worker = OutboxWorker(registry.replication, registry.events, registry.settings.outbox_interval)
+    return _background(worker.run_forever)
 
 
 def _change_listener(registry: Registry):

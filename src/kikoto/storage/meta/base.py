@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..changes import ChangeCounter
@@ -36,6 +37,15 @@ class SqlStore:
                 await conn.execute(NOTIFY_CHANGE)
         if changed and self.changes is not None:
             self.changes.bump()
+
+    async def _insert_new(self, table, values: dict, changed: bool = True) -> bool:
+        """Insert one row; False when its key is taken (the store's "already exists")."""
+        try:
+            async with self._write(changed=changed) as conn:
+                await conn.execute(table.insert().values(**values))
+        except IntegrityError:
+            return False
+        return True
 
     async def _statements(self, steps, write: bool = True):
         """Plain SQL steps (TextClause, params, expected rowcount or None) in one transaction

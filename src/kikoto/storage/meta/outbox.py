@@ -3,6 +3,7 @@ cursors, webhook targets and deliveries, peers, replication work items and backf
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -177,21 +178,7 @@ class OutboxStore(SqlStore):
     # -- webhook targets and deliveries --------------------------------------------------------------
 
     async def add_target(self, target: Target) -> bool:
-        try:
-            async with self._write(changed=False) as conn:
-                await conn.execute(
-                    event_targets.insert().values(
-                        name=target.name,
-                        url=target.url,
-                        pattern=target.pattern,
-                        secret=target.secret,
-                        cloudevents=target.cloudevents,
-                        created_at=target.created_at,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_new(event_targets, dataclasses.asdict(target), changed=False)
 
     async def targets(self) -> list[Target]:
         async with self.engine.connect() as conn:

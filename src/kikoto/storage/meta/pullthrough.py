@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ...domain.pullthrough import Rule, SecretRow
 from .base import SqlStore
@@ -50,27 +50,7 @@ class PullThroughStore(SqlStore):
 
     async def add_rule(self, rule: Rule) -> bool:
         """False when a rule with that prefix exists."""
-        try:
-            async with self._write() as conn:
-                if await conn.scalar(
-                    select(pull_through_rules.c.prefix).where(pull_through_rules.c.prefix == rule.prefix)
-                ):
-                    return False
-                await conn.execute(
-                    pull_through_rules.insert().values(
-                        prefix=rule.prefix,
-                        upstream_registry=rule.upstream_registry,
-                        upstream_url=rule.upstream_url,
-                        credential_arn=rule.credential_arn,
-                        custom_role_arn=rule.custom_role_arn,
-                        upstream_prefix=rule.upstream_prefix,
-                        created_at=rule.created_at,
-                        updated_at=rule.updated_at,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_new(pull_through_rules, dataclasses.asdict(rule))
 
     async def update_rule(self, prefix: str, **values) -> bool:
         async with self._write() as conn:
@@ -121,25 +101,8 @@ class PullThroughStore(SqlStore):
         return _secret(row) if row else None
 
     async def add_secret(self, row: SecretRow) -> bool:
-        try:
-            async with self._write(changed=False) as conn:
-                if await conn.scalar(select(secrets.c.name).where(secrets.c.name == row.name)):
-                    return False
-                await conn.execute(
-                    secrets.insert().values(
-                        name=row.name,
-                        arn=row.arn,
-                        value=row.value,
-                        version_id=row.version_id,
-                        description=row.description,
-                        tags=json.dumps(row.tags) if row.tags else None,
-                        created_at=row.created_at,
-                        changed_at=row.changed_at,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        values = {**dataclasses.asdict(row), "tags": json.dumps(row.tags) if row.tags else None}
+        return await self._insert_new(secrets, values, changed=False)
 
     async def update_secret(self, name: str, **values) -> None:
         async with self._write(changed=False) as conn:
