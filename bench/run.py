@@ -318,34 +318,9 @@ def tag_list(target: Target, manifest: str, tags: int, rounds: int = 20) -> floa
 
 def skopeo_round_trip(target: Target, layout: Layout, work: Path) -> tuple[float, float]:
     started = time.perf_counter()
-    subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-            *[c.replace("--creds", "--dest-creds") for c in target.skopeo_creds],
-            f"oci:{layout.root}:app",
-            f"docker://{target.host}/bench/app:1",
-        ],
-        check=True,
-    )
+    skopeo_push(target, layout, "bench/app:1")
     push = time.perf_counter() - started
-    out = work / f"pulled-{target.name}"
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            *[c.replace("--creds", "--src-creds") for c in target.skopeo_creds],
-            f"docker://{target.host}/bench/app:1",
-            f"oci:{out}:app",
-        ],
-        check=True,
-    )
-    return push, time.perf_counter() - started
+    return push, skopeo_pull(target, "bench/app:1", work / f"pulled-{target.name}")
 
 
 def skopeo_pull(target: Target, reference: str, out: Path) -> float:
