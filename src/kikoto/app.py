@@ -43,6 +43,8 @@ from .services.manifests import Manifests
 from .services.pullthrough import OneFetch, PullThroughCache
 from .services.replication import Replication
 from .services.repositories import Repositories
+from .services.scanning.scanner import Scanner
+from .services.scanning.vulndb import VulnerabilityData
 from .services.secrets import Secrets
 from .services.signing import Signing
 from .storage.blobs.filesystem import FilesystemBlobStore
@@ -55,6 +57,7 @@ from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.listen import listen_for_changes
 from .storage.meta.outbox import OutboxStore
 from .storage.meta.pullthrough import PullThroughStore
+from .storage.meta.scanning import ScanStore
 from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
 
@@ -83,6 +86,7 @@ class Registry:
     pull_through: PullThroughCache
     replication: Replication
     events: Events
+    scanner: Scanner
 
     async def close(self) -> None:
         await self.pull_through.upstreams.close()
@@ -243,6 +247,19 @@ def compose(settings: Settings) -> Registry:
         settings.event_max_attempts,
         settings.event_retry_cap,
     )
+    scan_store = ScanStore(engine, changes=changes)
+    scanner = Scanner(
+        scan_store,
+        VulnerabilityData(scan_store, ecr_store),
+        meta,
+        ecr_store,
+        blob_store,
+        blobs,
+        manifests,
+        outbox_store,
+        token_key,
+        settings.scan_cyclonedx,
+    )
     pull_through = PullThroughCache(
         rules,
         pull_through_store,
@@ -268,6 +285,7 @@ def compose(settings: Settings) -> Registry:
         pull_through=rules,
         secrets=secrets,
         replication=replication,
+        scanner=scanner,
     )
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
@@ -288,6 +306,7 @@ def compose(settings: Settings) -> Registry:
         pull_through,
         replication,
         events,
+        scanner,
     )
 
 
@@ -356,7 +375,7 @@ def _scheduler(registry: Registry):
 
 
 def _outbox_worker(registry: Registry):
-    worker = OutboxWorker(registry.replication, registry.events, registry.settings.outbox_interval)
+    worker = OutboxWorker(registry.replication, registry.events, registry.scanner, registry.settings.outbox_interval)
     return _background(worker.run_forever)
 
 

@@ -484,9 +484,12 @@ if __name__ == "__main__":
 
 def _register_outbox_commands() -> None:
     from .cli_outbox import events, peers  # defined beside: they reuse this module's options
+    from .cli_scan import scan, vulndb
 
     main.add_command(peers)
     main.add_command(events)
+    main.add_command(vulndb)
+    main.add_command(scan)
 
 
 _register_outbox_commands()

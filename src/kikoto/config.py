@@ -40,6 +40,7 @@ class Settings:
     replication_retry_cap: float = 300.0  # the longest wait between replication attempts (backoff)
     event_max_attempts: int = 10  # webhook delivery attempts before an event is dead-lettered
     event_retry_cap: float = 300.0  # the longest wait between webhook delivery attempts
+    scan_cyclonedx: bool = False  # attach a CycloneDX 1.5 SBOM beside the SPDX one
     gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
     upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
     event_loop: str = "uvloop"  # uvloop (faster small requests) or asyncio (see docs/benchmarks.md)

@@ -100,6 +100,10 @@ class ReplicationBackfillInvalidStatus(KikotoError):
     default = "The replication backfill is not in a valid status for that operation."
 
 
+class ScanNotFound(NotFound):
+    default = "Image scan does not exist for the image"
+
+
 class ExclusionNotFound(NotFound):
     pass
 
@@ -279,6 +283,10 @@ class ImageArchived(KikotoError):
 
 class Unsupported(KikotoError):
     default = "the operation is unsupported"
+
+
+class UnsupportedImageType(InvalidInput):
+    """An artifact that is not a container image (or an index of them) cannot be scanned."""
 
 
 class UnsupportedUpstream(InvalidInput):

@@ -20,6 +20,7 @@ DETAIL_TYPES = {
     "UPDATE_STORAGE_CLASS": "ECR Image Action",
     "PULL_THROUGH_CACHE": "ECR Pull Through Cache Action",
     "REPLICATE": "ECR Replication Action",
+    "SCAN": "ECR Image Scan",
 }
 NAMESPACE = uuid.UUID("6f1c5a52-63b1-4d0e-9a47-6b6b1f0c9c1e")  # event ids: stable per outbox row
 
@@ -43,7 +44,15 @@ def event_id(account: str, event: OutboxEvent) -> str:
 def envelope(event: OutboxEvent, account: str, region: str, repository_arn: str) -> dict:
     """The event in ECR's EventBridge shape."""
     detail: dict = {"result": event.detail.get("result", "SUCCESS"), "repository-name": event.repository}
-    if event.action == "PULL_THROUGH_CACHE":
+    if event.action == "SCAN":
+        detail = {
+            "scan-status": event.detail.get("scan-status", "COMPLETE"),
+            "repository-name": event.repository,
+            "finding-severity-counts": event.detail.get("finding-severity-counts", {}),
+            "image-digest": event.digest,
+            "image-tags": event.detail.get("image-tags", []),
+        }
+    elif event.action == "PULL_THROUGH_CACHE":
         detail = {
             "sync-status": "SUCCESS",
             "repository-name": event.repository,

@@ -1,5 +1,6 @@
 """The outbox's consumers, run in every process: replication (work items claimed one claimant
-each) and webhook deliveries (one process per target at a time, by lease)."""
+each), webhook deliveries (one process per target at a time, by lease) and scans (requested
+by pushes, claimed one process each)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import logging
 
 from ..services.events import Events
 from ..services.replication import Replication
+from ..services.scanning.scanner import Scanner
 
 log = logging.getLogger("kikoto.jobs")
 
 
 class OutboxWorker:
-    def __init__(self, replication: Replication, events: Events, interval: float = 0.5):
-        self.replication, self.events, self.interval = replication, events, interval
+    def __init__(self, replication: Replication, events: Events, scanner: Scanner, interval: float = 0.5):
+        self.replication, self.events, self.scanner, self.interval = replication, events, scanner, interval
 
     async def once(self) -> int:
         """One pass; returns how much it did (0: nothing was due)."""
-        return await self.replication.derive() + await self.replication.work() + await self.events.deliver()
+        done = await self.replication.derive() + await self.replication.work() + await self.events.deliver()
+        return done + await self.scanner.derive() + await self.scanner.work()
 
     async def run_forever(self) -> None:
         while True:

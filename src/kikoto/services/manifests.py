@@ -100,6 +100,7 @@ class Manifests:
         digest: str,
         tags: list[str],
         event_detail: dict | None = None,
+        action: str = "PULL_THROUGH_CACHE",
     ):
         """Store a manifest fetched from a pull-through cache's upstream, under the digest the
         upstream named (checked), with `tags` moved to it; what it references is fetched later."""
@@ -109,7 +110,7 @@ class Manifests:
         manifest = parse_manifest(content, content_type, digest)
         repo = await self.repositories.get(repository)
         await self.meta.put_manifest(
-            repo, manifest, content, tags, True, lazy=True, action="PULL_THROUGH_CACHE", event_detail=event_detail
+            repo, manifest, content, tags, True, lazy=True, action=action, event_detail=event_detail
         )
         self._cache.put(digest, content)
 

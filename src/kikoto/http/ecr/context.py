@@ -16,6 +16,7 @@ from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
 from ...services.replication import Replication
+from ...services.scanning.scanner import Scanner
 from ...services.secrets import Secrets
 from ...services.signing import Signing
 
@@ -34,6 +35,7 @@ class EcrServices:
     pull_through: PullThroughRules
     secrets: Secrets
     replication: Replication
+    scanner: Scanner
 
 
 ECR = web.AppKey("ecr", EcrServices)

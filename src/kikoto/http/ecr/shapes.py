@@ -40,7 +40,14 @@ def failure(item: ImageFailure) -> dict:
     return {"imageId": image_id(item.image_id), "failureCode": item.code, "failureReason": item.reason}
 
 
-def image_detail(name: str, image, registry: RegistryIdentity) -> dict:
+SCAN_DESCRIPTIONS = {"PENDING": "The scan is queued.", "IN_PROGRESS": "The scan is in progress."}
+
+
+def scan_status(scan) -> dict:
+    return {"status": scan.status, "description": scan.description or SCAN_DESCRIPTIONS.get(scan.status, scan.status)}
+
+
+def image_detail(name: str, image, registry: RegistryIdentity, scan=None) -> dict:
     detail = {
         "registryId": registry.account,
         "repositoryName": name,
@@ -58,4 +65,12 @@ def image_detail(name: str, image, registry: RegistryIdentity) -> dict:
         "lastRecordedPullTime": image.last_pulled_at,
         "subjectManifestDigest": image.subject_digest,
     }
+    if scan is not None:
+        detail["imageScanStatus"] = scan_status(scan)
+        if scan.completed_at and scan.status == "COMPLETE":
+            optional["imageScanFindingsSummary"] = {
+                "imageScanCompletedAt": scan.completed_at,
+                "vulnerabilitySourceUpdatedAt": scan.completed_at,
+                "findingSeverityCounts": scan.severity_counts,
+            }
     return detail | {k: v for k, v in optional.items() if v}

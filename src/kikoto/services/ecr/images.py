@@ -102,6 +102,10 @@ class Images:
             ) from None
         return max_results or 100, after
 
+    async def archived(self, repo_id: int, digest: str) -> bool:
+        images = await self.ecr.find_images(repo_id, [digest], [])
+        return bool(images) and images[0].storage_class == "ARCHIVE"
+
     async def resolve(self, name: str, image_id: ImageId) -> tuple[int, str]:
         """(repository id, digest) of the image an imageId names; ImageNotFound otherwise."""
         repo_id, images = await self._named(name, [image_id])

@@ -89,6 +89,9 @@ class RepositoryAdmin:
         self.access = access
         self.registry = registry
 
+    async def find(self, name: str) -> RepositoryRecord | None:
+        return await self.store.repository(name)
+
     async def get(self, name: str) -> RepositoryRecord:
         record = await self.store.repository(name)
         if record is None:

@@ -11,11 +11,13 @@ from sqlalchemy import delete, select, update
 from .base import SqlStore
 from .schema import (
     creation_templates,
+    image_scans,
     manifest_refs,
     manifests,
     registry_documents,
     repo_blobs,
     repositories,
+    scan_findings,
     tags,
     upstream_checks,
 )
@@ -134,7 +136,7 @@ class EcrStore(SqlStore):
 
     async def delete_repository(self, repo_id: int) -> None:
         async with self._write() as conn:
-            for table in (upstream_checks, tags, manifest_refs, manifests, repo_blobs):
+            for table in (scan_findings, image_scans, upstream_checks, tags, manifest_refs, manifests, repo_blobs):
                 await conn.execute(delete(table).where(table.c.repo_id == repo_id))
             await conn.execute(delete(repositories).where(repositories.c.id == repo_id))
 

@@ -368,3 +368,48 @@ replication_backfills = Table(
     Column("ended_at", Float),
     Column("failure_code", String(64)),
 )
+
+
+# Scanning (0010): vulnerability data imported from OSV, each image's inventory, scans and findings.
+vulnerabilities = Table(
+    "vulnerabilities",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("modified", Float, nullable=False),
+    Column("document", Text, nullable=False),  # the OSV record, as imported
+)
+
+vulnerable_packages = Table(
+    "vulnerable_packages",
+    metadata,
+    Column("name", String(512), nullable=False),
+    Column("ecosystem", String(128), nullable=False),
+    Column("vuln_id", String(128), nullable=False),
+    UniqueConstraint("name", "ecosystem", "vuln_id"),
+)
+
+image_scans = Table(
+    "image_scans",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("status", String(32), nullable=False),  # PENDING, IN_PROGRESS, COMPLETE, FAILED, UNSUPPORTED_IMAGE
+    Column("description", Text),
+    Column("requested_at", Float, nullable=False),
+    Column("manual_at", Float),  # the last StartImageScan (one per image per 24 h)
+    Column("completed_at", Float),
+    Column("vulndb_version", Integer),  # the vulnerability data the findings were computed from
+    Column("severity_counts", Text),  # JSON
+    Column("inventory", Text),  # JSON: the OS and the packages found (rescans need no layer)
+    Column("claimed_until", Float),
+    Index("ix_image_scans_status", "status"),
+)
+
+scan_findings = Table(
+    "scan_findings",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("position", Integer, primary_key=True),  # the page key: most severe first
+    Column("finding", Text, nullable=False),  # JSON: one finding in ECR's shape
+)

@@ -1,0 +1,112 @@
+"""`kikoto vulndb` and `kikoto scan`: vulnerability data imported offline, and a scan of one
+image on the command line (safe while the server runs)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import click
+
+from .cli import _run, storage_options
+
+
+@click.group()
+def vulndb() -> None:
+    """Vulnerability data in the OSV format, for scanning without network access."""
+
+
+@vulndb.command("import")
+@storage_options
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def vulndb_import(config_file, path, **options) -> None:
+    """Import OSV records from PATH: a JSON file, a directory of them, or OSV's per-ecosystem
+    all.zip archives (https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip)."""
+    from rich.progress import Progress
+
+    async def load(registry):
+        with Progress(transient=True) as progress:
+            task = progress.add_task("importing", total=None)
+            return await registry.scanner.data.import_path(path, lambda n: progress.update(task, completed=n))
+
+    read, written = _run(load, config_file, options)
+    click.echo(f"vulndb: read {read} records, {written} new or updated")
+
+
+@vulndb.command("status")
+@storage_options
+def vulndb_status(config_file, **options) -> None:
+    """What is loaded, and how old it is."""
+
+    async def status(registry):
+        return await registry.scanner.data.status()
+
+    status = _run(status, config_file, options)
+    when = status.get("imported_at")
+    newest = status.get("newest_modified")
+    click.echo(f"records: {status['records']} (data version {status['version']})")
+    if when:
+        age = datetime.datetime.now(datetime.UTC) - datetime.datetime.fromtimestamp(when, datetime.UTC)
+        imported = datetime.datetime.fromtimestamp(when, datetime.UTC)
+        click.echo(f"last import: {imported:%Y-%m-%d %H:%M} UTC ({age.days} days ago)")
+    if newest:
+        click.echo(f"newest record modified: {datetime.datetime.fromtimestamp(newest, datetime.UTC):%Y-%m-%d}")
+    for ecosystem, count in status["ecosystems"].items():
+        click.echo(f"  {ecosystem}: {count}")
+
+
+@click.command()
+@storage_options
+@click.argument("image")
+@click.option("--json", "as_json", is_flag=True, help="Print ECR's findings structure instead of a table.")
+def scan(config_file, image, as_json, **options) -> None:
+    """Scan IMAGE (REPOSITORY:TAG or REPOSITORY@DIGEST) now and print its findings."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .domain.errors import KikotoError
+
+    name, _, reference = image.partition("@") if "@" in image else image.rpartition(":")
+    if not name or not reference:
+        raise click.UsageError("IMAGE is REPOSITORY:TAG or REPOSITORY@DIGEST")
+
+    async def scan_it(registry):
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"scanning {image}", total=None)
+            seen = [0]
+
+            def advance(size: int) -> None:
+                seen[0] += size
+                progress.update(task, completed=seen[0])
+
+            try:
+                return await registry.scanner.scan_now(name, reference, advance)
+            except KikotoError as exc:
+                raise click.ClickException(exc.message) from None
+
+    result, findings = _run(scan_it, config_file, options)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"status": result.status, "findingSeverityCounts": result.severity_counts, "findings": findings},
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"{image}: {result.status} — {result.description or ''}")
+    for column in ("severity", "vulnerability", "package", "version", "fixed in"):
+        table.add_column(column)
+    for finding in findings:
+        attributes = {a["key"]: a.get("value", "") for a in finding["attributes"]}
+        table.add_row(
+            finding["severity"],
+            finding["name"],
+            attributes.get("package_name", ""),
+            attributes.get("package_version", ""),
+            attributes.get("fixed_in_version", ""),
+        )
+    Console().print(table)
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.severity_counts.items())) or "no findings"
+    click.echo(counts)

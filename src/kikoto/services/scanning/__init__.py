@@ -1,0 +1,1 @@
+"""Image scanning: inventories from layers, vulnerability matching against OSV data, SBOMs."""

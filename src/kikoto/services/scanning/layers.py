@@ -1,0 +1,196 @@
+"""Reading an image's layers for its inventory: each layer streamed once, in order, from the
+blob store (gzip, zstd or uncompressed, recognised by their magic bytes), never unpacked to
+disk; whiteouts in a layer remove what lower layers put at the paths they name. Memory is
+bounded whatever the layer size: only the files the inventory needs are read, each within a
+limit (a Go binary is searched for its build info in 1 MiB steps)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import os
+import posixpath
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import zstandard
+
+from ...domain.inventory import (
+    GO_MAGIC,
+    MAX_ARCHIVE,
+    OsRelease,
+    Package,
+    parse_file,
+    parse_go_buildinfo,
+    parse_os_release,
+    parse_rpm_header,
+    wanted,
+)
+
+MAX_TEXT = 64 << 20  # a package database larger than this is not read
+MAX_RPMDB = 512 << 20
+STEP = 1 << 20
+BUILDINFO_WINDOW = 256 << 10
+
+
+class ChunkReader(io.RawIOBase):
+    """A blocking file over an async iterator of chunks, for a worker thread: each read asks
+    the event loop for the next chunk (so nothing beyond a chunk is ever buffered)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop):
+        self._chunks, self._loop = chunks.__aiter__(), loop
+        self._buffer, self._done = b"", False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer and not self._done:
+            try:
+                self._buffer = asyncio.run_coroutine_threadsafe(self._chunks.__anext__(), self._loop).result()
+            except StopAsyncIteration:
+                self._done = True
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+
+def decompressed(raw: io.BufferedReader):
+    head = raw.peek(4)[:4]
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)
+    if head == b"\x28\xb5\x2f\xfd":
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_size=STEP)
+    return raw
+
+
+@dataclass
+class Inventory:
+    os: OsRelease | None = None
+    files: dict[str, list[Package]] = field(default_factory=dict)  # path -> what it holds
+    layers: dict[str, str] = field(default_factory=dict)  # path -> the layer digest it came from
+
+    def packages(self) -> list[Package]:
+        return [package for found in self.files.values() for package in found]
+
+
+def _normal(name: str) -> str:
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+def read_layer(stream, inventory: Inventory, layer: str, progress: Callable[[int], None] | None = None) -> None:
+    """Fold one layer (a tar stream) into `inventory` (runs in a worker thread)."""
+    deleted: list[str] = []
+    opaque: list[str] = []
+    found: dict[str, list[Package]] = {}
+    os_release = None
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            path = _normal(member.name)
+            directory, base = posixpath.split(path)
+            if base == ".wh..wh..opq":
+                opaque.append(directory)
+                continue
+            if base.startswith(".wh."):
+                deleted.append(posixpath.join(directory, base[4:]))
+                continue
+            if not member.isfile():
+                continue
+            kind = wanted(path, bool(member.mode & 0o111))
+            if kind is None:
+                continue
+            file = tar.extractfile(member)
+            if file is None:
+                continue
+            if kind == "binary":
+                packages = _go_binary(file, path)
+            elif kind == "rpm":
+                packages = _rpm_database(file, member.size, path) if member.size <= MAX_RPMDB else []
+            elif kind == "os-release":
+                os_release = parse_os_release(file.read(1 << 16).decode("utf-8", "replace"))
+                continue
+            elif member.size <= (MAX_ARCHIVE if kind == "java" else MAX_TEXT):
+                packages = parse_file(kind, file.read(), path)
+            else:
+                continue
+            if packages:
+                found[path] = packages
+            if progress:
+                progress(member.size)
+
+    # whiteouts remove what lower layers put there; then this layer's files land on top
+    def removed(path: str) -> bool:
+        return any(path == d or path.startswith(d + "/") for d in deleted) or any(
+            path.startswith(d + "/") for d in opaque
+        )
+
+    if deleted or opaque:
+        for path in [p for p in inventory.files if removed(p)]:
+            del inventory.files[path]
+            inventory.layers.pop(path, None)
+    inventory.files.update(found)
+    inventory.layers.update({path: layer for path in found})
+    if os_release is not None:
+        inventory.os = os_release
+
+
+def _go_binary(file, path: str) -> list[Package]:
+    """The build info of a Go binary, found by its magic in 1 MiB steps."""
+    first = file.read(STEP)
+    if not first.startswith(b"\x7fELF") and not first.startswith((b"MZ", b"\xcf\xfa\xed\xfe")):
+        return []
+    window, tail = first, b""
+    while window:
+        data = tail + window
+        at = data.find(GO_MAGIC)
+        if at >= 0:
+            info = data[at:]
+            while len(info) < BUILDINFO_WINDOW and (more := file.read(STEP)):
+                info += more
+            return parse_go_buildinfo(info[:BUILDINFO_WINDOW], path)
+        tail = data[-len(GO_MAGIC) :]
+        window = file.read(STEP)
+    return []
+
+
+def _rpm_database(file, size: int, path: str) -> list[Package]:
+    """Packages from the sqlite rpmdb (copied to a private temporary file: sqlite reads files)."""
+    with tempfile.NamedTemporaryFile(prefix="kikoto-rpmdb-", suffix=".sqlite") as copy:
+        os.fchmod(copy.fileno(), 0o600)
+        while chunk := file.read(STEP):
+            copy.write(chunk)
+        copy.flush()
+        try:
+            database = sqlite3.connect(f"file:{copy.name}?mode=ro", uri=True)
+            try:
+                blobs = [row[0] for row in database.execute("SELECT blob FROM Packages")]
+            finally:
+                database.close()
+        except sqlite3.Error:
+            return []
+    return [p for p in (parse_rpm_header(bytes(b), path) for b in blobs) if p is not None]
+
+
+async def inventory_of(
+    layers: list[tuple[str, Callable[[], AsyncIterator[bytes]]]], progress: Callable[[int], None] | None = None
+) -> Inventory:
+    """The inventory of an image from its layers, in order: (digest, a function opening its
+    bytes). The tar parsing runs in a worker thread; the bytes come from the event loop."""
+    loop = asyncio.get_running_loop()
+    inventory = Inventory()
+    for digest, open_bytes in layers:
+        raw = io.BufferedReader(ChunkReader(open_bytes(), loop), STEP)
+
+        def fold(raw=raw, digest=digest) -> None:
+            read_layer(decompressed(raw), inventory, digest, progress)
+
+        try:
+            await asyncio.to_thread(fold)
+        except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError):
+            continue  # a layer that is not a tar stream (an artifact's blob) holds no packages
+    return inventory

@@ -1,0 +1,348 @@
+"""Scanning images, ECR's way: registry rules (SCAN_ON_PUSH, CONTINUOUS_SCAN, MANUAL with
+WILDCARD filters) and the repository's `scanOnPush` decide what is scanned when it is pushed;
+StartImageScan scans on request (once per image per 24 h). A scan never blocks a push: pushes
+are read from the outbox and scans run in the background, claimed one process each.
+
+A scan reads the image's layers for its inventory (per platform for an index), matches it
+against the imported OSV data, stores the findings (paged by key) and the inventory (so a
+rescan after new vulnerability data needs no layer), attaches an SPDX SBOM (and a CycloneDX one
+when asked) as a referrer of the image, and records an `ECR Image Scan` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+
+from ...domain.errors import (
+    ImageArchived,
+    ImageNotFound,
+    InvalidParameter,
+    LimitExceeded,
+    ScanNotFound,
+    Unsupported,
+    UnsupportedImageType,
+)
+from ...domain.glob import glob_match
+from ...domain.inventory import OsRelease, Package
+from ...domain.manifests import OCI_MANIFEST, parse_manifest
+from ...domain.paging import open_token, sign_token
+from ...domain.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE, cyclonedx, spdx
+from ...storage.blobs.port import BlobStore
+from ...storage.meta.ecr import EcrStore
+from ...storage.meta.outbox import OutboxStore
+from ...storage.meta.scanning import ScanRow, ScanStore
+from ...storage.meta.store import MetadataStore
+from ..blobs import Blobs
+from ..manifests import Manifests
+from .layers import Inventory, inventory_of
+from .vulndb import VulnerabilityData
+
+log = logging.getLogger("kikoto.scanning")
+DOCUMENT = "scanning-configuration"
+CONSUMER = "scanning"
+MANUAL_INTERVAL = 86400.0  # ECR: one manual scan per image per 24 hours
+CLAIM_SECONDS = 900.0
+IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
+EMPTY = b"{}"
+EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
+
+
+class Scanner:
+    def __init__(
+        self,
+        scans: ScanStore,
+        data: VulnerabilityData,
+        meta: MetadataStore,
+        ecr_store: EcrStore,
+        blob_store: BlobStore,
+        blobs: Blobs,
+        manifests: Manifests,
+        outbox: OutboxStore,
+        token_key: bytes,
+        cyclonedx: bool = False,
+    ):
+        self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
+        self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
+        self.token_key, self.cyclonedx = token_key, cyclonedx
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    async def configuration(self) -> dict:
+        text = await self.ecr_store.document(DOCUMENT)
+        return json.loads(text) if text else {"scanType": "BASIC", "rules": []}
+
+    async def put_configuration(self, scan_type: str | None, rules: list[dict] | None) -> dict:
+        config = {"scanType": scan_type or "BASIC", "rules": rules or []}
+        if len({r["scanFrequency"] for r in config["rules"]}) != len(config["rules"]):
+            raise InvalidParameter("Invalid parameter: each scan frequency may appear in one rule only")
+        await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
+        await self.outbox.cursor(CONSUMER, start=await self.outbox.last_event_id())
+        return config
+
+    @staticmethod
+    def frequency(config: dict, repository: str, scan_on_push: bool) -> tuple[str, list[dict]]:
+        """(the scan frequency that applies to a repository, the filters that made it so): the
+        registry's rules, most frequent first, else the repository's own scanOnPush."""
+        for wanted in ("CONTINUOUS_SCAN", "SCAN_ON_PUSH"):
+            for rule in config["rules"]:
+                if rule["scanFrequency"] != wanted:
+                    continue
+                applied = [
+                    f for f in rule["repositoryFilters"] if glob_match(f["filter"], repository, question_mark=False)
+                ]
+                if applied:
+                    return wanted, applied
+        return ("SCAN_ON_PUSH" if scan_on_push else "MANUAL"), []
+
+    async def repository_frequency(self, name: str) -> tuple[str, list[dict]]:
+        record = await self.ecr_store.repository(name)
+        return self.frequency(await self.configuration(), name, bool(record and record.scan_on_push))
+
+    # -- triggers: pushes, requests, new vulnerability data ---------------------------------------------
+
+    async def derive(self, batch: int = 200) -> int:
+        """Scan-on-push: request scans for the images new PUSH events name."""
+        position = await self.outbox.cursor(CONSUMER, start=await self.outbox.last_event_id())
+        events = await self.outbox.events_after(position, batch)
+        if not events:
+            return 0
+        config = await self.configuration()
+        for event in events:
+            if event.action not in ("PUSH", "PULL_THROUGH_CACHE"):
+                continue
+            config_type = event.detail.get("artifact-media-type")
+            is_index = "index" in event.detail.get("manifest-media-type", "") or "list" in event.detail.get(
+                "manifest-media-type", ""
+            )
+            if config_type not in IMAGE_CONFIGS and not is_index:
+                continue  # signatures, SBOMs and other artifacts are not images
+            record = await self.ecr_store.repository(event.repository)
+            if record is None:
+                continue
+            frequency, _ = self.frequency(config, event.repository, record.scan_on_push)
+            if frequency in ("SCAN_ON_PUSH", "CONTINUOUS_SCAN"):
+                existing = await self.scans.scan(record.id, event.digest)
+                if existing is None or existing.status in ("FAILED", "UNSUPPORTED_IMAGE"):
+                    await self.scans.request(record.id, event.digest, time.time(), manual=False)
+        await self.outbox.advance(CONSUMER, events[-1].id)
+        return len(events)
+
+    async def start(self, name: str, repo_id: int, digest: str, archived: bool) -> ScanRow:
+        """StartImageScan."""
+        if archived:
+            raise ImageArchived(f"The image with digest '{digest}' is archived and cannot be scanned.")
+        head = await self.meta.find_manifest(name, digest=digest)
+        content = await self.meta.manifest_content(name, digest) if head else None
+        if head is None or content is None or not self._scannable(content, head.media_type, digest):
+            raise UnsupportedImageType("The image is not a container image or index that can be scanned.")
+        existing = await self.scans.scan(repo_id, digest)
+        if existing and existing.manual_at and time.time() - existing.manual_at < MANUAL_INTERVAL:
+            raise LimitExceeded("The scan quota per image has been exceeded. Wait and try again.")
+        await self.scans.request(repo_id, digest, time.time(), manual=True)
+        scan = await self.scans.scan(repo_id, digest)
+        assert scan is not None
+        return scan
+
+    @staticmethod
+    def _scannable(content: bytes, media_type: str, digest: str) -> bool:
+        manifest = parse_manifest(content, media_type, digest)
+        return manifest.is_index or manifest.config_media_type in IMAGE_CONFIGS
+
+    async def scan_now(self, name: str, reference: str, progress=None) -> tuple[ScanRow, list[dict]]:
+        """Scan an image at once, in this process (`kikoto scan`): the same scan a push or
+        StartImageScan asks for, its result stored as theirs are."""
+        repo = await self.meta.get_repository(name)
+        head = await self.meta.find_manifest(
+            name, **({"digest": reference} if ":" in reference else {"tag": reference})
+        )
+        if repo is None or head is None:
+            raise ImageNotFound(f"no image {name}:{reference}")
+        await self.scans.request(repo.id, head.digest, time.time(), manual=False)
+        scan = await self.scans.scan(repo.id, head.digest)
+        assert scan is not None
+        await self.run(scan, progress)
+        done = await self.scans.scan(repo.id, head.digest)
+        assert done is not None
+        return done, [f for _, f in await self.scans.findings(repo.id, head.digest, -1, 100_000)]
+
+    async def work(self) -> int:
+        """Run one requested scan, if any is due; then re-evaluate continuously scanned images
+        whose findings predate the vulnerability data."""
+        scan = await self.scans.claim(time.time(), CLAIM_SECONDS)
+        if scan is not None:
+            await self.run(scan)
+            return 1
+        return await self._rescan_stale()
+
+    async def _rescan_stale(self, limit: int = 20) -> int:
+        version = await self.data.version()
+        done = 0
+        for scan in await self.scans.stale(version, limit):
+            name = await self.meta.repository_name(scan.repo_id)
+            if name is None or (await self.repository_frequency(name))[0] != "CONTINUOUS_SCAN" or not scan.inventory:
+                continue
+            packages = [Package(**p) for p in scan.inventory["packages"]]
+            os_release = OsRelease(**scan.inventory["os"]) if scan.inventory.get("os") else None
+            await self._record(
+                name, scan.repo_id, scan.digest, scan.inventory, packages, os_release, version, sbom=False
+            )
+            done += 1
+        return done
+
+    # -- a scan -----------------------------------------------------------------------------------
+
+    async def run(self, scan: ScanRow, progress=None) -> None:
+        name = await self.meta.repository_name(scan.repo_id)
+        if name is None:
+            return
+        try:
+            platforms = await self._inventories(name, scan.digest, progress)
+        except Unsupported as exc:
+            await self.scans.finish(
+                scan.repo_id, scan.digest, "UNSUPPORTED_IMAGE", exc.message, None, [], {}, None, time.time()
+            )
+            return
+        except Exception as exc:  # the bytes could not be read: FAILED, with the reason
+            log.exception("scan of %s@%s failed", name, scan.digest)
+            await self.scans.finish(
+                scan.repo_id, scan.digest, "FAILED", str(exc)[:500], None, [], {}, None, time.time()
+            )
+            return
+        packages, os_release = [], None
+        for platform, inventory in platforms:
+            os_release = os_release or inventory.os
+            for package in inventory.packages():
+                path = f"{platform}:{package.path}" if platform else package.path
+                packages.append(Package(package.kind, package.name, package.version, path, package.source))
+        stored = {
+            "os": os_release.__dict__ if os_release else None,
+            "packages": [p.__dict__ for p in packages],
+        }
+        await self._record(
+            name, scan.repo_id, scan.digest, stored, packages, os_release, await self.data.version(), sbom=True
+        )
+
+    async def _inventories(self, name: str, digest: str, progress=None) -> list[tuple[str, Inventory]]:
+        head = await self.meta.find_manifest(name, digest=digest)
+        content = await self.meta.manifest_content(name, digest) if head else None
+        if head is None or content is None:
+            raise Unsupported("the image is gone")
+        manifest = parse_manifest(content, head.media_type, digest)
+        if manifest.is_index:
+            children = json.loads(content).get("manifests") or []
+            found = []
+            for child in children:
+                platform = child.get("platform") or {}
+                label = "/".join(
+                    filter(None, [platform.get("os"), platform.get("architecture"), platform.get("variant")])
+                )
+                if label and "unknown" in label:
+                    continue  # attestation manifests that buildkit files as unknown/unknown
+                try:
+                    found += [
+                        (label or child["digest"], inv)
+                        for _, inv in await self._inventories(name, child["digest"], progress)
+                    ]
+                except Unsupported:
+                    continue
+            if not found:
+                raise Unsupported("no image in the index could be scanned")
+            return found
+        if manifest.config_media_type not in IMAGE_CONFIGS:
+            raise Unsupported(f"{manifest.config_media_type or 'this artifact'} is not a container image")
+        layers = [d for d in manifest.blobs[1:] if not d.is_foreign]  # blobs[0] is the config
+        return [("", await inventory_of([(d.digest, self._opener(d.digest)) for d in layers], progress))]
+
+    def _opener(self, digest: str):
+        return lambda: self.blob_store.read(digest)
+
+    async def _record(
+        self,
+        name: str,
+        repo_id: int,
+        digest: str,
+        stored: dict,
+        packages: list[Package],
+        os_release: OsRelease | None,
+        version: int,
+        sbom: bool,
+    ) -> None:
+        findings = await self.data.match(packages, os_release)
+        counts = dict(Counter(f["severity"] for f in findings))
+        now = time.time()
+        if sbom:
+            await self._attach_sboms(name, digest, packages, os_release, now)
+        await self.scans.finish(
+            repo_id, digest, "COMPLETE", "The scan was completed successfully.", stored, findings, counts, version, now
+        )
+        tags = []
+        repo = await self.meta.get_repository(name)
+        if repo:
+            images = await self.ecr_store.find_images(repo.id, [digest], [])
+            tags = list(images[0].tags) if images else []
+        detail = {"scan-status": "COMPLETE", "finding-severity-counts": counts, "image-tags": tags}
+        await self.outbox.record(name, [{"action": "SCAN", "digest": digest, "detail": detail}])
+
+    async def _attach_sboms(self, name: str, digest: str, packages, os_release, now: float) -> None:
+        documents = [(SPDX_MEDIA_TYPE, spdx(name, digest, packages, os_release, now))]
+        if self.cyclonedx:
+            documents.append((CYCLONEDX_MEDIA_TYPE, cyclonedx(name, digest, packages, os_release, now)))
+        head = await self.meta.find_manifest(name, digest=digest)
+        if head is None:
+            return
+        empty = await self._put_blob(name, EMPTY)
+        for media_type, document in documents:
+            body = json.dumps(document, separators=(",", ":")).encode()
+            layer = await self._put_blob(name, body)
+            manifest = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "artifactType": media_type,
+                    "config": {"mediaType": EMPTY_TYPE, "digest": empty, "size": len(EMPTY)},
+                    "layers": [{"mediaType": media_type, "digest": layer, "size": len(body)}],
+                    "subject": {"mediaType": head.media_type, "digest": digest, "size": head.size},
+                    "annotations": {
+                        "org.opencontainers.image.created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+                    },
+                },
+                separators=(",", ":"),
+            ).encode()
+            manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+            await self.manifests.cache(name, manifest, OCI_MANIFEST, manifest_digest, [], action="PUSH")
+
+    async def _put_blob(self, name: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        state = await self.blobs.start_upload(name, "sha256", cache=True)
+
+        async def body():
+            yield data
+
+        return await self.blobs.finish(name, state.id, digest, body(), None, len(data))
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def findings(
+        self, repo_id: int, digest: str, max_results: int | None, next_token: str | None
+    ) -> tuple[ScanRow, list[dict], str | None]:
+        scan = await self.scans.scan(repo_id, digest)
+        if scan is None:
+            raise ScanNotFound(f"Image scan does not exist for the image with '{digest}'")
+        scope = f"DescribeImageScanFindings:{repo_id}:{digest}"
+        try:
+            after = int(open_token(self.token_key, scope, next_token)[0]) if next_token else -1
+        except (ValueError, IndexError):
+            raise InvalidParameter(
+                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
+            ) from None
+        limit = max_results or 100
+        rows = await self.scans.findings(repo_id, digest, after, limit + 1)
+        token = sign_token(self.token_key, scope, [str(rows[limit - 1][0])]) if len(rows) > limit else None
+        return scan, [f for _, f in rows[:limit]], token
+
+    async def summaries(self, repo_id: int, digests: list[str]) -> dict[str, ScanRow]:
+        return await self.scans.scans(repo_id, digests)
