@@ -39,10 +39,10 @@ def vulndb_import(config_file, path, **options) -> None:
 def vulndb_status(config_file, **options) -> None:
     """What is loaded, and how old it is."""
 
-    async def status(registry):
+    async def read(registry):
         return await registry.scanner.data.status()
 
-    status = _run(status, config_file, options)
+    status = _run(read, config_file, options)
     when = status.get("imported_at")
     newest = status.get("newest_modified")
     click.echo(f"records: {status['records']} (data version {status['version']})")

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import urllib.parse
 import uuid
+from typing import Any
 
 from .inventory import OsRelease, Package
 
@@ -39,7 +40,7 @@ def _spdx_id(package: Package) -> str:
 def spdx(name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float) -> dict:
     created = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     image_id = "SPDXRef-Image"
-    document = {
+    document: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -85,7 +86,7 @@ def spdx(name: str, digest: str, packages: list[Package], os_release: OsRelease 
 
 def cyclonedx(name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float) -> dict:
     created = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    components = []
+    components: list[dict[str, Any]] = []
     if os_release and os_release.id:
         components.append({"type": "operating-system", "name": os_release.id, "version": os_release.version_id})
     for package in packages:

@@ -356,7 +356,7 @@ async def describe_repository_creation_templates(call: Call) -> dict:
 async def list_images(call: Call) -> dict:
     p = call.params
     wanted = p.get("filter") or {}
-    ids, token = await call.ecr.images.list(
+    ids, token = await call.ecr.images.page(
         p["repositoryName"], wanted.get("tagStatus"), wanted.get("imageStatus"), p.get("maxResults"), p.get("nextToken")
     )
     return shapes.page("imageIds", [shapes.image_id(i) for i in ids], token)

@@ -114,7 +114,7 @@ class Images:
             raise self._not_found(image_id, name)
         return repo_id, image.digest
 
-    async def list(
+    async def page(
         self,
         name: str,
         tag_status: str | None,

@@ -48,10 +48,13 @@ class ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    async def _next(self) -> bytes:
+        return await self._chunks.__anext__()
+
     def readinto(self, target) -> int:
         while not self._buffer and not self._done:
             try:
-                self._buffer = asyncio.run_coroutine_threadsafe(self._chunks.__anext__(), self._loop).result()
+                self._buffer = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
             except StopAsyncIteration:
                 self._done = True
         count = min(len(target), len(self._buffer))

@@ -76,7 +76,7 @@ class Scanner:
         return json.loads(text) if text else {"scanType": "BASIC", "rules": []}
 
     async def put_configuration(self, scan_type: str | None, rules: list[dict] | None) -> dict:
-        config = {"scanType": scan_type or "BASIC", "rules": rules or []}
+        config: dict = {"scanType": scan_type or "BASIC", "rules": rules or []}
         if len({r["scanFrequency"] for r in config["rules"]}) != len(config["rules"]):
             raise InvalidParameter("Invalid parameter: each scan frequency may appear in one rule only")
         await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
