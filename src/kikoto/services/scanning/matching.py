@@ -5,6 +5,7 @@ rpm, PEP 440, semver for npm and Go, Maven), OSV's `ranges` with `introduced`, `
 
 from __future__ import annotations
 
+import functools
 import re
 
 import cvss
@@ -92,6 +93,13 @@ def _parse(order, text: str):
         return None
 
 
+def _by_version(a: tuple, b: tuple) -> int:
+    """Events in version order, `introduced: 0` first (compared with `<` alone, see below)."""
+    if a[1] is None or b[1] is None:
+        return (a[1] is not None) - (b[1] is not None)
+    return -1 if a[1] < b[1] else 1 if b[1] < a[1] else 0
+
+
 def affected(entry: dict, version: str, ecosystem_name: str) -> tuple[bool, str | None]:
     """(whether `version` is affected by one OSV `affected` entry, the version that fixes it)."""
     if version in (entry.get("versions") or []):
@@ -110,19 +118,21 @@ def affected(entry: dict, version: str, ecosystem_name: str) -> tuple[bool, str 
             if at is None and not (kind == "introduced" and value == "0"):
                 continue
             events.append((kind, at, str(value)))
-        events.sort(key=lambda e: (e[1] is not None, e[1] if e[1] is not None else 0))
+        events.sort(key=functools.cmp_to_key(_by_version))
         hit, fixed = False, None
         for kind, at, text in events:
-            if kind == "introduced" and (at is None or ours >= at):
+            # only `<` is asked of the version objects: some of univers' classes answer `>=` by
+            # comparing the version strings (attrs' generated ordering), not by the ecosystem's rules
+            if kind == "introduced" and (at is None or not ours < at):
                 hit = True
             elif kind == "fixed" and at is not None:
-                if ours >= at:
+                if not ours < at:
                     hit = False
                 elif hit and fixed is None:
                     fixed = text
-            elif kind == "last_affected" and at is not None and ours > at:
+            elif kind == "last_affected" and at is not None and at < ours:
                 hit = False
-            elif kind == "limit" and at is not None and ours >= at:
+            elif kind == "limit" and at is not None and not ours < at:
                 hit = False
         if hit:
             return True, fixed
