@@ -130,16 +130,16 @@ class Images:
         cursor, inclusive = position[0], bool(after)
         while len(ids) <= limit:
             # inclusive: the token's image comes back first (its later tags may be due), so one more
-            batch = await self.ecr.images_page(
+            batch = await self.ecr.image_ids_page(
                 record.id, cursor, limit + 1 + inclusive, tag_status or "ANY", image_status or "ANY", inclusive
             )
-            for image in batch:
-                for tag in image.tags or ("",):
-                    if (image.digest, tag) > position:
-                        ids.append(ImageId(image.digest, tag or None))
+            for digest, tag_names in batch:
+                for tag in tag_names or ("",):
+                    if (digest, tag) > position:
+                        ids.append(ImageId(digest, tag or None))
             if len(batch) <= limit + inclusive:
                 break
-            cursor, inclusive = batch[-1].digest, False
+            cursor, inclusive = batch[-1][0], False
         page = ids[:limit]
         token = None
         if len(ids) > limit:

@@ -169,20 +169,14 @@ class EcrStore(SqlStore):
         tag_query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
         return _image_records(rows, (await conn.execute(tag_query)).all() if digests else [])
 
-    async def images_page(
-        self,
-        repo_id: int,
-        after: str,
-        limit: int,
-        tag_status: str = "ANY",
-        image_status: str = "ANY",
-        inclusive: bool = False,
-    ) -> list[ImageRecord]:
-        """Up to `limit` images after digest `after` (or from it, `inclusive`), by digest, with the
-        filters of ListImages and DescribeImages applied in the query: a page costs an index
-        range scan, whatever the size of the repository."""
+    def _page_query(
+        self, columns, repo_id: int, after: str, limit: int, tag_status: str, image_status: str, inclusive: bool
+    ):
+        """The query behind a page of images after digest `after` (or from it, `inclusive`), by
+        digest, with ListImages' and DescribeImages' filters: an index range scan, whatever the
+        size of the repository. None when no image can match (ACTIVATING)."""
         tagged = select(tags.c.name).where(tags.c.repo_id == repo_id, tags.c.digest == manifests.c.digest).exists()
-        query = self._image_columns().where(
+        query = columns.where(
             manifests.c.repo_id == repo_id, manifests.c.digest >= after if inclusive else manifests.c.digest > after
         )
         if tag_status == "TAGGED":
@@ -192,10 +186,43 @@ class EcrStore(SqlStore):
         if image_status in ("ACTIVE", "ARCHIVED"):
             query = query.where(manifests.c.storage_class == ("STANDARD" if image_status == "ACTIVE" else "ARCHIVE"))
         elif image_status == "ACTIVATING":
-            return []  # restores are immediate here: nothing is ever activating
-        query = query.order_by(manifests.c.digest).limit(limit)
+            return None  # restores are immediate here: nothing is ever activating
+        return query.order_by(manifests.c.digest).limit(limit)
+
+    async def images_page(
+        self,
+        repo_id: int,
+        after: str,
+        limit: int,
+        tag_status: str = "ANY",
+        image_status: str = "ANY",
+        inclusive: bool = False,
+    ) -> list[ImageRecord]:
+        """Up to `limit` images (whole records) after digest `after`: DescribeImages' page."""
+        query = self._page_query(self._image_columns(), repo_id, after, limit, tag_status, image_status, inclusive)
+        if query is None:
+            return []
         async with self.engine.connect() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
+
+    async def image_ids_page(
+        self, repo_id: int, after: str, limit: int, tag_status: str, image_status: str, inclusive: bool
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """(digest, its tags in order) of up to `limit` images after `after`: ListImages' page,
+        from the primary key's index alone."""
+        query = self._page_query(select(manifests.c.digest), repo_id, after, limit, tag_status, image_status, inclusive)
+        if query is None:
+            return []
+        async with self.engine.connect() as conn:
+            digests = list((await conn.scalars(query)).all())
+            by_digest: dict[str, list[str]] = {d: [] for d in digests}
+            if digests:
+                rows = await conn.execute(
+                    select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
+                )
+                for name, digest in sorted(rows, key=lambda r: r.name):
+                    by_digest[digest].append(name)
+        return [(d, tuple(names)) for d, names in by_digest.items()]
 
     async def find_images(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[ImageRecord]:
         """The images with these digests or carrying these tags (with all their tags)."""
