@@ -411,3 +411,49 @@ def test_a_one_gib_image_scans_on_push_with_flat_memory(tmp_path):
         os.remove(layer)
     finally:
         server.stop()
+
+
+def test_an_index_scans_per_platform_and_kikoto_scan_prints_the_findings(tmp_path, skopeo):
+    write_database(tmp_path / "osv", RECORDS)
+    server = Server(tmp_path / "data", env=FAST).start()
+    try:
+        server.kikoto("vulndb", "import", str(tmp_path / "osv"))
+        layout = Layout(tmp_path / "images")
+        children = []
+        for arch, (name, version) in {"amd64": ("lodash", "4.17.20"), "arm64": ("requests", "2.28.0")}.items():
+            files = (
+                {"app/node_modules/lodash/package.json": build.package_json(name, version)}
+                if name == "lodash"
+                else {
+                    "usr/lib/python3/site-packages/requests-2.28.0.dist-info/METADATA": build.python_metadata(
+                        name, version
+                    )
+                }
+            )
+            child = build.image(layout, [files], f"only-{arch}")
+            children.append({**child, "platform": {"architecture": arch, "os": "linux"}})
+        index = layout.blob(
+            json.dumps(
+                {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
+            ).encode(),
+            "application/vnd.oci.image.index.v1+json",
+        )
+        layout.tag(index, "multi")
+        skopeo(
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            server.creds,
+            f"oci:{layout.root}:multi",
+            f"docker://{server.host}/multi:v1",
+        )
+        printed = server.kikoto("scan", "multi:v1").stdout
+        assert "GHSA-gggg-hhhh-iiii" in printed and "CVE-2026-0004" in printed and "lodash" in printed
+        answer = server.kikoto("scan", "multi:v1", "--json").stdout
+        paths = {a["value"] for f in json.loads(answer)["findings"] for a in f["attributes"] if a["key"] == "file_path"}
+        assert {p.split(":", 1)[0] for p in paths} == {"linux/amd64", "linux/arm64"}
+        found = findings_by_name(server, "multi", "v1")  # the same scan, through the API
+        assert set(found) == {"GHSA-gggg-hhhh-iiii", "CVE-2026-0004"}
+    finally:
+        server.stop()
