@@ -19,7 +19,8 @@ run: $(STAMP)
 # storage (PostgreSQL + S3 through moto); the suites that inspect local files stay out of it.
 E2E_SHARED := tests/e2e/test_clients.py tests/e2e/test_ecr_api.py tests/e2e/test_walkthrough.py tests/e2e/test_ecr_fuzz.py \
               tests/e2e/test_ecr_compat.py tests/e2e/test_signing.py tests/e2e/test_paging.py \
-              tests/e2e/test_pull_through.py tests/e2e/test_events.py tests/e2e/test_replication.py
+              tests/e2e/test_pull_through.py tests/e2e/test_events.py tests/e2e/test_replication.py \
+              tests/e2e/test_scanning.py
 
 test: $(STAMP)
 	sh scripts/system-deps.sh
