@@ -72,6 +72,8 @@ class GarbageCollector:
             seen += len(chunk)
             if progress:
                 progress(seen, None)
+        if not dry_run:
+            await self.store.snapshot()
         if not dry_run and (summary.blobs or summary.uploads):
             await self.store.record(
                 [

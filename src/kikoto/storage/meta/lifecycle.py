@@ -22,6 +22,7 @@ from .schema import (
     manifests,
     repo_blobs,
     repositories,
+    storage_snapshots,
     tags,
     uploads,
 )
@@ -347,6 +348,24 @@ class LifecycleStore(SqlStore):
         )
         async with self.engine.connect() as conn:
             return [json.loads(r) for r in await conn.scalars(query)]
+
+    # -- storage snapshots (the console's trend) ------------------------------------------------------
+
+    async def snapshot(self) -> None:
+        blobs, stored = await self.stored_bytes()
+        async with self._write(changed=False) as conn:
+            await conn.execute(
+                self._insert(storage_snapshots)
+                .values(at=self._clock(), blobs=blobs, bytes=stored)
+                .on_conflict_do_nothing()
+            )
+
+    async def snapshots(self, limit: int = 365) -> list[tuple[float, int, int]]:
+        """(time, blobs, bytes), oldest first, the latest `limit`."""
+        query = select(storage_snapshots).order_by(storage_snapshots.c.at.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.at, r.blobs, r.bytes) for r in reversed(rows)]
 
     # -- audit ---------------------------------------------------------------------------------------
 

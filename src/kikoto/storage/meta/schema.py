@@ -413,3 +413,13 @@ scan_findings = Table(
     Column("position", Integer, primary_key=True),  # the page key: most severe first
     Column("finding", Text, nullable=False),  # JSON: one finding in ECR's shape
 )
+
+
+# The console's storage trend (0012): the registry's stored bytes after each garbage collection.
+storage_snapshots = Table(
+    "storage_snapshots",
+    metadata,
+    Column("at", Float, primary_key=True),
+    Column("blobs", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
