@@ -9,6 +9,7 @@ command -v podman >/dev/null 2>&1 || missing="$missing podman"
 command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
 command -v ctr >/dev/null 2>&1 || missing="$missing containerd"
 command -v go >/dev/null 2>&1 || missing="$missing golang-go"  # builds the Go binary the scanner reads
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # the console's browser tests (Playwright)
 command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing="$missing postgresql"

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import Settings
+from .http import console
 from .http.auth import AUTH_CHALLENGE, auth_middleware
 from .http.ecr.api import handle as ecr_api
 from .http.ecr.context import ECR, EcrServices
@@ -336,6 +337,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)
+    console.setup(app, registry, registry.ecr.identities.master_key)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:

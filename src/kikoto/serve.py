@@ -56,10 +56,12 @@ kikoto: created the admin principal. Its secret access key is shown only this on
     export AWS_ACCESS_KEY_ID={key_id}
     export AWS_SECRET_ACCESS_KEY={secret}
     export AWS_DEFAULT_REGION={settings.region}
+    export AWS_ENDPOINT_URL_ECR={settings.scheme}://{settings.public}
 
-  aws ecr create-repository --endpoint-url {settings.scheme}://{settings.public} --repository-name my-app
-  aws ecr get-login-password --endpoint-url {settings.scheme}://{settings.public} | \\
-      podman login --username AWS --password-stdin {settings.public}
+  The console: {settings.scheme}://{settings.public}/ (sign in with the two keys above)
+
+  aws ecr create-repository --repository-name my-app
+  aws ecr get-login-password | podman login --username AWS --password-stdin {settings.public}
 """,
         flush=True,
     )

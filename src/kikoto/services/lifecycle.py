@@ -76,9 +76,11 @@ class Lifecycle:
             f"name '{name}' in the registry with id '{self.account}'"
         )
 
-    async def events(self, repository: str | None, limit: int, before: int | None = None) -> list[dict]:
+    async def events(
+        self, repository: str | None, limit: int, before: int | None = None, action: str | None = None
+    ) -> list[dict]:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
-        return await self.store.events(repository, limit, before=before)
+        return await self.store.events(repository, limit, before=before, action=action)
 
     # -- planning and applying ----------------------------------------------------------------
 

@@ -175,6 +175,10 @@ class Manifests:
         if not deleted:
             raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})
 
+    async def contents(self, repository: str, digests: list[str]) -> dict[str, bytes]:
+        """The bytes of several manifests in one query (the console's index platforms)."""
+        return await self.meta.manifest_contents(repository, digests)
+
     async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
         cached, token = self._reads.get(("tags", repository, limit, after))
         if cached is not None:

@@ -349,6 +349,37 @@ class LifecycleStore(SqlStore):
         async with self.engine.connect() as conn:
             return [json.loads(r) for r in await conn.scalars(query)]
 
+    async def repository_summaries(self, repo_ids: list[int]) -> dict[int, tuple[int, int, float | None]]:
+        """repo id -> (images, deduplicated bytes its manifests reference, last push), for a page
+        of repositories in two grouped queries."""
+        if not repo_ids:
+            return {}
+        counts = (
+            select(manifests.c.repo_id, func.count(), func.max(manifests.c.pushed_at))
+            .where(manifests.c.repo_id.in_(repo_ids))
+            .group_by(manifests.c.repo_id)
+        )
+        referenced = (
+            select(manifest_refs.c.repo_id, manifest_refs.c.child_digest)
+            .where(manifest_refs.c.repo_id.in_(repo_ids), manifest_refs.c.child_kind == "blob")
+            .distinct()
+            .subquery()
+        )
+        sizes = (
+            select(referenced.c.repo_id, func.sum(blobs.c.size))
+            .select_from(referenced.join(blobs, blobs.c.digest == referenced.c.child_digest))
+            .group_by(referenced.c.repo_id)
+        )
+        async with self.engine.connect() as conn:
+            found = {row[0]: (row[1], 0, row[2]) for row in await conn.execute(counts)}
+            for repo_id, total in await conn.execute(sizes):
+                images, _, pushed = found.get(repo_id, (0, 0, None))
+                found[repo_id] = (images, int(total or 0), pushed)
+        return found
+
+    async def largest_repositories(self, limit: int) -> list[tuple[str, int]]:
+        return sorted(((n, b) for n, _, b in await self.storage_by_repository()), key=lambda r: -r[1])[:limit]
+
     # -- storage snapshots (the console's trend) ------------------------------------------------------
 
     async def snapshot(self) -> None:
@@ -385,7 +416,12 @@ class LifecycleStore(SqlStore):
             await conn.execute(audit_events.insert(), rows)
 
     async def events(
-        self, repository: str | None, limit: int = 100, since: float | None = None, before: int | None = None
+        self,
+        repository: str | None,
+        limit: int = 100,
+        since: float | None = None,
+        before: int | None = None,
+        action: str | None = None,
     ) -> list[dict]:
         """Newest first; `before` (an event id) continues a listing by key."""
         query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
@@ -395,6 +431,8 @@ class LifecycleStore(SqlStore):
             query = query.where(audit_events.c.repository == repository)
         if since is not None:
             query = query.where(audit_events.c.at >= since)
+        if action is not None:
+            query = query.where(audit_events.c.action == action)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [

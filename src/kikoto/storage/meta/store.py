@@ -423,6 +423,17 @@ class MetadataStore(SqlStore):
             row = (await conn.execute(query)).first()
         return ManifestHead(*row) if row else None
 
+    async def manifest_contents(self, repo_name: str, digests: list[str]) -> dict[str, bytes]:
+        if not digests:
+            return {}
+        query = (
+            select(manifests.c.digest, manifests.c.content)
+            .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repo_id))
+            .where(repositories.c.name == repo_name, manifests.c.digest.in_(digests))
+        )
+        async with self.engine.connect() as conn:
+            return {row.digest: row.content for row in await conn.execute(query)}
+
     async def manifest_content(self, repo_name: str, digest: str) -> bytes | None:
         query = (
             select(manifests.c.content)

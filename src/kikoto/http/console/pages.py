@@ -1,0 +1,542 @@
+"""The console's pages and actions. Each reads or changes the registry through the same services
+as the APIs, authorised with the same ECR action names; a page shows only the controls the
+visitor may use, and each action is authorised again when it arrives."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from ...domain.errors import InvalidParameter
+from ...services.ecr.images import ImageId
+from ...services.identity import TokenError
+from ..ecr.context import ECR
+from ..oci.common import MANIFESTS
+from . import REGISTRY, SESSIONS, Visitor, can, i18n, page, render, require, security_headers, visitor
+from .session import COOKIE, LIFETIME
+
+PAGE = 100
+# The two policies of the Hungarian guide this project grew from, as templates.
+LIFECYCLE_TEMPLATES = {
+    "keep-last-5": {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "Keep the last 5 images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
+                "action": {"type": "expire"},
+            }
+        ]
+    },
+    "latest-forever-rest-90-days": {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "Never delete latest",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["latest"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": 9999,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": "Delete the rest after 90 days",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": 90,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    },
+}
+
+
+def _back(location: str) -> web.Response:
+    raise web.HTTPSeeOther(location, headers=security_headers())
+
+
+def _repo_url(name: str, view: str = "repository") -> str:
+    return f"/console/{view}?name={quote(name, safe='')}"
+
+
+def _when(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def size(n: int | float | None) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+# -- signing in ----------------------------------------------------------------------------------
+
+
+async def home(request: web.Request) -> web.Response:
+    who = await visitor(request)
+    if not who.signed_in:
+        return render(request, who, "signin.html")
+    return _back("/console/repositories")
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    form = await request.post()
+    key_id, secret = str(form.get("access_key_id", "")).strip(), str(form.get("secret_access_key", ""))
+    who = await visitor(request)
+    try:
+        await request.app[ECR].identities.verify_secret(key_id, secret)
+    except TokenError:
+        return render(request, who, "signin.html", status=401, error=i18n.translator(who.language)("signin.failed"))
+    token, _ = request.app[SESSIONS].issue(key_id)
+    response = web.HTTPSeeOther("/console/repositories", headers=security_headers())
+    response.set_cookie(
+        COOKIE, token, max_age=LIFETIME, httponly=True, samesite="Strict", secure=request.secure, path="/"
+    )
+    raise response
+
+
+@page
+async def sign_out(request: web.Request, who: Visitor) -> web.Response:
+    response = web.HTTPSeeOther("/", headers=security_headers())
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def language(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    if code not in i18n.LANGUAGES:
+        raise web.HTTPNotFound()
+    back = request.query.get("back", "/")
+    response = web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
+    response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Strict", path="/")
+    raise response
+
+
+# -- repositories ----------------------------------------------------------------------------------
+
+
+@page
+async def repositories(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "ecr:DescribeRepositories")
+    ecr, query = request.app[ECR], request.query.get("q", "").strip()
+
+    async def visible(name: str) -> bool:
+        return (not query or query in name) and await can(request, who, "ecr:DescribeRepositories", name)
+
+    records, token = await ecr.repositories.listing(visible, PAGE, request.query.get("next") or None)
+    summaries = await request.app[REGISTRY].lifecycle_store.repository_summaries([r.id for r in records])
+    rows = [
+        {
+            "name": r.name,
+            "url": _repo_url(r.name),
+            "images": summaries.get(r.id, (0, 0, None))[0],
+            "size": size(summaries.get(r.id, (0, 0, None))[1]),
+            "pushed": _when(summaries.get(r.id, (0, 0, None))[2]),
+            "mutability": r.tag_mutability,
+            "scan_on_push": r.scan_on_push,
+            "upstream": r.upstream,
+        }
+        for r in records
+    ]
+    more = f"/console/repositories?{urlencode({'q': query, 'next': token})}" if token else None
+    return render(
+        request,
+        who,
+        "repositories.html",
+        rows=rows,
+        query=query,
+        more=more,
+        may_create=await can(request, who, "ecr:CreateRepository"),
+        may_delete=await can(request, who, "ecr:DeleteRepository"),
+    )
+
+
+@page
+async def create_repository(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name = str(form.get("name", "")).strip()
+    await require(request, who, "ecr:CreateRepository", name)
+    mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
+    await request.app[ECR].repositories.create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
+    _back(_repo_url(name))
+    raise AssertionError  # unreachable: _back raises
+
+
+@page
+async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name, confirm = str(form.get("name", "")), str(form.get("confirm", ""))
+    await require(request, who, "ecr:DeleteRepository", name)
+    if confirm != name:
+        raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
+    await request.app[ECR].repositories.delete(name, force=True)
+    _back("/console/repositories")
+    raise AssertionError
+
+
+# -- a repository -------------------------------------------------------------------------------------
+
+
+@page
+async def repository(request: web.Request, who: Visitor) -> web.Response:
+    name = request.query.get("name", "")
+    await require(request, who, "ecr:DescribeImages", name)
+    ecr = request.app[ECR]
+    record = await ecr.repositories.get(name)
+    images, token = await ecr.images.describe(name, None, None, None, PAGE, request.query.get("next") or None)
+    scans = await ecr.scanner.summaries(record.id, [i.digest for i in images])
+    indexes = [i.digest for i in images if "index" in i.media_type or "list" in i.media_type]
+    contents = await request.app[MANIFESTS].contents(name, indexes)
+    host = ecr.registry.public_host
+    by_subject: dict[str, list] = {}
+    for image in images:
+        if image.subject_digest:
+            by_subject.setdefault(image.subject_digest, []).append(image)
+    rows = []
+    for image in images:
+        if image.subject_digest and any(i.digest == image.subject_digest for i in images):
+            continue  # shown under its subject
+        platforms = []
+        if image.digest in contents:
+            for child in json.loads(contents[image.digest]).get("manifests") or []:
+                p = child.get("platform") or {}
+                platforms.append("/".join(filter(None, [p.get("os"), p.get("architecture"), p.get("variant")])))
+        scan = scans.get(image.digest)
+        rows.append(
+            {
+                "digest": image.digest,
+                "short": image.digest.split(":", 1)[-1][:12],
+                "tags": image.tags,
+                "size": size(image.size),
+                "pushed": _when(image.pushed_at),
+                "pulled": _when(image.last_pulled_at),
+                "media_type": image.media_type,
+                "artifact_type": image.artifact_type or image.config_media_type or "",
+                "archived": image.storage_class == "ARCHIVE",
+                "platforms": [p for p in platforms if p],
+                "referrers": [
+                    {"digest": r.digest, "type": r.artifact_type or r.config_media_type or "", "size": size(r.size)}
+                    for r in by_subject.get(image.digest, [])
+                ],
+                "scan": scan.status if scan else "",
+                "counts": scan.severity_counts if scan else {},
+                "findings_url": f"/console/findings?name={quote(name, safe='')}&digest={quote(image.digest)}",
+                "pull": f"{host}/{name}@{image.digest}",
+            }
+        )
+    more = f"{_repo_url(name)}&next={quote(token)}" if token else None
+    policy = None
+    try:
+        policy = (await ecr.repositories.get_policy(name))[1]
+    except Exception:  # no policy: the editor starts empty
+        policy = ""
+    return render(
+        request,
+        who,
+        "repository.html",
+        name=name,
+        host=host,
+        record=record,
+        rows=rows,
+        more=more,
+        policy=policy,
+        exclusions="\n".join(f["filter"] for f in (record.mutability_exclusions or [])),
+        lifecycle_url=_repo_url(name, "lifecycle"),
+        may_delete=await can(request, who, "ecr:BatchDeleteImage", name),
+        may_settings=await can(request, who, "ecr:PutImageTagMutability", name),
+        may_policy=await can(request, who, "ecr:SetRepositoryPolicy", name),
+    )
+
+
+@page
+async def delete_image(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name = str(form.get("name", ""))
+    await require(request, who, "ecr:BatchDeleteImage", name)
+    image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
+    _, failures = await request.app[ECR].images.batch_delete(name, [image])
+    if failures:
+        raise InvalidParameter(failures[0].reason)
+    _back(_repo_url(name))
+    raise AssertionError
+
+
+@page
+async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name = str(form.get("name", ""))
+    await require(request, who, "ecr:PutImageTagMutability", name)
+    mode = str(form.get("mode", "MUTABLE"))
+    filters = [
+        {"filterType": "WILDCARD", "filter": line.strip()}
+        for line in str(form.get("exclusions", "")).splitlines()
+        if line.strip()
+    ]
+    await request.app[ECR].repositories.put_mutability(name, mode, filters or None)
+    _back(_repo_url(name))
+    raise AssertionError
+
+
+@page
+async def put_policy(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name, text = str(form.get("name", "")), str(form.get("policy", ""))
+    await require(request, who, "ecr:SetRepositoryPolicy", name)
+    try:
+        await request.app[ECR].repositories.set_policy(name, text)
+    except InvalidParameter as invalid:  # shown in place, with the text kept
+        request["policy_error"] = invalid.message
+        request["policy_text"] = text
+        return await _repository_with_error(request, who, name)
+    _back(_repo_url(name))
+    raise AssertionError
+
+
+async def _repository_with_error(request: web.Request, who: Visitor, name: str) -> web.Response:
+    ecr = request.app[ECR]
+    record = await ecr.repositories.get(name)
+    return render(
+        request,
+        who,
+        "repository.html",
+        status=400,
+        name=name,
+        host=ecr.registry.public_host,
+        record=record,
+        rows=[],
+        more=None,
+        policy=request["policy_text"],
+        policy_error=request["policy_error"],
+        exclusions="",
+        lifecycle_url=_repo_url(name, "lifecycle"),
+        may_delete=False,
+        may_settings=False,
+        may_policy=True,
+    )
+
+
+# -- lifecycle --------------------------------------------------------------------------------------------
+
+
+@page
+async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
+    name = request.query.get("name", "")
+    await require(request, who, "ecr:GetLifecyclePolicy", name)
+    ecr = request.app[ECR]
+    try:
+        text = (await ecr.lifecycle.get_policy(name))[1]
+    except Exception:
+        text = ""
+    chosen = request.query.get("template")
+    if chosen in LIFECYCLE_TEMPLATES:
+        text = json.dumps(LIFECYCLE_TEMPLATES[chosen], indent=2)
+    elif text:
+        text = json.dumps(json.loads(text), indent=2)
+    preview, as_of, freed = None, request.query.get("as_of", ""), None
+    if request.query.get("preview") and text:
+        await require(request, who, "ecr:StartLifecyclePolicyPreview", name)
+        now = time.time()
+        if as_of:
+            try:
+                now = datetime.datetime.fromisoformat(as_of).replace(tzinfo=datetime.UTC).timestamp()
+            except ValueError:
+                raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
+        plan = await ecr.lifecycle.plan(name, text, now=now)
+        preview = [
+            {
+                "digest": d.digest,
+                "tags": ", ".join(plan.images[d.digest].tags) if d.digest in plan.images else "",
+                "action": d.action,
+                "rule": d.rule,
+                "reason": d.reason,
+            }
+            for d in plan.decisions.values()
+            if d.action in ("expire", "transition")
+        ]
+        freed = size(plan.bytes_freed)
+    rules = json.loads(text)["rules"] if text else []
+    return render(
+        request,
+        who,
+        "lifecycle.html",
+        name=name,
+        text=text,
+        rules=rules,
+        preview=preview,
+        freed=freed,
+        as_of=as_of,
+        templates=list(LIFECYCLE_TEMPLATES),
+        repository_url=_repo_url(name),
+        may_write=await can(request, who, "ecr:PutLifecyclePolicy", name),
+    )
+
+
+@page
+async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name = str(form.get("name", ""))
+    await require(request, who, "ecr:PutLifecyclePolicy", name)
+    await request.app[ECR].lifecycle.put_policy(name, str(form.get("policy", "")))
+    if form.get("apply"):
+        lifecycle = request.app[ECR].lifecycle
+        await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
+    _back(_repo_url(name, "lifecycle"))
+    raise AssertionError
+
+
+# -- the registry ---------------------------------------------------------------------------------------------
+
+
+@page
+async def storage(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "kikoto:ReadMetrics")
+    registry = request.app[REGISTRY]
+    blobs, stored = await registry.lifecycle_store.stored_bytes()
+    largest = await registry.lifecycle_store.largest_repositories(10)
+    top = max([b for _, b in largest] or [1]) or 1
+    bars = [{"name": n, "size": size(b), "width": round(100 * b / top, 1)} for n, b in largest]
+    snapshots = await registry.lifecycle_store.snapshots(90)
+    peak = max([b for _, _, b in snapshots] or [1]) or 1
+    trend = [
+        {"x": round(i * 600 / max(1, len(snapshots) - 1), 1), "y": round(150 - 140 * b / peak, 1), "label": _when(at)}
+        for i, (at, _, b) in enumerate(snapshots)
+    ]
+    gc = await registry.lifecycle.events(None, 1, action="GC")
+    return render(
+        request,
+        who,
+        "storage.html",
+        blobs=blobs,
+        stored=size(stored),
+        bars=bars,
+        trend=trend,
+        points=" ".join(f"{p['x']},{p['y']}" for p in trend),
+        last_gc={"when": _when(gc[0]["at"]), **gc[0]["detail"], "size": size(gc[0]["detail"].get("bytes"))}
+        if gc
+        else None,
+    )
+
+
+@page
+async def audit(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "kikoto:ReadAuditLog")
+    repository_filter = request.query.get("repository") or None
+    action = request.query.get("action") or None
+    before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
+    events = await request.app[REGISTRY].lifecycle.events(repository_filter, PAGE, before=before, action=action)
+    rows = [{**e, "when": _when(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
+    more = None
+    if len(events) == PAGE:
+        more = "/console/audit?" + urlencode(
+            {
+                k: v
+                for k, v in {"repository": repository_filter, "action": action, "before": events[-1]["id"]}.items()
+                if v
+            }
+        )
+    return render(
+        request, who, "audit.html", rows=rows, repository=repository_filter or "", action=action or "", more=more
+    )
+
+
+@page
+async def keys(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "kikoto:ManageKeys")
+    rows = [
+        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
+        for k in await request.app[ECR].identities.store.keys()
+    ]
+    return render(request, who, "keys.html", rows=rows, created=None)
+
+
+@page
+async def key_action(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "kikoto:ManageKeys")
+    form, identities = request["form"], request.app[ECR].identities
+    action = request.match_info["action"]
+    created = None
+    if action == "create":
+        from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
+
+        roles = {"read-only": READ_ONLY, "power-user": POWER_USER, "admin": ADMINISTRATOR}
+        policy = roles.get(str(form.get("role")), READ_ONLY)
+        key_id, secret = await identities.create(str(form.get("principal", "")).strip(), policy)
+        created = {"key_id": key_id, "secret": secret}
+    elif action == "rotate":
+        key_id, secret = await identities.rotate(str(form.get("key_id", "")))
+        created = {"key_id": key_id, "secret": secret}
+    elif action == "revoke":
+        await identities.revoke(str(form.get("key_id", "")))
+    rows = [
+        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
+        for k in await identities.store.keys()
+    ]
+    return render(request, who, "keys.html", rows=rows, created=created)  # the secret, shown this once
+
+
+@page
+async def settings(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "ecr:DescribeRepositoryCreationTemplates")
+    ecr = request.app[ECR]
+    templates, _ = await ecr.repositories.templates(None, 100, None)
+    rules, _ = await ecr.pull_through.describe(None, 50, None)
+    replication = await ecr.replication.configuration()
+    scanning = await ecr.scanner.configuration()
+    return render(
+        request,
+        who,
+        "settings.html",
+        templates=templates,
+        rules=rules,
+        replication=replication["rules"],
+        scanning=scanning,
+    )
+
+
+@page
+async def findings(request: web.Request, who: Visitor) -> web.Response:
+    name, digest = request.query.get("name", ""), request.query.get("digest", "")
+    await require(request, who, "ecr:DescribeImageScanFindings", name)
+    ecr = request.app[ECR]
+    record = await ecr.repositories.get(name)
+    scan, found, token = await ecr.scanner.findings(record.id, digest, 1000, None)
+    rows = [{**f, "attributes": {a["key"]: a.get("value", "") for a in f["attributes"]}} for f in found]
+    return render(
+        request, who, "findings.html", name=name, digest=digest, scan=scan, rows=rows, repository_url=_repo_url(name)
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/console/sign-in", sign_in)
+    router.add_post("/console/sign-out", sign_out)
+    router.add_get("/console/lang/{code}", language)
+    router.add_get("/console/repositories", repositories)
+    router.add_post("/console/repositories", create_repository)
+    router.add_post("/console/repositories/delete", delete_repository)
+    router.add_get("/console/repository", repository)
+    router.add_post("/console/repository/delete-image", delete_image)
+    router.add_post("/console/repository/mutability", put_mutability)
+    router.add_post("/console/repository/policy", put_policy)
+    router.add_get("/console/lifecycle", lifecycle)
+    router.add_post("/console/lifecycle", save_lifecycle)
+    router.add_get("/console/storage", storage)
+    router.add_get("/console/audit", audit)
+    router.add_get("/console/keys", keys)
+    router.add_post("/console/keys/{action:create|rotate|revoke}", key_action)
+    router.add_get("/console/settings", settings)
+    router.add_get("/console/findings", findings)
