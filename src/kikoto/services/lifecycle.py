@@ -77,10 +77,15 @@ class Lifecycle:
         )
 
     async def events(
-        self, repository: str | None, limit: int, before: int | None = None, action: str | None = None
+        self,
+        repository: str | None,
+        limit: int,
+        before: int | None = None,
+        action: str | None = None,
+        since: float | None = None,
     ) -> list[dict]:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
-        return await self.store.events(repository, limit, before=before, action=action)
+        return await self.store.events(repository, limit, since=since, before=before, action=action)
 
     # -- planning and applying ----------------------------------------------------------------
 

@@ -437,20 +437,41 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ReadAuditLog")
     repository_filter = request.query.get("repository") or None
     action = request.query.get("action") or None
+    since_text = request.query.get("since") or ""
+    since = None
+    if since_text:
+        try:
+            since = datetime.datetime.fromisoformat(since_text).replace(tzinfo=datetime.UTC).timestamp()
+        except ValueError:
+            raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
     before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
-    events = await request.app[REGISTRY].lifecycle.events(repository_filter, PAGE, before=before, action=action)
+    events = await request.app[REGISTRY].lifecycle.events(
+        repository_filter, PAGE, before=before, action=action, since=since
+    )
     rows = [{**e, "when": _when(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
     more = None
     if len(events) == PAGE:
         more = "/console/audit?" + urlencode(
             {
                 k: v
-                for k, v in {"repository": repository_filter, "action": action, "before": events[-1]["id"]}.items()
+                for k, v in {
+                    "repository": repository_filter,
+                    "action": action,
+                    "since": since_text,
+                    "before": events[-1]["id"],
+                }.items()
                 if v
             }
         )
     return render(
-        request, who, "audit.html", rows=rows, repository=repository_filter or "", action=action or "", more=more
+        request,
+        who,
+        "audit.html",
+        rows=rows,
+        repository=repository_filter or "",
+        action=action or "",
+        since=since_text,
+        more=more,
     )
 
 
