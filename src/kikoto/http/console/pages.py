@@ -84,6 +84,14 @@ def size(n: int | float | None) -> str:
     return ""
 
 
+async def _asked(request: web.Request, who: Visitor, action: str):
+    """(the posted form, the repository it names), once `action` on that repository is allowed."""
+    form = request["form"]
+    name = str(form.get("name", ""))
+    await require(request, who, action, name)
+    return form, name
+
+
 # -- signing in ----------------------------------------------------------------------------------
 
 
@@ -179,9 +187,8 @@ async def create_repository(request: web.Request, who: Visitor) -> web.Response:
 
 @page
 async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name, confirm = str(form.get("name", "")), str(form.get("confirm", ""))
-    await require(request, who, "ecr:DeleteRepository", name)
+    form, name = await _asked(request, who, "ecr:DeleteRepository")
+    confirm = str(form.get("confirm", ""))
     if confirm != name:
         raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
     await request.app[ECR].repositories.delete(name, force=True)
@@ -265,9 +272,7 @@ async def repository(request: web.Request, who: Visitor) -> web.Response:
 
 @page
 async def delete_image(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name = str(form.get("name", ""))
-    await require(request, who, "ecr:BatchDeleteImage", name)
+    form, name = await _asked(request, who, "ecr:BatchDeleteImage")
     image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
     _, failures = await request.app[ECR].images.batch_delete(name, [image])
     if failures:
@@ -278,9 +283,7 @@ async def delete_image(request: web.Request, who: Visitor) -> web.Response:
 
 @page
 async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name = str(form.get("name", ""))
-    await require(request, who, "ecr:PutImageTagMutability", name)
+    form, name = await _asked(request, who, "ecr:PutImageTagMutability")
     mode = str(form.get("mode", "MUTABLE"))
     filters = [
         {"filterType": "WILDCARD", "filter": line.strip()}
@@ -294,9 +297,8 @@ async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
 
 @page
 async def put_policy(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name, text = str(form.get("name", "")), str(form.get("policy", ""))
-    await require(request, who, "ecr:SetRepositoryPolicy", name)
+    form, name = await _asked(request, who, "ecr:SetRepositoryPolicy")
+    text = str(form.get("policy", ""))
     try:
         await request.app[ECR].repositories.set_policy(name, text)
     except InvalidParameter as invalid:  # shown in place, with the text kept
@@ -388,9 +390,7 @@ async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
 
 @page
 async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name = str(form.get("name", ""))
-    await require(request, who, "ecr:PutLifecyclePolicy", name)
+    form, name = await _asked(request, who, "ecr:PutLifecyclePolicy")
     await request.app[ECR].lifecycle.put_policy(name, str(form.get("policy", "")))
     if form.get("apply"):
         lifecycle = request.app[ECR].lifecycle
