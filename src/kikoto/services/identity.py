@@ -167,6 +167,10 @@ class Identities:
         except AlreadyExists:  # another replica created the admin first and printed its keys
             return None
 
+    async def keys(self):
+        """Every access key with its principal (never a secret in clear)."""
+        return await self.store.keys()
+
     async def rotate(self, key_id: str) -> tuple[str, str]:
         row = await self.store.key(key_id)
         if row is None:

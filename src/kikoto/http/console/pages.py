@@ -480,7 +480,7 @@ async def keys(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
     rows = [
         {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
-        for k in await request.app[ECR].identities.store.keys()
+        for k in await request.app[ECR].identities.keys()
     ]
     return render(request, who, "keys.html", rows=rows, created=None)
 
@@ -505,7 +505,7 @@ async def key_action(request: web.Request, who: Visitor) -> web.Response:
         await identities.revoke(str(form.get("key_id", "")))
     rows = [
         {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
-        for k in await identities.store.keys()
+        for k in await identities.keys()
     ]
     return render(request, who, "keys.html", rows=rows, created=created)  # the secret, shown this once
 
