@@ -21,10 +21,12 @@ from .inline import InlineEngine
 from .outbox import record_changes
 from .schema import (
     blobs,
+    image_scans,
     manifest_refs,
     manifests,
     repo_blobs,
     repositories,
+    scan_findings,
     tags,
     uploads,
 )
@@ -456,7 +458,8 @@ class MetadataStore(SqlStore):
         by, for the event)."""
         async with self._write() as conn:
             await record_changes(conn, repo_id, [{"action": "DELETE", "digest": digest, "tag": tag}], self._clock())
-            await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest == digest))
+            for table in (tags, image_scans, scan_findings):  # a deleted image's scan goes with it
+                await conn.execute(delete(table).where(table.c.repo_id == repo_id, table.c.digest == digest))
             await conn.execute(
                 delete(manifest_refs).where(manifest_refs.c.repo_id == repo_id, manifest_refs.c.parent_digest == digest)
             )
@@ -469,7 +472,8 @@ class MetadataStore(SqlStore):
         """Delete many manifests (and their tags and references) in one transaction."""
         async with self._write() as conn:
             await record_changes(conn, repo_id, [{"action": "DELETE", "digest": d} for d in digests], self._clock())
-            await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests)))
+            for table in (tags, image_scans, scan_findings):
+                await conn.execute(delete(table).where(table.c.repo_id == repo_id, table.c.digest.in_(digests)))
             await conn.execute(
                 delete(manifest_refs).where(
                     manifest_refs.c.repo_id == repo_id, manifest_refs.c.parent_digest.in_(digests)
