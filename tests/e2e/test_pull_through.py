@@ -27,6 +27,7 @@ from tests.conftest import require
 from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, SHARED_BACKEND, VENV_BIN, Server, free_port
 from .images import Layout
 from .upstreams import Distribution
+from .webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
 INSECURE = {"KIKOTO_PULL_THROUGH_INSECURE_UPSTREAMS": "true"}
@@ -258,7 +259,8 @@ def test_rule_validation_credentials_and_messages(tmp_path, upstream):
 def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_upstream(tmp_path, skopeo):
     """The README's commands, verbatim, against a Kikötő upstream that answers with a Bearer challenge."""
     upstream = Server(tmp_path / "upstream", env={"KIKOTO_AUTH_CHALLENGE": "bearer"}).start()
-    server = Server(tmp_path / "data", env=INSECURE).start()
+    server = Server(tmp_path / "data", env={**INSECURE, "KIKOTO_OUTBOX_INTERVAL": "0.1"}).start()
+    hook = Receiver()
     try:
         layout = Layout(tmp_path / "images")
         image = layout.image("web")
@@ -308,6 +310,9 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
         )
         assert rule["credentialArn"] == arn
         assert aws("ecr", "validate-pull-through-cache-rule", "--ecr-repository-prefix", "peer")["isValid"] is True
+        pattern = tmp_path / "cache.json"
+        pattern.write_text(json.dumps({"detail-type": ["ECR Pull Through Cache Action"]}))
+        server.kikoto("events", "add-target", "cache", "--url", hook.url, "--pattern", str(pattern))
         skopeo(
             "copy",
             "--src-tls-verify=false",
@@ -317,6 +322,15 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
             f"oci:{tmp_path / 'out'}:v1",
         )
         assert json.loads((tmp_path / "out" / "index.json").read_text())["manifests"][0]["digest"] == image["digest"]
+        event = hook.wait_for(1)[0]
+        assert event["detail"] == {
+            "sync-status": "SUCCESS",
+            "repository-name": "peer/platform/web",
+            "ecr-repository-prefix": "peer",
+            "upstream-registry-url": upstream.url,
+            "image-digest": image["digest"],
+            "image-tag": "v1",
+        }
 
         # a signature pushed upstream as a referrer of the image is cached when a client asks for referrers
         empty = b"{}"
@@ -351,6 +365,7 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
         assert [m["artifactType"] for m in found] == ["application/vnd.example.signature"]
         assert found[0]["digest"] == "sha256:" + hashlib.sha256(referrer).hexdigest()
     finally:
+        hook.close()
         server.stop()
         upstream.stop()
 
