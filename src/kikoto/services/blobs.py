@@ -65,6 +65,9 @@ class Blobs:
         self.repositories = repositories
         self._sizes = cache or VersionedCache(None, 0)  # (repository, digest) -> size, until something changes
         self._small = ByteCache(SMALL_CACHE_BYTES)  # bytes of small blobs by digest: immutable content
+        # (repository, digest) -> True once its small standard-tier bytes were served, until any
+        # change (an archive, a delete): the next GET needs no query, no stat and no path
+        self._servable = VersionedCache(self._sizes.changes, self._sizes.max_age)
         # upload id -> (offset, hasher): lets a chunked upload hash each byte once. Lost on
         # restart or when a chunk lands on another process; then the stored prefix is re-hashed.
         self._hashers: OrderedDict[str, tuple[int, object]] = OrderedDict()
@@ -91,6 +94,15 @@ class Blobs:
                 f"blob {digest} belongs to an archived image; restore the image first "
                 f"(aws ecr update-image-storage-class --target-storage-class STANDARD)"
             ) from None
+
+    def served(self, repository: str, digest: str) -> tuple[bytes | None, object]:
+        """(the bytes of a small blob served before, if nothing changed since; a token for
+        `remember`)."""
+        known, token = self._servable.get((repository, digest))
+        return (self._small.get(digest) if known else None), token
+
+    def remember(self, repository: str, digest: str, token: object) -> None:
+        self._servable.put((repository, digest), True, token)
 
     def small_content(self, location: BlobLocation) -> bytes | None:
         """The bytes of a small blob, from memory after the first read: answering a 4 KiB GET

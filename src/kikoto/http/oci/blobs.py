@@ -54,6 +54,10 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer")
     blobs = request.app[BLOBS]
+    whole = "Range" not in request.headers
+    content, token = blobs.served(name, digest) if whole else (None, None)
+    if content is not None:
+        return web.Response(body=content, headers=_blob_headers(digest))
     try:
         location = await blobs.locate(name, digest)
     except BlobNotFound:
@@ -72,7 +76,8 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
             await response.write_eof()
             return response
         location = await blobs.locate(name, digest)
-    if "Range" not in request.headers and (content := blobs.small_content(location)) is not None:
+    if whole and (content := blobs.small_content(location)) is not None:
+        blobs.remember(name, digest, token)
         return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
         return ZeroCopyFileResponse(location.target, headers=_blob_headers(location.digest))
