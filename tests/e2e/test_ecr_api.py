@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from ..helpers import sha256
-from .conftest import ADMIN_KEY, VENV_BIN, Server
+from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
 from .ecr_helpers import push
 
 pytestmark = pytest.mark.e2e
@@ -514,10 +514,22 @@ def test_authorization_token_and_registry(ecr, server):
     assert error_of(ecr.delete_registry_policy)[0] == "RegistryPolicyNotFoundException"
 
 
-def test_unsupported_operations_answer_clearly(ecr):
-    code, message = error_of(ecr.put_replication_configuration, replicationConfiguration={"rules": []})
-    assert code == "UnsupportedOperationException"
-    assert "PutReplicationConfiguration" in message
+def test_every_ecr_operation_is_answered_and_secret_values_never_are(server):
+    from kikoto.http.ecr.operations import OPERATIONS
+    from kikoto.http.ecr.validation import service_model
+
+    assert set(OPERATIONS) == set(service_model().operation_names)  # all 62
+    import boto3
+
+    secrets = boto3.client(
+        "secretsmanager",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+    )
+    code, message = error_of(secrets.get_secret_value, SecretId="anything")
+    assert code == "InvalidRequestException" and "GetSecretValue" in message
 
 
 # -- identity, signatures and policies -------------------------------------------------------------
