@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from .base import SqlStore
 from .schema import (
@@ -34,6 +34,16 @@ SETTINGS_COLUMNS = (
     "upstream",
 )
 JSON_COLUMNS = ("mutability_exclusions", "encryption", "resource_tags")
+
+
+# ListImages' page as one statement: the page of digests by the primary key, then their tags.
+_IMAGE_IDS = (
+    "SELECT m.digest, t.name FROM (SELECT digest FROM manifests WHERE repo_id = :repo_id AND digest {op} :after "
+    "ORDER BY digest LIMIT :limit) AS m LEFT JOIN tags AS t ON t.repo_id = :repo_id AND t.digest = m.digest "
+    "ORDER BY m.digest, t.name"
+)
+SQL_IMAGE_IDS = text(_IMAGE_IDS.format(op=">"))
+SQL_IMAGE_IDS_FROM = text(_IMAGE_IDS.format(op=">="))
 
 
 @dataclass
@@ -210,6 +220,17 @@ class EcrStore(SqlStore):
     ) -> list[tuple[str, tuple[str, ...]]]:
         """(digest, its tags in order) of up to `limit` images after `after`: ListImages' page,
         from the primary key's index alone."""
+        if tag_status == "ANY" and image_status == "ANY":  # the common page: one plain statement
+            params = {"repo_id": repo_id, "after": after, "limit": limit}
+            rows = await self._statements(
+                [(SQL_IMAGE_IDS_FROM if inclusive else SQL_IMAGE_IDS, params, None)], write=False
+            )
+            found: dict[str, list[str]] = {}
+            for digest, tag in rows or []:
+                names = found.setdefault(digest, [])
+                if tag is not None:
+                    names.append(tag)
+            return [(d, tuple(names)) for d, names in found.items()]
         query = self._page_query(select(manifests.c.digest), repo_id, after, limit, tag_status, image_status, inclusive)
         if query is None:
             return []
