@@ -278,7 +278,12 @@ def charts(results: dict, stem: str) -> list[Path]:
 
     written = []
     groups = {
-        "listings": ("images", "images in the repository", lambda k: k.endswith("(s)") and " all, " in k, "seconds"),
+        "listings": (
+            "images",
+            "images in the repository",
+            lambda k: k.endswith("(s)") and " all, " in k,
+            "microseconds per image listed (whole listing / images)",
+        ),
         "single": (
             "images",
             "images in the repository",
@@ -295,6 +300,7 @@ def charts(results: dict, stem: str) -> list[Path]:
     }
     for chart, (curve, xlabel, wanted, unit) in groups.items():
         figure, axis = plt.subplots(figsize=(8, 5))
+        colours = iter(plt.get_cmap("tab20").colors * 2)
         for backend, result in results["backends"].items():
             points = result["images" if curve == "images" else "repositories"]
             if not points:
@@ -302,7 +308,9 @@ def charts(results: dict, stem: str) -> list[Path]:
             xs = [p[curve] for p in points]
             for key in [k for k in points[0] if wanted(k)]:
                 style = "-" if backend == "sqlite" else "--"
-                axis.plot(xs, [p[key] for p in points], style, marker="o", label=f"{key} [{backend}]")
+                # a whole listing grows with what it lists: per image listed, flat is the goal
+                ys = [p[key] / p[curve] * 1e6 for p in points] if chart == "listings" else [p[key] for p in points]
+                axis.plot(xs, ys, style, marker="o", label=f"{key} [{backend}]", color=next(colours))
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel(xlabel)
@@ -323,7 +331,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repositories", default="100,1000,10000")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--charts-from", type=Path, help="Only draw the charts of an earlier run's JSON.")
     args = parser.parse_args()
+    if args.charts_from:
+        for path in charts(json.loads(args.charts_from.read_text()), "scale"):
+            print(f"wrote {path}")
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     repo_sizes = [int(s) for s in args.repositories.split(",")]
     results: dict = {
