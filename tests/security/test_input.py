@@ -125,7 +125,7 @@ async def test_readiness_never_tells_an_anonymous_caller_the_details(registry_wi
 
 async def test_an_unknown_path_names_the_problem(registry_with):
     registry = await registry_with()
-    for path in ("/v2/app/nothing/here", "/favicon.ico", "/v2/app/manifests"):
+    for path in ("/v2/app/nothing/here", "/robots.txt", "/v2/app/manifests"):
         response = await registry.client.get(path, headers=await registry.basic())
         assert response.status == 404
         error = (await response.json())["errors"][0]
