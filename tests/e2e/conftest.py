@@ -137,6 +137,14 @@ class Server:
         validate_every_response(client)  # every answer is checked against botocore's model
         return client
 
+    def client(self, service: str, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET):
+        """A plain boto3 client of `service` (ecr, secretsmanager) pointed at this server."""
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=key, aws_secret_access_key=secret
+        )
+
     def password(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET) -> str:
         """`aws ecr get-login-password`, done with boto3."""
         token = self.ecr(key, secret).get_authorization_token()["authorizationData"][0]["authorizationToken"]

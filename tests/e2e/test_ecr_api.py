@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from ..helpers import sha256
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
+from .conftest import ADMIN_KEY, VENV_BIN, Server
 from .ecr_helpers import push
 
 pytestmark = pytest.mark.e2e
@@ -519,15 +519,7 @@ def test_every_ecr_operation_is_answered_and_secret_values_never_are(server):
     from kikoto.http.ecr.validation import service_model
 
     assert set(OPERATIONS) == set(service_model().operation_names)  # all 62
-    import boto3
-
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-    )
+    secrets = server.client("secretsmanager")
     code, message = error_of(secrets.get_secret_value, SecretId="anything")
     assert code == "InvalidRequestException" and "GetSecretValue" in message
 

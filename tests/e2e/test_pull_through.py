@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import psutil
 import pytest
 import requests
@@ -34,13 +33,7 @@ INSECURE = {"KIKOTO_PULL_THROUGH_INSECURE_UPSTREAMS": "true"}
 
 
 def secrets_client(server: Server):
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-    )
+    return server.client("secretsmanager")
 
 
 @pytest.fixture
@@ -560,13 +553,7 @@ def test_only_principals_allowed_to_import_fill_the_cache(tmp_path, upstream, sk
         assert new_repository.status_code == 403
         assert "ecr:BatchImportUpstreamImage" in new_repository.json()["errors"][0]["message"]
         assert upstream.requests("GET", r"/v2/app/manifests/[^ ]+") == 1  # the reader caused no upstream fetch
-        readers_secrets = boto3.client(
-            "secretsmanager",
-            endpoint_url=server.url,
-            region_name=REGION,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-        )
+        readers_secrets = server.client("secretsmanager", key, secret)
         with pytest.raises(ClientError) as denied:
             readers_secrets.list_secrets()
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"

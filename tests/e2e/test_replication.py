@@ -9,7 +9,6 @@ import json
 import signal
 import time
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -34,13 +33,7 @@ RULE = {
 
 
 def peer_ecr(peer: Server):
-    return boto3.client(
-        "ecr",
-        endpoint_url=peer.url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-    )
+    return peer.client("ecr")
 
 
 def start_pair(tmp_path) -> tuple[Server, Server]:
