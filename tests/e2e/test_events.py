@@ -80,6 +80,9 @@ def test_every_image_change_reaches_a_webhook_once_in_ecr_shape_and_signed(tmp_p
             ("UPDATE_STORAGE_CLASS", "STANDARD"),
             ("DELETE", None),
         ]
+        restore = events[3]["detail"]
+        assert restore["manifest-media-type"] == "application/vnd.oci.image.manifest.v1+json"
+        assert restore["last-activated-at"].endswith("Z") and "last-activated-at" not in events[2]["detail"]
         assert events[4]["detail"]["image-digest"] == second and events[4]["detail"]["image-tag"] == "2.0"
         for headers, event in everything.received:  # signed: HMAC-SHA256 of the body with the target's secret
             expected = "sha256=" + hmac.new(b"hook-secret", event["raw"], hashlib.sha256).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Iterable
@@ -29,6 +30,10 @@ from .schema import (
 from .store import MetadataStore
 
 CHUNK = 500  # digests per IN (...) list
+
+
+def _iso(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _chunks(items: Iterable[str]):
@@ -81,11 +86,19 @@ class LifecycleStore(SqlStore):
         now = self._clock()
         values = {"storage_class": storage_class}
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
-        changes = [
-            {"action": "UPDATE_STORAGE_CLASS", "digest": d, "detail": {"target-storage-class": storage_class}}
-            for d in digests
-        ]
         async with self._write() as conn:
+            changes = []
+            for chunk in _chunks(digests):  # ECR's event names the media types; a restore its time
+                query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type).where(
+                    manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk)
+                )
+                for row in await conn.execute(query):
+                    detail = {"target-storage-class": storage_class, "manifest-media-type": row.media_type}
+                    if row.config_media_type:
+                        detail["artifact-media-type"] = row.config_media_type
+                    if storage_class == "STANDARD":
+                        detail["last-activated-at"] = _iso(now)
+                    changes.append({"action": "UPDATE_STORAGE_CLASS", "digest": row.digest, "detail": detail})
             await record_changes(conn, repo_id, changes, now)
             for chunk in _chunks(digests):
                 await conn.execute(
