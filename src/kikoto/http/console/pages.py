@@ -61,8 +61,9 @@ LIFECYCLE_TEMPLATES = {
 }
 
 
-def _back(location: str) -> web.Response:
-    raise web.HTTPSeeOther(location, headers=security_headers())
+def _see_other(location: str) -> web.HTTPSeeOther:
+    """Where a successful form sends the browser (POST, then redirect, then GET)."""
+    return web.HTTPSeeOther(location, headers=security_headers())
 
 
 def _repo_url(name: str, view: str = "repository") -> str:
@@ -99,7 +100,7 @@ async def home(request: web.Request) -> web.Response:
     who = await visitor(request)
     if not who.signed_in:
         return render(request, who, "signin.html")
-    return _back("/console/repositories")
+    raise _see_other("/console/repositories")
 
 
 async def sign_in(request: web.Request) -> web.Response:
@@ -181,8 +182,7 @@ async def create_repository(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "ecr:CreateRepository", name)
     mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
     await request.app[ECR].repositories.create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
-    _back(_repo_url(name))
-    raise AssertionError  # unreachable: _back raises
+    raise _see_other(_repo_url(name))
 
 
 @page
@@ -192,8 +192,7 @@ async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
     if confirm != name:
         raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
     await request.app[ECR].repositories.delete(name, force=True)
-    _back("/console/repositories")
-    raise AssertionError
+    raise _see_other("/console/repositories")
 
 
 # -- a repository -------------------------------------------------------------------------------------
@@ -277,8 +276,7 @@ async def delete_image(request: web.Request, who: Visitor) -> web.Response:
     _, failures = await request.app[ECR].images.batch_delete(name, [image])
     if failures:
         raise InvalidParameter(failures[0].reason)
-    _back(_repo_url(name))
-    raise AssertionError
+    raise _see_other(_repo_url(name))
 
 
 @page
@@ -291,8 +289,7 @@ async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
         if line.strip()
     ]
     await request.app[ECR].repositories.put_mutability(name, mode, filters or None)
-    _back(_repo_url(name))
-    raise AssertionError
+    raise _see_other(_repo_url(name))
 
 
 @page
@@ -305,8 +302,7 @@ async def put_policy(request: web.Request, who: Visitor) -> web.Response:
         request["policy_error"] = invalid.message
         request["policy_text"] = text
         return await _repository_with_error(request, who, name)
-    _back(_repo_url(name))
-    raise AssertionError
+    raise _see_other(_repo_url(name))
 
 
 async def _repository_with_error(request: web.Request, who: Visitor, name: str) -> web.Response:
@@ -395,8 +391,7 @@ async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
     if form.get("apply"):
         lifecycle = request.app[ECR].lifecycle
         await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
-    _back(_repo_url(name, "lifecycle"))
-    raise AssertionError
+    raise _see_other(_repo_url(name, "lifecycle"))
 
 
 # -- the registry ---------------------------------------------------------------------------------------------
