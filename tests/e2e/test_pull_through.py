@@ -225,6 +225,32 @@ def test_rule_validation_credentials_and_messages(tmp_path, upstream):
         )
         assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="wrong")["isValid"] is True
 
+        # a key allowed one secret is refused the others: decisions are per secret ARN
+        scoped = tmp_path / "scoped.json"
+        scoped.write_text(
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "secretsmanager:DescribeSecret",
+                            "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/wrong*",
+                        }
+                    ],
+                }
+            )
+        )
+        created = server.kikoto("keys", "create", "scoped", "--policy", str(scoped)).stdout
+        scoped_key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
+        scoped_secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
+        only_one = server.client("secretsmanager", scoped_key, scoped_secret)
+        assert only_one.describe_secret(SecretId="ecr-pullthroughcache/wrong")["Name"] == "ecr-pullthroughcache/wrong"
+        secrets.create_secret(Name="ecr-pullthroughcache/other", SecretString="{}")
+        code, message = error(only_one.describe_secret, SecretId="ecr-pullthroughcache/other")
+        assert code == "AccessDeniedException" and "secret:ecr-pullthroughcache/other" in message
+        secrets.delete_secret(SecretId="ecr-pullthroughcache/other", ForceDeleteWithoutRecovery=True)
+
         # secrets: values go in and never come out
         described = secrets.describe_secret(SecretId="ecr-pullthroughcache/wrong")
         assert "SecretString" not in described and described["Name"] == "ecr-pullthroughcache/wrong"

@@ -54,10 +54,13 @@ class Access:
     def forget(self, repository: str) -> None:
         """Kept for callers in this process; the change counter already tells every process."""
 
-    async def decide(self, principal: Principal | None, action: str, repository: str | None) -> str | None:
-        """'Allow', 'Deny' (explicitly) or None (nothing allows it)."""
+    async def decide(
+        self, principal: Principal | None, action: str, repository: str | None, resource: str | None = None
+    ) -> str | None:
+        """'Allow', 'Deny' (explicitly) or None (nothing allows it). The resource is the
+        repository's ARN, or `resource` (another service's ARN, e.g. a secret's)."""
         known = principal if principal is not None and not principal.anonymous else None
-        key = ((known.arn, known.key_id) if known else None, action, repository)
+        key = ((known.arn, known.key_id) if known else None, action, repository, resource)
         cached, token = self._decisions.get(key)
         if cached is not None:
             return cached[0]
@@ -65,21 +68,24 @@ class Access:
         if repository:
             policies.append(await self._repository_policy(repository))
         arn = known.arn if known else ANONYMOUS
-        decision = evaluate(policies, arn, self.account, action, self.resource(repository))
+        decision = evaluate(policies, arn, self.account, action, resource or self.resource(repository))
         self._decisions.put(key, (decision,), token)
         return decision
 
     async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
         return await self.decide(principal, action, repository) == "Allow"
 
-    async def require(self, principal: Principal | None, action: str, repository: str | None) -> None:
+    async def require(
+        self, principal: Principal | None, action: str, repository: str | None, resource: str | None = None
+    ) -> None:
         """The ECR face's check: AccessDeniedException in AWS's words."""
-        decision = await self.decide(principal, action, repository)
+        decision = await self.decide(principal, action, repository, resource)
         if decision != "Allow":
             who = principal.arn if principal and not principal.anonymous else "anonymous"
             why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"
             raise AccessDenied(
-                f"User: {who} is not authorized to perform: {action} on resource: {self.resource(repository)} {why}"
+                f"User: {who} is not authorized to perform: {action} on resource: "
+                f"{resource or self.resource(repository)} {why}"
             )
 
 

@@ -28,6 +28,15 @@ class Secrets:
         self._fernet = Fernet(master_key)
         self.account, self.region, self.token_key = account, region, token_key
 
+    def resource(self, secret: str | None) -> str:
+        """What a Secrets Manager request is authorised on: the secret's ARN (by name when the
+        request names it so, without the random suffix), or `*` for ListSecrets."""
+        if not secret:
+            return "*"
+        if secret.startswith("arn:"):
+            return secret
+        return f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{secret}"
+
     def _arn(self, name: str) -> str:
         suffix = "".join(random.choice(SUFFIX_ALPHABET) for _ in range(6))  # as AWS: name-XXXXXX
         return f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{name}-{suffix}"

@@ -133,10 +133,12 @@ async def handle(request: web.Request) -> web.Response:
         if handler is None:
             unsupported = "UnsupportedOperationException" if service is ECR_SERVICE else "InvalidRequestException"
             raise EcrError(unsupported, f"Kikötő does not support {operation} yet.")
-        repository = None
+        repository, resource = None, None
         if service is ECR_SERVICE:
             repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
-        await ecr.access.require(principal, f"{service.name}:{operation}", repository)
+        else:
+            resource = ecr.secrets.resource(params.get("SecretId") or params.get("Name"))
+        await ecr.access.require(principal, f"{service.name}:{operation}", repository, resource)
         if service is ECR_SERVICE:
             _this_registry(ecr, principal, operation, params, repository)
         started = time.perf_counter()
