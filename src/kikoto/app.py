@@ -337,7 +337,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)
-    console.setup(app, registry, registry.ecr.identities.master_key)
+    console.setup(app, registry.ecr.identities.master_key)
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:

@@ -87,6 +87,21 @@ class Lifecycle:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
         return await self.store.events(repository, limit, since=since, before=before, action=action)
 
+    # -- storage figures (the console) ----------------------------------------------------------
+
+    async def stored(self) -> tuple[int, int]:
+        """(blobs, bytes) stored, each blob once."""
+        return await self.store.stored_bytes()
+
+    async def repository_summaries(self, repo_ids: list[int]) -> dict[int, tuple[int, int, float | None]]:
+        return await self.store.repository_summaries(repo_ids)
+
+    async def largest_repositories(self, limit: int) -> list[tuple[str, int]]:
+        return await self.store.largest_repositories(limit)
+
+    async def snapshots(self, limit: int) -> list[tuple[float, int, int]]:
+        return await self.store.snapshots(limit)
+
     # -- planning and applying ----------------------------------------------------------------
 
     async def plan(self, name: str, policy: str | None = None, now: float | None = None, strict: bool = False) -> Plan:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
@@ -21,14 +20,6 @@ from .session import COOKIE, Session, Sessions
 SESSIONS = web.AppKey("console_sessions", Sessions)
 
 
-class RegistryView(Protocol):
-    """What the console reads of the composed registry beyond the ECR services."""
-
-    lifecycle: Any  # services.lifecycle.Lifecycle: the audit log, plans
-    lifecycle_store: Any  # the storage figures and snapshots
-
-
-REGISTRY = web.AppKey("console_registry", RegistryView)
 TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
@@ -141,10 +132,9 @@ async def favicon(request: web.Request) -> web.Response:
     return web.Response(body=FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
-def setup(app: web.Application, registry, master_key: bytes) -> None:
+def setup(app: web.Application, master_key: bytes) -> None:
     from . import pages
 
-    app[REGISTRY] = registry
     app[SESSIONS] = Sessions(master_key)
     app[TEMPLATES] = environment()
     app.router.add_get("/", pages.home)

@@ -16,7 +16,7 @@ from ...services.ecr.images import ImageId
 from ...services.identity import TokenError
 from ..ecr.context import ECR
 from ..oci.common import MANIFESTS
-from . import REGISTRY, SESSIONS, Visitor, can, i18n, page, render, require, security_headers, visitor
+from . import SESSIONS, Visitor, can, i18n, page, render, require, security_headers, visitor
 from .session import COOKIE, LIFETIME
 
 PAGE = 100
@@ -148,7 +148,7 @@ async def repositories(request: web.Request, who: Visitor) -> web.Response:
         return (not query or query in name) and await can(request, who, "ecr:DescribeRepositories", name)
 
     records, token = await ecr.repositories.listing(visible, PAGE, request.query.get("next") or None)
-    summaries = await request.app[REGISTRY].lifecycle_store.repository_summaries([r.id for r in records])
+    summaries = await request.app[ECR].lifecycle.repository_summaries([r.id for r in records])
     rows = [
         {
             "name": r.name,
@@ -400,18 +400,18 @@ async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
 @page
 async def storage(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ReadMetrics")
-    registry = request.app[REGISTRY]
-    blobs, stored = await registry.lifecycle_store.stored_bytes()
-    largest = await registry.lifecycle_store.largest_repositories(10)
+    lifecycle = request.app[ECR].lifecycle
+    blobs, stored = await lifecycle.stored()
+    largest = await lifecycle.largest_repositories(10)
     top = max([b for _, b in largest] or [1]) or 1
     bars = [{"name": n, "size": size(b), "width": round(100 * b / top, 1)} for n, b in largest]
-    snapshots = await registry.lifecycle_store.snapshots(90)
+    snapshots = await lifecycle.snapshots(90)
     peak = max([b for _, _, b in snapshots] or [1]) or 1
     trend = [
         {"x": round(i * 600 / max(1, len(snapshots) - 1), 1), "y": round(150 - 140 * b / peak, 1), "label": _when(at)}
         for i, (at, _, b) in enumerate(snapshots)
     ]
-    gc = await registry.lifecycle.events(None, 1, action="GC")
+    gc = await lifecycle.events(None, 1, action="GC")
     return render(
         request,
         who,
@@ -440,9 +440,7 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
         except ValueError:
             raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
     before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
-    events = await request.app[REGISTRY].lifecycle.events(
-        repository_filter, PAGE, before=before, action=action, since=since
-    )
+    events = await request.app[ECR].lifecycle.events(repository_filter, PAGE, before=before, action=action, since=since)
     rows = [{**e, "when": _when(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
     more = None
     if len(events) == PAGE:
