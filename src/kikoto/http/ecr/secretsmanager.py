@@ -4,26 +4,13 @@ ListSecrets, DeleteSecret). Secret values go in and are never returned."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from ...domain.errors import InvalidParameter
 from ...domain.pullthrough import SecretRow
 from .context import Call
-from .validation import service_model
+from .operations import Handler, registrar
 
-Handler = Callable[[Call], Awaitable[dict]]
 SECRETS_OPERATIONS: dict[str, Handler] = {}
-
-
-def operation(name: str):
-    if name not in service_model("secretsmanager").operation_names:
-        raise ValueError(f"{name} is not an operation of the Secrets Manager model")
-
-    def register(handler: Handler) -> Handler:
-        SECRETS_OPERATIONS[name] = handler
-        return handler
-
-    return register
+operation = registrar("secretsmanager", SECRETS_OPERATIONS)
 
 
 def _value(params: dict) -> str | None:

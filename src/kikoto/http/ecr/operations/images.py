@@ -1,0 +1,191 @@
+"""Images (list, describe, get, delete, put, referrers) and their lifecycle policies."""
+
+from __future__ import annotations
+
+from .. import shapes
+from ..context import Call
+from . import operation
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+@operation("ListImages")
+async def list_images(call: Call) -> dict:
+    p = call.params
+    wanted = p.get("filter") or {}
+    ids, token = await call.ecr.images.page(
+        p["repositoryName"], wanted.get("tagStatus"), wanted.get("imageStatus"), p.get("maxResults"), p.get("nextToken")
+    )
+    return shapes.page("imageIds", [shapes.image_id(i) for i in ids], token)
+
+
+@operation("DescribeImages")
+async def describe_images(call: Call) -> dict:
+    p, name = call.params, call.params["repositoryName"]
+    wanted = p.get("filter") or {}
+    ids = [shapes.image_id_in(i) for i in p["imageIds"]] if p.get("imageIds") else None
+    images, token = await call.ecr.images.describe(
+        name, wanted.get("tagStatus"), wanted.get("imageStatus"), ids, p.get("maxResults"), p.get("nextToken")
+    )
+    record = await call.ecr.repositories.get(name)
+    scans = await call.ecr.scanner.summaries(record.id, [i.digest for i in images])
+    details = [shapes.image_detail(name, i, call.ecr.registry, scans.get(i.digest)) for i in images]
+    return shapes.page("imageDetails", details, token)
+
+
+@operation("BatchGetImage")
+async def batch_get_image(call: Call) -> dict:
+    name = call.params["repositoryName"]
+    record_pull = not await call.ecr.settings.excluded(call.principal.arn)
+    ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
+    got, failures = await call.ecr.images.batch_get(name, ids, record_pull=record_pull)
+    images = [
+        {
+            "registryId": call.ecr.registry.account,
+            "repositoryName": name,
+            "imageId": shapes.image_id(g.image_id),
+            "imageManifest": g.manifest,
+            "imageManifestMediaType": g.media_type,
+        }
+        for g in got
+    ]
+    return {"images": images, "failures": [shapes.failure(f) for f in failures]}
+
+
+@operation("BatchDeleteImage")
+async def batch_delete_image(call: Call) -> dict:
+    ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
+    deleted, failures = await call.ecr.images.batch_delete(call.params["repositoryName"], ids)
+    return {"imageIds": [shapes.image_id(i) for i in deleted], "failures": [shapes.failure(f) for f in failures]}
+
+
+@operation("PutImage")
+async def put_image(call: Call) -> dict:
+    p = call.params
+    image, media_type = await call.ecr.images.put(
+        p["repositoryName"],
+        p["imageManifest"],
+        p.get("imageManifestMediaType"),
+        p.get("imageTag"),
+        p.get("imageDigest"),
+    )
+    return {
+        "image": {
+            "registryId": call.ecr.registry.account,
+            "repositoryName": p["repositoryName"],
+            "imageId": shapes.image_id(image),
+            "imageManifest": p["imageManifest"],
+            "imageManifestMediaType": media_type,
+        }
+    }
+
+
+@operation("ListImageReferrers")
+async def list_image_referrers(call: Call) -> dict:
+    p = call.params
+    found, token = await call.ecr.images.referrers(
+        p["repositoryName"],
+        p["subjectId"]["imageDigest"],
+        (p.get("filter") or {}).get("artifactTypes"),
+        p.get("maxResults"),
+        p.get("nextToken"),
+    )
+    referrers = [
+        {
+            "digest": r.digest,
+            "mediaType": r.media_type,
+            "size": r.size,
+            "artifactStatus": "ACTIVE",
+            **({"artifactType": r.artifact_type} if r.artifact_type else {}),
+            **({"annotations": r.annotations} if r.annotations else {}),
+        }
+        for r in found
+    ]
+    return shapes.page("referrers", referrers, token)
+
+
+# -- lifecycle policies ---------------------------------------------------------------------------
+
+
+@operation("PutLifecyclePolicy")
+async def put_lifecycle_policy(call: Call) -> dict:
+    text = call.params["lifecyclePolicyText"]
+    name = await call.ecr.lifecycle.put_policy(call.params["repositoryName"], text)
+    return {"registryId": call.ecr.registry.account, "repositoryName": name, "lifecyclePolicyText": text}
+
+
+async def _lifecycle_policy(call: Call, delete: bool) -> dict:
+    name, text, evaluated = await call.ecr.lifecycle.get_policy(call.params["repositoryName"], delete=delete)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "lifecyclePolicyText": text,
+        "lastEvaluatedAt": evaluated,
+    }
+
+
+@operation("GetLifecyclePolicy")
+async def get_lifecycle_policy(call: Call) -> dict:
+    return await _lifecycle_policy(call, delete=False)
+
+
+@operation("DeleteLifecyclePolicy")
+async def delete_lifecycle_policy(call: Call) -> dict:
+    return await _lifecycle_policy(call, delete=True)
+
+
+@operation("StartLifecyclePolicyPreview")
+async def start_lifecycle_policy_preview(call: Call) -> dict:
+    name, policy = await call.ecr.lifecycle.start_preview(
+        call.params["repositoryName"], call.params.get("lifecyclePolicyText")
+    )
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "lifecyclePolicyText": policy,
+        "status": "COMPLETE",
+    }
+
+
+@operation("GetLifecyclePolicyPreview")
+async def get_lifecycle_policy_preview(call: Call) -> dict:
+    p = call.params
+    preview = await call.ecr.lifecycle.get_preview(
+        p["repositoryName"],
+        p.get("imageIds"),
+        (p.get("filter") or {}).get("tagStatus"),
+        p.get("maxResults"),
+        p.get("nextToken"),
+    )
+    summary = {
+        "expiringImageTotalCount": preview["expiring"],
+        "transitioningImageTotalCounts": [
+            {"targetStorageClass": "ARCHIVE", "imageTotalCount": preview["transitioning"]}
+        ],
+    }
+    return shapes.page(
+        "previewResults",
+        preview["results"],
+        preview["next_token"],
+        registryId=call.ecr.registry.account,
+        repositoryName=preview["repository"],
+        lifecyclePolicyText=preview["policy"],
+        status=preview["status"],
+        summary=summary,
+    )
+
+
+@operation("UpdateImageStorageClass")
+async def update_image_storage_class(call: Call) -> dict:
+    p = call.params
+    target = p["targetStorageClass"]
+    name, digest = await call.ecr.lifecycle.update_storage_class(p["repositoryName"], p["imageId"], target)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "imageId": {
+            "imageDigest": digest,
+            **({"imageTag": p["imageId"]["imageTag"]} if "imageTag" in p["imageId"] else {}),
+        },
+        "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED",
+    }

@@ -1,0 +1,110 @@
+"""Pull-through cache rules."""
+
+from __future__ import annotations
+
+from ..context import Call
+from . import operation
+
+# -- pull-through cache rules ------------------------------------------------------------------------
+
+
+def _rule(call: Call, rule, *fields: str) -> dict:
+    """A rule in ECR's structure, with the members the operation's output has."""
+    every = {
+        "ecrRepositoryPrefix": rule.prefix,
+        "upstreamRegistryUrl": rule.upstream_url,
+        "createdAt": rule.created_at,
+        "updatedAt": rule.updated_at,
+        "registryId": call.ecr.registry.account,
+        "credentialArn": rule.credential_arn,
+        "customRoleArn": rule.custom_role_arn,
+        "upstreamRepositoryPrefix": rule.upstream_prefix,
+        "upstreamRegistry": rule.upstream_registry,
+    }
+    return {k: every[k] for k in fields if every[k] is not None}
+
+
+RULE_FIELDS = (
+    "ecrRepositoryPrefix",
+    "upstreamRegistryUrl",
+    "createdAt",
+    "registryId",
+    "upstreamRegistry",
+    "credentialArn",
+    "customRoleArn",
+    "upstreamRepositoryPrefix",
+)
+
+
+@operation("CreatePullThroughCacheRule")
+async def create_pull_through_cache_rule(call: Call) -> dict:
+    p = call.params
+    rule = await call.ecr.pull_through.create(
+        p["ecrRepositoryPrefix"],
+        p["upstreamRegistryUrl"],
+        p.get("upstreamRegistry"),
+        p.get("credentialArn"),
+        p.get("customRoleArn"),
+        p.get("upstreamRepositoryPrefix"),
+    )
+    return _rule(call, rule, *RULE_FIELDS)
+
+
+@operation("DescribePullThroughCacheRules")
+async def describe_pull_through_cache_rules(call: Call) -> dict:
+    p = call.params
+    rules, token = await call.ecr.pull_through.describe(
+        p.get("ecrRepositoryPrefixes"), p.get("maxResults"), p.get("nextToken")
+    )
+    return {
+        "pullThroughCacheRules": [_rule(call, r, *RULE_FIELDS, "updatedAt") for r in rules],
+        **({"nextToken": token} if token else {}),
+    }
+
+
+@operation("UpdatePullThroughCacheRule")
+async def update_pull_through_cache_rule(call: Call) -> dict:
+    p = call.params
+    rule = await call.ecr.pull_through.update(p["ecrRepositoryPrefix"], p.get("credentialArn"), p.get("customRoleArn"))
+    return _rule(
+        call,
+        rule,
+        "ecrRepositoryPrefix",
+        "registryId",
+        "updatedAt",
+        "credentialArn",
+        "customRoleArn",
+        "upstreamRepositoryPrefix",
+    )
+
+
+@operation("DeletePullThroughCacheRule")
+async def delete_pull_through_cache_rule(call: Call) -> dict:
+    rule = await call.ecr.pull_through.delete(call.params["ecrRepositoryPrefix"])
+    return _rule(
+        call,
+        rule,
+        "ecrRepositoryPrefix",
+        "upstreamRegistryUrl",
+        "createdAt",
+        "registryId",
+        "credentialArn",
+        "customRoleArn",
+        "upstreamRepositoryPrefix",
+    )
+
+
+@operation("ValidatePullThroughCacheRule")
+async def validate_pull_through_cache_rule(call: Call) -> dict:
+    rule, valid, failure = await call.ecr.pull_through.validate(call.params["ecrRepositoryPrefix"])
+    answer = _rule(
+        call,
+        rule,
+        "ecrRepositoryPrefix",
+        "registryId",
+        "upstreamRegistryUrl",
+        "credentialArn",
+        "customRoleArn",
+        "upstreamRepositoryPrefix",
+    )
+    return {**answer, "isValid": valid, **({"failure": failure} if failure else {})}

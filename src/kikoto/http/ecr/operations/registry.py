@@ -1,0 +1,131 @@
+"""The registry as a whole: login, registry policy, account settings, pull-time exclusions,
+managed signing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from ....domain.errors import InvalidParameter, RegistryPolicyNotFound
+from .. import shapes
+from ..context import Call
+from . import operation
+
+
+@operation("GetAuthorizationToken")
+async def get_authorization_token(call: Call) -> dict:
+    password, expires = call.ecr.identities.issue(call.principal)
+    token = base64.b64encode(f"AWS:{password}".encode()).decode()
+    return {
+        "authorizationData": [
+            {"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": call.ecr.registry.endpoint}
+        ]
+    }
+
+
+@operation("DescribeRegistry")
+async def describe_registry(call: Call) -> dict:
+    config = await call.ecr.replication.configuration()
+    return {"registryId": call.ecr.registry.account, "replicationConfiguration": config}
+
+
+@operation("PutRegistryPolicy")
+async def put_registry_policy(call: Call) -> dict:
+    text = call.params["policyText"]
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidParameter(
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
+        ) from None
+    await call.ecr.settings.put_registry_policy(text)
+    return {"registryId": call.ecr.registry.account, "policyText": text}
+
+
+async def _registry_policy(call: Call) -> str:
+    text = await call.ecr.settings.registry_policy()
+    if text is None:
+        raise RegistryPolicyNotFound(
+            f"Registry policy does not exist in the registry with id '{call.ecr.registry.account}'"
+        )
+    return text
+
+
+@operation("GetRegistryPolicy")
+async def get_registry_policy(call: Call) -> dict:
+    return {"registryId": call.ecr.registry.account, "policyText": await _registry_policy(call)}
+
+
+@operation("DeleteRegistryPolicy")
+async def delete_registry_policy(call: Call) -> dict:
+    text = await _registry_policy(call)
+    await call.ecr.settings.put_registry_policy(None)
+    return {"registryId": call.ecr.registry.account, "policyText": text}
+
+
+@operation("GetAccountSetting")
+async def get_account_setting(call: Call) -> dict:
+    name = call.params["name"]
+    return {"name": name, "value": await call.ecr.settings.get(name)}
+
+
+@operation("PutAccountSetting")
+async def put_account_setting(call: Call) -> dict:
+    name, value = call.params["name"], call.params["value"]
+    return {"name": name, "value": await call.ecr.settings.put(name, value)}
+
+
+@operation("RegisterPullTimeUpdateExclusion")
+async def register_pull_time_update_exclusion(call: Call) -> dict:
+    arn = call.params["principalArn"]
+    await call.ecr.settings.register(arn)
+    return {"principalArn": arn, "createdAt": time.time()}
+
+
+@operation("DeregisterPullTimeUpdateExclusion")
+async def deregister_pull_time_update_exclusion(call: Call) -> dict:
+    arn = call.params["principalArn"]
+    await call.ecr.settings.deregister(arn)
+    return {"principalArn": arn}
+
+
+@operation("ListPullTimeUpdateExclusions")
+async def list_pull_time_update_exclusions(call: Call) -> dict:
+    page, token = await call.ecr.settings.list_exclusions(call.params)
+    return {"pullTimeUpdateExclusions": page, **({"nextToken": token} if token else {})}
+
+
+@operation("PutSigningConfiguration")
+async def put_signing_configuration(call: Call) -> dict:
+    saved = await call.ecr.signing.put_configuration(call.params["signingConfiguration"])
+    return {"signingConfiguration": saved}
+
+
+@operation("GetSigningConfiguration")
+async def get_signing_configuration(call: Call) -> dict:
+    return {"registryId": call.ecr.registry.account, "signingConfiguration": await call.ecr.signing.configuration()}
+
+
+@operation("DeleteSigningConfiguration")
+async def delete_signing_configuration(call: Call) -> dict:
+    deleted = await call.ecr.signing.delete_configuration()
+    return {"registryId": call.ecr.registry.account, "signingConfiguration": deleted}
+
+
+@operation("DescribeImageSigningStatus")
+async def describe_image_signing_status(call: Call) -> dict:
+    name, image_id = call.params["repositoryName"], call.params["imageId"]
+    repo_id, digest = await call.ecr.images.resolve(name, shapes.image_id_in(image_id))
+    statuses = []
+    for status in await call.ecr.signing.statuses(repo_id, digest):
+        entry = {"signingProfileArn": status.profile_arn, "status": status.status}
+        if status.failure_code:
+            entry |= {"failureCode": status.failure_code, "failureReason": status.failure_reason or ""}
+        statuses.append(entry)
+    return {
+        "repositoryName": name,
+        "imageId": {**image_id, "imageDigest": digest},
+        "registryId": call.ecr.registry.account,
+        "signingStatuses": statuses,
+    }

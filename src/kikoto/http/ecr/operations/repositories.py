@@ -1,0 +1,144 @@
+"""Repositories, their policies and tags, and repository creation templates."""
+
+from __future__ import annotations
+
+from ....domain.errors import InvalidParameter
+from .. import shapes
+from ..context import Call
+from . import operation
+
+# -- repositories ---------------------------------------------------------------------------------
+
+
+@operation("CreateRepository")
+async def create_repository(call: Call) -> dict:
+    p = call.params
+    record = await call.ecr.repositories.create(
+        p["repositoryName"],
+        p.get("tags") or [],
+        p.get("imageTagMutability"),
+        p.get("imageTagMutabilityExclusionFilters"),
+        bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush", False)),
+        p.get("encryptionConfiguration"),
+    )
+    return {"repository": shapes.repository(record, call.ecr.registry)}
+
+
+@operation("DescribeRepositories")
+async def describe_repositories(call: Call) -> dict:
+    access, principal, p, registry = call.ecr.access, call.principal, call.params, call.ecr.registry
+
+    async def visible(name: str) -> bool:
+        return await access.allowed(principal, "ecr:DescribeRepositories", name)
+
+    async def require(name: str) -> None:
+        await access.require(principal, "ecr:DescribeRepositories", name)
+
+    if p.get("repositoryNames") is not None:
+        if p.get("maxResults") or p.get("nextToken"):
+            raise InvalidParameter(
+                "Invalid parameter at 'maxResults' failed to satisfy constraint: "
+                "'maxResults and nextToken cannot be used with repositoryNames'"
+            )
+        records = await call.ecr.repositories.named(p["repositoryNames"], require)
+        return {"repositories": [shapes.repository(r, registry) for r in records]}
+    records, token = await call.ecr.repositories.listing(visible, p.get("maxResults"), p.get("nextToken"))
+    return shapes.page("repositories", [shapes.repository(r, registry) for r in records], token)
+
+
+@operation("DeleteRepository")
+async def delete_repository(call: Call) -> dict:
+    record = await call.ecr.repositories.delete(call.params["repositoryName"], bool(call.params.get("force")))
+    return {"repository": shapes.repository(record, call.ecr.registry)}
+
+
+@operation("PutImageTagMutability")
+async def put_image_tag_mutability(call: Call) -> dict:
+    p = call.params
+    filters = p.get("imageTagMutabilityExclusionFilters")
+    await call.ecr.repositories.put_mutability(p["repositoryName"], p["imageTagMutability"], filters)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": p["repositoryName"],
+        "imageTagMutability": p["imageTagMutability"],
+        **({"imageTagMutabilityExclusionFilters": filters} if filters else {}),
+    }
+
+
+@operation("PutImageScanningConfiguration")
+async def put_image_scanning_configuration(call: Call) -> dict:
+    name, scan = call.params["repositoryName"], bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
+    await call.ecr.repositories.put_scanning(name, scan)
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "imageScanningConfiguration": {"scanOnPush": scan},
+    }
+
+
+@operation("TagResource")
+async def tag_resource(call: Call) -> dict:
+    await call.ecr.repositories.tag(call.params["resourceArn"], call.params["tags"])
+    return {}
+
+
+@operation("UntagResource")
+async def untag_resource(call: Call) -> dict:
+    await call.ecr.repositories.untag(call.params["resourceArn"], call.params["tagKeys"])
+    return {}
+
+
+@operation("ListTagsForResource")
+async def list_tags_for_resource(call: Call) -> dict:
+    return {"tags": await call.ecr.repositories.list_tags(call.params["resourceArn"])}
+
+
+@operation("SetRepositoryPolicy")
+async def set_repository_policy(call: Call) -> dict:
+    record = await call.ecr.repositories.set_policy(call.params["repositoryName"], call.params["policyText"])
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": record.name,
+        "policyText": call.params["policyText"],
+    }
+
+
+async def _repository_policy(call: Call, delete: bool) -> dict:
+    name, text = await call.ecr.repositories.get_policy(call.params["repositoryName"], delete=delete)
+    return {"registryId": call.ecr.registry.account, "repositoryName": name, "policyText": text}
+
+
+@operation("GetRepositoryPolicy")
+async def get_repository_policy(call: Call) -> dict:
+    return await _repository_policy(call, delete=False)
+
+
+@operation("DeleteRepositoryPolicy")
+async def delete_repository_policy(call: Call) -> dict:
+    return await _repository_policy(call, delete=True)
+
+
+def _template(call: Call, template: dict) -> dict:
+    return {"registryId": call.ecr.registry.account, "repositoryCreationTemplate": template}
+
+
+@operation("CreateRepositoryCreationTemplate")
+async def create_repository_creation_template(call: Call) -> dict:
+    return _template(call, await call.ecr.repositories.create_template(call.params))
+
+
+@operation("UpdateRepositoryCreationTemplate")
+async def update_repository_creation_template(call: Call) -> dict:
+    return _template(call, await call.ecr.repositories.update_template(call.params))
+
+
+@operation("DeleteRepositoryCreationTemplate")
+async def delete_repository_creation_template(call: Call) -> dict:
+    return _template(call, await call.ecr.repositories.delete_template(call.params["prefix"]))
+
+
+@operation("DescribeRepositoryCreationTemplates")
+async def describe_repository_creation_templates(call: Call) -> dict:
+    p = call.params
+    templates, token = await call.ecr.repositories.templates(p.get("prefixes"), p.get("maxResults"), p.get("nextToken"))
+    return shapes.page("repositoryCreationTemplates", templates, token, registryId=call.ecr.registry.account)

@@ -1,0 +1,83 @@
+"""Image scanning: registry configuration, scans and findings."""
+
+from __future__ import annotations
+
+from .. import shapes
+from ..context import Call
+from . import operation
+
+# -- scanning ---------------------------------------------------------------------------------------
+
+
+@operation("PutRegistryScanningConfiguration")
+async def put_registry_scanning_configuration(call: Call) -> dict:
+    saved = await call.ecr.scanner.put_configuration(call.params.get("scanType"), call.params.get("rules"))
+    return {"registryScanningConfiguration": saved}
+
+
+@operation("GetRegistryScanningConfiguration")
+async def get_registry_scanning_configuration(call: Call) -> dict:
+    return {"registryId": call.ecr.registry.account, "scanningConfiguration": await call.ecr.scanner.configuration()}
+
+
+@operation("BatchGetRepositoryScanningConfiguration")
+async def batch_get_repository_scanning_configuration(call: Call) -> dict:
+    configurations, failures = [], []
+    scanning = await call.ecr.scanner.configuration()
+    for name in call.params["repositoryNames"]:
+        record = await call.ecr.repositories.find(name)
+        if record is None:
+            failures.append(
+                {
+                    "repositoryName": name,
+                    "failureCode": "REPOSITORY_NOT_FOUND",
+                    "failureReason": "The specified repository was not found.",
+                }
+            )
+            continue
+        frequency, filters = call.ecr.scanner.frequency(scanning, name, record.scan_on_push)
+        configurations.append(
+            {
+                "repositoryArn": call.ecr.registry.arn(name),
+                "repositoryName": name,
+                "scanOnPush": record.scan_on_push,
+                "scanFrequency": frequency,
+                "appliedScanFilters": filters,
+            }
+        )
+    return {"scanningConfigurations": configurations, "failures": failures}
+
+
+@operation("StartImageScan")
+async def start_image_scan(call: Call) -> dict:
+    name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
+    repo_id, digest = await call.ecr.images.resolve(name, wanted)
+    scan = await call.ecr.scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
+    return {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "imageId": {"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
+        "imageScanStatus": {"status": "IN_PROGRESS", "description": shapes.scan_status(scan)["description"]},
+    }
+
+
+@operation("DescribeImageScanFindings")
+async def describe_image_scan_findings(call: Call) -> dict:
+    p = call.params
+    name, wanted = p["repositoryName"], shapes.image_id_in(p["imageId"])
+    repo_id, digest = await call.ecr.images.resolve(name, wanted)
+    scan, findings, token = await call.ecr.scanner.findings(repo_id, digest, p.get("maxResults"), p.get("nextToken"))
+    answer = {
+        "registryId": call.ecr.registry.account,
+        "repositoryName": name,
+        "imageId": {"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
+        "imageScanStatus": shapes.scan_status(scan),
+    }
+    if scan.status == "COMPLETE":
+        answer["imageScanFindings"] = {
+            "imageScanCompletedAt": scan.completed_at,
+            "vulnerabilitySourceUpdatedAt": scan.completed_at,
+            "findingSeverityCounts": scan.severity_counts,
+            "findings": findings,
+        }
+    return {**answer, **({"nextToken": token} if token else {})}
