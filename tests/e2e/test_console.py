@@ -251,5 +251,12 @@ def test_the_first_run_guide_works_verbatim_with_aws_endpoint_url_ecr(tmp_path):
         assert home.status_code == 200 and home.headers["Content-Type"].startswith("text/html")
         assert "Access key ID" in home.text
         assert "script-src 'self'" in home.headers["Content-Security-Policy"]
+        # an unauthenticated sign-in is read no further than two keys need; the language switch
+        # only redirects within this site
+        huge = requests.post(f"{server.url}/console/sign-in", data={"access_key_id": "x" * 100_000})
+        assert huge.status_code == 413 and "Access key ID" in huge.text
+        for back in ("//evil.example", "/\\evil.example", "https://evil.example"):
+            switched = requests.get(f"{server.url}/console/lang/en", params={"back": back}, allow_redirects=False)
+            assert switched.headers["Location"] == "/", back
     finally:
         server.stop()

@@ -5,15 +5,17 @@ escape everything and a strict Content-Security-Policy forbids inline script."""
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
 from aiohttp import web
 
-from ...domain.errors import AccessDenied, KikotoError
+from ...domain.errors import AccessDenied, BodyTooLarge, KikotoError
 from ...services.identity import Principal
 from ..ecr.context import ECR
+from ..limits import read_body
 from . import i18n
 from .session import COOKIE, Session, Sessions
 
@@ -25,6 +27,7 @@ CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+FORM_LIMIT = 256 << 10  # the largest form: a lifecycle or repository policy
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
@@ -92,6 +95,13 @@ def security_headers() -> dict[str, str]:
     }
 
 
+async def read_form(request: web.Request, limit: int) -> dict[str, str]:
+    """A urlencoded form, read within `limit` bytes and the worker's memory budget (a larger
+    body is refused before it is read: 413)."""
+    body = await read_body(request, limit)
+    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
 def page(handler):
     """A console page: signed-in visitors only (others see the sign-in page), typed errors shown
     in place in the visitor's language, never as JSON."""
@@ -100,15 +110,18 @@ def page(handler):
         who = await visitor(request)
         if not who.signed_in:
             return render(request, who, "signin.html", status=401 if request.method == "POST" else 200)
-        if request.method == "POST":
-            form = await request.post()
-            if form.get("csrf") != who.session.csrf:  # type: ignore[union-attr]
-                return render(request, who, "error.html", status=403, message=i18n.translator(who.language)("csrf"))
-            request["form"] = form
         try:
+            if request.method == "POST":
+                form = await read_form(request, FORM_LIMIT)
+                if form.get("csrf") != who.session.csrf:  # type: ignore[union-attr]
+                    message = i18n.translator(who.language)("csrf")
+                    return render(request, who, "error.html", status=403, message=message)
+                request["form"] = form
             return await handler(request, who)
         except AccessDenied as denied:
             return render(request, who, "error.html", status=403, message=denied.message)
+        except BodyTooLarge as failure:
+            return render(request, who, "error.html", status=413, message=failure.message)
         except KikotoError as failure:
             return render(request, who, "error.html", status=400, message=failure.message)
 
@@ -133,11 +146,13 @@ async def favicon(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, master_key: bytes) -> None:
-    from . import pages
+    from .routes import add_routes
 
     app[SESSIONS] = Sessions(master_key)
     app[TEMPLATES] = environment()
-    app.router.add_get("/", pages.home)
+    from .pages import home
+
+    app.router.add_get("/", home)
     app.router.add_get("/console/static/{name}", static)
     app.router.add_get("/favicon.ico", favicon)
-    pages.add_routes(app.router)
+    add_routes(app.router)

@@ -11,13 +11,10 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from ...domain.errors import InvalidParameter
-from ...services.ecr.images import ImageId
-from ...services.identity import TokenError
+from ...domain.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryPolicyNotFound
 from ..ecr.context import ECR
 from ..oci.common import MANIFESTS
-from . import SESSIONS, Visitor, can, i18n, page, render, require, security_headers, visitor
-from .session import COOKIE, LIFETIME
+from . import Visitor, can, i18n, page, render, require, security_headers, visitor
 
 PAGE = 100
 # The two policies of the Hungarian guide this project grew from, as templates.
@@ -61,16 +58,16 @@ LIFECYCLE_TEMPLATES = {
 }
 
 
-def _see_other(location: str) -> web.HTTPSeeOther:
+def see_other(location: str) -> web.HTTPSeeOther:
     """Where a successful form sends the browser (POST, then redirect, then GET)."""
     return web.HTTPSeeOther(location, headers=security_headers())
 
 
-def _repo_url(name: str, view: str = "repository") -> str:
+def repo_url(name: str, view: str = "repository") -> str:
     return f"/console/{view}?name={quote(name, safe='')}"
 
 
-def _when(seconds: float | None) -> str:
+def when_text(seconds: float | None) -> str:
     if not seconds:
         return ""
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M")
@@ -85,7 +82,7 @@ def size(n: int | float | None) -> str:
     return ""
 
 
-async def _asked(request: web.Request, who: Visitor, action: str):
+async def asked(request: web.Request, who: Visitor, action: str):
     """(the posted form, the repository it names), once `action` on that repository is allowed."""
     form = request["form"]
     name = str(form.get("name", ""))
@@ -100,40 +97,7 @@ async def home(request: web.Request) -> web.Response:
     who = await visitor(request)
     if not who.signed_in:
         return render(request, who, "signin.html")
-    raise _see_other("/console/repositories")
-
-
-async def sign_in(request: web.Request) -> web.Response:
-    form = await request.post()
-    key_id, secret = str(form.get("access_key_id", "")).strip(), str(form.get("secret_access_key", ""))
-    who = await visitor(request)
-    try:
-        await request.app[ECR].identities.verify_secret(key_id, secret)
-    except TokenError:
-        return render(request, who, "signin.html", status=401, error=i18n.translator(who.language)("signin.failed"))
-    token, _ = request.app[SESSIONS].issue(key_id)
-    response = web.HTTPSeeOther("/console/repositories", headers=security_headers())
-    response.set_cookie(
-        COOKIE, token, max_age=LIFETIME, httponly=True, samesite="Strict", secure=request.secure, path="/"
-    )
-    raise response
-
-
-@page
-async def sign_out(request: web.Request, who: Visitor) -> web.Response:
-    response = web.HTTPSeeOther("/", headers=security_headers())
-    response.del_cookie(COOKIE, path="/")
-    raise response
-
-
-async def language(request: web.Request) -> web.Response:
-    code = request.match_info["code"]
-    if code not in i18n.LANGUAGES:
-        raise web.HTTPNotFound()
-    back = request.query.get("back", "/")
-    response = web.HTTPSeeOther(back if back.startswith("/") and not back.startswith("//") else "/")
-    response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Strict", path="/")
-    raise response
+    raise see_other("/console/repositories")
 
 
 # -- repositories ----------------------------------------------------------------------------------
@@ -152,10 +116,10 @@ async def repositories(request: web.Request, who: Visitor) -> web.Response:
     rows = [
         {
             "name": r.name,
-            "url": _repo_url(r.name),
+            "url": repo_url(r.name),
             "images": summaries.get(r.id, (0, 0, None))[0],
             "size": size(summaries.get(r.id, (0, 0, None))[1]),
-            "pushed": _when(summaries.get(r.id, (0, 0, None))[2]),
+            "pushed": when_text(summaries.get(r.id, (0, 0, None))[2]),
             "mutability": r.tag_mutability,
             "scan_on_push": r.scan_on_push,
             "upstream": r.upstream,
@@ -175,32 +139,18 @@ async def repositories(request: web.Request, who: Visitor) -> web.Response:
     )
 
 
-@page
-async def create_repository(request: web.Request, who: Visitor) -> web.Response:
-    form = request["form"]
-    name = str(form.get("name", "")).strip()
-    await require(request, who, "ecr:CreateRepository", name)
-    mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
-    await request.app[ECR].repositories.create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
-    raise _see_other(_repo_url(name))
-
-
-@page
-async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await _asked(request, who, "ecr:DeleteRepository")
-    confirm = str(form.get("confirm", ""))
-    if confirm != name:
-        raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
-    await request.app[ECR].repositories.delete(name, force=True)
-    raise _see_other("/console/repositories")
-
-
 # -- a repository -------------------------------------------------------------------------------------
 
 
 @page
 async def repository(request: web.Request, who: Visitor) -> web.Response:
-    name = request.query.get("name", "")
+    return await repository_page(request, who, request.query.get("name", ""))
+
+
+async def repository_page(
+    request: web.Request, who: Visitor, name: str, policy_text: str | None = None, policy_error: str | None = None
+) -> web.Response:
+    """A repository's page; with `policy_error`, the policy editor shows it and keeps the text."""
     await require(request, who, "ecr:DescribeImages", name)
     ecr = request.app[ECR]
     record = await ecr.repositories.get(name)
@@ -229,8 +179,8 @@ async def repository(request: web.Request, who: Visitor) -> web.Response:
                 "short": image.digest.split(":", 1)[-1][:12],
                 "tags": image.tags,
                 "size": size(image.size),
-                "pushed": _when(image.pushed_at),
-                "pulled": _when(image.last_pulled_at),
+                "pushed": when_text(image.pushed_at),
+                "pulled": when_text(image.last_pulled_at),
                 "media_type": image.media_type,
                 "artifact_type": image.artifact_type or image.config_media_type or "",
                 "archived": image.storage_class == "ARCHIVE",
@@ -245,16 +195,19 @@ async def repository(request: web.Request, who: Visitor) -> web.Response:
                 "pull": f"{host}/{name}@{image.digest}",
             }
         )
-    more = f"{_repo_url(name)}&next={quote(token)}" if token else None
-    policy = None
-    try:
-        policy = (await ecr.repositories.get_policy(name))[1]
-    except Exception:  # no policy: the editor starts empty
-        policy = ""
+    more = f"{repo_url(name)}&next={quote(token)}" if token else None
+    policy = policy_text
+    if policy is None:
+        try:
+            policy = (await ecr.repositories.get_policy(name))[1]
+        except RepositoryPolicyNotFound:  # the editor starts empty
+            policy = ""
     return render(
         request,
         who,
         "repository.html",
+        status=400 if policy_error else 200,
+        policy_error=policy_error,
         name=name,
         host=host,
         record=record,
@@ -262,69 +215,10 @@ async def repository(request: web.Request, who: Visitor) -> web.Response:
         more=more,
         policy=policy,
         exclusions="\n".join(f["filter"] for f in (record.mutability_exclusions or [])),
-        lifecycle_url=_repo_url(name, "lifecycle"),
+        lifecycle_url=repo_url(name, "lifecycle"),
         may_delete=await can(request, who, "ecr:BatchDeleteImage", name),
         may_settings=await can(request, who, "ecr:PutImageTagMutability", name),
         may_policy=await can(request, who, "ecr:SetRepositoryPolicy", name),
-    )
-
-
-@page
-async def delete_image(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await _asked(request, who, "ecr:BatchDeleteImage")
-    image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
-    _, failures = await request.app[ECR].images.batch_delete(name, [image])
-    if failures:
-        raise InvalidParameter(failures[0].reason)
-    raise _see_other(_repo_url(name))
-
-
-@page
-async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await _asked(request, who, "ecr:PutImageTagMutability")
-    mode = str(form.get("mode", "MUTABLE"))
-    filters = [
-        {"filterType": "WILDCARD", "filter": line.strip()}
-        for line in str(form.get("exclusions", "")).splitlines()
-        if line.strip()
-    ]
-    await request.app[ECR].repositories.put_mutability(name, mode, filters or None)
-    raise _see_other(_repo_url(name))
-
-
-@page
-async def put_policy(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await _asked(request, who, "ecr:SetRepositoryPolicy")
-    text = str(form.get("policy", ""))
-    try:
-        await request.app[ECR].repositories.set_policy(name, text)
-    except InvalidParameter as invalid:  # shown in place, with the text kept
-        request["policy_error"] = invalid.message
-        request["policy_text"] = text
-        return await _repository_with_error(request, who, name)
-    raise _see_other(_repo_url(name))
-
-
-async def _repository_with_error(request: web.Request, who: Visitor, name: str) -> web.Response:
-    ecr = request.app[ECR]
-    record = await ecr.repositories.get(name)
-    return render(
-        request,
-        who,
-        "repository.html",
-        status=400,
-        name=name,
-        host=ecr.registry.public_host,
-        record=record,
-        rows=[],
-        more=None,
-        policy=request["policy_text"],
-        policy_error=request["policy_error"],
-        exclusions="",
-        lifecycle_url=_repo_url(name, "lifecycle"),
-        may_delete=False,
-        may_settings=False,
-        may_policy=True,
     )
 
 
@@ -338,7 +232,7 @@ async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
     ecr = request.app[ECR]
     try:
         text = (await ecr.lifecycle.get_policy(name))[1]
-    except Exception:
+    except LifecyclePolicyNotFound:
         text = ""
     chosen = request.query.get("template")
     if chosen in LIFECYCLE_TEMPLATES:
@@ -379,19 +273,9 @@ async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
         freed=freed,
         as_of=as_of,
         templates=list(LIFECYCLE_TEMPLATES),
-        repository_url=_repo_url(name),
+        repository_url=repo_url(name),
         may_write=await can(request, who, "ecr:PutLifecyclePolicy", name),
     )
-
-
-@page
-async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await _asked(request, who, "ecr:PutLifecyclePolicy")
-    await request.app[ECR].lifecycle.put_policy(name, str(form.get("policy", "")))
-    if form.get("apply"):
-        lifecycle = request.app[ECR].lifecycle
-        await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
-    raise _see_other(_repo_url(name, "lifecycle"))
 
 
 # -- the registry ---------------------------------------------------------------------------------------------
@@ -408,7 +292,11 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
     snapshots = await lifecycle.snapshots(90)
     peak = max([b for _, _, b in snapshots] or [1]) or 1
     trend = [
-        {"x": round(i * 600 / max(1, len(snapshots) - 1), 1), "y": round(150 - 140 * b / peak, 1), "label": _when(at)}
+        {
+            "x": round(i * 600 / max(1, len(snapshots) - 1), 1),
+            "y": round(150 - 140 * b / peak, 1),
+            "label": when_text(at),
+        }
         for i, (at, _, b) in enumerate(snapshots)
     ]
     gc = await lifecycle.events(None, 1, action="GC")
@@ -421,7 +309,7 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
         bars=bars,
         trend=trend,
         points=" ".join(f"{p['x']},{p['y']}" for p in trend),
-        last_gc={"when": _when(gc[0]["at"]), **gc[0]["detail"], "size": size(gc[0]["detail"].get("bytes"))}
+        last_gc={"when": when_text(gc[0]["at"]), **gc[0]["detail"], "size": size(gc[0]["detail"].get("bytes"))}
         if gc
         else None,
     )
@@ -441,7 +329,7 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
             raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
     before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
     events = await request.app[ECR].lifecycle.events(repository_filter, PAGE, before=before, action=action, since=since)
-    rows = [{**e, "when": _when(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
+    rows = [{**e, "when": when_text(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
     more = None
     if len(events) == PAGE:
         more = "/console/audit?" + urlencode(
@@ -472,35 +360,10 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
 async def keys(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
     rows = [
-        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
+        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": when_text(k.created_at)}
         for k in await request.app[ECR].identities.keys()
     ]
     return render(request, who, "keys.html", rows=rows, created=None)
-
-
-@page
-async def key_action(request: web.Request, who: Visitor) -> web.Response:
-    await require(request, who, "kikoto:ManageKeys")
-    form, identities = request["form"], request.app[ECR].identities
-    action = request.match_info["action"]
-    created = None
-    if action == "create":
-        from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
-
-        roles = {"read-only": READ_ONLY, "power-user": POWER_USER, "admin": ADMINISTRATOR}
-        policy = roles.get(str(form.get("role")), READ_ONLY)
-        key_id, secret = await identities.create(str(form.get("principal", "")).strip(), policy)
-        created = {"key_id": key_id, "secret": secret}
-    elif action == "rotate":
-        key_id, secret = await identities.rotate(str(form.get("key_id", "")))
-        created = {"key_id": key_id, "secret": secret}
-    elif action == "revoke":
-        await identities.revoke(str(form.get("key_id", "")))
-    rows = [
-        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": _when(k.created_at)}
-        for k in await identities.keys()
-    ]
-    return render(request, who, "keys.html", rows=rows, created=created)  # the secret, shown this once
 
 
 @page
@@ -531,26 +394,5 @@ async def findings(request: web.Request, who: Visitor) -> web.Response:
     scan, found, token = await ecr.scanner.findings(record.id, digest, 1000, None)
     rows = [{**f, "attributes": {a["key"]: a.get("value", "") for a in f["attributes"]}} for f in found]
     return render(
-        request, who, "findings.html", name=name, digest=digest, scan=scan, rows=rows, repository_url=_repo_url(name)
+        request, who, "findings.html", name=name, digest=digest, scan=scan, rows=rows, repository_url=repo_url(name)
     )
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post("/console/sign-in", sign_in)
-    router.add_post("/console/sign-out", sign_out)
-    router.add_get("/console/lang/{code}", language)
-    router.add_get("/console/repositories", repositories)
-    router.add_post("/console/repositories", create_repository)
-    router.add_post("/console/repositories/delete", delete_repository)
-    router.add_get("/console/repository", repository)
-    router.add_post("/console/repository/delete-image", delete_image)
-    router.add_post("/console/repository/mutability", put_mutability)
-    router.add_post("/console/repository/policy", put_policy)
-    router.add_get("/console/lifecycle", lifecycle)
-    router.add_post("/console/lifecycle", save_lifecycle)
-    router.add_get("/console/storage", storage)
-    router.add_get("/console/audit", audit)
-    router.add_get("/console/keys", keys)
-    router.add_post("/console/keys/{action:create|rotate|revoke}", key_action)
-    router.add_get("/console/settings", settings)
-    router.add_get("/console/findings", findings)

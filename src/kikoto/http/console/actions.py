@@ -1,0 +1,142 @@
+"""The console's actions: signing in and out, the language, and every form that changes the
+registry. Each reads its form within a small limit, checks the session's CSRF token (in `page`),
+authorises the action on its repository, calls the same service as the API, and redirects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...domain.errors import BodyTooLarge, InvalidParameter
+from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
+from ...services.ecr.images import ImageId
+from ...services.identity import TokenError
+from ..ecr.context import ECR
+from . import SESSIONS, Visitor, i18n, page, read_form, render, require, security_headers, visitor
+from .pages import asked, repo_url, repository_page, see_other, when_text
+from .session import COOKIE, LIFETIME
+
+SIGN_IN_LIMIT = 4096  # two keys: an unauthenticated client is read no further
+ROLES = {"read-only": READ_ONLY, "power-user": POWER_USER, "admin": ADMINISTRATOR}
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    who = await visitor(request)
+    try:
+        form = await read_form(request, SIGN_IN_LIMIT)
+    except BodyTooLarge as failure:
+        return render(request, who, "signin.html", status=413, error=failure.message)
+    key_id, secret = str(form.get("access_key_id", "")).strip(), str(form.get("secret_access_key", ""))
+    try:
+        await request.app[ECR].identities.verify_secret(key_id, secret)
+    except TokenError:
+        return render(request, who, "signin.html", status=401, error=i18n.translator(who.language)("signin.failed"))
+    token, _ = request.app[SESSIONS].issue(key_id)
+    response = web.HTTPSeeOther("/console/repositories", headers=security_headers())
+    response.set_cookie(
+        COOKIE, token, max_age=LIFETIME, httponly=True, samesite="Strict", secure=request.secure, path="/"
+    )
+    raise response
+
+
+@page
+async def sign_out(request: web.Request, who: Visitor) -> web.Response:
+    response = web.HTTPSeeOther("/", headers=security_headers())
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def language(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    if code not in i18n.LANGUAGES:
+        raise web.HTTPNotFound()
+    back = request.query.get("back", "/")
+    local = back.startswith("/") and not back.startswith("//") and "\\" not in back  # no way off this site
+    response = web.HTTPSeeOther(back if local else "/")
+    response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Strict", path="/")
+    raise response
+
+
+@page
+async def create_repository(request: web.Request, who: Visitor) -> web.Response:
+    form = request["form"]
+    name = str(form.get("name", "")).strip()
+    await require(request, who, "ecr:CreateRepository", name)
+    mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
+    await request.app[ECR].repositories.create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
+    raise see_other(repo_url(name))
+
+
+@page
+async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
+    form, name = await asked(request, who, "ecr:DeleteRepository")
+    confirm = str(form.get("confirm", ""))
+    if confirm != name:
+        raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
+    await request.app[ECR].repositories.delete(name, force=True)
+    raise see_other("/console/repositories")
+
+
+@page
+async def delete_image(request: web.Request, who: Visitor) -> web.Response:
+    form, name = await asked(request, who, "ecr:BatchDeleteImage")
+    image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
+    _, failures = await request.app[ECR].images.batch_delete(name, [image])
+    if failures:
+        raise InvalidParameter(failures[0].reason)
+    raise see_other(repo_url(name))
+
+
+@page
+async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
+    form, name = await asked(request, who, "ecr:PutImageTagMutability")
+    mode = str(form.get("mode", "MUTABLE"))
+    filters = [
+        {"filterType": "WILDCARD", "filter": line.strip()}
+        for line in str(form.get("exclusions", "")).splitlines()
+        if line.strip()
+    ]
+    await request.app[ECR].repositories.put_mutability(name, mode, filters or None)
+    raise see_other(repo_url(name))
+
+
+@page
+async def put_policy(request: web.Request, who: Visitor) -> web.Response:
+    form, name = await asked(request, who, "ecr:SetRepositoryPolicy")
+    text = str(form.get("policy", ""))
+    try:
+        await request.app[ECR].repositories.set_policy(name, text)
+    except InvalidParameter as invalid:  # shown in place, with the text kept
+        return await repository_page(request, who, name, policy_text=text, policy_error=invalid.message)
+    raise see_other(repo_url(name))
+
+
+@page
+async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
+    form, name = await asked(request, who, "ecr:PutLifecyclePolicy")
+    await request.app[ECR].lifecycle.put_policy(name, str(form.get("policy", "")))
+    if form.get("apply"):
+        lifecycle = request.app[ECR].lifecycle
+        await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
+    raise see_other(repo_url(name, "lifecycle"))
+
+
+@page
+async def key_action(request: web.Request, who: Visitor) -> web.Response:
+    await require(request, who, "kikoto:ManageKeys")
+    form, identities = request["form"], request.app[ECR].identities
+    action = request.match_info["action"]
+    created = None
+    if action == "create":
+        policy = ROLES.get(str(form.get("role")), READ_ONLY)
+        key_id, secret = await identities.create(str(form.get("principal", "")).strip(), policy)
+        created = {"key_id": key_id, "secret": secret}
+    elif action == "rotate":
+        key_id, secret = await identities.rotate(str(form.get("key_id", "")))
+        created = {"key_id": key_id, "secret": secret}
+    elif action == "revoke":
+        await identities.revoke(str(form.get("key_id", "")))
+    rows = [
+        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": when_text(k.created_at)}
+        for k in await identities.keys()
+    ]
+    return render(request, who, "keys.html", rows=rows, created=created)  # the secret, shown this once
