@@ -14,12 +14,12 @@ from ..domain.errors import (
     LifecyclePreviewNotFound,
 )
 from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
-from ..domain.paging import open_token, sign_token
+from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.store import MetadataStore
-from .ecr.common import invalid_parameter, repository_not_found
+from .ecr.common import invalid_parameter, repository_not_found, token_position
 
 EXPIRE_BATCH = 500  # manifests deleted per transaction: one transaction per image cost 0.3 ms each
 STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
@@ -271,10 +271,7 @@ class Lifecycle:
         else:
             limit = max_results or 100
             scope = f"GetLifecyclePolicyPreview:{record.name}"
-            try:
-                after = open_token(self.token_key, scope, next_token) if next_token else None
-            except ValueError:
-                raise invalid_parameter("nextToken", "Invalid pagination token") from None
+            after = token_position(self.token_key, scope, next_token)
             results = await self.store.preview_page(record.id, tuple(after) if after else None, limit + 1, tag_status)
             if len(results) > limit:
                 results = results[:limit]

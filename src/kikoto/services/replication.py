@@ -29,12 +29,13 @@ from ..domain.errors import (
     ReplicationBackfillNotFound,
 )
 from ..domain.manifests import parse_manifest
-from ..domain.paging import open_token, sign_token
+from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ecr import EcrStore
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import Backfill, Item, OutboxStore, Peer
 from ..storage.meta.store import MetadataStore
+from .ecr.common import token_position
 
 log = logging.getLogger("kikoto.replication")
 DOCUMENT = "replication-configuration"
@@ -333,14 +334,8 @@ class Replication:
         return found, counts, items[:limit], token
 
     def _open(self, token: str | None, scope: str) -> str | None:
-        if not token:
-            return None
-        try:
-            return open_token(self.token_key, scope, token)[0]
-        except (ValueError, IndexError):
-            raise InvalidParameter(
-                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
-            ) from None
+        position = token_position(self.token_key, scope, token)
+        return position[0] if position else None
 
     def arn(self, repository: str) -> str:
         return repository_arn(self.region, self.account, repository)

@@ -14,9 +14,10 @@ import uuid
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
-from ..domain.paging import open_token, sign_token
+from ..domain.paging import sign_token
 from ..domain.pullthrough import SecretRow
 from ..storage.meta.pullthrough import PullThroughStore
+from .ecr.common import token_position
 
 DEFAULT_RECOVERY_DAYS = 30
 SUFFIX_ALPHABET = string.ascii_letters + string.digits
@@ -100,10 +101,8 @@ class Secrets:
         return row, when
 
     async def listing(self, max_results: int | None, next_token: str | None) -> tuple[list[SecretRow], str | None]:
-        try:
-            after = open_token(self.token_key, "ListSecrets", next_token)[0] if next_token else None
-        except (ValueError, IndexError):
-            raise InvalidParameter("Invalid NextToken.") from None
+        position = token_position(self.token_key, "ListSecrets", next_token, InvalidParameter("Invalid NextToken."))
+        after = position[0] if position else None
         limit = max_results or 100
         rows = await self.store.list_secrets(after, limit + 1)
         if len(rows) <= limit:

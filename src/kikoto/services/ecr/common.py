@@ -37,15 +37,24 @@ def invalid_parameter(field: str, constraint: str) -> InvalidParameter:
     return InvalidParameter(f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'")
 
 
+def token_position(token_key: bytes, scope: str, next_token: str | None, refused=None) -> list | None:
+    """The keyset position a signed nextToken carries (None without a token); a forged,
+    altered or foreign token is refused (ECR's InvalidParameterException unless `refused`)."""
+    if not next_token:
+        return None
+    try:
+        return open_token(token_key, scope, next_token)
+    except (ValueError, IndexError):
+        raise (refused or invalid_parameter("nextToken", "Invalid pagination token")) from None
+
+
 def keyset_page(
     items: list, key, scope: str, token_key: bytes, max_results: int | None, next_token: str | None, default: int = 100
 ):
     """(a page of `items`, sorted by `key`, after the signed position in `next_token`; the next
     token): the same signed keyset tokens as the database listings, for short in-memory lists."""
-    try:
-        after = open_token(token_key, scope, next_token)[0] if next_token else None
-    except (ValueError, IndexError):
-        raise invalid_parameter("nextToken", "Invalid pagination token") from None
+    position = token_position(token_key, scope, next_token)
+    after = position[0] if position else None
     ordered = sorted(items, key=key)
     if after is not None:
         ordered = [i for i in ordered if key(i) > after]

@@ -16,11 +16,11 @@ from ...domain.errors import (
     InvalidParameter,
 )
 from ...domain.names import is_valid_tag
-from ...domain.paging import open_token, sign_token
+from ...domain.paging import sign_token
 from ...storage.meta.ecr import EcrStore, ImageRecord
 from ...storage.meta.store import MetadataStore
 from ..manifests import Manifests
-from .common import RegistryIdentity
+from .common import RegistryIdentity, token_position
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,7 @@ class Images:
                 "Invalid parameter at 'maxResults' failed to satisfy constraint: "
                 "'Member must have value between 1 and 1000'"
             )
-        try:
-            after = open_token(self.token_key, f"{kind}:{name}", next_token) if next_token else []
-        except ValueError:
-            raise InvalidParameter(
-                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
-            ) from None
+        after = token_position(self.token_key, f"{kind}:{name}", next_token) or []
         return max_results or 100, after
 
     async def archived(self, repo_id: int, digest: str) -> bool:
@@ -309,12 +304,7 @@ class Images:
             )
         limit = max_results or 50
         scope = f"ListImageReferrers:{name}:{subject}"
-        try:
-            after = open_token(self.token_key, scope, next_token)[0] if next_token else ""
-        except (ValueError, IndexError):
-            raise InvalidParameter(
-                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
-            ) from None
+        after = (token_position(self.token_key, scope, next_token) or [""])[0]
         wanted = set(artifact_types or [])
         found: list = []
         while len(found) <= limit:

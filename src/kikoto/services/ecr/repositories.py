@@ -18,11 +18,11 @@ from ...domain.errors import (
     TooManyResourceTags,
 )
 from ...domain.names import REPOSITORY_NAME
-from ...domain.paging import open_token, sign_token
+from ...domain.paging import sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...storage.meta.ecr import EcrStore, RepositoryRecord
 from ..access import Access
-from .common import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found
+from .common import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
 
 log = logging.getLogger("kikoto.ecr")
 TEMPLATE_FIELDS = (
@@ -138,10 +138,7 @@ class RepositoryAdmin:
         """(a page of the repositories `visible(name)` lets the caller see, the next token): by
         name from the token's position, reading batches until the page is full."""
         limit = max_results or 100
-        try:
-            after = open_token(self.token_key, "DescribeRepositories", next_token)[0] if next_token else ""
-        except (ValueError, IndexError):
-            raise invalid_parameter("nextToken", "Invalid pagination token") from None
+        after = (token_position(self.token_key, "DescribeRepositories", next_token) or [""])[0]
         page: list[RepositoryRecord] = []
         while len(page) <= limit:
             batch = await self.store.repositories_after(after, limit + 1)

@@ -29,7 +29,7 @@ from ...domain.errors import (
 from ...domain.glob import glob_match
 from ...domain.inventory import OsRelease, Package
 from ...domain.manifests import OCI_MANIFEST, parse_manifest
-from ...domain.paging import open_token, sign_token
+from ...domain.paging import sign_token
 from ...domain.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE, cyclonedx, spdx
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
@@ -37,6 +37,7 @@ from ...storage.meta.outbox import OutboxStore
 from ...storage.meta.scanning import ScanRow, ScanStore
 from ...storage.meta.store import MetadataStore
 from ..blobs import Blobs
+from ..ecr.common import token_position
 from ..manifests import Manifests
 from .layers import Inventory, inventory_of
 from .vulndb import VulnerabilityData
@@ -333,12 +334,7 @@ class Scanner:
         if scan is None:
             raise ScanNotFound(f"Image scan does not exist for the image with '{digest}'")
         scope = f"DescribeImageScanFindings:{repo_id}:{digest}"
-        try:
-            after = int(open_token(self.token_key, scope, next_token)[0]) if next_token else -1
-        except (ValueError, IndexError):
-            raise InvalidParameter(
-                "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid pagination token'"
-            ) from None
+        after = int((token_position(self.token_key, scope, next_token) or [-1])[0])
         limit = max_results or 100
         rows = await self.scans.findings(repo_id, digest, after, limit + 1)
         token = sign_token(self.token_key, scope, [str(rows[limit - 1][0])]) if len(rows) > limit else None
