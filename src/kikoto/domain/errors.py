@@ -303,12 +303,20 @@ class PullThroughPushRefused(AccessDenied):
 
 
 class UpstreamFailed(KikotoError):
-    """The upstream registry of a pull-through cache could not give what was never cached.
-    `status` is what the upstream answered (0: unreachable)."""
+    """The upstream registry of a pull-through cache could not give what was never cached
+    (unreachable, refused the credentials, sent something wrong); the message says how."""
 
-    def __init__(self, message: str, status: int = 0, retry_after: float | None = None, missing: bool = False):
+
+class UpstreamMissing(UpstreamFailed):
+    """The upstream has no such manifest or blob."""
+
+
+class UpstreamRateLimited(UpstreamFailed):
+    """The upstream refused for now (its rate limit); `retry_after` seconds, when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
-        self.status, self.retry_after, self.missing = status, retry_after, missing
+        self.retry_after = retry_after
 
 
 # -- capacity -------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ OCI_ERRORS: dict[type, tuple[str, int]] = {
     e.Throttled: ("TOOMANYREQUESTS", 429),
     e.RequestTimeout: ("SIZE_INVALID", 408),
     e.StorageFull: ("UNKNOWN", 507),
-    e.UpstreamFailed: ("UNAVAILABLE", 503),  # Distribution's code for a registry that cannot answer now
+    e.UpstreamFailed: ("UNAVAILABLE", 503),
+    e.UpstreamMissing: ("NAME_UNKNOWN", 404),  # (answered as MANIFEST_UNKNOWN or BLOB_UNKNOWN by the cache)
+    e.UpstreamRateLimited: ("TOOMANYREQUESTS", 429),  # Distribution's code for a registry that cannot answer now
 }
 
 
@@ -80,11 +82,8 @@ def as_oci(error: e.KikotoError | OciError) -> OciError:
         from .oci.common import range_headers  # the upload protocol's headers
 
         headers = range_headers(error.repository, error.upload_id, error.offset)
-    elif isinstance(error, e.Throttled):
-        headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
-    elif isinstance(error, e.UpstreamFailed) and error.status == 429:  # the upstream's rate limit, passed on
-        code, status = "TOOMANYREQUESTS", 429
-        headers = {"Retry-After": str(int(error.retry_after or 60))}
+    elif isinstance(error, e.Throttled | e.UpstreamRateLimited):  # ours, or the upstream's passed on
+        headers = {"Retry-After": str(max(1, int((error.retry_after or 60) + 0.999)))}
     elif isinstance(error, e.RequestTimeout):
         headers = {"Connection": "close"}
     return OciError(code, error.message, status, headers, error.detail)

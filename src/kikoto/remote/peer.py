@@ -19,6 +19,8 @@ from botocore.credentials import Credentials
 
 TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=120)
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+SIGNATURE_HEADER = "X-Kikoto-Signature-256"
+EVENT_HEADER = "X-Kikoto-Event-Id"
 TEMPLATE_SETTINGS = ("imageTagMutability", "imageTagMutabilityExclusionFilters", "encryptionConfiguration")
 
 
@@ -166,8 +168,19 @@ class Peers:
             self._clients[identity] = PeerRegistry(self._session, url, kind, key, secret, region)
         return self._clients[identity]
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """A webhook delivery: 2xx or PeerFailed."""
+    async def deliver(self, delivered) -> None:
+        """A webhook delivery (services.events.Delivered) as a JSON POST with the event id and,
+        for a target with a secret, its HMAC signature: 2xx or PeerFailed."""
+        headers = {
+            "Content-Type": "application/cloudevents+json" if delivered.cloudevents else "application/json",
+            EVENT_HEADER: delivered.event_id,
+            "User-Agent": "kikoto-events/1",
+        }
+        if delivered.signature:
+            headers[SIGNATURE_HEADER] = delivered.signature
+        await self._post(delivered.url, delivered.body, headers)
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..domain.errors import UpstreamFailed
+from ..domain.errors import UpstreamFailed, UpstreamMissing, UpstreamRateLimited
 from ..domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 
 ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
@@ -55,14 +55,14 @@ class UpstreamRegistry:
         scheme, _, params_text = challenge.partition(" ")
         if scheme.lower() == "basic":
             if not self.credentials:
-                raise UpstreamFailed(f"upstream {self.base_url} requires credentials and the rule has none", 401)
+                raise UpstreamFailed(f"upstream {self.base_url} requires credentials and the rule has none")
             return self._basic() or ""
         if scheme.lower() != "bearer":
-            raise UpstreamFailed(f"upstream {self.base_url} asks for unsupported authentication {scheme!r}", 401)
+            raise UpstreamFailed(f"upstream {self.base_url} asks for unsupported authentication {scheme!r}")
         params = dict(CHALLENGE_PARAM.findall(params_text))
         realm = params.get("realm")
         if not realm:
-            raise UpstreamFailed(f"upstream {self.base_url} sent a Bearer challenge without a realm", 401)
+            raise UpstreamFailed(f"upstream {self.base_url} sent a Bearer challenge without a realm")
         query = {"service": params["service"]} if "service" in params else {}
         if scope:
             query["scope"] = scope
@@ -72,15 +72,14 @@ class UpstreamRegistry:
                 if response.status != 200:
                     raise UpstreamFailed(
                         f"upstream {self.base_url} refused a token ({response.status} from {realm})"
-                        + ("; check the credentials in the rule's secret" if self.credentials else ""),
-                        response.status,
+                        + ("; check the credentials in the rule's secret" if self.credentials else "")
                     )
                 body = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise UpstreamFailed(f"upstream {self.base_url}: token request to {realm} failed: {exc}") from None
         token = body.get("token") or body.get("access_token")
         if not token:
-            raise UpstreamFailed(f"upstream {self.base_url}: the token endpoint gave no token", 401)
+            raise UpstreamFailed(f"upstream {self.base_url}: the token endpoint gave no token")
         value = f"Bearer {token}"
         self._tokens[scope] = (value, time.monotonic() + max(30, int(body.get("expires_in") or 60)) - 10)
         return value
@@ -117,10 +116,10 @@ class UpstreamRegistry:
             if head:
                 return UpstreamManifest(digest, media_type, None)
             if (response.content_length or 0) > MAX_MANIFEST:
-                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes", 200)
+                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes")
             content = await response.content.read(MAX_MANIFEST + 1)
             if len(content) > MAX_MANIFEST:
-                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes", 200)
+                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes")
             return UpstreamManifest(digest, media_type, content)
 
     @asynccontextmanager
@@ -128,7 +127,7 @@ class UpstreamRegistry:
         """The blob's size and its bytes as they arrive (redirects to a CDN are followed)."""
         async with self._request("GET", f"/v2/{repository}/blobs/{digest}", _pull(repository)) as response:
             if response.content_length is None:
-                raise UpstreamFailed(f"upstream {self.base_url} sent {digest} without a length", 200)
+                raise UpstreamFailed(f"upstream {self.base_url} sent {digest} without a length")
             yield UpstreamBlob(response.content_length, self._chunks(response, digest))
 
     async def _chunks(self, response: aiohttp.ClientResponse, digest: str) -> AsyncIterator[bytes]:
@@ -145,10 +144,8 @@ class UpstreamRegistry:
         try:
             async with self._request("GET", path, _pull(repository), {"Accept": OCI_INDEX}) as response:
                 index = await response.json(content_type=None)
-        except UpstreamFailed as failure:
-            if failure.missing:
-                return []
-            raise
+        except UpstreamMissing:
+            return []
         except ValueError:
             return []
         manifests = index.get("manifests") if isinstance(index, dict) else None
@@ -169,10 +166,10 @@ def _failure(base_url: str, method: str, path: str, response: aiohttp.ClientResp
     what = f"upstream {base_url} answered {status} to {method} {path}"
     if status == 429:
         retry = response.headers.get("Retry-After", "")
-        return UpstreamFailed(f"{what} (rate limited)", 429, float(retry) if retry.isdigit() else None)
+        return UpstreamRateLimited(f"{what} (rate limited)", float(retry) if retry.isdigit() else None)
     if status in (401, 403):
-        return UpstreamFailed(f"{what}: the credentials were refused or do not grant a pull", status)
-    return UpstreamFailed(what, status, missing=status == 404)
+        return UpstreamFailed(f"{what}: the credentials were refused or do not grant a pull")
+    return UpstreamMissing(what) if status == 404 else UpstreamFailed(what)
 
 
 class Upstreams:

@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import time
+from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
 
@@ -24,9 +25,18 @@ from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import Delivery, OutboxStore, Target
 
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-SIGNATURE_HEADER = "X-Kikoto-Signature-256"
-EVENT_HEADER = "X-Kikoto-Event-Id"
 LEASE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One event for one target: the adapter turns it into a signed POST."""
+
+    url: str
+    body: bytes
+    event_id: str
+    signature: str | None  # sha256=<HMAC-SHA256 of the body>, with the target's secret
+    cloudevents: bool
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -92,19 +102,13 @@ class Events:
 
     # -- delivering -------------------------------------------------------------------------------
 
-    def render(self, target: Target, event: OutboxEvent) -> tuple[dict, bytes, dict[str, str]]:
-        """(the EventBridge event, the body to POST, its headers) for one target."""
+    def render(self, target: Target, event: OutboxEvent) -> tuple[dict, Delivered]:
+        """(the EventBridge event, what to send the target) for one target."""
         bridge = envelope(event, self.account, self.region, repository_arn(self.region, self.account, event.repository))
         document = cloud_event(bridge) if target.cloudevents else bridge
         body = json.dumps(document, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/cloudevents+json" if target.cloudevents else "application/json",
-            EVENT_HEADER: bridge["id"],
-            "User-Agent": "kikoto-events/1",
-        }
-        if target.secret:
-            headers[SIGNATURE_HEADER] = signature(self._fernet.decrypt(target.secret.encode()).decode(), body)
-        return bridge, body, headers
+        signed = signature(self._fernet.decrypt(target.secret.encode()).decode(), body) if target.secret else None
+        return bridge, Delivered(target.url, body, bridge["id"], signed, target.cloudevents)
 
     async def deliver(self) -> int:
         """One pass over every target this process can lease; returns deliveries attempted."""
@@ -125,7 +129,7 @@ class Events:
         pattern = parse_pattern(target.pattern) if target.pattern else None
         attempted = 0
         for event in await self.store.events_after(position, batch):
-            bridge, body, headers = self.render(target, event)
+            bridge, delivered = self.render(target, event)
             if pattern is not None and not matches(pattern, bridge):
                 await self.store.advance(consumer, event.id)
                 continue
@@ -136,7 +140,7 @@ class Events:
             attempts = (earlier.attempts if earlier else 0) + 1
             attempted += 1
             try:
-                await self.poster.post(target.url, body, headers)
+                await self.poster.deliver(delivered)
             except Exception as failure:  # the receiver's answer or the network: retried
                 message = getattr(failure, "message", None) or repr(failure)
                 if attempts < self.max_attempts:
@@ -158,9 +162,9 @@ class Events:
         event = await self.store.event(delivery.event_id)
         if target is None or event is None:
             raise NotFound(f"delivery {delivery_id}'s target or event is gone")
-        _, body, headers = self.render(target, event)
+        _, delivered = self.render(target, event)
         try:
-            await self.poster.post(target.url, body, headers)
+            await self.poster.deliver(delivered)
         except Exception as failure:
             message = getattr(failure, "message", None) or repr(failure)
             await self.store.save_delivery(target.name, event.id, "failed", delivery.attempts + 1, time.time(), message)

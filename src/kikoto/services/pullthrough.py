@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed
+from ..domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed, UpstreamMissing
 from ..domain.manifests import parse_manifest
 from ..domain.names import parse_reference
 from ..domain.pullthrough import Rule
@@ -192,9 +192,9 @@ class PullThroughCache:
                 raise ImageNotFound(f"manifest unknown: {reference} (not cached yet)")
         try:
             await self._fetch_manifest(repo, rule, name, None, tag)
+        except UpstreamMissing as missing:
+            raise ImageNotFound(f"manifest unknown: {missing.message}") from None
         except UpstreamFailed as failure:
-            if failure.missing:
-                raise ImageNotFound(f"manifest unknown: {failure.message}") from None
             try:
                 pulled = await local()
             except ImageNotFound:
@@ -229,7 +229,7 @@ class PullThroughCache:
             content = fetched.content or b""
             actual = "sha256:" + hashlib.sha256(content).hexdigest()
             if wanted and wanted != actual:
-                raise UpstreamFailed(f"upstream {rule.base_url} sent a manifest that is not {wanted}", 200)
+                raise UpstreamFailed(f"upstream {rule.base_url} sent a manifest that is not {wanted}")
             media_type = fetched.media_type or parse_manifest(content, None, actual).media_type
             detail = {"ecr-repository-prefix": rule.prefix, "upstream-registry-url": rule.upstream_url}
             await self.manifests.cache(name, content, media_type, actual, [tag] if tag else [], detail)
@@ -265,10 +265,8 @@ class PullThroughCache:
                 return None
             if isinstance(first, BaseException):
                 raise first
-        except UpstreamFailed as failure:
-            if failure.missing:
-                raise BlobNotFound(digest, f"blob unknown: {failure.message}") from None
-            raise
+        except UpstreamMissing as missing:
+            raise BlobNotFound(digest, f"blob unknown: {missing.message}") from None
         return BlobFeed(first, feed.chunks())
 
     async def _fetch_blob(self, key: str, repo: Repository, rule: Rule, name: str, digest: str, feed: Feed):
@@ -296,7 +294,7 @@ class PullThroughCache:
                 except DigestInvalid as mismatch:
                     log.warning("upstream %s sent %s wrong: %s", rule.base_url, digest, mismatch.message)
                     self.stats["upstream_digest_mismatches"] += 1
-                    raise UpstreamFailed(f"upstream {rule.base_url} sent bytes that are not {digest}", 200) from None
+                    raise UpstreamFailed(f"upstream {rule.base_url} sent bytes that are not {digest}") from None
                 if held:
                     await publish(held.pop())
             self.stats["upstream_blob_fetches"] += 1
