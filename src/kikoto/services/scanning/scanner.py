@@ -69,6 +69,8 @@ class Scanner:
         self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
         self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
         self.token_key, self.cyclonedx = token_key, cyclonedx
+        self._swept: int | None = None  # the data version the last full sweep of stale scans covered
+        self._sweep_after: tuple[int, str] | None = None
 
     # -- configuration -----------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class Scanner:
         if not events:
             return 0
         config = await self.configuration()
+        records: dict = {}  # one repository lookup per repository of the batch
         for event in events:
             if event.action not in ("PUSH", "PULL_THROUGH_CACHE"):
                 continue
@@ -121,7 +124,9 @@ class Scanner:
             )
             if config_type not in IMAGE_CONFIGS and not is_index:
                 continue  # signatures, SBOMs and other artifacts are not images
-            record = await self.ecr_store.repository(event.repository)
+            if event.repository not in records:
+                records[event.repository] = await self.ecr_store.repository(event.repository)
+            record = records[event.repository]
             if record is None:
                 continue
             frequency, _ = self.frequency(config, event.repository, record.scan_on_push)
@@ -179,12 +184,28 @@ class Scanner:
             return 1
         return await self._rescan_stale()
 
-    async def _rescan_stale(self, limit: int = 20) -> int:
+    async def _rescan_stale(self, limit: int = 50) -> int:
+        """One step of the sweep over scans older than the vulnerability data, by key: images in
+        CONTINUOUS_SCAN repositories are matched again; once a sweep ends, nothing is read until
+        the data's version moves."""
         version = await self.data.version()
-        done = 0
-        for scan in await self.scans.stale(version, limit):
-            name = await self.meta.repository_name(scan.repo_id)
-            if name is None or (await self.repository_frequency(name))[0] != "CONTINUOUS_SCAN" or not scan.inventory:
+        if version == self._swept:
+            return 0
+        rows = await self.scans.stale(version, self._sweep_after, limit)
+        if not rows:
+            self._swept, self._sweep_after = version, None
+            return 0
+        self._sweep_after = (rows[-1].repo_id, rows[-1].digest)
+        config, done = await self.configuration(), 0
+        repositories: dict[int, tuple[str | None, str]] = {}
+        for scan in rows:
+            if scan.repo_id not in repositories:
+                name = await self.meta.repository_name(scan.repo_id)
+                record = await self.ecr_store.repository(name) if name else None
+                frequency = self.frequency(config, name, record.scan_on_push)[0] if name and record else "MANUAL"
+                repositories[scan.repo_id] = (name, frequency)
+            name, frequency = repositories[scan.repo_id]
+            if name is None or frequency != "CONTINUOUS_SCAN" or not scan.inventory:
                 continue
             packages = [Package(**p) for p in scan.inventory["packages"]]
             os_release = OsRelease(**scan.inventory["os"]) if scan.inventory.get("os") else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 
 from .base import SqlStore
 from .schema import image_scans, scan_findings, vulnerabilities, vulnerable_packages
@@ -209,12 +209,16 @@ class ScanStore(SqlStore):
         async with self.engine.connect() as conn:
             return [(row.position, json.loads(row.finding)) for row in await conn.execute(query)]
 
-    async def stale(self, vulndb_version: int, limit: int) -> list[ScanRow]:
-        """Completed scans computed from older vulnerability data (continuous scanning)."""
+    async def stale(self, vulndb_version: int, after: tuple[int, str] | None, limit: int) -> list[ScanRow]:
+        """Completed scans computed from older vulnerability data, by key after `after`
+        (continuous scanning sweeps them once per new version of the data)."""
         query = (
             select(image_scans)
             .where(image_scans.c.status == "COMPLETE", image_scans.c.vulndb_version < vulndb_version)
+            .order_by(image_scans.c.repo_id, image_scans.c.digest)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(tuple_(image_scans.c.repo_id, image_scans.c.digest) > after)
         async with self.engine.connect() as conn:
             return [_scan(row) for row in await conn.execute(query)]
