@@ -138,6 +138,12 @@ def test_a_user_manages_the_registry_in_the_browser(tmp_path, browser, skopeo):
         page.goto(server.url + "/console/storage")
         assert page.locator("svg.trend circle").count() == 2
         assert page.get_by_text("Last garbage collection").is_visible()
+        page.goto(server.url + "/console/settings")  # creation templates, pull-through, replication, scanning
+        assert page.get_by_role("heading", name="Repository creation templates").is_visible()
+        page.goto(server.url + "/console/audit?action=EXPIRE&since=2000-01-01")
+        assert page.get_by_role("cell", name="EXPIRE").count() >= 1  # the lifecycle run above, filtered
+        page.goto(server.url + "/console/audit?action=GC")
+        assert page.get_by_role("cell", name="EXPIRE").count() == 0
         for path, name in (("/console/storage", "storage"), ("/console/audit", "audit"), ("/console/keys", "keys")):
             page.goto(server.url + path)
             shot(page, name)

@@ -225,6 +225,26 @@ def test_a_backfill_replicates_what_existed_before_the_rule(tmp_path):
         with pytest.raises(ClientError) as stopped:
             ecr.stop_replication_backfill(replicationBackfillId=backfill_id)
         assert stopped.value.response["Error"]["Code"] == "ReplicationBackfillInvalidStatusException"
+
+        # a backfill stopped while the peer is away stops: nothing of it is attempted afterwards
+        peer.stop()
+        second = ecr.start_replication_backfill(destination={"region": REGION, "registryId": PEER_ACCOUNT})
+        halted = ecr.stop_replication_backfill(replicationBackfillId=second["replicationBackfillId"])
+        assert halted["status"] == "STOPPED"
+        results = ecr.describe_replication_backfill_results(replicationBackfillId=second["replicationBackfillId"])
+        assert results["status"] == "STOPPED" and results["progress"]["completedReplicationCount"] == 0
+        assert len(ecr.list_replication_backfills(maxResults=1)["backfills"]) == 1
+        assert len(ecr.list_replication_backfills()["backfills"]) == 2
+
+        # peers: listed without their secrets, and removable
+        listed_peers = source.kikoto("peers", "list").stdout
+        assert PEER_ACCOUNT in listed_peers and ADMIN_SECRET not in listed_peers
+        source.kikoto("peers", "remove", "--region", REGION, "--registry-id", PEER_ACCOUNT)
+        assert PEER_ACCOUNT not in source.kikoto("peers", "list").stdout
+        assert (
+            source.kikoto("peers", "remove", "--region", REGION, "--registry-id", PEER_ACCOUNT, check=False).returncode
+            != 0
+        )
     finally:
         source.stop()
         peer.stop()

@@ -236,10 +236,13 @@ class Blobs:
             await self.store.settle_upload(upload.id, str(actual))
         return str(actual)
 
-    async def upload_whole(self, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None) -> str:
-        """POST ?digest=: a monolithic upload in one request."""
+    async def upload_whole(
+        self, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None, cache: bool = False
+    ) -> str:
+        """POST ?digest=: a monolithic upload in one request (`cache`: written by the registry
+        itself, as start_upload says)."""
         wanted = _digest_param(digest)
-        state = await self.start_upload(repository, wanted.algorithm)
+        state = await self.start_upload(repository, wanted.algorithm, cache)
         return await self.finish(repository, state.id, digest, body, None, length)
 
     async def cancel(self, repository: str, upload_id: str) -> None:

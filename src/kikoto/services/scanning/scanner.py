@@ -338,13 +338,12 @@ class Scanner:
             await self.manifests.cache(name, manifest, OCI_MANIFEST, manifest_digest, [], action="PUSH")
 
     async def _put_blob(self, name: str, data: bytes) -> str:
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        state = await self.blobs.start_upload(name, "sha256", cache=True)
-
         async def body():
             yield data
 
-        return await self.blobs.finish(name, state.id, digest, body(), None, len(data))
+        return await self.blobs.upload_whole(
+            name, "sha256:" + hashlib.sha256(data).hexdigest(), body(), len(data), True
+        )
 
     # -- reading ----------------------------------------------------------------------------------
 
