@@ -147,6 +147,7 @@ def keys_create(config_file, name, policy_file, role, replace_policy, **options)
     """Create a key pair for principal NAME (creating the principal if new). The secret is shown once.
     An existing principal keeps its policy; a different --role/--policy is refused without --replace-policy."""
     from .domain import policy as policies
+    from .domain.errors import InvalidParameter
     from .services.identity import PolicyConflict
 
     if policy_file and role:
@@ -169,7 +170,7 @@ def keys_create(config_file, name, policy_file, role, replace_policy, **options)
             pair = await identities.create(name, text, replace_policy=replace_policy)
         except policies.PolicyError as exc:
             raise click.UsageError(f"policy: {exc}") from exc
-        except PolicyConflict as exc:
+        except (PolicyConflict, InvalidParameter) as exc:
             raise click.ClickException(str(exc)) from None
         after = await identities.store.principal(name)
         outcome = (
@@ -228,10 +229,12 @@ def keys_rotate(config_file, key_id, **options) -> None:
     """Create a new key pair for KEY_ID's principal and deactivate KEY_ID."""
 
     async def rotate(registry):
+        from .domain.errors import AccessKeyNotFound
+
         try:
             return await registry.ecr.identities.rotate(key_id)
-        except KeyError:
-            raise click.ClickException(f"no access key {key_id}") from None
+        except AccessKeyNotFound as missing:
+            raise click.ClickException(missing.message) from None
 
     new_id, secret = _run(rotate, config_file, options)
     click.echo(f"revoked {key_id}\nexport AWS_ACCESS_KEY_ID={new_id}\nexport AWS_SECRET_ACCESS_KEY={secret}")

@@ -88,6 +88,10 @@ class SecretNotFound(NotFound):
     default = "Secrets Manager can't find the specified secret."
 
 
+class AccessKeyNotFound(NotFound):
+    default = "no such access key"
+
+
 class ReplicationBackfillNotFound(NotFound):
     default = "The specified replication backfill could not be found."
 

@@ -165,4 +165,6 @@ def parse_manifest(data: bytes, content_type: str | None, digest: str) -> Manife
     if not isinstance(layers, list):
         raise _invalid("an image manifest needs a layers list")
     blobs = (config, *(_descriptor(layer, f"layers[{i}]") for i, layer in enumerate(layers)))
+    if sum(d.size for d in blobs) > MAX_SIZE:  # the image's size is stored in the same 64-bit column
+        raise _invalid("the sizes of the config and layers add up to more than 2^63-1")
     return Manifest(blobs=blobs, config_media_type=config.media_type, **common)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import string
 import time
@@ -22,12 +23,14 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..domain.ecr import principal_arn
+from ..domain.errors import AccessKeyNotFound, InvalidParameter
 from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.identities import AlreadyExists, IdentityStore
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
 ADMIN = "admin"
+PRINCIPAL_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)  # IAM's user name rule
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Principal:
         return self.key_id is None
 
 
-class PolicyConflict(Exception):
+class PolicyConflict(InvalidParameter):
     """The principal exists with another policy, and replacing it was not asked for."""
 
 
@@ -122,6 +125,10 @@ class Identities:
         """A new key pair for principal `name`, created with `policy` if new. An existing
         principal keeps its policy when `policy` is None or the same; another policy is refused
         (PolicyConflict) unless `replace_policy`, so a narrower role is never silently ignored."""
+        if not PRINCIPAL_NAME.fullmatch(name):
+            raise InvalidParameter(
+                f"invalid principal name {name[:64]!r}: 1 to 64 letters, digits and any of _+=,.@- (as IAM user names)"
+            )
         if policy is not None:
             parse_policy(policy, resource_policy=False)
         principal = await self.store.principal(name)
@@ -174,13 +181,20 @@ class Identities:
     async def rotate(self, key_id: str) -> tuple[str, str]:
         row = await self.store.key(key_id)
         if row is None:
-            raise KeyError(key_id)
+            raise AccessKeyNotFound(f"no access key {key_id[:128]}")
         pair = await self.create(row.principal.name, row.principal.policy)
         await self.store.set_key_status(key_id, "Inactive")
         return pair
 
     async def revoke(self, key_id: str) -> bool:
         return await self.store.set_key_status(key_id, "Inactive")
+
+    async def end_session(self, session_id: str, expires_at: float) -> None:
+        """A console session signed out: refused from now on, wherever its cookie turns up."""
+        await self.store.revoke_session(session_id, expires_at)
+
+    async def session_revoked(self, session_id: str) -> bool:
+        return await self.store.session_revoked(session_id)
 
     def check_master_key(self, rows) -> None:
         """Refuse to go on when stored secrets were written with another master key (a replica

@@ -56,8 +56,9 @@ async def visitor(request: web.Request) -> Visitor:
     language = i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("Accept-Language", ""))
     session = request.app[SESSIONS].open(request.cookies.get(COOKIE))
     principal = None
-    if session is not None:
-        principal, _ = await request.app[ECR].identities.lookup(session.key_id)  # None once revoked
+    identities = request.app[ECR].identities
+    if session is not None and not await identities.session_revoked(session.id):  # signed out
+        principal, _ = await identities.lookup(session.key_id)  # None once the key is revoked
     return Visitor(session if principal else None, principal, language)
 
 

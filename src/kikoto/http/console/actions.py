@@ -4,6 +4,8 @@ authorises the action on its repository, calls the same service as the API, and 
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from ...domain.errors import BodyTooLarge, InvalidParameter
@@ -16,6 +18,10 @@ from .pages import asked, repo_url, repository_page, see_other, when_text
 from .session import COOKIE, LIFETIME
 
 SIGN_IN_LIMIT = 4096  # two keys: an unauthenticated client is read no further
+# Where the language switch may send a visitor back to: a path on this site, in URL characters
+# only. A browser drops tabs and newlines from a Location, so "/\t/evil.example" would become the
+# scheme-relative "//evil.example": an allow-list of shapes, not a deny-list of tricks.
+LOCAL_PATH = re.compile(r"/(?:[A-Za-z0-9][A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?")
 ROLES = {"read-only": READ_ONLY, "power-user": POWER_USER, "admin": ADMINISTRATOR}
 
 
@@ -40,6 +46,8 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @page
 async def sign_out(request: web.Request, who: Visitor) -> web.Response:
+    assert who.session is not None  # `page` lets only signed-in visitors here
+    await request.app[ECR].identities.end_session(who.session.id, who.session.expires_at)
     response = web.HTTPSeeOther("/", headers=security_headers())
     response.del_cookie(COOKIE, path="/")
     raise response
@@ -50,8 +58,7 @@ async def language(request: web.Request) -> web.Response:
     if code not in i18n.LANGUAGES:
         raise web.HTTPNotFound()
     back = request.query.get("back", "/")
-    local = back.startswith("/") and not back.startswith("//") and "\\" not in back  # no way off this site
-    response = web.HTTPSeeOther(back if local else "/")
+    response = web.HTTPSeeOther(back if LOCAL_PATH.fullmatch(back) else "/")
     response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Strict", path="/")
     raise response
 

@@ -366,23 +366,32 @@ async def keys(request: web.Request, who: Visitor) -> web.Response:
     return render(request, who, "keys.html", rows=rows, created=None)
 
 
+# Each section of the settings page with the API operation that reads the same data: a section
+# is shown only to a visitor the API would answer.
+SETTINGS_SECTIONS = {
+    "templates": "ecr:DescribeRepositoryCreationTemplates",
+    "rules": "ecr:DescribePullThroughCacheRules",
+    "replication": "ecr:DescribeRegistry",
+    "scanning": "ecr:GetRegistryScanningConfiguration",
+}
+
+
 @page
 async def settings(request: web.Request, who: Visitor) -> web.Response:
-    await require(request, who, "ecr:DescribeRepositoryCreationTemplates")
+    allowed = {section for section, action in SETTINGS_SECTIONS.items() if await can(request, who, action)}
+    if not allowed:  # refused as the API refuses the first of them
+        await require(request, who, SETTINGS_SECTIONS["templates"])
     ecr = request.app[ECR]
-    templates, _ = await ecr.repositories.templates(None, 100, None)
-    rules, _ = await ecr.pull_through.describe(None, 50, None)
-    replication = await ecr.replication.configuration()
-    scanning = await ecr.scanner.configuration()
-    return render(
-        request,
-        who,
-        "settings.html",
-        templates=templates,
-        rules=rules,
-        replication=replication["rules"],
-        scanning=scanning,
-    )
+    shown: dict = dict.fromkeys(SETTINGS_SECTIONS)
+    if "templates" in allowed:
+        shown["templates"] = (await ecr.repositories.templates(None, 100, None))[0]
+    if "rules" in allowed:
+        shown["rules"] = (await ecr.pull_through.describe(None, 50, None))[0]
+    if "replication" in allowed:
+        shown["replication"] = (await ecr.replication.configuration())["rules"]
+    if "scanning" in allowed:
+        shown["scanning"] = await ecr.scanner.configuration()
+    return render(request, who, "settings.html", **shown)
 
 
 @page

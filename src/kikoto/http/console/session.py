@@ -1,6 +1,8 @@
 """Console sessions: a cookie holding the access key id and a CSRF token, encrypted and signed
 with a key derived from the master key (Fernet: AES-CBC + HMAC, with its issue time), valid for
-12 hours like a login password, and worthless once its key is revoked (checked on every request)."""
+12 hours like a login password, and worthless once its key is revoked or the session is signed
+out (both checked on every request: signing out records the session's id server-side, so a
+copied cookie dies with it)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import base64
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -20,6 +23,8 @@ LIFETIME = 12 * 3600
 class Session:
     key_id: str
     csrf: str
+    id: str = ""
+    expires_at: float = 0.0
 
 
 class Sessions:
@@ -28,15 +33,17 @@ class Sessions:
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
     def issue(self, key_id: str) -> tuple[str, Session]:
-        session = Session(key_id, secrets.token_urlsafe(24))
-        token = self._fernet.encrypt(json.dumps({"k": key_id, "c": session.csrf}).encode()).decode()
-        return token, session
+        session = Session(key_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), time.time() + LIFETIME)
+        data = {"k": key_id, "c": session.csrf, "s": session.id}
+        return self._fernet.encrypt(json.dumps(data).encode()).decode(), session
 
     def open(self, token: str | None) -> Session | None:
         if not token:
             return None
         try:
-            data = json.loads(self._fernet.decrypt(token.encode(), ttl=LIFETIME))
-            return Session(str(data["k"]), str(data["c"]))
-        except (InvalidToken, ValueError, KeyError, TypeError):
+            raw = token.encode()
+            data = json.loads(self._fernet.decrypt(raw, ttl=LIFETIME))
+            issued = self._fernet.extract_timestamp(raw)
+            return Session(str(data["k"]), str(data["c"]), str(data["s"]), issued + LIFETIME)
+        except (InvalidToken, ValueError, KeyError, TypeError):  # a session from before ids: sign in again
             return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
-from .schema import access_keys, principals
+from .schema import access_keys, principals, revoked_sessions
 
 
 class AlreadyExists(Exception):
@@ -101,3 +101,18 @@ class IdentityStore(SqlStore):
         async with self._write() as conn:
             result = await conn.execute(update(access_keys).where(access_keys.c.id == key_id).values(status=status))
         return result.rowcount == 1
+
+    async def revoke_session(self, session_id: str, expires_at: float) -> None:
+        """Remember a signed-out console session until it expires (and forget expired ones)."""
+        async with self._write(changed=False) as conn:
+            await conn.execute(delete(revoked_sessions).where(revoked_sessions.c.expires_at < self._clock()))
+            await conn.execute(
+                self._insert(revoked_sessions)
+                .values(id=session_id, expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+
+    async def session_revoked(self, session_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(revoked_sessions.c.id).where(revoked_sessions.c.id == session_id))
+        return found is not None

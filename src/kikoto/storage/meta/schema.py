@@ -423,3 +423,11 @@ storage_snapshots = Table(
     Column("blobs", BigInteger, nullable=False),
     Column("bytes", BigInteger, nullable=False),
 )
+
+# Console sessions ended by signing out (0013), kept until they would have expired.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)
