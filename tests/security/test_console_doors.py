@@ -57,15 +57,14 @@ async def test_signing_out_ends_the_session_everywhere(registry_with):
     again = await registry.client.get("/console/repositories", cookies=copied)
     text = await again.text()
     assert "Access key ID" in text and "sign-out" not in text
-    refused = await registry.client.post(
-        "/console/repositories", data={"csrf": csrf, "name": "sneaky"}, cookies=copied
-    )
+    refused = await registry.client.post("/console/repositories", data={"csrf": csrf, "name": "sneaky"}, cookies=copied)
     assert refused.status == 401
     status, body = await registry.ecr("DescribeRepositories", {})
     assert [r["repositoryName"] for r in body["repositories"]] == []
     # a new sign-in with the same key works as before
     fresh, _ = await sign_in(registry)
-    assert "sign-out" in await (await registry.client.get("/console/repositories", cookies={"kikoto_console": fresh})).text()
+    page = await registry.client.get("/console/repositories", cookies={"kikoto_console": fresh})
+    assert "sign-out" in await page.text()
 
 
 async def test_settings_sections_need_the_actions_the_api_needs(registry_with):
@@ -151,8 +150,12 @@ async def test_findings_without_a_fix_or_summary_render(registry_with):
     )
     digest = response.headers["Docker-Content-Digest"]
     record = await ecr.repositories.get("app")
-    bare = {"name": "CVE-2099-0001", "uri": "https://osv.dev/vulnerability/CVE-2099-0001", "severity": "LOW",
-            "attributes": [{"key": "package_name", "value": "p"}]}  # no version, no fix, no description
+    bare = {
+        "name": "CVE-2099-0001",
+        "uri": "https://osv.dev/vulnerability/CVE-2099-0001",
+        "severity": "LOW",
+        "attributes": [{"key": "package_name", "value": "p"}],
+    }  # no version, no fix, no description
     await ecr.scanner.scans.request(record.id, digest, 0.0, manual=False)
     await ecr.scanner.scans.finish(record.id, digest, "COMPLETE", "done", {}, [bare], {"LOW": 1}, 1, 1.0)
     cookie, _ = await sign_in(registry)
