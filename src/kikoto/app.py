@@ -210,7 +210,7 @@ def compose(settings: Settings) -> Registry:
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
     pull_through_store = PullThroughStore(engine, changes=changes)
     secrets = Secrets(pull_through_store, identities.master_key, settings.account_id, settings.region, token_key)
-    upstreams = Upstreams()
+    upstreams = Upstreams(settings.pull_through_insecure_upstreams)
     rules = PullThroughRules(
         pull_through_store,
         secrets,
@@ -247,6 +247,7 @@ def compose(settings: Settings) -> Registry:
         holder,
         settings.event_max_attempts,
         settings.event_retry_cap,
+        settings.event_timeout,
     )
     scan_store = ScanStore(engine, changes=changes)
     scanner = Scanner(
@@ -260,6 +261,8 @@ def compose(settings: Settings) -> Registry:
         outbox_store,
         token_key,
         settings.scan_cyclonedx,
+        timeout=settings.scan_timeout,
+        max_layer_bytes=settings.scan_max_layer_bytes,
     )
     pull_through = PullThroughCache(
         rules,

@@ -30,8 +30,14 @@ def vulndb_import(config_file, path, **options) -> None:
             task = progress.add_task("importing", total=None)
             return await registry.scanner.data.import_path(path, lambda n: progress.update(task, completed=n))
 
-    read, written = _run(load, config_file, options)
-    click.echo(f"vulndb: read {read} records, {written} new or updated")
+    done = _run(load, config_file, options)
+    click.echo(f"vulndb: read {done.read} records, {done.written} new or updated")
+    if done.skipped_count:
+        click.echo(f"vulndb: skipped {done.skipped_count} records that do not fit the OSV schema:", err=True)
+        for what, why in done.skipped:
+            click.echo(f"  {what}: {why}", err=True)
+        if done.skipped_count > len(done.skipped):
+            click.echo(f"  ... and {done.skipped_count - len(done.skipped)} more", err=True)
 
 
 @vulndb.command("status")

@@ -41,6 +41,9 @@ class Settings:
     event_max_attempts: int = 10  # webhook delivery attempts before an event is dead-lettered
     event_retry_cap: float = 300.0  # the longest wait between webhook delivery attempts
     scan_cyclonedx: bool = False  # attach a CycloneDX 1.5 SBOM beside the SPDX one
+    scan_timeout: float = 300.0  # one scan's time limit: past it the scan is FAILED and the next one starts
+    scan_max_layer_bytes: int = 8 << 30  # what one layer may decompress to before its scan is FAILED
+    event_timeout: float = 30.0  # a webhook receiver must answer within this many seconds
     gc_grace_period: float = 7200.0  # blobs linked or uploaded more recently than this are never collected
     upload_ttl: float = 86400.0  # abandoned upload sessions expire after this long
     event_loop: str = "uvloop"  # uvloop (faster small requests) or asyncio (see docs/benchmarks.md)

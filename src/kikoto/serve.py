@@ -1,4 +1,7 @@
-"""Running the HTTP server: one process, or N workers sharing the port (SO_REUSEPORT)."""
+"""Running the HTTP server: one process, or N workers sharing one listening socket that their
+supervisor bound. Not SO_REUSEPORT: any other process of the same user could bind the same
+port with it too and silently take a share of this registry's clients (another registry, with
+another data dir, answering them); one bound socket makes a second server fail to start."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 
@@ -83,7 +87,7 @@ def _ready_line(settings: Settings) -> str:
     )
 
 
-async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
+async def _run_worker(settings: Settings, ready_fd: int | None, sock: socket.socket | None = None) -> None:
     app = build_app(settings)
     # keepalive_timeout also bounds how long a request's headers may take (http/connections.py)
     runner = web.AppRunner(
@@ -96,10 +100,10 @@ async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
         settings.host,
         settings.port,
         ssl_context=_ssl_context(settings),
-        reuse_port=settings.workers > 1,
         backlog=2048,
         guard=guard,
         handshake_timeout=settings.header_timeout,
+        sock=sock,
     )
     await site.start()
     stop = asyncio.Event()
@@ -115,13 +119,21 @@ async def _run_worker(settings: Settings, ready_fd: int | None) -> None:
     await runner.cleanup()  # finishes in-flight requests, then closes the database pool
 
 
-def _run(settings: Settings, ready_fd: int | None) -> None:
+def _run(settings: Settings, ready_fd: int | None, sock: socket.socket | None = None) -> None:
     if settings.event_loop == "uvloop":
         import uvloop
 
-        uvloop.run(_run_worker(settings, ready_fd))
+        uvloop.run(_run_worker(settings, ready_fd, sock))
     else:
-        asyncio.run(_run_worker(settings, ready_fd))
+        asyncio.run(_run_worker(settings, ready_fd, sock))
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The port, bound once for every worker (a port in use is refused here, with one line)."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+    sock.setblocking(False)
+    return sock
 
 
 def _die_with_parent(parent: int) -> None:
@@ -136,7 +148,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _spawn(settings: Settings, ready_w: int | None) -> int:
+def _spawn(settings: Settings, ready_w: int | None, sock: socket.socket) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -144,7 +156,7 @@ def _spawn(settings: Settings, ready_w: int | None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
         code = 0
         try:
-            _run(settings, ready_w)
+            _run(settings, ready_w, sock)
         except OSError as exc:  # the port is taken, the certificate unreadable, ...: one line says it
             log.error("worker cannot serve: %s", exc)
             code = 1
@@ -157,8 +169,12 @@ def _spawn(settings: Settings, ready_w: int | None) -> int:
 
 
 def _supervise(settings: Settings) -> None:
+    try:
+        sock = _listen(settings)
+    except OSError as exc:
+        sys.exit(f"kikoto: cannot listen on {settings.listen}: {exc.strerror or exc}")
     ready_r, ready_w = os.pipe()
-    workers = {_spawn(settings, ready_w) for _ in range(settings.workers)}
+    workers = {_spawn(settings, ready_w, sock) for _ in range(settings.workers)}
     os.close(ready_w)
     started = 0
     while started < settings.workers:
@@ -191,7 +207,7 @@ def _supervise(settings: Settings) -> None:
         workers.discard(pid)
         if not stopping:
             log.warning("worker %d exited (status %d); starting a new one", pid, status)
-            workers.add(_spawn(settings, None))
+            workers.add(_spawn(settings, None, sock))
 
 
 def _stop(workers: set[int]) -> None:

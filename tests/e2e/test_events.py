@@ -157,3 +157,22 @@ def test_lifecycle_expiries_are_delete_events_and_dead_letters_can_be_redelivere
         assert {e["detail"]["repository-name"] for e in events} == {"ci/builds"}
     finally:
         server.stop()
+
+
+def test_a_receiver_that_never_answers_delays_no_other_target(tmp_path, receivers):
+    """Targets were delivered one after another: a receiver that never answered held every
+    other receiver's events back for the delivery timeout (30.5 s)."""
+    server = Server(tmp_path / "data", env=FAST).start()
+    try:
+        stuck, prompt = receivers(), receivers()
+        stuck.hanging = True
+        server.kikoto("events", "add-target", "stuck", "--url", stuck.url)
+        server.kikoto("events", "add-target", "prompt", "--url", prompt.url)
+        server.ecr().create_repository(repositoryName="svc")
+        started = time.monotonic()
+        digests = [push(server, "svc", f"v{n}", f"seed-{n}")[1] for n in range(3)]
+        events = prompt.wait_for(3, seconds=20)
+        assert [e["detail"]["image-digest"] for e in events] == digests
+        assert time.monotonic() - started < 15, "the prompt receiver waited for the stuck one"
+    finally:
+        server.stop()

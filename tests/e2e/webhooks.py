@@ -14,12 +14,17 @@ class Receiver:
     def __init__(self):
         self.received: list[tuple[dict, dict]] = []
         self.failing = False
+        self.hanging = False  # answers nothing, ever (until closed)
         self.refused = 0
+        self.closed = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.hanging:
+                    receiver.closed.wait(120)
+                    return
                 if receiver.failing:
                     receiver.refused += 1
                     self.send_response(503)
@@ -46,4 +51,5 @@ class Receiver:
         return self.events()
 
     def close(self):
+        self.closed.set()
         self.server.shutdown()

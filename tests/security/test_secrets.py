@@ -155,3 +155,28 @@ def test_a_taken_port_is_one_clear_line(tmp_path):
         result = _serve(tmp_path / "data", "--listen", f"127.0.0.1:{port}")
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert "address already in use" in result.stderr.lower()
+
+
+def test_a_second_registry_cannot_share_the_port(tmp_path):
+    """Workers shared their port with SO_REUSEPORT, so a second `kikoto serve` with several
+    workers (another data dir) bound it too and answered 9 of 12 of the first one's clients."""
+    import requests
+
+    first = Server(tmp_path / "first", workers=2).start()
+    try:
+        second = _serve(
+            tmp_path / "second",
+            "--listen",
+            f"127.0.0.1:{first.port}",
+            "--workers",
+            "2",
+            env={"KIKOTO_ADMIN_SECRET_ACCESS_KEY": "another-registry's-secret"},
+        )
+        assert second.returncode != 0 and "Traceback" not in second.stderr, second.stderr
+        assert "address already in use" in second.stderr.lower(), second.stderr
+        # every client of the first registry reaches the first registry
+        for _ in range(24):
+            answer = requests.get(f"{first.url}/v2/", headers=first.auth_headers(), timeout=10)
+            assert answer.status_code == 200, answer.text
+    finally:
+        first.stop()

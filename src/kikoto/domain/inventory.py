@@ -121,19 +121,32 @@ def parse_pom_properties(text: str, path: str) -> Package | None:
     return None
 
 
-def parse_java_archive(data: bytes, path: str) -> list[Package]:
-    """The Maven coordinates a jar (or war/ear) carries, nested archives one level deep."""
+MAX_ARCHIVE_READ = 4 * MAX_ARCHIVE  # what one jar's entries may decompress to, nested jars included
+
+
+def parse_java_archive(data: bytes, path: str, budget: list[int] | None = None) -> list[Package]:
+    """The Maven coordinates a jar (or war/ear) carries, nested archives one level deep. What
+    its entries decompress to is bounded as a whole (a jar of ten thousand 60 MiB nested jars
+    would otherwise be a decompression bomb that no single entry's limit catches)."""
+    budget = budget if budget is not None else [MAX_ARCHIVE_READ]
     found = []
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         for member in archive.infolist():
-            if member.filename.endswith("pom.properties") and member.file_size < 1 << 20:
+            pom = member.filename.endswith("pom.properties") and member.file_size < 1 << 20
+            nested = member.filename.endswith(".jar") and member.file_size < MAX_ARCHIVE and path.count("!") < 1
+            if not (pom or nested):
+                continue
+            budget[0] -= member.file_size
+            if budget[0] < 0:
+                break
+            if pom:
                 package = parse_pom_properties(archive.read(member).decode("utf-8", "replace"), path)
                 if package:
                     found.append(package)
-            elif member.filename.endswith(".jar") and member.file_size < MAX_ARCHIVE and path.count("!") < 1:
-                found += parse_java_archive(archive.read(member), f"{path}!{member.filename}")
-    except (zipfile.BadZipFile, OSError, ValueError):
+            else:
+                found += parse_java_archive(archive.read(member), f"{path}!{member.filename}", budget)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return found
     return found
 

@@ -121,9 +121,18 @@ class GuardedHandler(RequestHandler):
 class GuardedSite(web.TCPSite):
     """TCPSite whose connections go through the guard."""
 
-    def __init__(self, runner: web.AppRunner, *args, guard: ConnectionGuard, handshake_timeout: float = 60.0, **kwargs):
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        *args,
+        guard: ConnectionGuard,
+        handshake_timeout: float = 60.0,
+        sock: socket.socket | None = None,
+        **kwargs,
+    ):
         super().__init__(runner, *args, **kwargs)
         self._guard = guard
+        self._sock = sock  # a socket the supervisor bound for all its workers (else bind here)
         self._handshake_timeout = handshake_timeout  # a TLS handshake is not a connection the guard sees yet
 
     async def start(self) -> None:
@@ -135,14 +144,18 @@ class GuardedSite(web.TCPSite):
             return GuardedHandler(self._guard, server, loop=loop, **server._kwargs)
 
         tls = {"ssl_handshake_timeout": self._handshake_timeout} if self._ssl_context else {}
-        self._server = await loop.create_server(
-            factory,
-            self._host,
-            self._port,
-            ssl=self._ssl_context,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port,
-            **tls,
-        )
+        if self._sock is not None:
+            self._server = await loop.create_server(
+                factory, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog, **tls
+            )
+        else:
+            self._server = await loop.create_server(
+                factory,
+                self._host,
+                self._port,
+                ssl=self._ssl_context,
+                backlog=self._backlog,
+                reuse_address=self._reuse_address,
+                **tls,
+            )
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

@@ -17,6 +17,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from .guard import MAX_API_ANSWER, error_text, read_capped
+
 TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=120)
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
 SIGNATURE_HEADER = "X-Kikoto-Signature-256"
@@ -49,9 +51,12 @@ class PeerRegistry:
         SigV4Auth(Credentials(self.key, self.secret), "ecr", self.region).add_auth(request)
         try:
             async with self.session.post(
-                f"{self.url}/", data=body, headers=dict(request.headers.items()), timeout=TIMEOUT
+                f"{self.url}/", data=body, headers=dict(request.headers.items()), timeout=TIMEOUT, allow_redirects=False
             ) as response:
-                answer = await response.json(content_type=None)
+                raw = await read_capped(response, MAX_API_ANSWER, f"peer {self.url} ({operation})", PeerFailed)
+                answer = json.loads(raw) if raw else {}
+                if not isinstance(answer, dict):
+                    raise PeerFailed(f"peer {self.url} answered {operation} with no JSON object", response.status)
                 if response.status != 200:
                     kind = (answer or {}).get("__type", "error")
                     raise PeerFailed(f"{kind}: {(answer or {}).get('message', '')}", response.status)
@@ -113,7 +118,7 @@ class PeerRegistry:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerFailed(f"peer {self.url} is unreachable: {exc!r}") from None
         if response.status not in ok:
-            text = (await response.text())[:300]
+            text = await error_text(response)  # a few KiB at most, whatever the peer sends
             response.release()
             raise PeerFailed(f"peer {self.url} answered {response.status} to {method} {path}: {text}", response.status)
         return response
@@ -168,7 +173,7 @@ class Peers:
             self._clients[identity] = PeerRegistry(self._session, url, kind, key, secret, region)
         return self._clients[identity]
 
-    async def deliver(self, delivered) -> None:
+    async def deliver(self, delivered, timeout: float = 30) -> None:
         """A webhook delivery (services.events.Delivered) as a JSON POST with the event id and,
         for a target with a secret, its HMAC signature: 2xx or PeerFailed."""
         headers = {
@@ -178,15 +183,15 @@ class Peers:
         }
         if delivered.signature:
             headers[SIGNATURE_HEADER] = delivered.signature
-        await self._post(delivered.url, delivered.body, headers)
+        await self._post(delivered.url, delivered.body, headers, timeout)
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         try:
             async with self._session.post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
-            ) as response:
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False
+            ) as response:  # the body is never read; a redirect is a failure, not a new destination
                 if not 200 <= response.status < 300:
                     raise PeerFailed(f"{url} answered {response.status}", response.status)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:

@@ -2,14 +2,17 @@
 answering Bearer-token challenges (Docker Hub, GHCR, Distribution's token auth) and Basic ones.
 
 Every failure becomes `UpstreamFailed` naming the upstream and its answer; nothing here knows
-repositories, rules or the cache (services/pullthrough.py does).
+repositories, rules or the cache (services/pullthrough.py does). Redirects and token realms are
+followed only where remote/guard.py allows, and every answer read into memory is capped.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ import aiohttp
 
 from ..domain.errors import UpstreamFailed, UpstreamMissing, UpstreamRateLimited
 from ..domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from .guard import MAX_INDEX_ANSWER, MAX_REDIRECTS, MAX_TOKEN_ANSWER, REDIRECTS, Destinations, origin, read_capped
 
 ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
 CHUNK = 1 << 20
@@ -42,8 +46,15 @@ class UpstreamBlob:
 class UpstreamRegistry:
     """One upstream registry reached with one set of credentials (None: anonymous)."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, credentials: tuple[str, str] | None):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        credentials: tuple[str, str] | None,
+        allow_insecure: bool = False,
+    ):
         self.session, self.base_url, self.credentials = session, base_url.rstrip("/"), credentials
+        self.destinations = Destinations(self.base_url, allow_insecure)
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
 
     def _basic(self) -> str | None:
@@ -63,25 +74,37 @@ class UpstreamRegistry:
         realm = params.get("realm")
         if not realm:
             raise UpstreamFailed(f"upstream {self.base_url} sent a Bearer challenge without a realm")
+        if why := await self.destinations.refusal(realm, realm=True):
+            raise UpstreamFailed(
+                f"upstream {self.base_url} named the token realm {realm[:200]}, which is refused: {why}"
+            )
         query = {"service": params["service"]} if "service" in params else {}
         if scope:
             query["scope"] = scope
+        # the credentials go to the realm only where it is the upstream itself or passed the rule above
         headers = {"Authorization": basic} if (basic := self._basic()) else {}
         try:
-            async with self.session.get(realm, params=query, headers=headers, timeout=TIMEOUT) as response:
+            async with self.session.get(
+                realm, params=query, headers=headers, timeout=TIMEOUT, allow_redirects=False
+            ) as response:
                 if response.status != 200:
                     raise UpstreamFailed(
                         f"upstream {self.base_url} refused a token ({response.status} from {realm})"
                         + ("; check the credentials in the rule's secret" if self.credentials else "")
                     )
-                body = await response.json(content_type=None)
+                what = f"upstream {self.base_url}'s token endpoint {realm}"
+                body = json.loads(await read_capped(response, MAX_TOKEN_ANSWER, what, UpstreamFailed))
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise UpstreamFailed(f"upstream {self.base_url}: token request to {realm} failed: {exc}") from None
+        if not isinstance(body, dict):
+            raise UpstreamFailed(f"upstream {self.base_url}: the token endpoint answered no JSON object")
         token = body.get("token") or body.get("access_token")
-        if not token:
+        if not token or not isinstance(token, str):
             raise UpstreamFailed(f"upstream {self.base_url}: the token endpoint gave no token")
         value = f"Bearer {token}"
-        self._tokens[scope] = (value, time.monotonic() + max(30, int(body.get("expires_in") or 60)) - 10)
+        lifetime = body.get("expires_in")
+        lifetime = lifetime if isinstance(lifetime, int) and not isinstance(lifetime, bool) else 60
+        self._tokens[scope] = (value, time.monotonic() + min(max(30, lifetime), 86400) - 10)
         return value
 
     @asynccontextmanager
@@ -94,7 +117,7 @@ class UpstreamRegistry:
         for attempt in (1, 2):
             sent = {**(headers or {}), **({"Authorization": auth} if auth else {})}
             try:
-                response = await self.session.request(method, url, headers=sent, timeout=TIMEOUT)
+                response = await self._follow(method, url, sent)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise UpstreamFailed(f"upstream {self.base_url} is unreachable: {exc or type(exc).__name__}") from None
             try:
@@ -107,6 +130,23 @@ class UpstreamRegistry:
                 return
             finally:
                 response.release()
+
+    async def _follow(self, method: str, url: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        """The answer to a request, following redirects where guard.py allows (a CDN over https,
+        say) and never sending the upstream's Authorization to another origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self.session.request(method, url, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+            location = response.headers.get("Location")
+            if response.status not in REDIRECTS or not location:
+                return response
+            response.release()
+            target = urllib.parse.urljoin(url, location)
+            if why := await self.destinations.refusal(target):
+                raise UpstreamFailed(f"upstream {self.base_url} redirected {method} to {target[:200]}, refused: {why}")
+            if origin(target) != origin(url):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            method, url = ("GET" if response.status == 303 else method), target
+        raise UpstreamFailed(f"upstream {self.base_url} redirected more than {MAX_REDIRECTS} times")
 
     async def manifest(self, repository: str, reference: str, head: bool = False) -> UpstreamManifest:
         path = f"/v2/{repository}/manifests/{reference}"
@@ -143,7 +183,8 @@ class UpstreamRegistry:
         path = f"/v2/{repository}/referrers/{digest}"
         try:
             async with self._request("GET", path, _pull(repository), {"Accept": OCI_INDEX}) as response:
-                index = await response.json(content_type=None)
+                what = f"upstream {self.base_url}'s referrers of {digest}"
+                index = json.loads(await read_capped(response, MAX_INDEX_ANSWER, what, UpstreamFailed))
         except UpstreamMissing:
             return []
         except ValueError:
@@ -175,7 +216,8 @@ def _failure(base_url: str, method: str, path: str, response: aiohttp.ClientResp
 class Upstreams:
     """The upstream clients of one process, sharing one connection pool."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow_insecure: bool = False) -> None:
+        self.allow_insecure = allow_insecure  # plain http token realms (as plain http upstreams)
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[tuple[str, tuple[str, str] | None], UpstreamRegistry] = {}
 
@@ -187,7 +229,7 @@ class Upstreams:
         if key not in self._clients:
             if len(self._clients) > 256:
                 self._clients.clear()
-            self._clients[key] = UpstreamRegistry(self._session, base_url, credentials)
+            self._clients[key] = UpstreamRegistry(self._session, base_url, credentials, self.allow_insecure)
         return self._clients[key]
 
     async def close(self) -> None:

@@ -1,6 +1,7 @@
 """Image events to webhook targets, in ECR's EventBridge shape (or CloudEvents 1.0).
 
-Each target reads the outbox from its own cursor, in order, one process at a time (a lease):
+Each target reads the outbox from its own cursor, in order, one process at a time (a lease), in
+a task of its own (one slow receiver delays no other):
 an event its pattern selects is POSTed with an HMAC-SHA256 signature and the event id; a failed
 delivery is retried with exponential backoff and holds the target's later events back until it
 succeeds or, after `max_attempts`, is dead-lettered (`kikoto events deliveries --failed`,
@@ -9,9 +10,11 @@ succeeds or, after `max_attempts`, is dead-lettered (`kikoto events deliveries -
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from ..domain.events import OutboxEvent, cloud_event, envelope, matches, parse_p
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import Delivery, OutboxStore, Target
 
+log = logging.getLogger("kikoto.events")
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LEASE_SECONDS = 60.0
 
@@ -55,11 +59,13 @@ class Events:
         holder: str,
         max_attempts: int = 10,
         retry_cap: float = 300.0,
+        timeout: float = 30.0,
     ):
         self.store, self.leases, self.poster = store, leases, poster
         self._fernet = Fernet(master_key)
         self.account, self.region, self.holder = account, region, holder
-        self.max_attempts, self.retry_cap = max_attempts, retry_cap
+        self.max_attempts, self.retry_cap, self.timeout = max_attempts, retry_cap, timeout
+        self._passes: dict[str, asyncio.Task[int]] = {}  # target name -> its delivery pass in this process
 
     # -- targets ----------------------------------------------------------------------------------
 
@@ -111,17 +117,38 @@ class Events:
         return bridge, Delivered(target.url, body, bridge["id"], signed, target.cloudevents)
 
     async def deliver(self) -> int:
-        """One pass over every target this process can lease; returns deliveries attempted."""
+        """Start a delivery pass for every target this process is not delivering to already, each
+        in a task of its own: targets are independent, so a receiver that never answers holds
+        back only its own events. Returns the deliveries that the passes finished since the last
+        call attempted (the caller's pacing)."""
         attempted = 0
+        for name, running in list(self._passes.items()):
+            if running.done():
+                del self._passes[name]
+                if not running.cancelled() and running.exception() is None:
+                    attempted += running.result()
+                elif not running.cancelled():
+                    log.error("webhook delivery to %s failed", name, exc_info=running.exception())
         for target in await self.store.targets():
-            lease = f"webhook:{target.name}"
-            if not await self.leases.acquire(lease, self.holder, LEASE_SECONDS):
-                continue
-            try:
-                attempted += await self._deliver(target)
-            finally:
-                await self.leases.release(lease, self.holder)
+            if target.name not in self._passes:
+                self._passes[target.name] = asyncio.create_task(self._leased(target))
         return attempted
+
+    async def _leased(self, target: Target) -> int:
+        lease = f"webhook:{target.name}"
+        if not await self.leases.acquire(lease, self.holder, LEASE_SECONDS):
+            return 0
+        try:
+            return await self._deliver(target)
+        finally:
+            await self.leases.release(lease, self.holder)
+
+    async def close(self) -> None:
+        """Stop the passes under way (their events are delivered again later: at least once)."""
+        for running in self._passes.values():
+            running.cancel()
+        await asyncio.gather(*self._passes.values(), return_exceptions=True)
+        self._passes.clear()
 
     async def _deliver(self, target: Target, batch: int = 100) -> int:
         consumer = f"webhook:{target.name}"
@@ -140,7 +167,7 @@ class Events:
             attempts = (earlier.attempts if earlier else 0) + 1
             attempted += 1
             try:
-                await self.poster.deliver(delivered)
+                await self.poster.deliver(delivered, self.timeout)
             except Exception as failure:  # the receiver's answer or the network: retried
                 message = getattr(failure, "message", None) or repr(failure)
                 if attempts < self.max_attempts:
@@ -164,7 +191,7 @@ class Events:
             raise NotFound(f"delivery {delivery_id}'s target or event is gone")
         _, delivered = self.render(target, event)
         try:
-            await self.poster.deliver(delivered)
+            await self.poster.deliver(delivered, self.timeout)
         except Exception as failure:
             message = getattr(failure, "message", None) or repr(failure)
             await self.store.save_delivery(target.name, event.id, "failed", delivery.attempts + 1, time.time(), message)

@@ -39,13 +39,14 @@ from ...storage.meta.store import MetadataStore
 from ..blobs import Blobs
 from ..ecr.common import token_position
 from ..manifests import Manifests
-from .layers import Inventory, inventory_of
+from .layers import Budget, Inventory, ScanLimitExceeded, inventory_of
 from .vulndb import VulnerabilityData
 
 log = logging.getLogger("kikoto.scanning")
 DOCUMENT = "scanning-configuration"
 CONSUMER = "scanning"
 MANUAL_INTERVAL = 86400.0  # ECR: one manual scan per image per 24 hours
+MAX_IMAGES = 64  # distinct images scanned for one index (its platforms)
 CLAIM_SECONDS = 900.0
 IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 EMPTY = b"{}"
@@ -65,10 +66,13 @@ class Scanner:
         outbox: OutboxStore,
         token_key: bytes,
         cyclonedx: bool = False,
+        timeout: float = 300.0,
+        max_layer_bytes: int = 8 << 30,
     ):
         self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
         self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
         self.token_key, self.cyclonedx = token_key, cyclonedx
+        self.timeout, self.max_layer_bytes = timeout, max_layer_bytes
         self._swept: int | None = None  # the data version the last full sweep of stale scans covered
         self._sweep_after: tuple[int, str] | None = None
 
@@ -221,8 +225,15 @@ class Scanner:
         name = await self.meta.repository_name(scan.repo_id)
         if name is None:
             return
+        budget = Budget.starting_now(self.timeout, self.max_layer_bytes)
         try:
-            platforms = await self._inventories(name, scan.digest, progress)
+            platforms = await self._inventories(name, scan.digest, progress, budget)
+        except ScanLimitExceeded as exc:  # the image asked too much: FAILED, saying which bound
+            log.warning("scan of %s@%s stopped: %s", name, scan.digest, exc)
+            await self.scans.finish(
+                scan.repo_id, scan.digest, "FAILED", f"The scan was stopped: {exc}.", None, [], {}, None, time.time()
+            )
+            return
         except Unsupported as exc:
             await self.scans.finish(
                 scan.repo_id, scan.digest, "UNSUPPORTED_IMAGE", exc.message, None, [], {}, None, time.time()
@@ -244,30 +255,56 @@ class Scanner:
             "os": os_release.__dict__ if os_release else None,
             "packages": [p.__dict__ for p in packages],
         }
-        await self._record(
-            name, scan.repo_id, scan.digest, stored, packages, os_release, await self.data.version(), sbom=True
-        )
+        try:
+            await self._record(
+                name, scan.repo_id, scan.digest, stored, packages, os_release, await self.data.version(), sbom=True
+            )
+        except Exception as exc:  # never left IN_PROGRESS: a scan that cannot be recorded is FAILED, saying why
+            log.exception("recording the scan of %s@%s failed", name, scan.digest)
+            await self.scans.finish(
+                scan.repo_id,
+                scan.digest,
+                "FAILED",
+                f"The findings could not be recorded: {exc}"[:500],
+                None,
+                [],
+                {},
+                None,
+                time.time(),
+            )
 
-    async def _inventories(self, name: str, digest: str, progress=None) -> list[tuple[str, Inventory]]:
+    async def _inventories(
+        self, name: str, digest: str, progress=None, budget: Budget | None = None, nested: bool = False
+    ) -> list[tuple[str, Inventory]]:
+        budget = budget or Budget.starting_now(self.timeout, self.max_layer_bytes)
         head = await self.meta.find_manifest(name, digest=digest)
         content = await self.meta.manifest_content(name, digest) if head else None
         if head is None or content is None:
             raise Unsupported("the image is gone")
         manifest = parse_manifest(content, head.media_type, digest)
         if manifest.is_index:
-            children = json.loads(content).get("manifests") or []
+            if nested:
+                raise Unsupported("an index inside an index is not scanned")
+            # each distinct image once (an index may list one child many times), a bounded number
+            children = {child.digest: child for child in manifest.manifests}
+            if len(children) > MAX_IMAGES:
+                raise ScanLimitExceeded(f"the index lists more than {MAX_IMAGES} distinct images")
+            labels = {
+                c.get("digest"): c.get("platform")
+                for c in json.loads(content).get("manifests") or []
+                if isinstance(c, dict) and isinstance(c.get("platform"), dict)
+            }
             found = []
             for child in children:
-                platform = child.get("platform") or {}
-                label = "/".join(
-                    filter(None, [platform.get("os"), platform.get("architecture"), platform.get("variant")])
-                )
+                platform = labels.get(child) or {}
+                parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
+                label = "/".join(p for p in parts if isinstance(p, str) and p)
                 if label and "unknown" in label:
                     continue  # attestation manifests that buildkit files as unknown/unknown
                 try:
                     found += [
-                        (label or child["digest"], inv)
-                        for _, inv in await self._inventories(name, child["digest"], progress)
+                        (label or child, inv)
+                        for _, inv in await self._inventories(name, child, progress, budget, nested=True)
                     ]
                 except Unsupported:
                     continue
@@ -277,7 +314,8 @@ class Scanner:
         if manifest.config_media_type not in IMAGE_CONFIGS:
             raise Unsupported(f"{manifest.config_media_type or 'this artifact'} is not a container image")
         layers = [d for d in manifest.blobs[1:] if not d.is_foreign]  # blobs[0] is the config
-        return [("", await inventory_of([(d.digest, self._opener(d.digest)) for d in layers], progress))]
+        opened = [(d.digest, self._opener(d.digest)) for d in layers]
+        return [("", await inventory_of(opened, progress, budget))]
 
     def _opener(self, digest: str):
         return lambda: self.blob_store.read(digest)

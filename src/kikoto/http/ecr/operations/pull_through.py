@@ -36,9 +36,20 @@ RULE_FIELDS = (
 )
 
 
+async def _may_read_secret(call: Call, credential_arn: str | None) -> None:
+    """A rule sends its secret's credentials to the rule's upstream, which the caller chooses: so
+    naming a secret in a rule needs the right to read it (secretsmanager:GetSecretValue on its
+    ARN), or a caller allowed only to manage rules could point one at its own host and collect
+    any stored credentials."""
+    if credential_arn:
+        resource = call.ecr.secrets.resource(credential_arn)
+        await call.ecr.access.require(call.principal, "secretsmanager:GetSecretValue", None, resource)
+
+
 @operation("CreatePullThroughCacheRule")
 async def create_pull_through_cache_rule(call: Call) -> dict:
     p = call.params
+    await _may_read_secret(call, p.get("credentialArn"))
     rule = await call.ecr.pull_through.create(
         p["ecrRepositoryPrefix"],
         p["upstreamRegistryUrl"],
@@ -65,6 +76,7 @@ async def describe_pull_through_cache_rules(call: Call) -> dict:
 @operation("UpdatePullThroughCacheRule")
 async def update_pull_through_cache_rule(call: Call) -> dict:
     p = call.params
+    await _may_read_secret(call, p.get("credentialArn"))
     rule = await call.ecr.pull_through.update(p["ecrRepositoryPrefix"], p.get("credentialArn"), p.get("customRoleArn"))
     return _rule(
         call,
