@@ -138,3 +138,18 @@ def fuzz_registry(registry_with):
         return made[0]
 
     return get
+
+
+async def peak_memory(awaitable):
+    """(the awaitable's result, the peak of Python memory allocated while it ran, in bytes):
+    traced, not RSS, so memory freed earlier in the test and reused cannot hide a growth."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = await awaitable
+        return result, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()

@@ -7,13 +7,14 @@ from __future__ import annotations
 import inspect
 import json
 
-import psutil
 import pytest
 from aiohttp import web
 
 from kikoto.http.ecr.api import ECR
 from kikoto.remote.guard import MAX_API_ANSWER, MAX_TOKEN_ANSWER, Destinations, refusal
 from kikoto.remote.peer import PeerFailed, Peers
+
+from .conftest import peak_memory
 
 MiB = 1 << 20
 SECRET_VALUE = json.dumps({"username": "hubuser", "accessToken": "the-upstream-token"})
@@ -113,9 +114,9 @@ async def test_a_token_endpoint_is_read_within_a_limit(registry_with, hostile):
         "CreatePullThroughCacheRule", {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": url}
     )
     assert status == 200
-    before = psutil.Process().memory_info().rss
-    status, body = await registry.ecr("ValidatePullThroughCacheRule", {"ecrRepositoryPrefix": "hub"})
-    grown = psutil.Process().memory_info().rss - before
+    (status, body), grown = await peak_memory(
+        registry.ecr("ValidatePullThroughCacheRule", {"ecrRepositoryPrefix": "hub"})
+    )
     assert status == 200 and body["isValid"] is False
     assert f"more than {MAX_TOKEN_ANSWER} bytes" in body["failure"], body["failure"]
     assert grown < 64 * MiB, f"a 160 MiB token answer grew the process by {grown / MiB:.0f} MiB"
@@ -132,8 +133,8 @@ async def test_a_peer_is_read_within_limits(hostile):
     peer.handler = handler
     peers = Peers()
     client = peers.client(url, "oci", "user", "password", "us-east-1")
-    before = psutil.Process().memory_info().rss
-    try:
+
+    async def exchange() -> None:
         for _ in range(3):  # every retry as cheap as the first
             with pytest.raises(PeerFailed) as failed:
                 await client.push_blob("app", "sha256:" + "0" * 64, 0, _nothing())
@@ -142,9 +143,11 @@ async def test_a_peer_is_read_within_limits(hostile):
         with pytest.raises(PeerFailed) as failed:
             await kikoto.ecr("DescribeRepositories", {})
         assert f"more than {MAX_API_ANSWER} bytes" in failed.value.message
+
+    try:
+        _, grown = await peak_memory(exchange())
     finally:
         await peers.close()
-    grown = psutil.Process().memory_info().rss - before
     assert grown < 64 * MiB, f"a peer's huge answers grew the process by {grown / MiB:.0f} MiB"
 
 
