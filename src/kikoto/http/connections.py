@@ -144,18 +144,10 @@ class GuardedSite(web.TCPSite):
             return GuardedHandler(self._guard, server, loop=loop, **server._kwargs)
 
         tls = {"ssl_handshake_timeout": self._handshake_timeout} if self._ssl_context else {}
-        if self._sock is not None:
-            self._server = await loop.create_server(
-                factory, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog, **tls
-            )
-        else:
-            self._server = await loop.create_server(
-                factory,
-                self._host,
-                self._port,
-                ssl=self._ssl_context,
-                backlog=self._backlog,
-                reuse_address=self._reuse_address,
-                **tls,
-            )
+        where = (
+            {"sock": self._sock}
+            if self._sock is not None
+            else {"host": self._host, "port": self._port, "reuse_address": self._reuse_address}
+        )
+        self._server = await loop.create_server(factory, ssl=self._ssl_context, backlog=self._backlog, **where, **tls)
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

@@ -78,7 +78,7 @@ async def addresses(host: str, port: int | None) -> list[str]:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return []  # unresolvable: the request itself fails and says so
-    return [info[4][0] for info in found]
+    return [str(info[4][0]) for info in found]
 
 
 def refusal(

@@ -161,7 +161,7 @@ def read_layer(
     os_release = None
     with tarfile.open(fileobj=Metered(stream, budget), mode="r|") as tar:
         while (member := tar.next()) is not None:
-            tar.members.clear()  # the reader would keep every member it saw: 200k files, 500 MiB
+            tar.members.clear()  # type: ignore[attr-defined]  # the reader would keep every member it saw: 200k files, 500 MiB
             path = _normal(member.name)
             directory, base = posixpath.split(path)
             if base == ".wh..wh..opq":
