@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import time
 
 import pytest
@@ -59,10 +60,15 @@ def test_another_registry_id_is_refused(server):
 def test_kms_without_a_key_names_the_aws_managed_key(server):
     ecr = server.ecr()
     created = ecr.create_repository(repositoryName="secret", encryptionConfiguration={"encryptionType": "KMS"})
-    expected = {"encryptionType": "KMS", "kmsKey": "arn:aws:kms:us-east-1:000000000000:alias/aws/ecr"}
+    key = created["repository"]["encryptionConfiguration"]["kmsKey"]
+    # ECR names the account's AWS-managed key by its key id, not by the alias
+    assert re.fullmatch(r"arn:aws:kms:us-east-1:000000000000:key/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", key), key
+    expected = {"encryptionType": "KMS", "kmsKey": key}
     assert created["repository"]["encryptionConfiguration"] == expected
     described = ecr.describe_repositories(repositoryNames=["secret"])["repositories"][0]
     assert described["encryptionConfiguration"] == expected
+    other = ecr.create_repository(repositoryName="secret-2", encryptionConfiguration={"encryptionType": "KMS"})
+    assert other["repository"]["encryptionConfiguration"]["kmsKey"] == key  # one key per account and region
     plain = ecr.create_repository(repositoryName="plain")["repository"]["encryptionConfiguration"]
     assert plain == {"encryptionType": "AES256"}
 
@@ -76,8 +82,10 @@ def test_put_image_needs_a_media_type(server):
     )
     del manifest["mediaType"]
     text = json.dumps(manifest)
-    code, _ = error(lambda: ecr.put_image(repositoryName="app", imageManifest=text, imageTag="bare"))
-    assert code == "InvalidParameterException"
+    assert error(lambda: ecr.put_image(repositoryName="app", imageManifest=text, imageTag="bare")) == (
+        "InvalidParameterException",
+        "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'",
+    )
     put = ecr.put_image(repositoryName="app", imageManifest=text, imageTag="bare", imageManifestMediaType=OCI)
     assert put["image"]["imageManifestMediaType"] == OCI
 
@@ -118,7 +126,7 @@ def test_policy_and_arn_messages_are_ecrs(server):
     ecr.create_repository(repositoryName="app")
     assert error(lambda: ecr.set_repository_policy(repositoryName="app", policyText='{"Statement": 5}')) == (
         "InvalidParameterException",
-        "Invalid repository policy provided",
+        "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'",
     )
     for arn in (
         "not-an-arn",
@@ -197,3 +205,76 @@ def test_pull_time_update_exclusions(server):
         == "ExclusionNotFoundException"
     )
     assert ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"] == []
+
+
+def test_the_registry_policy_is_validated_as_a_repository_policy_is(server):
+    ecr = server.ecr()
+    invalid = "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'"
+    statement = {"Sid": "r", "Effect": "Allow", "Resource": "arn:aws:ecr:us-east-1:000000000000:repository/*"}
+    for broken in (
+        "not json",
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{**statement, "Action": "ecr:ReplicateImage"}]}
+        ),  # no Principal
+        json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Principal": {"AWS": "111122223333"}}]}),
+    ):
+        assert error(lambda text=broken: ecr.put_registry_policy(policyText=text)) == (
+            "InvalidParameterException",
+            invalid,
+        )
+    assert error(lambda: ecr.get_registry_policy())[0] == "RegistryPolicyNotFoundException"
+    good = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {**statement, "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": ["ecr:ReplicateImage"]}
+            ],
+        }
+    )
+    assert ecr.put_registry_policy(policyText=good)["policyText"] == good
+
+
+def test_missing_images_and_scans_are_named_as_ecr_names_them(server):
+    ecr = server.ecr()
+    ecr.create_repository(repositoryName="rr")
+    digest = push(server, "rr", ["v1"], "named")
+    missing = "sha256:" + "0" * 64
+    where = "in the registry with id '000000000000'"
+    by_tag = (
+        f"The image with imageId {{imageDigest:'null', imageTag:'x'}} does not exist within the repository "
+        f"with name 'rr' {where}"
+    )
+    by_digest = (
+        f"The image with imageId {{imageDigest:'{missing}', imageTag:'null'}} does not exist within the repository "
+        f"with name 'rr' {where}"
+    )
+    for call in (
+        lambda: ecr.describe_images(repositoryName="rr", imageIds=[{"imageTag": "x"}]),
+        lambda: ecr.start_image_scan(repositoryName="rr", imageId={"imageTag": "x"}),
+        lambda: ecr.describe_image_scan_findings(repositoryName="rr", imageId={"imageTag": "x"}),
+    ):
+        assert error(call) == ("ImageNotFoundException", by_tag)
+    assert error(lambda: ecr.describe_images(repositoryName="rr", imageIds=[{"imageDigest": missing}])) == (
+        "ImageNotFoundException",
+        by_digest,
+    )
+    # an image that exists but was never scanned (the repository scans manually)
+    assert error(lambda: ecr.describe_image_scan_findings(repositoryName="rr", imageId={"imageDigest": digest})) == (
+        "ScanNotFoundException",
+        f"Image scan does not exist for the image with '{{imageDigest:'{digest}', imageTag:'null'}}' in the "
+        f"repository with name 'rr' {where}",
+    )
+    assert error(lambda: ecr.describe_image_scan_findings(repositoryName="rr", imageId={"imageTag": "v1"})) == (
+        "ScanNotFoundException",
+        f"Image scan does not exist for the image with '{{imageDigest:'null', imageTag:'v1'}}' in the "
+        f"repository with name 'rr' {where}",
+    )
+
+
+def test_start_image_scan_answers_in_progress_without_a_description(server):
+    ecr = server.ecr()
+    ecr.create_repository(repositoryName="rr")
+    digest = push(server, "rr", ["v1"], "scan-me")
+    started = ecr.start_image_scan(repositoryName="rr", imageId={"imageTag": "v1"})
+    assert started["imageScanStatus"] == {"status": "IN_PROGRESS"}
+    assert started["imageId"] == {"imageDigest": digest, "imageTag": "v1"}

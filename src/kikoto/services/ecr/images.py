@@ -14,6 +14,7 @@ from ...domain.errors import (
     ImageDigestMismatch,
     ImageNotFound,
     InvalidParameter,
+    ScanNotFound,
 )
 from ...domain.names import is_valid_tag
 from ...domain.paging import sign_token
@@ -31,8 +32,8 @@ class ImageId:
     tag: str | None = None
 
     def text(self) -> str:
-        fields = {k: v for k, v in (("imageDigest", self.digest), ("imageTag", self.tag)) if v is not None}
-        return json.dumps(fields, separators=(", ", "="))[1:-1]
+        """The imageId as ECR writes it in messages: `{imageDigest:'null', imageTag:'v1'}`."""
+        return f"{{imageDigest:'{self.digest or 'null'}', imageTag:'{self.tag or 'null'}'}}"
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,15 @@ class Images:
 
     def _not_found(self, image_id: ImageId, name: str) -> ImageNotFound:
         return ImageNotFound(
-            f"The image with imageId {{{image_id.text()}}} does not exist within the "
+            f"The image with imageId {image_id.text()} does not exist within the "
             f"repository with name '{name}' in the registry with id '{self.registry.account}'"
+        )
+
+    def scan_not_found(self, image_id: ImageId, name: str) -> ScanNotFound:
+        """ECR's ScanNotFoundException for an image as the request named it."""
+        return ScanNotFound(
+            f"Image scan does not exist for the image with '{image_id.text()}' in the repository with name "
+            f"'{name}' in the registry with id '{self.registry.account}'"
         )
 
     @staticmethod
@@ -268,10 +276,9 @@ class Images:
                 f"digest {wanted} does not match the calculated digest {digest}'"
             )
         if not media_type and not _declared_media_type(text):
-            # ECR will not guess: a manifest without mediaType needs imageManifestMediaType
+            # ECR will not guess: a manifest with no mediaType, given none, is refused in its words
             raise InvalidParameter(
-                "Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: "
-                "'the manifest has no mediaType and none was provided'"
+                "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'"
             )
         existing = (
             await self.meta.find_manifest(name, tag=tag) if tag else await self.meta.find_manifest(name, digest=digest)

@@ -4,6 +4,7 @@ repository policies, and repository creation templates (CREATE_ON_PUSH)."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
 from ...domain.errors import (
@@ -59,21 +60,31 @@ def check_resource_tags(tags: list[dict]) -> None:
         raise TooManyResourceTags(f"A repository can have at most {MAX_RESOURCE_TAGS} tags.")
 
 
-def check_repository_policy(text: str) -> None:
-    """ECR's message is exactly this, whatever is wrong; the reason goes to the log."""
+def check_repository_policy(text: str, kind: str = "repository", field: str = "PolicyText") -> None:
+    """A resource policy (a repository's, or the registry's with kind="registry"): ECR's message
+    is exactly this, whatever is wrong; the reason goes to the log."""
     try:
         parse_policy(text, resource_policy=True)
     except PolicyError as exc:
-        log.info("refused a repository policy: %s", exc)
-        raise InvalidParameter("Invalid repository policy provided") from None
+        log.info("refused a %s policy: %s", kind, exc)
+        raise InvalidParameter(
+            f"Invalid parameter at '{field}' failed to satisfy constraint: 'Invalid {kind} policy provided'"
+        ) from None
 
 
 def encryption_configuration(config: dict | None, region: str, account: str) -> dict:
     """AES256 by default; KMS without a key means ECR's AWS-managed key, named as ECR names it."""
     config = dict(config or {"encryptionType": "AES256"})
     if config.get("encryptionType") in ("KMS", "KMS_DSSE") and not config.get("kmsKey"):
-        config["kmsKey"] = f"arn:aws:kms:{region}:{account}:alias/aws/ecr"
+        config["kmsKey"] = managed_kms_key(region, account)
     return config
+
+
+def managed_kms_key(region: str, account: str) -> str:
+    """The ARN of the account's AWS-managed ECR key in a region, in the key-id form ECR returns
+    (one key per account and region: the same id on every repository, derived, not random)."""
+    key_id = uuid.uuid5(uuid.NAMESPACE_URL, f"kikoto:kms:aws/ecr:{region}:{account}")
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
 
 
 def _merge_tags(current: list[dict], new: list[dict]) -> list[dict]:
@@ -227,7 +238,7 @@ class RepositoryAdmin:
         check_mutability(template.get("imageTagMutability"), template.get("imageTagMutabilityExclusionFilters"))
         check_resource_tags(template.get("resourceTags") or [])
         if template.get("repositoryPolicy"):
-            check_repository_policy(template["repositoryPolicy"])
+            check_repository_policy(template["repositoryPolicy"], field="repositoryPolicy")
         fields = {k: template[k] for k in TEMPLATE_FIELDS if template.get(k) is not None}
         return fields | {"prefix": prefix.rstrip("/")}
 

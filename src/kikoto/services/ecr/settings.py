@@ -12,6 +12,7 @@ from ...domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidP
 from ...storage.changes import VersionedCache
 from ...storage.meta.ecr import EcrStore
 from .common import keyset_page
+from .repositories import check_repository_policy
 
 # name -> (allowed values, default). ECR documents AWS_NATIVE for the basic scan type, V1/V2 for
 # the registry policy scope and ENABLED/DISABLED for blob mounting. Kikötő has always mounted
@@ -45,6 +46,10 @@ class RegistrySettings:
         return await self.store.document("registry_policy")
 
     async def put_registry_policy(self, text: str | None) -> None:
+        """Store (or with None, delete) the registry policy, validated as a repository policy is
+        (a Principal and an Action in every statement)."""
+        if text is not None:
+            check_repository_policy(text, kind="registry")
         await self.store.put_document("registry_policy", text)
 
     # -- account settings -------------------------------------------------------------------------

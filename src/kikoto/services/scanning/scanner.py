@@ -386,11 +386,18 @@ class Scanner:
     # -- reading ----------------------------------------------------------------------------------
 
     async def findings(
-        self, repo_id: int, digest: str, max_results: int | None, next_token: str | None
+        self,
+        repo_id: int,
+        digest: str,
+        max_results: int | None,
+        next_token: str | None,
+        missing: ScanNotFound | None = None,
     ) -> tuple[ScanRow, list[dict], str | None]:
+        """A page of an image's findings; `missing` (the face's words for the image) when it has
+        no scan."""
         scan = await self.scans.scan(repo_id, digest)
         if scan is None:
-            raise ScanNotFound(f"Image scan does not exist for the image with '{digest}'")
+            raise missing or ScanNotFound(f"Image scan does not exist for the image with '{digest}'")
         scope = f"DescribeImageScanFindings:{repo_id}:{digest}"
         after = int((token_position(self.token_key, scope, next_token) or [-1])[0])
         limit = max_results or 100

@@ -52,12 +52,12 @@ async def batch_get_repository_scanning_configuration(call: Call) -> dict:
 async def start_image_scan(call: Call) -> dict:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
-    scan = await call.ecr.scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
+    await call.ecr.scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
     return {
         "registryId": call.ecr.registry.account,
         "repositoryName": name,
         "imageId": {"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
-        "imageScanStatus": {"status": "IN_PROGRESS", "description": shapes.scan_status(scan)["description"]},
+        "imageScanStatus": {"status": "IN_PROGRESS"},  # as ECR answers (the aws CLI's documented example)
     }
 
 
@@ -66,7 +66,10 @@ async def describe_image_scan_findings(call: Call) -> dict:
     p = call.params
     name, wanted = p["repositoryName"], shapes.image_id_in(p["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
-    scan, findings, token = await call.ecr.scanner.findings(repo_id, digest, p.get("maxResults"), p.get("nextToken"))
+    missing = call.ecr.images.scan_not_found(wanted, name)
+    scan, findings, token = await call.ecr.scanner.findings(
+        repo_id, digest, p.get("maxResults"), p.get("nextToken"), missing
+    )
     answer = {
         "registryId": call.ecr.registry.account,
         "repositoryName": name,
