@@ -107,3 +107,34 @@ async def test_preview_results_page_by_push_time_then_digest(client):
     assert summary["TAGGED"]["EXPIRE"] + summary["UNTAGGED"]["EXPIRE"] == 8
     by_tag = await registry.lifecycle_store.preview_results(repo.id, [], ["t3"])
     assert [r["imageDigest"] for r in by_tag] == [digests[3]]
+
+
+async def test_a_scan_under_way_is_never_run_twice_and_finishes_replace_each_other(client):
+    """`kikoto scan` requested a scan that the server's workers could claim and run beside it;
+    two processes then inserted the same finding positions (a flaky e2e test on PostgreSQL)."""
+    import asyncio
+
+    scans = client.app[SERVICES].scanner.scans
+    await push_blob(client, "repo", CONFIG)
+    digest = await push(client, 1, "v1")
+    repo = await client.app[SERVICES].ecr.repositories.store.repository("repo")
+    assert await scans.begin(repo.id, digest, 100.0, 900.0)  # this caller runs it
+    assert await scans.claim(101.0, 900.0) is None  # no worker may take it
+    assert not await scans.begin(repo.id, digest, 102.0, 900.0)  # nor another `kikoto scan`
+    await scans.request(repo.id, digest, 103.0, manual=True)  # a request leaves it running
+    row = await scans.scan(repo.id, digest)
+    assert row is not None and row.status == "IN_PROGRESS" and row.manual_at == 103.0
+    assert await scans.claim(104.0, 900.0) is None
+    assert await scans.claim(2000.0, 900.0) is not None  # a dead claimant's scan is taken over
+
+    def findings(tag: str) -> list[dict]:
+        return [{"name": f"{tag}-{n}", "severity": "LOW"} for n in range(50)]
+
+    await asyncio.gather(
+        *(
+            scans.finish(repo.id, digest, "COMPLETE", "done", {}, findings(f"f{k}"), {"LOW": 50}, 1, 3000.0 + k)
+            for k in range(6)
+        )
+    )
+    stored = await scans.findings(repo.id, digest, -1, 1000)
+    assert len(stored) == 50 and len({f["name"].split("-")[0] for _, f in stored}) == 1

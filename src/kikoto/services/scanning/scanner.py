@@ -11,6 +11,7 @@ when asked) as a referrer of the image, and records an `ECR Image Scan` event.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -171,13 +172,25 @@ class Scanner:
         )
         if repo is None or head is None:
             raise ImageNotFound(f"no image {name}:{reference}")
-        await self.scans.request(repo.id, head.digest, time.time(), manual=False)
-        scan = await self.scans.scan(repo.id, head.digest)
-        assert scan is not None
-        await self.run(scan, progress)
+        # claimed in the same step as requested: the server's workers never run the same scan
+        # beside this one (they did, and the two wrote the same findings at once)
+        if await self.scans.begin(repo.id, head.digest, time.time(), CLAIM_SECONDS):
+            scan = await self.scans.scan(repo.id, head.digest)
+            assert scan is not None
+            await self.run(scan, progress)
+        else:  # a worker is scanning it right now: its scan is the fresh one asked for
+            await self._wait_for(repo.id, head.digest)
         done = await self.scans.scan(repo.id, head.digest)
         assert done is not None
         return done, [f for _, f in await self.scans.findings(repo.id, head.digest, -1, 100_000)]
+
+    async def _wait_for(self, repo_id: int, digest: str) -> None:
+        deadline = time.monotonic() + self.timeout + 60
+        while time.monotonic() < deadline:
+            current = await self.scans.scan(repo_id, digest)
+            if current is None or current.status != "IN_PROGRESS":
+                return
+            await asyncio.sleep(0.2)
 
     async def work(self) -> int:
         """Run one requested scan, if any is due; then re-evaluate continuously scanned images

@@ -118,18 +118,38 @@ class ScanStore(SqlStore):
             return {row.digest: _scan(row) for row in await conn.execute(query)}
 
     async def request(self, repo_id: int, digest: str, now: float, manual: bool) -> None:
-        """Ask for a scan (PENDING): a new row, or an existing one asked again."""
-        values = {"status": "PENDING", "requested_at": now, "claimed_until": None, "description": None}
-        if manual:
-            values["manual_at"] = now
+        """Ask for a scan (PENDING): a new row, or an existing one asked again. A scan under way
+        (claimed, its lease alive) is left to finish: resetting it to PENDING would let a second
+        process claim and run the same scan beside it, both writing its findings and SBOMs."""
+        await self._request(repo_id, digest, now, manual, None)
+
+    async def begin(self, repo_id: int, digest: str, now: float, lease: float) -> bool:
+        """Request a scan and claim it for this caller in one step (`kikoto scan`): False when
+        another process is running a scan of the image now."""
+        return await self._request(repo_id, digest, now, False, now + lease)
+
+    async def _request(self, repo_id: int, digest: str, now: float, manual: bool, claim: float | None) -> bool:
+        values = {
+            "status": "IN_PROGRESS" if claim else "PENDING",
+            "requested_at": now,
+            "claimed_until": claim,
+            "description": None,
+        }
+        where = (image_scans.c.repo_id == repo_id, image_scans.c.digest == digest)
+        running = (image_scans.c.status == "IN_PROGRESS") & (image_scans.c.claimed_until >= now)
         async with self._write(changed=False) as conn:
-            result = await conn.execute(
-                update(image_scans)
-                .where(image_scans.c.repo_id == repo_id, image_scans.c.digest == digest)
-                .values(values)
+            if manual:
+                await conn.execute(update(image_scans).where(*where).values(manual_at=now))
+            result = await conn.execute(update(image_scans).where(*where, ~running).values(values))
+            if result.rowcount == 1:
+                return True
+            exists = await conn.scalar(select(image_scans.c.digest).where(*where))
+            if exists is not None:
+                return False  # under way elsewhere
+            await conn.execute(
+                image_scans.insert().values(repo_id=repo_id, digest=digest, **values, manual_at=now if manual else None)
             )
-            if result.rowcount == 0:
-                await conn.execute(image_scans.insert().values(repo_id=repo_id, digest=digest, **values))
+        return True
 
     async def claim(self, now: float, lease: float) -> ScanRow | None:
         """One pending scan (or one a dead process left in progress) for this caller alone."""
@@ -171,19 +191,11 @@ class ScanStore(SqlStore):
         vulndb_version: int | None,
         now: float,
     ) -> None:
-        """Record a scan's outcome and its findings (replacing the previous ones) at once."""
+        """Record a scan's outcome and its findings (replacing the previous ones) at once. The
+        scan's row is written first: its lock orders two processes finishing the same image (a
+        continuous rescan beside a scan), so each replaces the other's findings instead of both
+        inserting the same positions."""
         async with self._write(changed=False) as conn:
-            await conn.execute(
-                delete(scan_findings).where(scan_findings.c.repo_id == repo_id, scan_findings.c.digest == digest)
-            )
-            if findings:
-                await conn.execute(
-                    scan_findings.insert(),
-                    [
-                        {"repo_id": repo_id, "digest": digest, "position": i, "finding": json.dumps(f)}
-                        for i, f in enumerate(findings)
-                    ],
-                )
             await conn.execute(
                 update(image_scans)
                 .where(image_scans.c.repo_id == repo_id, image_scans.c.digest == digest)
@@ -197,6 +209,17 @@ class ScanStore(SqlStore):
                     claimed_until=None,
                 )
             )
+            await conn.execute(
+                delete(scan_findings).where(scan_findings.c.repo_id == repo_id, scan_findings.c.digest == digest)
+            )
+            if findings:
+                await conn.execute(
+                    scan_findings.insert(),
+                    [
+                        {"repo_id": repo_id, "digest": digest, "position": i, "finding": json.dumps(f)}
+                        for i, f in enumerate(findings)
+                    ],
+                )
 
     async def findings(self, repo_id: int, digest: str, after: int, limit: int) -> list[tuple[int, dict]]:
         query = (
