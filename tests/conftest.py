@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -117,3 +118,28 @@ async def app(settings):
 async def client(aiohttp_client, app):
     """The app in-process, logged in as the admin."""
     return await aiohttp_client(app, headers={"Authorization": await basic_auth_for(app, ADMIN_KEY)})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that fails on a subprocess (`check=True`, a timeout) shows what the command printed:
+    CalledProcessError alone says only "returned non-zero exit status 1"."""
+    outcome = yield
+    report = outcome.get_result()
+    failure = call.excinfo.value if call.excinfo is not None else None
+    seen = 0
+    while failure is not None and seen < 10:
+        if isinstance(failure, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+
+            def text(value) -> str:
+                return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+
+            command = failure.cmd if isinstance(failure.cmd, str) else " ".join(map(str, failure.cmd))
+            report.sections.append(
+                (
+                    "subprocess",
+                    f"$ {command}\n--- stdout ---\n{text(failure.stdout)}\n--- stderr ---\n{text(failure.stderr)}",
+                )
+            )
+            break
+        failure, seen = failure.__cause__ or failure.__context__, seen + 1

@@ -20,6 +20,27 @@ from ..pg import free_port
 VENV_BIN = Path(sys.executable).parent
 
 
+def wait_until(condition, seconds: float = 30, what: str = "the condition", step: float = 0.05):
+    """Poll `condition()` until it returns something true (returned), failing after `seconds`:
+    tests wait on conditions, never on a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(step)
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 ADMIN_KEY, ADMIN_SECRET = "AKIAE2EADMIN00000001", "e2e-admin-secret-0123456789"
 REGION = "us-east-1"
 # KIKOTO_E2E_BACKEND=s3: every server these tests start runs on PostgreSQL + S3 (moto), the

@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from ..helpers import sha256
-from .conftest import ADMIN_KEY, VENV_BIN, Server
+from .conftest import ADMIN_KEY, VENV_BIN, Server, wait_until
 from .ecr_helpers import push
 
 pytestmark = pytest.mark.e2e
@@ -231,8 +231,19 @@ def test_list_describe_get_and_pull_time(ecr, server):
     got = ecr.batch_get_image(repositoryName="images", imageIds=[{"imageTag": "1.0.0"}, {"imageTag": "nope"}])
     assert got["images"][0]["imageManifest"].encode() == body_a
     assert got["failures"][0]["failureCode"] == "ImageNotFound"
-    time.sleep(0.5)  # the pull time is written in the background
-    detail = ecr.describe_images(repositoryName="images", imageIds=[{"imageDigest": digest_a}])["imageDetails"][0]
+    detail = wait_until(  # the pull time is written in the background
+        lambda: next(
+            (
+                d
+                for d in ecr.describe_images(repositoryName="images", imageIds=[{"imageDigest": digest_a}])[
+                    "imageDetails"
+                ]
+                if "lastRecordedPullTime" in d
+            ),
+            None,
+        ),
+        what="the pull time",
+    )
     assert abs(detail["lastRecordedPullTime"].timestamp() - time.time()) < 60
 
     assert (

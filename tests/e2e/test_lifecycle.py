@@ -346,13 +346,13 @@ def test_admin_commands_storage_validate_as_of_and_rotate(server, tmp_path):
     result = subprocess.run(
         [str(VENV_BIN / "kikoto"), "lifecycle", "validate", str(keep_last)], capture_output=True, text=True
     )
-    assert result.returncode == 0 and "valid: 1 rule" in result.stdout
+    assert result.returncode == 0 and "valid: 1 rule" in result.stdout, result.stderr
     result = subprocess.run(
         [str(VENV_BIN / "kikoto"), "lifecycle", "validate", "--strict-ecr", str(keep_last)],
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 1 and "Lifecycle policy validation failure" in result.stderr
+    assert result.returncode == 1 and "Lifecycle policy validation failure" in result.stderr, result.stderr
 
     created = kikoto(server, "keys", "create", "rotator", "--role", "read-only")
     old_key, old_secret = [line.split("=", 1)[1] for line in created.split() if "=" in line]

@@ -23,7 +23,17 @@ from botocore.exceptions import ClientError
 from kikoto.domain.manifests import OCI_MANIFEST
 from tests.conftest import require
 
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, SHARED_BACKEND, VENV_BIN, Server, free_port
+from .conftest import (
+    ADMIN_KEY,
+    ADMIN_SECRET,
+    REGION,
+    SHARED_BACKEND,
+    VENV_BIN,
+    Server,
+    free_port,
+    port_open,
+    wait_until,
+)
 from .images import Layout
 from .upstreams import Distribution
 from .webhooks import Receiver
@@ -415,7 +425,7 @@ def test_tags_are_rechecked_once_per_ttl_and_an_upstream_rate_limit_is_passed_on
             ]
         )
         try:
-            time.sleep(1)
+            wait_until(lambda: port_open(port), what="the rate-limiting upstream to listen")
             server.ecr().create_pull_through_cache_rule(
                 ecrRepositoryPrefix="limited", upstreamRegistryUrl=f"http://127.0.0.1:{port}"
             )
@@ -645,7 +655,7 @@ def test_bytes_that_do_not_match_their_digest_are_never_committed(tmp_path):
     bad = subprocess.Popen([str(VENV_BIN / "python"), "-c", BAD_UPSTREAM, str(port)])
     server = Server(tmp_path / "data", env=INSECURE).start()
     try:
-        time.sleep(1)
+        wait_until(lambda: port_open(port), what="the lying upstream to listen")
         ecr = server.ecr()
         ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="bad", upstreamRegistryUrl=f"http://127.0.0.1:{port}")
         headers = server.auth_headers()

@@ -81,13 +81,16 @@ async def test_kill_9_mid_upload_then_resume_after_restart(tmp_path):
         ) as response:
             assert response.status == 202
 
+        sent = asyncio.Event()
+
         async def slow_body():
             yield data[first : first + (4 << 20)]
+            sent.set()  # the first part is written: the request is under way
             await asyncio.sleep(30)  # the server dies while waiting for the rest
             yield data[first + (4 << 20) :]
 
         request = asyncio.ensure_future(session.patch(f"{server.url}{location}", data=slow_body()))
-        await asyncio.sleep(1.0)
+        await asyncio.wait_for(sent.wait(), 30)
         server.kill()  # SIGKILL the whole server mid-request
         with pytest.raises(aiohttp.ClientError):
             await request
