@@ -155,11 +155,8 @@ class UpstreamRegistry:
             digest = response.headers.get("Docker-Content-Digest", "")
             if head:
                 return UpstreamManifest(digest, media_type, None)
-            if (response.content_length or 0) > MAX_MANIFEST:
-                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes")
-            content = await response.content.read(MAX_MANIFEST + 1)
-            if len(content) > MAX_MANIFEST:
-                raise UpstreamFailed(f"upstream {self.base_url} sent a manifest over {MAX_MANIFEST} bytes")
+            # read whole (one read() may return less than a chunked answer holds), within the limit
+            content = await read_capped(response, MAX_MANIFEST, f"upstream {self.base_url}'s manifest", UpstreamFailed)
             return UpstreamManifest(digest, media_type, content)
 
     @asynccontextmanager
