@@ -138,3 +138,14 @@ async def test_a_scan_under_way_is_never_run_twice_and_finishes_replace_each_oth
     )
     stored = await scans.findings(repo.id, digest, -1, 1000)
     assert len(stored) == 50 and len({f["name"].split("-")[0] for _, f in stored}) == 1
+
+
+async def test_a_signed_out_console_session_stays_revoked_until_it_expires(client):
+    store = client.app[SERVICES].ecr.identities.store
+    assert not await store.session_revoked("s1")
+    await store.revoke_session("s1", expires_at=10**12)
+    await store.revoke_session("s1", expires_at=10**12)  # signing out twice is no error
+    await store.revoke_session("s0", expires_at=1.0)  # already expired: forgotten at the next revocation
+    assert await store.session_revoked("s1") and await store.session_revoked("s0")
+    await store.revoke_session("s2", expires_at=10**12)
+    assert not await store.session_revoked("s0") and await store.session_revoked("s2")
