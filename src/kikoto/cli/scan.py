@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _run, storage_options
+from .common import storage_options, with_registry
 
 
 @click.group()
@@ -30,7 +30,7 @@ def vulndb_import(config_file, path, **options) -> None:
             task = progress.add_task("importing", total=None)
             return await registry.scanner.data.import_path(path, lambda n: progress.update(task, completed=n))
 
-    done = _run(load, config_file, options)
+    done = with_registry(load, config_file, options)
     click.echo(f"vulndb: read {done.read} records, {done.written} new or updated")
     if done.skipped_count:
         click.echo(f"vulndb: skipped {done.skipped_count} records that do not fit the OSV schema:", err=True)
@@ -48,7 +48,7 @@ def vulndb_status(config_file, **options) -> None:
     async def read(registry):
         return await registry.scanner.data.status()
 
-    status = _run(read, config_file, options)
+    status = with_registry(read, config_file, options)
     when = status.get("imported_at")
     newest = status.get("newest_modified")
     click.echo(f"records: {status['records']} (data version {status['version']})")
@@ -72,7 +72,7 @@ def scan(config_file, image, as_json, **options) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from .domain.errors import KikotoError
+    from ..domain.errors import KikotoError
 
     name, _, reference = image.partition("@") if "@" in image else image.rpartition(":")
     if not name or not reference:
@@ -92,7 +92,7 @@ def scan(config_file, image, as_json, **options) -> None:
             except KikotoError as exc:
                 raise click.ClickException(exc.message) from None
 
-    result, findings = _run(scan_it, config_file, options)
+    result, findings = with_registry(scan_it, config_file, options)
     if as_json:
         click.echo(
             json.dumps(

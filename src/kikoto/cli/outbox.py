@@ -3,29 +3,11 @@ image change (both safe while the server runs; the server's workers pick changes
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import click
 
-from .cli import _run, storage_options
-
-
-def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _failing(action):
-    """Turn the services' typed errors into one-line command errors."""
-    from .domain.errors import KikotoError
-
-    async def run(registry):
-        try:
-            return await action(registry)
-        except KikotoError as exc:
-            raise click.ClickException(exc.message) from None
-
-    return run
+from .common import failing, storage_options, when, with_registry
 
 
 @click.group()
@@ -52,7 +34,7 @@ def peers_add(config_file, region, registry_id, url, access_key_id, secret_acces
     async def add(registry):
         return await registry.replication.add_peer(region, registry_id, url, kind, access_key_id, secret_access_key)
 
-    peer = _run(_failing(add), config_file, options)
+    peer = with_registry(failing(add), config_file, options)
     click.echo(f"peer {peer.region}/{peer.registry_id} -> {peer.url} ({peer.kind})")
 
 
@@ -64,7 +46,7 @@ def peers_list(config_file, **options) -> None:
     async def rows(registry):
         return await registry.replication.peers_list()
 
-    for peer in _run(rows, config_file, options):
+    for peer in with_registry(rows, config_file, options):
         click.echo(f"{peer.region}\t{peer.registry_id}\t{peer.url}\t{peer.kind}\t{peer.access_key_id}")
 
 
@@ -78,7 +60,7 @@ def peers_remove(config_file, region, registry_id, **options) -> None:
     async def remove(registry):
         return await registry.replication.remove_peer(region, registry_id)
 
-    if not _run(remove, config_file, options):
+    if not with_registry(remove, config_file, options):
         raise click.ClickException(f"no peer for {region}/{registry_id}")
     click.echo(f"removed peer {region}/{registry_id}")
 
@@ -102,7 +84,7 @@ def events_add_target(config_file, name, url, pattern_file, secret, cloudevents,
     async def add(registry):
         return await registry.events.add_target(name, url, pattern, secret, cloudevents)
 
-    target = _run(_failing(add), config_file, options)
+    target = with_registry(failing(add), config_file, options)
     click.echo(f"target {target.name} -> {target.url}{' (CloudEvents)' if target.cloudevents else ''}")
 
 
@@ -114,7 +96,7 @@ def events_list_targets(config_file, **options) -> None:
     async def rows(registry):
         return await registry.events.targets()
 
-    for t in _run(rows, config_file, options):
+    for t in with_registry(rows, config_file, options):
         mode = "cloudevents" if t.cloudevents else "eventbridge"
         click.echo(f"{t.name}\t{t.url}\t{mode}\t{'signed' if t.secret else 'unsigned'}\t{t.pattern or '*'}")
 
@@ -128,7 +110,7 @@ def events_remove_target(config_file, name, **options) -> None:
     async def remove(registry):
         await registry.events.remove_target(name)
 
-    _run(_failing(remove), config_file, options)
+    with_registry(failing(remove), config_file, options)
     click.echo(f"removed target {name}")
 
 
@@ -143,9 +125,9 @@ def events_deliveries(config_file, target, failed, limit, **options) -> None:
     async def rows(registry):
         return await registry.events.deliveries(target, failed, limit)
 
-    for d in _run(rows, config_file, options):
+    for d in with_registry(rows, config_file, options):
         click.echo(
-            f"{d.id}\t{d.target}\t{d.event_id}\t{d.status}\t{d.attempts}\t{_when(d.updated_at)}\t{d.last_error or ''}"
+            f"{d.id}\t{d.target}\t{d.event_id}\t{d.status}\t{d.attempts}\t{when(d.updated_at)}\t{d.last_error or ''}"
         )
 
 
@@ -158,5 +140,5 @@ def events_redeliver(config_file, delivery_id, **options) -> None:
     async def again(registry):
         return await registry.events.redeliver(delivery_id)
 
-    d = _run(_failing(again), config_file, options)
+    d = with_registry(failing(again), config_file, options)
     click.echo(f"{d.id}\t{d.target}\t{d.status}\t{d.last_error or ''}")

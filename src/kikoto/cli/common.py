@@ -1,0 +1,101 @@
+"""What every `kikoto` command shares: the storage options, running an action against the
+registry's storage through the server's own composition, and one-line start-up failures."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import click
+
+from ..config import load_settings
+
+
+def storage_options(command):
+    """The options every command that opens the registry's storage shares."""
+    for option in reversed(
+        [
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="TOML file with any of the settings below.",
+            ),
+            click.option(
+                "--data-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Blobs and the default SQLite database live here [./data].",
+            ),
+            click.option(
+                "--database-url", help="sqlite:///path or postgresql://user:pass@host/db [SQLite in the data dir]."
+            ),
+            click.option("--blob-store", help="file:///path or s3://bucket/prefix [file:// in the data dir]."),
+            click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def start_failure(exc: BaseException) -> click.ClickException:
+    """One line that says what is wrong, instead of a traceback."""
+    from ..app import StartupError
+
+    if isinstance(exc, StartupError):
+        return click.ClickException(f"cannot start: {exc}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return click.ClickException(f"cannot start: {type(exc).__name__}: {first}"[:500])
+
+
+def with_registry(action, config_file, options):
+    """Run `action(registry)` against the registry's storage (migrating it first): the admin
+    commands share the server's composition, so they apply the same rules as the API."""
+    import asyncio
+
+    from ..app import compose, prepare
+    from ..serve import announce_admin
+
+    try:
+        settings = load_settings(config_file, options)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        created = prepare(settings)
+    except Exception as exc:
+        raise start_failure(exc) from None
+    if created:
+        announce_admin(settings, *created)
+
+    async def main():
+        registry = compose(settings)
+        try:
+            return await action(registry)
+        finally:
+            await registry.close()
+
+    return asyncio.run(main())
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def failing(action):
+    """Turn the services' typed errors into one-line command errors."""
+    from ..domain.errors import KikotoError
+
+    async def run(registry):
+        try:
+            return await action(registry)
+        except KikotoError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return run

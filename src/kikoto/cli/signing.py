@@ -1,0 +1,49 @@
+"""`kikoto signing-keys`: the keys of ECR's managed signing."""
+
+from __future__ import annotations
+
+import datetime
+
+import click
+
+from .common import storage_options, with_registry
+
+
+@click.group("signing-keys")
+def signing_keys() -> None:
+    """Keys for ECR's managed signing: each is a signing profile (safe while the server runs)."""
+
+
+@signing_keys.command("create")
+@storage_options
+@click.argument("name")
+def signing_keys_create(config_file, name, **options) -> None:
+    """Create signing key NAME (ECDSA P-256, with a self-signed certificate chain) and print its
+    signing profile ARN and the root certificate for a verifier's trust store."""
+    from ..domain.errors import KikotoError
+
+    async def create(registry):
+        try:
+            return await registry.signing.create_key(name)
+        except KikotoError as exc:
+            raise click.ClickException(exc.message) from None
+
+    profile, root = with_registry(create, config_file, options)
+    click.echo(f"kikoto: signing profile {profile}", err=True)
+    click.echo("kikoto: the root certificate (add it to your verifier's trust store):", err=True)
+    click.echo(root, nl=False)
+
+
+@signing_keys.command("list")
+@storage_options
+def signing_keys_list(config_file, **options) -> None:
+    """Signing keys and their profile ARNs (never the private keys)."""
+
+    async def rows(registry):
+        return [
+            (k.name, registry.signing.profile_arn(k.name), k.created_at) for k in await registry.signing.store.keys()
+        ]
+
+    for name, profile, created in with_registry(rows, config_file, options):
+        when = datetime.datetime.fromtimestamp(created, datetime.UTC).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{name}\t{profile}\t{when}")
