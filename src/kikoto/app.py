@@ -19,10 +19,11 @@ from .http.auth import AUTH_CHALLENGE, auth_middleware
 from .http.ecr.api import handle as ecr_api
 from .http.ecr.context import ECR, EcrServices
 from .http.errors import error_middleware
-from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits, address_rate_middleware
+from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits
 from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, PULL_THROUGH, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
+from .http.rates import address_rate_middleware
 from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
 from .remote.peer import Peers

@@ -78,3 +78,49 @@ def test_the_remote_adapters_know_only_the_domain():
 def test_the_contract_sees_the_layer(layer):
     """A contract that reads no module could never fail."""
     assert modules(layer) and any(imports(p) for p in modules(layer))
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Every kikoto module -> the kikoto modules it imports (at any depth of its code)."""
+
+    def name(path: Path) -> str:
+        parts = ["kikoto", *path.relative_to(ROOT).with_suffix("").parts]
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    known = {name(p) for p in ROOT.rglob("*.py")}
+    graph = {}
+    for path in ROOT.rglob("*.py"):
+        targets = set()
+        for imported in imports(path):
+            while imported and imported not in known:  # kikoto.x.y.Name -> kikoto.x.y
+                imported = imported.rpartition(".")[0]
+            if imported:
+                targets.add(imported)
+        # a module's own packages are loaded before it anyway (`from . import i18n`): no edge
+        source = name(path)
+        graph[source] = {t for t in targets if t != source and not source.startswith(t + ".")}
+    return graph
+
+
+def test_no_module_imports_itself_back():
+    """Import loops (cli.py <-> cli_outbox.py, http/errors.py -> oci/common.py -> limits.py ->
+    ecr/errors.py -> http/errors.py) make every module of the loop one piece to change."""
+    graph = module_graph()
+    loops = []
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for target in graph.get(node, ()):
+                if target == start:
+                    loops.append(" -> ".join([*path, start]))
+                elif target not in seen and target > start:  # each loop once, from its least module
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+    assert loops == []
+
+
+def test_the_cli_is_a_package_of_command_groups():
+    cli = ROOT / "cli"
+    assert (cli / "__init__.py").exists() and (cli / "common.py").exists()
+    assert not list(ROOT.glob("cli*.py")), "command modules live in kikoto/cli/"

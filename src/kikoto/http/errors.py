@@ -14,6 +14,7 @@ import logging
 from aiohttp import web
 
 from ..domain import errors as e
+from .oci.uploads import range_headers  # the upload protocol's headers
 
 log = logging.getLogger("kikoto.http")
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -79,8 +80,6 @@ def as_oci(error: e.KikotoError | OciError) -> OciError:
     code, status = lookup(OCI_ERRORS, error)
     headers = {}
     if isinstance(error, e.UploadOutOfOrder):
-        from .oci.common import range_headers  # the upload protocol's headers
-
         headers = range_headers(error.repository, error.upload_id, error.offset)
     elif isinstance(error, e.Throttled | e.UpstreamRateLimited):  # ours, or the upstream's passed on
         headers = {"Retry-After": str(max(1, int((error.retry_after or 60) + 0.999)))}

@@ -123,17 +123,3 @@ class RateLimits:
         while len(self._buckets) > self.KEEP:
             self._buckets.popitem(last=False)
         return wait
-
-
-@web.middleware
-async def address_rate_middleware(request: web.Request, handler):
-    """Per client address, before any other work (authentication included)."""
-    limits = request.app[RATE_LIMITS]
-    if limits.enabled and (wait := limits.check("address", request.remote or "")):
-        error = Throttled(f"too many requests from {request.remote}", wait)
-        if request.path == "/" and request.method == "POST":  # the ECR face speaks its own error format
-            from .ecr.errors import ecr_error_response
-
-            return ecr_error_response(error, "", "")
-        raise error
-    return await handler(request)

@@ -1,158 +1,19 @@
-"""The web console: server-rendered pages at `/` on the registry's own port, assets inside the
-package, nothing fetched from elsewhere. Every page and action is authorised by the same policy
-engine as the APIs, with the same action names; every form carries a CSRF token; templates
-escape everything and a strict Content-Security-Policy forbids inline script."""
+"""The web console: server-rendered pages at `/` on the registry's own port (common.py says
+how every page is made; pages.py and actions.py are them)."""
 
 from __future__ import annotations
 
-import urllib.parse
-from dataclasses import dataclass
-from importlib import resources
-
-import jinja2
 from aiohttp import web
 
-from ...domain.errors import AccessDenied, BodyTooLarge, KikotoError
-from ...services.identity import Principal
-from ..ecr.context import ECR
-from ..limits import read_body
-from . import i18n
-from .session import COOKIE, Session, Sessions
-
-SESSIONS = web.AppKey("console_sessions", Sessions)
-
-
-TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
-CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-FORM_LIMIT = 256 << 10  # the largest form: a lifecycle or repository policy
-STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
-
-
-@dataclass
-class Visitor:
-    """Who is looking: the session, its principal, the language."""
-
-    session: Session | None
-    principal: Principal | None
-    language: str
-
-    @property
-    def signed_in(self) -> bool:
-        return self.principal is not None
-
-
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader(__package__, "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-
-async def visitor(request: web.Request) -> Visitor:
-    language = i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("Accept-Language", ""))
-    session = request.app[SESSIONS].open(request.cookies.get(COOKIE))
-    principal = None
-    identities = request.app[ECR].identities
-    if session is not None and not await identities.session_revoked(session.id):  # signed out
-        principal, _ = await identities.lookup(session.key_id)  # None once the key is revoked
-    return Visitor(session if principal else None, principal, language)
-
-
-async def can(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> bool:
-    return who.principal is not None and await request.app[ECR].access.allowed(who.principal, action, repository)
-
-
-async def require(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> None:
-    await request.app[ECR].access.require(who.principal, action, repository)
-
-
-def render(request: web.Request, who: Visitor, template: str, status: int = 200, **context) -> web.Response:
-    page = (
-        request.app[TEMPLATES]
-        .get_template(template)
-        .render(
-            t=i18n.translator(who.language),
-            language=who.language,
-            languages=i18n.LANGUAGES,
-            who=who,
-            csrf=who.session.csrf if who.session else "",
-            path=request.path_qs,
-            **context,
-        )
-    )
-    return web.Response(text=page, status=status, content_type="text/html", headers=security_headers())
-
-
-def security_headers() -> dict[str, str]:
-    return {
-        "Content-Security-Policy": CSP,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-    }
-
-
-async def read_form(request: web.Request, limit: int) -> dict[str, str]:
-    """A urlencoded form, read within `limit` bytes and the worker's memory budget (a larger
-    body is refused before it is read: 413)."""
-    body = await read_body(request, limit)
-    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
-
-
-def page(handler):
-    """A console page: signed-in visitors only (others see the sign-in page), typed errors shown
-    in place in the visitor's language, never as JSON."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        who = await visitor(request)
-        if not who.signed_in:
-            return render(request, who, "signin.html", status=401 if request.method == "POST" else 200)
-        try:
-            if request.method == "POST":
-                form = await read_form(request, FORM_LIMIT)
-                if form.get("csrf") != who.session.csrf:  # type: ignore[union-attr]
-                    message = i18n.translator(who.language)("csrf")
-                    return render(request, who, "error.html", status=403, message=message)
-                request["form"] = form
-            return await handler(request, who)
-        except AccessDenied as denied:
-            return render(request, who, "error.html", status=403, message=denied.message)
-        except BodyTooLarge as failure:
-            return render(request, who, "error.html", status=413, message=failure.message)
-        except KikotoError as failure:
-            return render(request, who, "error.html", status=400, message=failure.message)
-
-    return wrapped
-
-
-async def static(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC:
-        raise web.HTTPNotFound()
-    body = resources.files(__package__).joinpath(f"static/{name}").read_bytes()
-    return web.Response(body=body, content_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
-
-
-FAVICON = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><text y="13" font-size="13">\xe2\x9a\x93</text></svg>'
-)
-
-
-async def favicon(request: web.Request) -> web.Response:
-    return web.Response(body=FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+from .common import SESSIONS, TEMPLATES, environment, favicon, static
+from .pages import home
+from .routes import add_routes
+from .session import Sessions
 
 
 def setup(app: web.Application, master_key: bytes) -> None:
-    from .routes import add_routes
-
     app[SESSIONS] = Sessions(master_key)
     app[TEMPLATES] = environment()
-    from .pages import home
-
     app.router.add_get("/", home)
     app.router.add_get("/console/static/{name}", static)
     app.router.add_get("/favicon.ico", favicon)

@@ -13,7 +13,8 @@ from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
 from ...services.ecr.images import ImageId
 from ...services.identity import TokenError
 from ..ecr.context import ECR
-from . import SESSIONS, Visitor, i18n, page, read_form, render, require, security_headers, visitor
+from . import i18n
+from .common import SESSIONS, Visitor, page, read_form, render, require, security_headers, visitor
 from .pages import asked, repo_url, repository_page, see_other, when_text
 from .session import COOKIE, LIFETIME
 

@@ -14,7 +14,8 @@ from aiohttp import web
 from ...domain.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryPolicyNotFound
 from ..ecr.context import ECR
 from ..oci.common import MANIFESTS
-from . import Visitor, can, i18n, page, render, require, security_headers, visitor
+from . import i18n
+from .common import Visitor, can, page, render, require, security_headers, visitor
 
 PAGE = 100
 # The two policies of the Hungarian guide this project grew from, as templates.

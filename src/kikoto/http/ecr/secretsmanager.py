@@ -7,7 +7,7 @@ from __future__ import annotations
 from ...domain.errors import InvalidParameter
 from ...domain.pullthrough import SecretRow
 from .context import Call
-from .operations import Handler, registrar
+from .operations.table import Handler, registrar
 
 SECRETS_OPERATIONS: dict[str, Handler] = {}
 operation = registrar("secretsmanager", SECRETS_OPERATIONS)

@@ -13,8 +13,9 @@ from ...services.manifests import Manifests
 from ...services.pullthrough import PullThroughCache
 from ...services.repositories import Repositories
 from ..limits import BODY_IDLE, content_length, idle_limited
+from .uploads import range_headers, upload_location
 
-__all__ = ["content_length"]
+__all__ = ["content_length", "range_headers", "upload_location"]
 
 BLOBS = web.AppKey("blobs", Blobs)
 MANIFESTS = web.AppKey("manifests", Manifests)
@@ -29,19 +30,6 @@ def require_body_length(request: web.Request) -> int | None:
     if length is None and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         raise LengthRequired("Content-Length is required (or Transfer-Encoding: chunked)")
     return length
-
-
-def upload_location(repository: str, upload_id: str) -> str:
-    return f"/v2/{repository}/blobs/uploads/{upload_id}"
-
-
-def range_headers(repository: str, upload_id: str, offset: int) -> dict[str, str]:
-    """Location, Range (inclusive end; 0-0 for an empty upload, as Distribution does) and upload id."""
-    return {
-        "Location": upload_location(repository, upload_id),
-        "Range": f"0-{max(offset - 1, 0)}",
-        "Docker-Upload-UUID": upload_id,
-    }
 
 
 def request_body(request: web.Request):

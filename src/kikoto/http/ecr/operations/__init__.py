@@ -1,42 +1,9 @@
-"""Every ECR operation Kikötő answers, registered once with `@operation`, one module per area.
-Each turns a validated request into typed calls of the services and builds the response
-document from what they return (services never see or build ECR's wire structures)."""
+"""Every ECR operation Kikötő answers, one module per area; each registers its handlers in
+table.OPERATIONS with `@operation` when imported here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from . import images, layers, pull_through, registry, replication, repositories, scanning  # noqa: F401
+from .table import OPERATIONS, Handler, operation, registrar
 
-from ..context import Call
-from ..validation import service_model
-
-Handler = Callable[[Call], Awaitable[dict]]
-OPERATIONS: dict[str, Handler] = {}
-
-
-def registrar(service: str, table: dict[str, Handler]):
-    """A decorator registering handlers of `service`'s operations (each checked against botocore's
-    model at import) into `table`."""
-
-    def operation(name: str):
-        if name not in service_model(service).operation_names:
-            raise ValueError(f"{name} is not an operation of the {service} model")
-
-        def register(handler: Handler) -> Handler:
-            if name in table:
-                raise ValueError(f"{name} is registered twice")
-            table[name] = handler
-            return handler
-
-        return register
-
-    return operation
-
-
-operation = registrar("ecr", OPERATIONS)
-
-
-def _register_all() -> None:
-    from . import images, layers, pull_through, registry, replication, repositories, scanning  # noqa: F401
-
-
-_register_all()
+__all__ = ["OPERATIONS", "Handler", "operation", "registrar"]

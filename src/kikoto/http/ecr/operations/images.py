@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import shapes
 from ..context import Call
-from . import operation
+from .table import operation
 
 # -- images ---------------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..context import Call
-from . import operation
+from .table import operation
 
 # -- pull-through cache rules ------------------------------------------------------------------------
 

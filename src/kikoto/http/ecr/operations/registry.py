@@ -9,7 +9,7 @@ import time
 from ....domain.errors import RegistryPolicyNotFound
 from .. import shapes
 from ..context import Call
-from . import operation
+from .table import operation
 
 
 @operation("GetAuthorizationToken")

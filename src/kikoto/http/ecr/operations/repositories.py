@@ -5,7 +5,7 @@ from __future__ import annotations
 from ....domain.errors import InvalidParameter
 from .. import shapes
 from ..context import Call
-from . import operation
+from .table import operation
 
 # -- repositories ---------------------------------------------------------------------------------
 
