@@ -161,7 +161,9 @@ async def test_upstream_redirects_never_lead_to_plain_http_elsewhere(registry_wi
     canary, canary_url = await hostile()
     canary.handler = lambda request: web.Response(text="{}")
     upstream, url = await hostile()
-    upstream.handler = lambda request: web.Response(status=302, headers={"Location": f"{canary_url}/internal"})
+    # another host by name (localhost, not the upstream's 127.0.0.1) on plain http: never followed
+    elsewhere = canary_url.replace("127.0.0.1", "localhost")
+    upstream.handler = lambda request: web.Response(status=302, headers={"Location": f"{elsewhere}/internal"})
     status, _ = await registry.ecr(
         "CreatePullThroughCacheRule", {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": url}
     )
@@ -202,6 +204,9 @@ async def test_a_token_realm_elsewhere_on_plain_http_gets_no_credentials(registr
         ("https://10.0.0.5", "https://10.0.0.6/blob", False, False, None),  # a private registry's own network
         ("http://10.0.0.5:5000", "http://10.0.0.5:5000/v2/x", False, True, None),  # the upstream itself
         ("http://10.0.0.5:5000", "http://10.0.0.6:5000/v2/x", False, True, "only https"),
+        ("http://10.0.0.5:5000", "http://10.0.0.5:9000/bucket/x", False, True, None),  # its object store
+        ("http://10.0.0.5:5000", "http://10.0.0.5:9000/bucket/x", False, False, "only https"),  # insecure off
+        ("https://8.8.8.8", "http://8.8.8.8:9000/x", False, False, "only https"),
         ("https://8.8.8.8", "http://8.8.4.4/token", True, False, "only https"),  # realm, insecure off
         ("http://10.0.0.5:5000", "http://10.0.0.6/token", True, True, None),  # realm, insecure on
     ],
@@ -215,3 +220,4 @@ def test_the_rule_itself_is_pure():
     assert refusal("https://a.example", "https://a.example:443/x", True, False) is None
     assert refusal("https://a.example", "https://b.example/x", True, False) is not None
     assert refusal("https://a.example", "https://b.example/x", False, False) is None
+    assert refusal("https://a.example", "ftp://a.example/x", False, False) is not None

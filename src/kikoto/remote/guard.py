@@ -3,10 +3,10 @@ peer, a webhook receiver), and where it lets them send it.
 
 Every answer is read within a limit of its kind, so a hostile or broken host can make a worker
 hold at most that much; the limit is named in the error. Redirects and token realms are hosts
-the *remote* chooses, not the user who configured the rule: they are followed only over https
-(plain http only to the configured upstream itself, or to a realm when insecure upstreams are
-allowed), and never to loopback, link-local or private addresses unless the configured upstream
-is itself on such an address (a registry on a private network may redirect within it).
+the *remote* chooses, not the user who configured the rule: they are followed only over https (plain http only where
+insecure upstreams are allowed, and then only to the configured upstream's own host or to a
+token realm), and never to loopback, link-local or private addresses unless the configured
+upstream is itself on such an address (a registry on a private network may redirect within it).
 """
 
 from __future__ import annotations
@@ -82,15 +82,22 @@ async def addresses(host: str, port: int | None) -> list[str]:
 
 
 def refusal(
-    configured: str, target: str, target_internal: bool, configured_internal: bool, insecure_realm: bool = False
+    configured: str,
+    target: str,
+    target_internal: bool,
+    configured_internal: bool,
+    insecure: bool = False,
+    realm: bool = False,
 ) -> str | None:
-    """Why a request the remote asked for (a redirect, or a token realm with `insecure_realm`
-    meaning plain http realms are allowed) may not go to `target`; None when it may. Pure: the
-    callers resolve the addresses."""
+    """Why a request the remote asked for (a redirect, or with `realm` a token realm) may not go
+    to `target`; None when it may. `insecure`: plain http upstreams are allowed, and then plain
+    http is followed to the upstream's own host (its object store beside it, on another port)
+    and to a token realm. Pure: the callers resolve the addresses."""
     if origin(target) == origin(configured):
         return None  # the upstream itself, as a user configured it
-    scheme = urllib.parse.urlsplit(target).scheme
-    if scheme != "https" and not (scheme == "http" and insecure_realm):
+    scheme, host, _ = origin(target)
+    same_host = host == origin(configured)[1]
+    if scheme != "https" and not (scheme == "http" and insecure and (same_host or realm)):
         return "only https is followed to a host other than the configured upstream"
     if target_internal and not configured_internal:
         return "it is a loopback, link-local or private address and the upstream is not"
@@ -119,5 +126,6 @@ class Destinations:
             target,
             await self._is_internal(target),
             self._configured_internal,
-            insecure_realm=realm and self.allow_insecure,
+            insecure=self.allow_insecure,
+            realm=realm,
         )
