@@ -266,3 +266,56 @@ def test_the_first_run_guide_works_verbatim_with_aws_endpoint_url_ecr(tmp_path):
             assert switched.headers["Location"] == "/", back
     finally:
         server.stop()
+
+
+def test_settings_show_each_principal_only_what_the_api_shows_it_and_sign_out_ends_the_session(tmp_path, browser):
+    server = Server(tmp_path / "data").start()
+    try:
+        server.ecr().create_pull_through_cache_rule(
+            ecrRepositoryPrefix="ecr-public", upstreamRegistryUrl="public.ecr.aws", upstreamRegistry="ecr-public"
+        )
+        policy = tmp_path / "templates-only.json"
+        policy.write_text(
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "ecr:DescribeRepositoryCreationTemplates", "Resource": "*"}
+                    ],
+                }
+            )
+        )
+        created = server.kikoto("keys", "create", "templates", "--policy", str(policy)).stdout
+        key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
+        secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
+        for width, language in ((1280, "en"), (390, "en"), (1280, "hu"), (390, "hu")):
+            context = browser.new_context(viewport={"width": width, "height": 800})
+            page = context.new_page()
+            page.goto(f"{server.url}/console/lang/{language}?back=/")
+            sign_in_page = page.locator("input[name=access_key_id]")
+            sign_in_page.fill(key)
+            page.locator("input[name=secret_access_key]").fill(secret)
+            page.locator("form button[type=submit]").first.click()
+            page.goto(server.url + "/console/settings")
+            assert page.locator("h1").first.is_visible()
+            text = page.content()
+            assert "public.ecr.aws" not in text and "ecr-public" not in text  # the API refuses it this data
+            assert page.locator("section.card").count() == 1  # creation templates, which it may read
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            shot(page, f"settings-narrow-{language}-{width}")
+            copied = {c["name"]: c["value"] for c in context.cookies()}
+            page.locator("form[action='/console/sign-out'] button").click()
+            page.wait_for_url(re.compile(r".*/$"))
+            # the session cookie copied before signing out opens nothing any more
+            again = requests.get(f"{server.url}/console/settings", cookies=copied)
+            assert "access_key_id" in again.text and "public.ecr.aws" not in again.text
+            context.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        sign_in(page, server)
+        page.goto(server.url + "/console/settings")
+        assert page.get_by_text("public.ecr.aws").is_visible()
+        assert page.locator("section.card").count() == 4
+        context.close()
+    finally:
+        server.stop()
