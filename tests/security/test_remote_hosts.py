@@ -176,18 +176,16 @@ async def test_upstream_redirects_never_lead_to_plain_http_elsewhere(registry_wi
     assert canary.requests == [], "the redirect was followed to an internal plain-http address"
 
 
-async def test_a_token_realm_elsewhere_on_plain_http_gets_no_credentials(registry_with, hostile):
-    registry = await registry_with(pull_through_insecure_upstreams=False)
-    secret = await registry.app[ECR].secrets.create("ecr-pullthroughcache/hub", SECRET_VALUE, None, [])
-    realm_host, realm_url = await hostile()
-    realm_host.handler = lambda request: web.json_response({"token": "t"})
-    # With insecure upstreams off the rule's upstream is https; its realm on plain http elsewhere
-    # is refused before anything is sent (the rule itself is checked as a pull would check it).
+async def test_a_plain_http_realm_is_refused_before_credentials_are_sent(hostile):
+    """With insecure upstreams off the upstream is https (not runnable here without a certificate
+    the client trusts), so the realm rule is driven directly, as UpstreamRegistry drives it
+    before sending the rule's credentials: a plain-http realm on any host is refused."""
     destinations = Destinations("https://8.8.8.8", allow_insecure=False)
-    why = await destinations.refusal(f"{realm_url}/token", realm=True)
-    assert why and "only https" in why
+    realm_host, realm_url = await hostile()
+    assert "only https" in (await destinations.refusal(f"{realm_url}/token", realm=True) or "")
+    assert "only https" in (await destinations.refusal("http://8.8.4.4/token", realm=True) or "")
+    assert await destinations.refusal("https://8.8.4.4/token", realm=True) is None
     assert realm_host.requests == []
-    assert secret.arn  # the secret exists; nothing above read it
 
 
 @pytest.mark.parametrize(
