@@ -14,26 +14,26 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import Settings
+from .features import Core, Feature, Keys, pull_through
 from .http import console
 from .http.auth import AUTH_CHALLENGE, auth_middleware
+from .http.ecr.api import AWS_SERVICES, aws_services
 from .http.ecr.api import handle as ecr_api
 from .http.ecr.context import ECR, EcrServices
 from .http.errors import error_middleware
 from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits
 from .http.metrics import healthz, metrics_handler, readyz_handler
-from .http.oci.common import BLOBS, MANIFESTS, PULL_THROUGH, REPOSITORIES
+from .http.oci.common import BLOBS, MANIFESTS, READS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
 from .http.rates import address_rate_middleware
 from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
 from .remote.peer import Peers
-from .remote.registry import Upstreams
 from .services.access import Access
 from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
 from .services.ecr.layers import Layers
-from .services.ecr.pullthrough import PullThroughRules
 from .services.ecr.repositories import RepositoryAdmin
 from .services.ecr.settings import RegistrySettings
 from .services.events import Events
@@ -42,12 +42,11 @@ from .services.gc import GarbageCollector
 from .services.identity import Identities, load_master_key
 from .services.lifecycle import Lifecycle
 from .services.manifests import Manifests
-from .services.pullthrough import OneFetch, PullThroughCache
+from .services.reads import Reads
 from .services.replication import Replication
 from .services.repositories import Repositories
 from .services.scanning.scanner import Scanner
 from .services.scanning.vulndb import VulnerabilityData
-from .services.secrets import Secrets
 from .services.signing import Signing
 from .storage.blobs.filesystem import FilesystemBlobStore
 from .storage.blobs.s3 import S3BlobStore
@@ -58,10 +57,11 @@ from .storage.meta.identities import IdentityStore
 from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.listen import listen_for_changes
 from .storage.meta.outbox import OutboxStore
-from .storage.meta.pullthrough import PullThroughStore
 from .storage.meta.scanning import ScanStore
 from .storage.meta.signing import SigningStore
 from .storage.meta.store import MetadataStore
+
+FEATURES = (pull_through,)  # the plug-ins: each package's feature(core) wires it in
 
 META = web.AppKey("meta", MetadataStore)
 SETTINGS = web.AppKey("settings", Settings)
@@ -85,13 +85,16 @@ class Registry:
     signing: Signing
     changes: ChangeCounter
     blob_store: object
-    pull_through: PullThroughCache
     replication: Replication
     events: Events
     scanner: Scanner
+    reads: Reads
+    features: list[Feature]
 
     async def close(self) -> None:
-        await self.pull_through.upstreams.close()
+        for feature in self.features:
+            for close in feature.closers:
+                await close()
         await self.replication.peers.close()
         await self.meta.close()
 
@@ -209,18 +212,6 @@ def compose(settings: Settings) -> Registry:
     )
     manifests.pushed_listeners.append(signing.image_pushed)
     url_key = hashlib.sha256(b"kikoto presigned urls\0" + identities.master_key).digest()
-    pull_through_store = PullThroughStore(engine, changes=changes)
-    secrets = Secrets(pull_through_store, identities.master_key, settings.account_id, settings.region, token_key)
-    upstreams = Upstreams(settings.pull_through_insecure_upstreams)
-    rules = PullThroughRules(
-        pull_through_store,
-        secrets,
-        upstreams,
-        registry,
-        token_key,
-        settings.pull_through_insecure_upstreams,
-        VersionedCache(changes, max_age),
-    )
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     outbox_store = OutboxStore(engine, changes=changes)
     peers = Peers()
@@ -265,18 +256,6 @@ def compose(settings: Settings) -> Registry:
         timeout=settings.scan_timeout,
         max_layer_bytes=settings.scan_max_layer_bytes,
     )
-    pull_through = PullThroughCache(
-        rules,
-        pull_through_store,
-        meta,
-        repositories,
-        manifests,
-        blobs,
-        upstreams,
-        OneFetch(lifecycle_store, holder),
-        lambda name, rule: admin.create_for_cache(name, rule.prefix),
-        settings.pull_through_tag_ttl,
-    )
     ecr = EcrServices(
         registry=registry,
         identities=identities,
@@ -287,11 +266,35 @@ def compose(settings: Settings) -> Registry:
         lifecycle=Lifecycle(meta, ecr_store, lifecycle_store, blob_store, settings.account_id, token_key=token_key),
         settings=registry_settings,
         signing=signing,
-        pull_through=rules,
-        secrets=secrets,
         replication=replication,
         scanner=scanner,
     )
+    images = ecr.images
+    core = Core(
+        settings,
+        Keys(identities.master_key),
+        engine,
+        changes,
+        holder,
+        meta,
+        ecr_store,
+        lifecycle_store,
+        outbox_store,
+        blob_store,
+        registry,
+        access,
+        repositories,
+        admin,
+        blobs,
+        manifests,
+        images,
+        max_age,
+    )
+    features = [package.feature(core) for package in FEATURES]
+    reads = Reads(manifests, blobs)
+    for feature in features:
+        if feature.wraps_reads:
+            reads = feature.wraps_reads(reads)
     gc = GarbageCollector(meta, lifecycle_store, blob_store, settings.gc_grace_period, settings.upload_ttl)
     fsck = Fsck(lifecycle_store, blob_store, settings.gc_grace_period)
     return Registry(
@@ -308,10 +311,11 @@ def compose(settings: Settings) -> Registry:
         signing,
         changes,
         blob_store,
-        pull_through,
         replication,
         events,
         scanner,
+        reads,
+        features,
     )
 
 
@@ -331,17 +335,28 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[REPOSITORIES] = registry.repositories
     app[BLOBS] = registry.blobs
     app[MANIFESTS] = registry.manifests
-    app[PULL_THROUGH] = registry.pull_through
+    app[READS] = registry.reads
     app[ECR] = registry.ecr
+    app[AWS_SERVICES] = aws_services(
+        {name: handler for feature in registry.features for name, handler in feature.operations.items()},
+        [service for feature in registry.features for service in feature.aws_services],
+    )
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
     app.router.add_get(
-        "/metrics", metrics_handler(registry.lifecycle_store, settings.public_metrics, registry.pull_through.stats)
+        "/metrics",
+        metrics_handler(
+            registry.lifecycle_store, settings.public_metrics, [c for f in registry.features for c in f.counters]
+        ),
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(registry.meta, registry.blob_store.probe))
     add_routes(app)
-    console.setup(app, registry.ecr.identities.master_key)
+    console.setup(
+        app,
+        registry.ecr.identities.master_key,
+        tuple(section for feature in registry.features for section in feature.settings_sections),
+    )
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:

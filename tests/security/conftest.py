@@ -46,6 +46,7 @@ class Registry:
         extra: dict | None = None,
         payload_hash: str | None = None,
         when: datetime.datetime | str | None = None,
+        service: str = "ecr",
     ) -> tuple[bytes, dict[str, str]]:
         """Body and headers of an ECR request signed as botocore signs it, except that the
         headers in `unsigned` are left out of the signature (and `payload_hash` declared)."""
@@ -56,7 +57,7 @@ class Registry:
             url=url,
             data=body,
             headers={
-                "X-Amz-Target": TARGET_PREFIX + operation,
+                "X-Amz-Target": (TARGET_PREFIX if service == "ecr" else service + ".") + operation,
                 "Content-Type": "application/x-amz-json-1.1",
                 **(extra or {}),
             },
@@ -64,7 +65,7 @@ class Registry:
         if payload_hash:
             request.headers["X-Amz-Content-SHA256"] = payload_hash
         timestamp = when if isinstance(when, str) or when is None else when.strftime("%Y%m%dT%H%M%SZ")
-        _PartialSigner(Credentials(key, secret), "ecr", REGION, unsigned, timestamp).add_auth(request)
+        _PartialSigner(Credentials(key, secret), service, REGION, unsigned, timestamp).add_auth(request)
         return body, dict(request.headers.items())
 
     async def ecr(self, operation: str, params: dict | bytes, **options):

@@ -69,16 +69,19 @@ async def test_signing_out_ends_the_session_everywhere(registry_with):
 
 async def test_settings_sections_need_the_actions_the_api_needs(registry_with):
     registry = await registry_with()
-    secret_row = await registry.app[ECR].secrets.create(
-        "ecr-pullthroughcache/hub", '{"username":"u","accessToken":"t"}', None, []
+    status, secret_row = await registry.ecr(
+        "CreateSecret",
+        {"Name": "ecr-pullthroughcache/hub", "SecretString": '{"username":"u","accessToken":"t"}'},
+        service="secretsmanager",
     )
+    assert status == 200, secret_row
     status, _ = await registry.ecr(
         "CreatePullThroughCacheRule",
         {
             "ecrRepositoryPrefix": "hub",
             "upstreamRegistryUrl": "registry-1.docker.io",
             "upstreamRegistry": "docker-hub",
-            "credentialArn": secret_row.arn,
+            "credentialArn": secret_row["ARN"],
         },
     )
     assert status == 200

@@ -10,7 +10,6 @@ import json
 import pytest
 from aiohttp import web
 
-from kikoto.http.ecr.api import ECR
 from kikoto.remote.guard import MAX_API_ANSWER, MAX_TOKEN_ANSWER, Destinations, refusal
 from kikoto.remote.peer import PeerFailed, Peers
 
@@ -69,21 +68,25 @@ async def hostile(aiohttp_server):
 
 async def test_a_rule_names_only_a_secret_its_author_may_read(registry_with, hostile):
     registry = await registry_with(pull_through_insecure_upstreams=True)
-    secret = await registry.app[ECR].secrets.create("ecr-pullthroughcache/hub", SECRET_VALUE, None, [])
+    status, created = await registry.ecr(
+        "CreateSecret", {"Name": "ecr-pullthroughcache/hub", "SecretString": SECRET_VALUE}, service="secretsmanager"
+    )
+    assert status == 200, created
+    arn = created["ARN"]
     attacker_host, attacker_url = await hostile()
     attacker_host.handler = lambda request: _basic_challenge()
     rules = ("ecr:CreatePullThroughCacheRule", "ecr:UpdatePullThroughCacheRule", "ecr:ValidatePullThroughCacheRule")
     key, key_secret = await registry.new_key("rule-maker", allow(*rules))
     as_maker = {"key": key, "secret": key_secret}
-    create = {"ecrRepositoryPrefix": "mine", "upstreamRegistryUrl": attacker_url, "credentialArn": secret.arn}
+    create = {"ecrRepositoryPrefix": "mine", "upstreamRegistryUrl": attacker_url, "credentialArn": arn}
     status, body = await registry.ecr("CreatePullThroughCacheRule", create, **as_maker)
     assert status == 400 and body["__type"] == "AccessDeniedException", body
-    assert "secretsmanager:GetSecretValue" in body["message"] and secret.arn in body["message"]
+    assert "secretsmanager:GetSecretValue" in body["message"] and arn in body["message"]
     # a rule without a secret is this principal's right; pointing it at a secret afterwards is not
     del create["credentialArn"]
     status, body = await registry.ecr("CreatePullThroughCacheRule", create, **as_maker)
     assert status == 200, body
-    update = {"ecrRepositoryPrefix": "mine", "credentialArn": secret.arn}
+    update = {"ecrRepositoryPrefix": "mine", "credentialArn": arn}
     status, body = await registry.ecr("UpdatePullThroughCacheRule", update, **as_maker)
     assert status == 400 and body["__type"] == "AccessDeniedException", body
     status, body = await registry.ecr("ValidatePullThroughCacheRule", {"ecrRepositoryPrefix": "mine"}, **as_maker)
@@ -93,7 +96,7 @@ async def test_a_rule_names_only_a_secret_its_author_may_read(registry_with, hos
     reader = allow(*rules, "secretsmanager:GetSecretValue")
     key, key_secret = await registry.new_key("secret-reader", reader)
     status, body = await registry.ecr("UpdatePullThroughCacheRule", update, key=key, secret=key_secret)
-    assert status == 200 and body["credentialArn"] == secret.arn, body
+    assert status == 200 and body["credentialArn"] == arn, body
 
 
 def _basic_challenge() -> web.Response:

@@ -50,9 +50,10 @@ def test_the_oldest_botocore_allowed_has_every_operation(tmp_path):
     probe = (
         "import botocore\n"
         f"assert botocore.__version__ == {version!r}, botocore.__version__\n"
+        "from kikoto.app import FEATURES\n"
         "from kikoto.http.ecr.operations import OPERATIONS\n"
-        "from kikoto.http.ecr.secretsmanager import SECRETS_OPERATIONS\n"
-        "print(len(OPERATIONS), len(SECRETS_OPERATIONS))\n"
+        "from kikoto.features.pull_through.secretsmanager import SECRETS_OPERATIONS\n"
+        "print(len(OPERATIONS) + sum(len(f.OPERATIONS) for f in FEATURES), len(SECRETS_OPERATIONS))\n"
     )
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"kikoto does not import with botocore {version}:\n{result.stderr}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kikoto.domain.errors import UnsupportedUpstream
-from kikoto.domain.pullthrough import ROOT, Rule, best_rule, check_upstream
+from kikoto.features.pull_through.model import ROOT, Rule, best_rule, check_upstream
 
 
 def rule(prefix: str, registry: str | None = None, upstream_prefix: str = ROOT) -> Rule:

@@ -4,6 +4,8 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 from __future__ import annotations
 
 import logging
+from collections import Counter as Counts
+from collections.abc import Sequence
 
 from aiohttp import web
 from prometheus_client import (
@@ -42,21 +44,20 @@ class ProcessCounts:
         yield family
 
 
-PULL_THROUGH = ProcessCounts(
-    "kikoto_pull_through",
-    "Pull-through cache events: upstream fetches, cached content served while the upstream failed",
-    {},
-)
-REGISTRY.register(PULL_THROUGH)
+FAMILIES: dict[str, ProcessCounts] = {}  # registered once per process, fed by the newest app
 
 
-def metrics_handler(lifecycle_store, public: bool, pull_through_counts=None):
+def metrics_handler(lifecycle_store, public: bool, counters: Sequence[tuple[str, str, Counts[str]]] = ()):
     """Repository names are information: the full metrics need a principal allowed
     `kikoto:ReadMetrics` (Basic with an access key pair or a login password, or Bearer).
-    With `public_metrics`, anyone gets the registry-wide figures without any names."""
+    With `public_metrics`, anyone gets the registry-wide figures without any names.
+    `counters`: (name, help, counts) of the features' per-process event counts."""
 
-    if pull_through_counts is not None:
-        PULL_THROUGH.counts = pull_through_counts
+    for name, documentation, counts in counters:
+        if name not in FAMILIES:
+            FAMILIES[name] = ProcessCounts(name, documentation, counts)
+            REGISTRY.register(FAMILIES[name])
+        FAMILIES[name].counts = counts
 
     async def metrics(request: web.Request) -> web.Response:
         named = await allowed(request, None, "kikoto:ReadMetrics")

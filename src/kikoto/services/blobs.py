@@ -48,6 +48,7 @@ class BlobLocation:
     digest: str
     size: int
     target: Path | str | None  # a path to sendfile, a URL to redirect to, or None: stream it
+    stream: AsyncIterator[bytes] | None = None  # with target None: these bytes (else the store's)
 
 
 class Blobs:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .common import SESSIONS, TEMPLATES, environment, favicon, static
+from .common import SECTIONS, SESSIONS, TEMPLATES, SettingsSection, environment, favicon, static
 from .pages import home
 from .routes import add_routes
 from .session import Sessions
 
 
-def setup(app: web.Application, master_key: bytes) -> None:
+def setup(app: web.Application, master_key: bytes, sections: tuple[SettingsSection, ...] = ()) -> None:
     app[SESSIONS] = Sessions(master_key)
+    app[SECTIONS] = sections
     app[TEMPLATES] = environment()
     app.router.add_get("/", home)
     app.router.add_get("/console/static/{name}", static)

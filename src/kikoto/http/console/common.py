@@ -7,8 +7,10 @@ escape everything and a strict Content-Security-Policy forbids inline script."""
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -22,6 +24,18 @@ from .session import COOKIE, Session, Sessions
 
 SESSIONS = web.AppKey("console_sessions", Sessions)
 
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A section a feature adds to the settings page, shown to a visitor the API would answer
+    `action` (the data `load` returns is what that API operation reads)."""
+
+    key: str
+    action: str
+    load: Callable[[], Awaitable[Any]]
+
+
+SECTIONS = web.AppKey("console_sections", tuple)
 
 TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 CSP = (

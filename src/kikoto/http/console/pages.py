@@ -15,7 +15,7 @@ from ...domain.errors import InvalidParameter, LifecyclePolicyNotFound, Reposito
 from ..ecr.context import ECR
 from ..oci.common import MANIFESTS
 from . import i18n
-from .common import Visitor, can, page, render, require, security_headers, visitor
+from .common import SECTIONS, SettingsSection, Visitor, can, page, render, require, security_headers, visitor
 
 PAGE = 100
 # The two policies of the Hungarian guide this project grew from, as templates.
@@ -367,32 +367,25 @@ async def keys(request: web.Request, who: Visitor) -> web.Response:
     return render(request, who, "keys.html", rows=rows, created=None)
 
 
-# Each section of the settings page with the API operation that reads the same data: a section
-# is shown only to a visitor the API would answer.
-SETTINGS_SECTIONS = {
-    "templates": "ecr:DescribeRepositoryCreationTemplates",
-    "rules": "ecr:DescribePullThroughCacheRules",
-    "replication": "ecr:DescribeRegistry",
-    "scanning": "ecr:GetRegistryScanningConfiguration",
-}
+# The settings page: repository creation templates, then each section a feature adds; a section is
+# shown only to a visitor the API would answer (the operation that reads the same data).
+TEMPLATES_ACTION = "ecr:DescribeRepositoryCreationTemplates"
 
 
 @page
 async def settings(request: web.Request, who: Visitor) -> web.Response:
-    allowed = {section for section, action in SETTINGS_SECTIONS.items() if await can(request, who, action)}
+    sections = [SettingsSection("templates", TEMPLATES_ACTION, lambda: _templates(request)), *request.app[SECTIONS]]
+    allowed = [section for section in sections if await can(request, who, section.action)]
     if not allowed:  # refused as the API refuses the first of them
-        await require(request, who, SETTINGS_SECTIONS["templates"])
-    ecr = request.app[ECR]
-    shown: dict = dict.fromkeys(SETTINGS_SECTIONS)
-    if "templates" in allowed:
-        shown["templates"] = (await ecr.repositories.templates(None, 100, None))[0]
-    if "rules" in allowed:
-        shown["rules"] = (await ecr.pull_through.describe(None, 50, None))[0]
-    if "replication" in allowed:
-        shown["replication"] = (await ecr.replication.configuration())["rules"]
-    if "scanning" in allowed:
-        shown["scanning"] = await ecr.scanner.configuration()
+        await require(request, who, TEMPLATES_ACTION)
+    shown: dict = {section.key: None for section in sections}
+    for section in allowed:
+        shown[section.key] = await section.load()
     return render(request, who, "settings.html", **shown)
+
+
+async def _templates(request: web.Request) -> list:
+    return (await request.app[ECR].repositories.templates(None, 100, None))[0]
 
 
 @page

@@ -8,7 +8,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 
 from aiohttp import web
 from botocore.model import OperationNotFoundError
@@ -22,14 +21,12 @@ from ..limits import RATE_LIMITS, read_body
 from .context import ECR, Call, EcrServices
 
 __all__ = ["ECR", "EcrServices", "handle"]
-from .errors import ECR_ERRORS, SECRETS_ERRORS, EcrError, ecr_error_response, ecr_response
-from .operations import OPERATIONS
-from .secretsmanager import SECRETS_OPERATIONS
+from .errors import ECR_ERRORS, EcrError, ecr_error_response, ecr_response
+from .operations import OPERATIONS, AwsService, Handler
 from .validation import service_model, validate
 
 log = logging.getLogger("kikoto.ecr")
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
-SECRETS_PREFIX = "secretsmanager."
 # The largest body each operation may send, read only once the signature's key is known to be
 # active: an UploadLayerPart carries up to 20 MiB in base64 (28 MiB), a PutImage a manifest of
 # up to 4 MiB characters (JSON escapes may double it), every other request a few KiB.
@@ -37,18 +34,15 @@ BODY_LIMITS = {"UploadLayerPart": 28 << 20 | 64 << 10, "PutImage": 8 << 20}
 DEFAULT_BODY_LIMIT = 1 << 20
 
 
-@dataclass(frozen=True)
-class AwsService:
-    """An AWS JSON 1.1 service answered on this endpoint, chosen by the X-Amz-Target prefix."""
-
-    name: str  # the SigV4 service name, the model's name and the IAM action prefix
-    target_prefix: str
-    operations: dict
-    errors: dict
+AWS_SERVICES = web.AppKey("aws_services", tuple)  # ECR first, then what features add
 
 
-ECR_SERVICE = AwsService("ecr", TARGET_PREFIX, OPERATIONS, ECR_ERRORS)
-SECRETS_SERVICE = AwsService("secretsmanager", SECRETS_PREFIX, SECRETS_OPERATIONS, SECRETS_ERRORS)
+def aws_services(feature_operations: dict[str, Handler], others: list[AwsService]) -> tuple[AwsService, ...]:
+    """The services this endpoint answers: ECR with the core's operations and the features'."""
+    clash = OPERATIONS.keys() & feature_operations.keys()
+    if clash:
+        raise ValueError(f"operations registered twice: {sorted(clash)}")
+    return (AwsService("ecr", TARGET_PREFIX, {**OPERATIONS, **feature_operations}, ECR_ERRORS), *others)
 
 
 async def _authenticate(
@@ -114,7 +108,8 @@ async def handle(request: web.Request) -> web.Response:
     ecr = request.app[ECR]
     params: dict = {}
     target = request.headers.get("X-Amz-Target", "")
-    service = SECRETS_SERVICE if target.startswith(SECRETS_PREFIX) else ECR_SERVICE
+    services = request.app[AWS_SERVICES]
+    service = next((s for s in services[1:] if target.startswith(s.target_prefix)), services[0])
     operation = target[len(service.target_prefix) :] if target.startswith(service.target_prefix) else ""
     try:
         try:
@@ -131,15 +126,15 @@ async def handle(request: web.Request) -> web.Response:
         validate(params, model.input_shape)
         handler = service.operations.get(operation)
         if handler is None:
-            unsupported = "UnsupportedOperationException" if service is ECR_SERVICE else "InvalidRequestException"
+            unsupported = "UnsupportedOperationException" if service.resource is None else "InvalidRequestException"
             raise EcrError(unsupported, f"Kikötő does not support {operation} yet.")
         repository, resource = None, None
-        if service is ECR_SERVICE:
+        if service.resource is None:
             repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
         else:
-            resource = ecr.secrets.resource(params.get("SecretId") or params.get("Name"))
+            resource = service.resource(params)
         await ecr.access.require(principal, f"{service.name}:{operation}", repository, resource)
-        if service is ECR_SERVICE:
+        if service.resource is None:
             _this_registry(ecr, principal, operation, params, repository)
         started = time.perf_counter()
         result = await handler(Call(ecr, principal, params))

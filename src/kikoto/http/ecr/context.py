@@ -10,14 +10,12 @@ from ...services.access import Access
 from ...services.ecr.common import RegistryIdentity
 from ...services.ecr.images import Images
 from ...services.ecr.layers import Layers
-from ...services.ecr.pullthrough import PullThroughRules
 from ...services.ecr.repositories import RepositoryAdmin
 from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
 from ...services.replication import Replication
 from ...services.scanning.scanner import Scanner
-from ...services.secrets import Secrets
 from ...services.signing import Signing
 
 
@@ -32,8 +30,6 @@ class EcrServices:
     lifecycle: Lifecycle
     settings: RegistrySettings
     signing: Signing
-    pull_through: PullThroughRules
-    secrets: Secrets
     replication: Replication
     scanner: Scanner
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from aiohttp import web
 
 from ...domain.digests import parse_digest
-from ...domain.errors import BlobNotFound, KikotoError
-from ...services.pullthrough import BlobFeed
+from ...domain.errors import KikotoError
 from ..auth import allowed, authorize
 from ..ecr.context import ECR
 from .common import (
     API_VERSION,
     BLOBS,
-    PULL_THROUGH,
+    READS,
+    RequestCaller,
     content_length,
     head_response,
     range_headers,
@@ -38,18 +38,6 @@ def _blob_headers(digest: str) -> dict[str, str]:
     }
 
 
-async def _from_upstream(request: web.Request, name: str, digest: str) -> BlobFeed | None:
-    """A blob missing here, in a pull-through cache repository: fetched from the upstream
-    (None: stored now; a feed: its bytes as this request's fetch writes them)."""
-    cache = request.app[PULL_THROUGH]
-    rule = await cache.rules.match(name)
-    if rule is None:
-        raise BlobNotFound(digest)
-    may_import = await allowed(request, name, "ecr:BatchImportUpstreamImage")
-    may_create = await allowed(request, name, "ecr:CreateRepository")
-    return await cache.blob(name, digest, rule, may_import=may_import, may_create=may_create)
-
-
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer")
@@ -58,34 +46,23 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     content, token = blobs.served(name, digest) if whole else (None, None)
     if content is not None:
         return web.Response(body=content, headers=_blob_headers(digest))
-    try:
-        location = await blobs.locate(name, digest)
-    except BlobNotFound:
-        feed = await _from_upstream(request, name, digest)
-        if feed is not None:
-            response = web.StreamResponse(headers={**_blob_headers(digest), "Content-Length": str(feed.size)})
-            await response.prepare(request)
-            try:
-                async for chunk in feed.chunks:
-                    await response.write(chunk)
-            except KikotoError as failure:  # the upstream failed mid-blob: cut the connection short
-                log.warning("pull-through of %s in %s failed mid-stream: %s", digest, name, failure.message)
-                if request.transport is not None:
-                    request.transport.close()
-                return response
-            await response.write_eof()
-            return response
-        location = await blobs.locate(name, digest)
+    location = await request.app[READS].blob(name, digest, RequestCaller(request, name))
     if whole and (content := blobs.small_content(location)) is not None:
         blobs.remember(name, digest, token)
         return web.Response(body=content, headers=_blob_headers(location.digest))
     if isinstance(location.target, Path):
         return ZeroCopyFileResponse(location.target, headers=_blob_headers(location.digest))
-    if location.target is None:  # proxied from the object store
+    if location.target is None:  # copied through: from the object store, or as a feature fetches it
         response = web.StreamResponse(headers={**_blob_headers(location.digest), "Content-Length": str(location.size)})
         await response.prepare(request)
-        async for chunk in blobs.stream(location.digest):
-            await response.write(chunk)
+        try:
+            async for chunk in location.stream or blobs.stream(location.digest):
+                await response.write(chunk)
+        except KikotoError as failure:  # the source failed mid-blob: cut the connection short
+            log.warning("%s in %s failed mid-stream: %s", digest, name, failure.message)
+            if request.transport is not None:
+                request.transport.close()
+            return response
         await response.write_eof()
         return response
     raise web.HTTPTemporaryRedirect(location.target, headers={**API_VERSION, "Docker-Content-Digest": digest})
@@ -94,14 +71,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 async def head_blob(request: web.Request) -> web.Response:
     name, digest = request.match_info["name"], request.match_info["digest"]
     await authorize(request, name, "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
-    try:
-        size = await request.app[BLOBS].stat(name, digest)
-    except BlobNotFound:
-        feed = await _from_upstream(request, name, digest)
-        if feed is not None:
-            async for _ in feed.chunks:  # HEAD answers once the blob is stored
-                pass
-        size = await request.app[BLOBS].stat(name, digest)
+    size = await request.app[READS].blob_size(name, digest, RequestCaller(request, name))
     return head_response(_blob_headers(digest), size)
 
 

@@ -10,8 +10,9 @@ from ...domain.errors import LengthRequired
 from ...domain.paging import parse_page_size
 from ...services.blobs import Blobs
 from ...services.manifests import Manifests
-from ...services.pullthrough import PullThroughCache
+from ...services.reads import Reads
 from ...services.repositories import Repositories
+from ..auth import allowed
 from ..limits import BODY_IDLE, content_length, idle_limited
 from .uploads import range_headers, upload_location
 
@@ -20,8 +21,19 @@ __all__ = ["content_length", "range_headers", "upload_location"]
 BLOBS = web.AppKey("blobs", Blobs)
 MANIFESTS = web.AppKey("manifests", Manifests)
 REPOSITORIES = web.AppKey("repositories", Repositories)
-PULL_THROUGH = web.AppKey("pull_through", PullThroughCache)
+READS = web.AppKey("reads", Reads)  # the core's reads, as the features wrap them
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+class RequestCaller:
+    """The caller of a /v2 request on one repository, for a `Reads` wrapper that asks what else
+    they may do there."""
+
+    def __init__(self, request: web.Request, name: str):
+        self.request, self.name = request, name
+
+    async def may(self, action: str) -> bool:
+        return await allowed(self.request, self.name, action)
 
 
 def require_body_length(request: web.Request) -> int | None:

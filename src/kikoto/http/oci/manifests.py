@@ -9,13 +9,14 @@ from aiohttp import web
 from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
-from ..auth import PRINCIPAL, allowed, authorize
+from ..auth import PRINCIPAL, authorize
 from ..ecr.context import ECR
 from ..limits import read_body
 from .common import (
     API_VERSION,
     MANIFESTS,
-    PULL_THROUGH,
+    READS,
+    RequestCaller,
     head_response,
     next_link,
     paged,
@@ -30,19 +31,9 @@ async def get_manifest(request: web.Request) -> web.Response:
     head = request.method == "HEAD"
     principal = request.get(PRINCIPAL)
     record_pull = not (principal and await request.app[ECR].settings.excluded(principal.arn))
-    cache = request.app[PULL_THROUGH]
-    if rule := await cache.rules.match(name):  # a pull-through cache repository
-        pulled = await cache.manifest(
-            name,
-            reference,
-            rule,
-            may_import=await allowed(request, name, "ecr:BatchImportUpstreamImage"),
-            may_create=await allowed(request, name, "ecr:CreateRepository"),
-            with_content=not head,
-            record_pull=record_pull,
-        )
-    else:
-        pulled = await request.app[MANIFESTS].pull(name, reference, with_content=not head, record_pull=record_pull)
+    pulled = await request.app[READS].manifest(
+        name, reference, RequestCaller(request, name), with_content=not head, record_pull=record_pull
+    )
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": pulled.digest,
@@ -95,10 +86,8 @@ async def list_referrers(request: web.Request) -> web.Response:
     subject = str(parse_digest(digest))
     artifact_type = request.query.get("artifactType") or None
     last = request.query.get("last") or None
-    cache = request.app[PULL_THROUGH]
-    if rule := await cache.rules.match(name):
-        await cache.referrers(name, subject, rule, await allowed(request, name, "ecr:BatchImportUpstreamImage"))
-    found = await request.app[MANIFESTS].referrers(name, subject, artifact_type, REFERRERS_PAGE + 1, last)
+    caller = RequestCaller(request, name)
+    found = await request.app[READS].referrers(name, subject, caller, artifact_type, REFERRERS_PAGE + 1, last)
     headers = {**API_VERSION}
     if artifact_type:
         headers["OCI-Filters-Applied"] = "artifactType"

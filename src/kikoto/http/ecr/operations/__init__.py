@@ -1,9 +1,9 @@
-"""Every ECR operation Kikötő answers, one module per area; each registers its handlers in
-table.OPERATIONS with `@operation` when imported here."""
+"""The core's ECR operations, one module per area; each registers its handlers in
+table.OPERATIONS with `@operation` when imported here. Features add theirs at composition."""
 
 from __future__ import annotations
 
-from . import images, layers, pull_through, registry, replication, repositories, scanning  # noqa: F401
-from .table import OPERATIONS, Handler, operation, registrar
+from . import images, layers, registry, replication, repositories, scanning  # noqa: F401
+from .table import OPERATIONS, AwsService, Handler, bound, operation, registrar
 
-__all__ = ["OPERATIONS", "Handler", "operation", "registrar"]
+__all__ = ["OPERATIONS", "AwsService", "Handler", "bound", "operation", "registrar"]

@@ -4,7 +4,10 @@ document from what they return (services never see or build ECR's wire structure
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ..context import Call
 from ..validation import service_model
@@ -13,7 +16,19 @@ Handler = Callable[[Call], Awaitable[dict]]
 OPERATIONS: dict[str, Handler] = {}
 
 
-def registrar(service: str, table: dict[str, Handler]):
+@dataclass(frozen=True)
+class AwsService:
+    """An AWS JSON 1.1 service answered on this endpoint, chosen by the X-Amz-Target prefix."""
+
+    name: str  # the SigV4 service name, the model's name and the IAM action prefix
+    target_prefix: str
+    operations: Mapping[str, Handler]
+    errors: Mapping[type, tuple[str, int]]
+    # the resource ARN a request is authorised on (None: ECR's, from the repository it names)
+    resource: Callable[[dict], str] | None = None
+
+
+def registrar(service: str, table: dict[str, Any]):
     """A decorator registering handlers of `service`'s operations (each checked against botocore's
     model at import) into `table`."""
 
@@ -21,7 +36,7 @@ def registrar(service: str, table: dict[str, Handler]):
         if name not in service_model(service).operation_names:
             raise ValueError(f"{name} is not an operation of the {service} model")
 
-        def register(handler: Handler) -> Handler:
+        def register(handler):
             if name in table:
                 raise ValueError(f"{name} is registered twice")
             table[name] = handler
@@ -33,3 +48,8 @@ def registrar(service: str, table: dict[str, Handler]):
 
 
 operation = registrar("ecr", OPERATIONS)
+
+
+def bound(table: Mapping[str, Callable[[Any, Call], Awaitable[dict]]], service: object) -> dict[str, Handler]:
+    """A feature's handlers, which take its service first, bound to it: plain handlers."""
+    return {name: functools.partial(handler, service) for name, handler in table.items()}

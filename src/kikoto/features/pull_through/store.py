@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy import delete, select, update
 
-from ...domain.pullthrough import Rule, SecretRow
-from .base import SqlStore
-from .schema import pull_through_rules, repositories, secrets, upstream_checks
+from ...storage.meta.base import SqlStore
+from ...storage.meta.schema import pull_through_rules, repositories, secrets, upstream_checks
+from .model import Rule, SecretRow
 
 
 def _rule(row) -> Rule:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from ..context import Call
-from .table import operation
+from ...http.ecr.context import Call
+from ...http.ecr.operations.table import registrar
+from .rules import PullThroughRules
+
+OPERATIONS: dict = {}  # bound to the feature's rules by its registration
+operation = registrar("ecr", OPERATIONS)
 
 # -- pull-through cache rules ------------------------------------------------------------------------
 
@@ -36,21 +40,21 @@ RULE_FIELDS = (
 )
 
 
-async def _may_read_secret(call: Call, credential_arn: str | None) -> None:
+async def _may_read_secret(rules: PullThroughRules, call: Call, credential_arn: str | None) -> None:
     """A rule sends its secret's credentials to the rule's upstream, which the caller chooses: so
     naming a secret in a rule needs the right to read it (secretsmanager:GetSecretValue on its
     ARN), or a caller allowed only to manage rules could point one at its own host and collect
     any stored credentials."""
     if credential_arn:
-        resource = call.ecr.secrets.resource(credential_arn)
+        resource = rules.secrets.resource(credential_arn)
         await call.ecr.access.require(call.principal, "secretsmanager:GetSecretValue", None, resource)
 
 
 @operation("CreatePullThroughCacheRule")
-async def create_pull_through_cache_rule(call: Call) -> dict:
+async def create_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
     p = call.params
-    await _may_read_secret(call, p.get("credentialArn"))
-    rule = await call.ecr.pull_through.create(
+    await _may_read_secret(rules, call, p.get("credentialArn"))
+    rule = await rules.create(
         p["ecrRepositoryPrefix"],
         p["upstreamRegistryUrl"],
         p.get("upstreamRegistry"),
@@ -62,11 +66,9 @@ async def create_pull_through_cache_rule(call: Call) -> dict:
 
 
 @operation("DescribePullThroughCacheRules")
-async def describe_pull_through_cache_rules(call: Call) -> dict:
+async def describe_pull_through_cache_rules(rules: PullThroughRules, call: Call) -> dict:
     p = call.params
-    rules, token = await call.ecr.pull_through.describe(
-        p.get("ecrRepositoryPrefixes"), p.get("maxResults"), p.get("nextToken")
-    )
+    rules, token = await rules.describe(p.get("ecrRepositoryPrefixes"), p.get("maxResults"), p.get("nextToken"))
     return {
         "pullThroughCacheRules": [_rule(call, r, *RULE_FIELDS, "updatedAt") for r in rules],
         **({"nextToken": token} if token else {}),
@@ -74,10 +76,10 @@ async def describe_pull_through_cache_rules(call: Call) -> dict:
 
 
 @operation("UpdatePullThroughCacheRule")
-async def update_pull_through_cache_rule(call: Call) -> dict:
+async def update_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
     p = call.params
-    await _may_read_secret(call, p.get("credentialArn"))
-    rule = await call.ecr.pull_through.update(p["ecrRepositoryPrefix"], p.get("credentialArn"), p.get("customRoleArn"))
+    await _may_read_secret(rules, call, p.get("credentialArn"))
+    rule = await rules.update(p["ecrRepositoryPrefix"], p.get("credentialArn"), p.get("customRoleArn"))
     return _rule(
         call,
         rule,
@@ -91,8 +93,8 @@ async def update_pull_through_cache_rule(call: Call) -> dict:
 
 
 @operation("DeletePullThroughCacheRule")
-async def delete_pull_through_cache_rule(call: Call) -> dict:
-    rule = await call.ecr.pull_through.delete(call.params["ecrRepositoryPrefix"])
+async def delete_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+    rule = await rules.delete(call.params["ecrRepositoryPrefix"])
     return _rule(
         call,
         rule,
@@ -107,8 +109,8 @@ async def delete_pull_through_cache_rule(call: Call) -> dict:
 
 
 @operation("ValidatePullThroughCacheRule")
-async def validate_pull_through_cache_rule(call: Call) -> dict:
-    rule, valid, failure = await call.ecr.pull_through.validate(call.params["ecrRepositoryPrefix"])
+async def validate_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+    rule, valid, failure = await rules.validate(call.params["ecrRepositoryPrefix"])
     answer = _rule(
         call,
         rule,

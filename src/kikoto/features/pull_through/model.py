@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
-from .errors import UnsupportedUpstream
+from ...domain.errors import UnsupportedUpstream
 
 ROOT = "ROOT"
 

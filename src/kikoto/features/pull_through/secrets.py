@@ -13,11 +13,11 @@ import uuid
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
-from ..domain.paging import sign_token
-from ..domain.pullthrough import SecretRow
-from ..storage.meta.pullthrough import PullThroughStore
-from .ecr.common import token_position
+from ...domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
+from ...domain.paging import sign_token
+from ...services.ecr.common import token_position
+from .model import SecretRow
+from .store import PullThroughStore
 
 DEFAULT_RECOVERY_DAYS = 30
 SUFFIX_ALPHABET = string.ascii_letters + string.digits

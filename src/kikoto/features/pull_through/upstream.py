@@ -19,9 +19,17 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..domain.errors import UpstreamFailed, UpstreamMissing, UpstreamRateLimited
-from ..domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
-from .guard import MAX_INDEX_ANSWER, MAX_REDIRECTS, MAX_TOKEN_ANSWER, REDIRECTS, Destinations, origin, read_capped
+from ...domain.errors import UpstreamFailed, UpstreamMissing, UpstreamRateLimited
+from ...domain.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from ...remote.guard import (
+    MAX_INDEX_ANSWER,
+    MAX_REDIRECTS,
+    MAX_TOKEN_ANSWER,
+    REDIRECTS,
+    Destinations,
+    origin,
+    read_capped,
+)
 
 ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
 CHUNK = 1 << 20

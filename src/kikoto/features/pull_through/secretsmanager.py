@@ -5,11 +5,12 @@ ListSecrets, DeleteSecret). Secret values go in and are never returned."""
 from __future__ import annotations
 
 from ...domain.errors import InvalidParameter
-from ...domain.pullthrough import SecretRow
-from .context import Call
-from .operations.table import Handler, registrar
+from ...http.ecr.context import Call
+from ...http.ecr.operations.table import registrar
+from .model import SecretRow
+from .secrets import Secrets
 
-SECRETS_OPERATIONS: dict[str, Handler] = {}
+SECRETS_OPERATIONS: dict = {}  # bound to the feature's secrets by its registration
 operation = registrar("secretsmanager", SECRETS_OPERATIONS)
 
 
@@ -38,36 +39,36 @@ def _description(row: SecretRow) -> dict:
 
 
 @operation("CreateSecret")
-async def create_secret(call: Call) -> dict:
+async def create_secret(secrets: Secrets, call: Call) -> dict:
     p = call.params
-    row = await call.ecr.secrets.create(p["Name"], _value(p), p.get("Description"), p.get("Tags") or [])
+    row = await secrets.create(p["Name"], _value(p), p.get("Description"), p.get("Tags") or [])
     return {"ARN": row.arn, "Name": row.name, **({"VersionId": row.version_id} if row.version_id else {})}
 
 
 @operation("PutSecretValue")
-async def put_secret_value(call: Call) -> dict:
+async def put_secret_value(secrets: Secrets, call: Call) -> dict:
     value = _value(call.params)
     if value is None:
         raise InvalidParameter("You must provide either SecretString or SecretBinary.")
-    row, version = await call.ecr.secrets.put_value(call.params["SecretId"], value)
+    row, version = await secrets.put_value(call.params["SecretId"], value)
     return {"ARN": row.arn, "Name": row.name, "VersionId": version, "VersionStages": ["AWSCURRENT"]}
 
 
 @operation("DescribeSecret")
-async def describe_secret(call: Call) -> dict:
-    return _description(await call.ecr.secrets.describe(call.params["SecretId"]))
+async def describe_secret(secrets: Secrets, call: Call) -> dict:
+    return _description(await secrets.describe(call.params["SecretId"]))
 
 
 @operation("ListSecrets")
-async def list_secrets(call: Call) -> dict:
-    rows, token = await call.ecr.secrets.listing(call.params.get("MaxResults"), call.params.get("NextToken"))
+async def list_secrets(secrets: Secrets, call: Call) -> dict:
+    rows, token = await secrets.listing(call.params.get("MaxResults"), call.params.get("NextToken"))
     return {"SecretList": [_description(r) for r in rows], **({"NextToken": token} if token else {})}
 
 
 @operation("DeleteSecret")
-async def delete_secret(call: Call) -> dict:
+async def delete_secret(secrets: Secrets, call: Call) -> dict:
     p = call.params
-    row, when = await call.ecr.secrets.delete(
+    row, when = await secrets.delete(
         p["SecretId"], p.get("RecoveryWindowInDays"), bool(p.get("ForceDeleteWithoutRecovery"))
     )
     return {"ARN": row.arn, "Name": row.name, "DeletionDate": when}

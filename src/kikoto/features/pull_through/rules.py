@@ -12,11 +12,11 @@ from ...domain.errors import (
     PullThroughRuleAlreadyExists,
     PullThroughRuleNotFound,
 )
-from ...domain.pullthrough import NEEDS_CREDENTIALS, ROOT, Rule, best_rule, check_upstream, normalise_prefix
+from ...services.ecr.common import RegistryIdentity, keyset_page
 from ...storage.changes import VersionedCache
-from ...storage.meta.pullthrough import PullThroughStore
-from ..secrets import Secrets
-from .common import RegistryIdentity, keyset_page
+from .model import NEEDS_CREDENTIALS, ROOT, Rule, best_rule, check_upstream, normalise_prefix
+from .secrets import Secrets
+from .store import PullThroughStore
 
 MAX_RULES = 50  # ECR's quota per registry
 

@@ -20,17 +20,19 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed, UpstreamMissing
-from ..domain.manifests import parse_manifest
-from ..domain.names import parse_reference
-from ..domain.pullthrough import Rule
-from ..storage.meta.lifecycle import LifecycleStore
-from ..storage.meta.pullthrough import PullThroughStore
-from ..storage.meta.store import MetadataStore, Repository
-from .blobs import Blobs
-from .ecr.pullthrough import PullThroughRules
-from .manifests import Manifests, PulledManifest
-from .repositories import Repositories
+from ...domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed, UpstreamMissing
+from ...domain.manifests import parse_manifest
+from ...domain.names import parse_reference
+from ...services.blobs import BlobLocation
+from ...services.manifests import PulledManifest
+from ...services.reads import Caller, Reads, Wrapper
+from ...services.repositories import Repositories
+from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.store import MetadataStore, Referrer, Repository
+from .model import Rule
+from .rules import PullThroughRules
+from .store import PullThroughStore
+from .upstream import Upstreams
 
 log = logging.getLogger("kikoto.pullthrough")
 LEASE_TTL = 30.0  # a fetcher that dies is replaced after this long; a live one renews it
@@ -38,6 +40,7 @@ POLL = 0.05
 FEED_DEPTH = 8  # chunks buffered for the client that caused a blob fetch
 FEED_STALL = 30.0  # a client that takes no chunk for this long is dropped; the fetch goes on
 END = object()
+IMPORT, CREATE = "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"  # what a first pull needs
 
 
 class Feed:
@@ -122,25 +125,76 @@ class OneFetch:
             await self.leases.hold(name, self.holder, LEASE_TTL)
 
 
-class PullThroughCache:
+class PullThroughCache(Wrapper):
+    """The core's reads, wrapped: in a cache repository, what is missing is fetched first."""
+
     def __init__(
         self,
+        inner: Reads,
         rules: PullThroughRules,
         store: PullThroughStore,
         meta: MetadataStore,
         repositories: Repositories,
-        manifests: Manifests,
-        blobs: Blobs,
-        upstreams,
+        upstreams: Upstreams,
         fetches: OneFetch,
         create_repository: Callable[[str, Rule], Awaitable[object]],
         tag_ttl: float = 86400.0,
+        stats: Counter[str] | None = None,
     ):
-        self.rules, self.store, self.meta = rules, store, meta
-        self.repositories, self.manifests, self.blobs = repositories, manifests, blobs
+        super().__init__(inner)
+        self.rules, self.store, self.meta, self.repositories = rules, store, meta, repositories
         self.upstreams, self.fetches, self.create_repository = upstreams, fetches, create_repository
         self.tag_ttl = tag_ttl
-        self.stats: Counter[str] = Counter()  # exported by /metrics
+        self.stats = Counter[str]() if stats is None else stats  # exported by /metrics
+
+    # -- the reads it wraps -------------------------------------------------------------------------
+
+    async def manifest(
+        self, name: str, reference: str, caller: Caller, *, with_content: bool = True, record_pull: bool = True
+    ) -> PulledManifest:
+        async def local() -> PulledManifest:
+            return await self.inner.manifest(
+                name, reference, caller, with_content=with_content, record_pull=record_pull
+            )
+
+        rule = await self.rules.match(name)
+        if rule is None:
+            return await local()
+        may_import, may_create = await caller.may(IMPORT), await caller.may(CREATE)
+        return await self._manifest(name, reference, rule, local, may_import=may_import, may_create=may_create)
+
+    async def referrers(
+        self, name: str, subject: str, caller: Caller, artifact_type: str | None, limit: int, after: str | None
+    ) -> list[Referrer]:
+        if rule := await self.rules.match(name):
+            await self._referrers(name, subject, rule, await caller.may(IMPORT))
+        return await self.inner.referrers(name, subject, caller, artifact_type, limit, after)
+
+    async def blob(self, name: str, digest: str, caller: Caller) -> BlobLocation:
+        try:
+            return await self.inner.blob(name, digest, caller)
+        except BlobNotFound:
+            feed = await self._missing_blob(name, digest, caller)
+            if feed is None:
+                return await self.inner.blob(name, digest, caller)
+            return BlobLocation(digest, feed.size, None, feed.chunks)
+
+    async def blob_size(self, name: str, digest: str, caller: Caller) -> int:
+        try:
+            return await self.inner.blob_size(name, digest, caller)
+        except BlobNotFound:
+            feed = await self._missing_blob(name, digest, caller)
+            if feed is not None:
+                async for _ in feed.chunks:  # a HEAD answers once the blob is stored
+                    pass
+            return await self.inner.blob_size(name, digest, caller)
+
+    async def _missing_blob(self, name: str, digest: str, caller: Caller) -> BlobFeed | None:
+        rule = await self.rules.match(name)
+        if rule is None:
+            raise BlobNotFound(digest)
+        may_import, may_create = await caller.may(IMPORT), await caller.may(CREATE)
+        return await self._blob(name, digest, rule, may_import=may_import, may_create=may_create)
 
     async def _client(self, rule: Rule):
         return self.upstreams.client(rule.base_url, await self.rules.credentials(rule))
@@ -159,22 +213,18 @@ class PullThroughCache:
 
     # -- manifests ----------------------------------------------------------------------------------
 
-    async def manifest(
+    async def _manifest(
         self,
         name: str,
         reference: str,
         rule: Rule,
+        local: Callable[[], Awaitable[PulledManifest]],
         *,
         may_import: bool,
         may_create: bool,
-        with_content: bool = True,
-        record_pull: bool = True,
     ) -> PulledManifest:
         repo = await self.repository(name, rule, may_import, may_create)
         ref = parse_reference(reference)
-
-        async def local() -> PulledManifest:
-            return await self.manifests.pull(name, reference, with_content, record_pull)
 
         if ref.digest:  # content by digest never changes: fetched once, then always local
             with contextlib.suppress(ImageNotFound):
@@ -242,7 +292,7 @@ class PullThroughCache:
 
     # -- blobs ------------------------------------------------------------------------------------
 
-    async def blob(
+    async def _blob(
         self, name: str, digest: str, rule: Rule, *, may_import: bool, may_create: bool = False
     ) -> BlobFeed | None:
         """Fetch a blob missing from a cache repository. None: it is stored now (serve it as
@@ -308,7 +358,7 @@ class PullThroughCache:
 
     # -- referrers --------------------------------------------------------------------------------
 
-    async def referrers(self, name: str, subject: str, rule: Rule, may_import: bool) -> None:
+    async def _referrers(self, name: str, subject: str, rule: Rule, may_import: bool) -> None:
         """Cache the upstream's referrers of `subject` (at most once per tag_ttl)."""
         repo = await self.meta.get_repository(name)
         if repo is None or not may_import:

@@ -1,0 +1,101 @@
+"""Platform features as plug-ins: each folder here is one feature (its rules, store, service,
+background work, face operations and commands), built from the core by its `feature(core)`
+and wired in through the one `Feature` record it returns; a feature's `COMMANDS`, if any, join
+the `kikoto` command line.
+
+A feature wraps the core (as Distribution's proxy blob store wraps the blob store) and adds to
+the faces; the core never imports a feature, and no feature imports another
+(tests/unit/test_architecture.py). What a feature may hold of the core is `Core`: typed
+services, stores and settings, the master key inside `Keys` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..config import Settings
+from ..http.console.common import SettingsSection
+from ..http.ecr.operations.table import AwsService, Handler
+from ..services.access import Access
+from ..services.blobs import Blobs
+from ..services.ecr.common import RegistryIdentity
+from ..services.ecr.images import Images
+from ..services.ecr.repositories import RepositoryAdmin
+from ..services.manifests import Manifests
+from ..services.reads import Reads
+from ..services.repositories import Repositories
+from ..storage.blobs.port import BlobStore
+from ..storage.changes import ChangeCounter, VersionedCache
+from ..storage.meta.ecr import EcrStore
+from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.outbox import OutboxStore
+from ..storage.meta.store import MetadataStore
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The master key and the keys derived from it, one purpose each (a leaked paging-token key
+    says nothing of the master key)."""
+
+    master: bytes = field(repr=False)
+
+    def derived(self, purpose: bytes) -> bytes:
+        return hashlib.sha256(purpose + b"\0" + self.master).digest()
+
+    @property
+    def tokens(self) -> bytes:
+        return self.derived(b"kikoto paging tokens")
+
+    @property
+    def urls(self) -> bytes:
+        return self.derived(b"kikoto presigned urls")
+
+
+@dataclass(frozen=True)
+class Core:
+    """What the composition root hands every feature."""
+
+    settings: Settings
+    keys: Keys
+    engine: AsyncEngine
+    changes: ChangeCounter
+    holder: str  # this process, in lease rows
+    meta: MetadataStore
+    ecr_store: EcrStore
+    leases: LifecycleStore
+    outbox: OutboxStore
+    blob_store: BlobStore
+    registry: RegistryIdentity
+    access: Access
+    repositories: Repositories
+    admin: RepositoryAdmin
+    blobs: Blobs
+    manifests: Manifests
+    images: Images
+    max_age: float  # how long a cached read may be trusted without a change signal
+
+    def cache(self) -> VersionedCache:
+        return VersionedCache(self.changes, self.max_age)
+
+
+@dataclass
+class Feature:
+    """Everything a feature adds, in one record. Empty fields add nothing."""
+
+    name: str
+    service: Any  # the feature's own service, for its commands
+    wraps_reads: Callable[[Reads], Reads] | None = None  # the pull path it wraps
+    operations: Mapping[str, Handler] = field(default_factory=dict)  # ECR operations it answers
+    aws_services: list[AwsService] = field(default_factory=list)  # other AWS APIs on the endpoint
+    image_scans: Callable[[int, list[str]], Awaitable[dict]] | None = None  # DescribeImages' scan fields
+    settings_sections: list[SettingsSection] = field(default_factory=list)  # on the console
+    outbox_passes: list[Callable[[], Awaitable[int]]] = field(default_factory=list)  # outbox subscribers
+    periodic: list[Callable[[], Awaitable[object]]] = field(default_factory=list)  # on the scheduler's lease
+    counters: list[tuple[str, str, Counter[str]]] = field(default_factory=list)  # /metrics: name, help, counts
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
