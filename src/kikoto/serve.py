@@ -19,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .app import build_app, prepare
 from .config import Settings
 from .http.connections import ConnectionGuard, GuardedSite, connection_bound
+from .startup import announce_admin
 
 log = logging.getLogger("kikoto")
 # Per-connection read buffer before anyone is authenticated: small, so a client that has not
@@ -49,26 +50,6 @@ def serve(settings: Settings) -> None:
         _run(settings, None)
         return
     _supervise(settings)
-
-
-def announce_admin(settings: Settings, key_id: str, secret: str) -> None:
-    """Printed to the terminal once, never logged: the secret is not stored in clear anywhere."""
-    print(
-        f"""
-kikoto: created the admin principal. Its secret access key is shown only this once:
-
-    export AWS_ACCESS_KEY_ID={key_id}
-    export AWS_SECRET_ACCESS_KEY={secret}
-    export AWS_DEFAULT_REGION={settings.region}
-    export AWS_ENDPOINT_URL_ECR={settings.scheme}://{settings.public}
-
-  The console: {settings.scheme}://{settings.public}/ (sign in with the two keys above)
-
-  aws ecr create-repository --repository-name my-app
-  aws ecr get-login-password | podman login --username AWS --password-stdin {settings.public}
-""",
-        flush=True,
-    )
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -114,7 +114,7 @@ async def test_a_scan_under_way_is_never_run_twice_and_finishes_replace_each_oth
     two processes then inserted the same finding positions (a flaky e2e test on PostgreSQL)."""
     import asyncio
 
-    scans = client.app[SERVICES].scanner.scans
+    scans = client.app[SERVICES].features["scanning"].service.scans
     await push_blob(client, "repo", CONFIG)
     digest = await push(client, 1, "v1")
     repo = await client.app[SERVICES].ecr.repositories.store.repository("repo")

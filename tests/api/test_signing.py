@@ -13,15 +13,15 @@ from ..helpers import push_image
 
 async def test_a_signing_whose_process_died_is_resumed(client):
     registry = client.app[SERVICES]
-    profile, _ = await registry.signing.create_key("resumer")
+    profile, _ = await registry.features["signing"].service.create_key("resumer")
     _, digest = await push_image(client, "app", "v1")
     repo = await registry.meta.get_repository("app")
-    await registry.signing.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
-    registry.signing.store._clock = lambda: time.time() - 3600  # noqa: SLF001 - an hour ago
-    await registry.signing.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
-    registry.signing.store._clock = time.time
-    assert await registry.signing.resume_stale(registry.meta.repository_name) == 1
-    [status] = await registry.signing.statuses(repo.id, digest)
+    await registry.features["signing"].service.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
+    registry.features["signing"].service.store._clock = lambda: time.time() - 3600  # noqa: SLF001 - an hour ago
+    await registry.features["signing"].service.store.set_status(repo.id, digest, profile, "IN_PROGRESS")
+    registry.features["signing"].service.store._clock = time.time
+    assert await registry.features["signing"].service.resume_stale(registry.meta.repository_name) == 1
+    [status] = await registry.features["signing"].service.statuses(repo.id, digest)
     assert status.status == "COMPLETE"
     referrers = await (await client.get(f"/v2/app/referrers/{digest}")).json()
     assert [m["artifactType"] for m in referrers["manifests"]] == ["application/vnd.cncf.notary.signature"]
@@ -31,25 +31,25 @@ async def test_a_profile_without_its_key_fails(client):
     registry = client.app[SERVICES]
     _, digest = await push_image(client, "app", "v1")
     repo = await registry.meta.get_repository("app")
-    missing = registry.signing.profile_arn("gone")
-    assert await registry.signing.sign("app", repo.id, digest, missing) == "FAILED"
-    [status] = await registry.signing.statuses(repo.id, digest)
+    missing = registry.features["signing"].service.profile_arn("gone")
+    assert await registry.features["signing"].service.sign("app", repo.id, digest, missing) == "FAILED"
+    [status] = await registry.features["signing"].service.statuses(repo.id, digest)
     assert (status.status, status.failure_code) == ("FAILED", "SigningProfileNotFound")
 
 
 async def test_pushes_to_covered_repositories_are_signed_in_the_background(client):
     registry = client.app[SERVICES]
-    profile, _ = await registry.signing.create_key("pusher")
+    profile, _ = await registry.features["signing"].service.create_key("pusher")
     config = {
         "rules": [
             {"signingProfileArn": profile, "repositoryFilters": [{"filter": "team/*", "filterType": "WILDCARD_MATCH"}]}
         ]
     }
-    await registry.signing.put_configuration(config)
+    await registry.features["signing"].service.put_configuration(config)
     _, covered = await push_image(client, "team/app", "v1")
     _, other = await push_image(client, "other", "v1", seed="o")
-    await registry.signing.settle()
+    await registry.features["signing"].service.settle()
     team, plain = await registry.meta.get_repository("team/app"), await registry.meta.get_repository("other")
-    assert [s.status for s in await registry.signing.statuses(team.id, covered)] == ["COMPLETE"]
-    assert await registry.signing.statuses(plain.id, other) == []
-    assert json.loads(json.dumps(await registry.signing.configuration())) == config
+    assert [s.status for s in await registry.features["signing"].service.statuses(team.id, covered)] == ["COMPLETE"]
+    assert await registry.features["signing"].service.statuses(plain.id, other) == []
+    assert json.loads(json.dumps(await registry.features["signing"].service.configuration())) == config

@@ -14,8 +14,8 @@ import time
 
 import zstandard
 
+from kikoto.features.scanning.layers import MAX_FILES, MAX_RPM_ROWS
 from kikoto.http.ecr.api import ECR
-from kikoto.services.scanning.layers import MAX_FILES, MAX_RPM_ROWS
 
 from ..helpers import OCI_INDEX, descriptor, image_manifest, push_blob, put_manifest
 from .conftest import peak_memory

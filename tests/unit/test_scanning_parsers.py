@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kikoto.domain.inventory import (
+from kikoto.features.scanning.inventory import (
     GO_MAGIC,
     Package,
     parse_apk_installed,
@@ -16,7 +16,7 @@ from kikoto.domain.inventory import (
     parse_rpm_header,
     wanted,
 )
-from kikoto.services.scanning.matching import affected, ecosystem, lookup_name, severity
+from kikoto.features.scanning.matching import affected, ecosystem, lookup_name, severity
 from tests.e2e.scan_images import rpm_header
 
 # (ecosystem, lower, higher): the ecosystems' own ordering examples

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..config import load_settings
+from ..startup import StartupError, announce_admin, prepare
 
 
 def storage_options(command):
@@ -39,8 +40,6 @@ def storage_options(command):
 
 def start_failure(exc: BaseException) -> click.ClickException:
     """One line that says what is wrong, instead of a traceback."""
-    from ..app import StartupError
-
     if isinstance(exc, StartupError):
         return click.ClickException(f"cannot start: {exc}")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -52,9 +51,7 @@ def with_registry(action, config_file, options):
     commands share the server's composition, so they apply the same rules as the API."""
     import asyncio
 
-    from ..app import compose, prepare
-    from ..serve import announce_admin
-
+    compose = click.get_current_context().find_root().obj  # the composition root, handed down by main()
     try:
         settings = load_settings(config_file, options)
     except (OSError, ValueError) as exc:

@@ -26,8 +26,14 @@ from ..services.access import Access
 from ..services.blobs import Blobs
 from ..services.ecr.common import RegistryIdentity
 from ..services.ecr.images import Images
+from ..services.ecr.layers import Layers
 from ..services.ecr.repositories import RepositoryAdmin
-from ..services.manifests import Manifests
+from ..services.ecr.settings import RegistrySettings
+from ..services.fsck import Fsck
+from ..services.gc import GarbageCollector
+from ..services.identity import Identities
+from ..services.lifecycle import Lifecycle
+from ..services.manifests import Manifests, PushedManifest
 from ..services.reads import Reads
 from ..services.repositories import Repositories
 from ..storage.blobs.port import BlobStore
@@ -72,12 +78,18 @@ class Core:
     outbox: OutboxStore
     blob_store: BlobStore
     registry: RegistryIdentity
+    identities: Identities
     access: Access
     repositories: Repositories
     admin: RepositoryAdmin
     blobs: Blobs
     manifests: Manifests
     images: Images
+    layers: Layers
+    lifecycle: Lifecycle
+    registry_settings: RegistrySettings
+    gc: GarbageCollector
+    fsck: Fsck
     max_age: float  # how long a cached read may be trusted without a change signal
 
     def cache(self) -> VersionedCache:
@@ -95,7 +107,9 @@ class Feature:
     aws_services: list[AwsService] = field(default_factory=list)  # other AWS APIs on the endpoint
     image_scans: Callable[[int, list[str]], Awaitable[dict]] | None = None  # DescribeImages' scan fields
     settings_sections: list[SettingsSection] = field(default_factory=list)  # on the console
-    outbox_passes: list[Callable[[], Awaitable[int]]] = field(default_factory=list)  # outbox subscribers
-    periodic: list[Callable[[], Awaitable[object]]] = field(default_factory=list)  # on the scheduler's lease
+    console_pages: list[tuple[str, Callable[..., Awaitable[Any]]]] = field(default_factory=list)  # GET path, handler
+    on_push: list[Callable[[str, PushedManifest], Awaitable[None]]] = field(default_factory=list)  # after a push
+    outbox_loops: list[Callable[[], Awaitable[int]]] = field(default_factory=list)  # a pass each: work done
+    periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)  # leased jobs
     counters: list[tuple[str, str, Counter[str]]] = field(default_factory=list)  # /metrics: name, help, counts
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -1,34 +1,23 @@
-"""The outbox's consumers, run in every process: replication (work items claimed one claimant
-each), webhook deliveries (one process per target at a time, by lease, each target in a task of
-its own) and scans (requested by pushes, claimed one process each). Scans run in a loop of their
-own: a long scan delays no replication or delivery, and a slow peer delays no scan."""
+"""The outbox's consumers, run in every process: each feature that follows image changes
+(replication, webhook deliveries, scans) passes over its work in a loop of its own, so a long
+scan delays no replication or delivery, and a slow peer delays no scan."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-
-from ..services.events import Events
-from ..services.replication import Replication
-from ..services.scanning.scanner import Scanner
+from collections.abc import Awaitable, Callable, Sequence
 
 log = logging.getLogger("kikoto.jobs")
 
 
 class OutboxWorker:
-    def __init__(self, replication: Replication, events: Events, scanner: Scanner, interval: float = 0.5):
-        self.replication, self.events, self.scanner, self.interval = replication, events, scanner, interval
-
-    async def deliveries(self) -> int:
-        """One pass of replication and webhook deliveries; returns how much it did (0: nothing was due)."""
-        return await self.replication.derive() + await self.replication.work() + await self.events.deliver()
-
-    async def scans(self) -> int:
-        return await self.scanner.derive() + await self.scanner.work()
+    def __init__(self, passes: Sequence[Callable[[], Awaitable[int]]], interval: float = 0.5):
+        """`passes`: one pass each over a consumer's work, returning how much it did (0: nothing due)."""
+        self.passes, self.interval = list(passes), interval
 
     async def once(self) -> int:
-        return await self.deliveries() + await self.scans()
+        return sum([await one_pass() for one_pass in self.passes])
 
     async def _loop(self, step: Callable[[], Awaitable[int]]) -> None:
         while True:
@@ -42,7 +31,4 @@ class OutboxWorker:
             await asyncio.sleep(0.01 if busy else self.interval)
 
     async def run_forever(self) -> None:
-        try:
-            await asyncio.gather(self._loop(self.deliveries), self._loop(self.scans))
-        finally:
-            await self.events.close()
+        await asyncio.gather(*(self._loop(one_pass) for one_pass in self.passes))

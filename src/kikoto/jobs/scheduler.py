@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..http.metrics import GC_BLOBS, GC_BYTES, LIFECYCLE_ACTIONS
 from ..services.gc import GarbageCollector
@@ -16,7 +17,6 @@ from ..storage.meta.lifecycle import LifecycleStore
 
 log = logging.getLogger("kikoto.jobs")
 TICK = 60.0  # how often a worker checks whether a job is due
-SIGNING_INTERVAL = 300.0
 CLAIM = 900.0  # a running job's lease: if its replica dies, another takes the job over after this
 
 
@@ -29,13 +29,13 @@ class Scheduler:
         lifecycle_interval: float,
         gc_interval: float,
         claim: float = CLAIM,
-        signing=None,
+        periodic: Sequence[tuple[str, float, Callable[[], Awaitable[object]]]] = (),
     ):
         self.store, self.lifecycle, self.gc = store, lifecycle, gc
         self.claim = claim
         self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
-        if signing is not None:  # images whose signing process died are signed again
-            self.jobs["signing"] = (SIGNING_INTERVAL, signing)
+        for name, interval, job in periodic:  # the features' (signing: images whose process died)
+            self.jobs[name] = (interval, job)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_lifecycle(self) -> None:

@@ -3,6 +3,8 @@ how every page is made; pages.py and actions.py are them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 
 from .common import SECTIONS, SESSIONS, TEMPLATES, SettingsSection, environment, favicon, static
@@ -11,9 +13,14 @@ from .routes import add_routes
 from .session import Sessions
 
 
-def setup(app: web.Application, master_key: bytes, sections: tuple[SettingsSection, ...] = ()) -> None:
+def setup(
+    app: web.Application, master_key: bytes, sections: tuple[SettingsSection, ...] = (), pages: Sequence = ()
+) -> None:
+    """The console, with the settings sections and the pages (GET path, handler) features add."""
     app[SESSIONS] = Sessions(master_key)
     app[SECTIONS] = sections
+    for path, handler in pages:
+        app.router.add_get(path, handler)
     app[TEMPLATES] = environment()
     app.router.add_get("/", home)
     app.router.add_get("/console/static/{name}", static)

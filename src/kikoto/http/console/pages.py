@@ -156,7 +156,7 @@ async def repository_page(
     ecr = request.app[ECR]
     record = await ecr.repositories.get(name)
     images, token = await ecr.images.describe(name, None, None, None, PAGE, request.query.get("next") or None)
-    scans = await ecr.scanner.summaries(record.id, [i.digest for i in images])
+    scans = await ecr.scans(record.id, [i.digest for i in images])
     indexes = [i.digest for i in images if "index" in i.media_type or "list" in i.media_type]
     contents = await request.app[MANIFESTS].contents(name, indexes)
     host = ecr.registry.public_host
@@ -386,16 +386,3 @@ async def settings(request: web.Request, who: Visitor) -> web.Response:
 
 async def _templates(request: web.Request) -> list:
     return (await request.app[ECR].repositories.templates(None, 100, None))[0]
-
-
-@page
-async def findings(request: web.Request, who: Visitor) -> web.Response:
-    name, digest = request.query.get("name", ""), request.query.get("digest", "")
-    await require(request, who, "ecr:DescribeImageScanFindings", name)
-    ecr = request.app[ECR]
-    record = await ecr.repositories.get(name)
-    scan, found, token = await ecr.scanner.findings(record.id, digest, 1000, None)
-    rows = [{**f, "attributes": {a["key"]: a.get("value", "") for a in f["attributes"]}} for f in found]
-    return render(
-        request, who, "findings.html", name=name, digest=digest, scan=scan, rows=rows, repository_url=repo_url(name)
-    )

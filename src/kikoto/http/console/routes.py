@@ -16,7 +16,7 @@ from .actions import (
     sign_in,
     sign_out,
 )
-from .pages import audit, findings, keys, lifecycle, repositories, repository, settings, storage
+from .pages import audit, keys, lifecycle, repositories, repository, settings, storage
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -37,4 +37,3 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/console/keys", keys)
     router.add_post("/console/keys/{action:create|rotate|revoke}", key_action)
     router.add_get("/console/settings", settings)
-    router.add_get("/console/findings", findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -14,9 +15,6 @@ from ...services.ecr.repositories import RepositoryAdmin
 from ...services.ecr.settings import RegistrySettings
 from ...services.identity import Identities, Principal
 from ...services.lifecycle import Lifecycle
-from ...services.replication import Replication
-from ...services.scanning.scanner import Scanner
-from ...services.signing import Signing
 
 
 @dataclass
@@ -29,9 +27,8 @@ class EcrServices:
     layers: Layers
     lifecycle: Lifecycle
     settings: RegistrySettings
-    signing: Signing
-    replication: Replication
-    scanner: Scanner
+    # an image's scan, for DescribeImages: (repository id, digests) -> {digest: scan}, from a feature
+    scans: Callable[[int, list[str]], Awaitable[dict]]
 
 
 ECR = web.AppKey("ecr", EcrServices)

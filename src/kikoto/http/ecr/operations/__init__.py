@@ -3,7 +3,7 @@ table.OPERATIONS with `@operation` when imported here. Features add theirs at co
 
 from __future__ import annotations
 
-from . import images, layers, registry, replication, repositories, scanning  # noqa: F401
+from . import images, layers, registry, repositories  # noqa: F401
 from .table import OPERATIONS, AwsService, Handler, bound, operation, registrar
 
 __all__ = ["OPERATIONS", "AwsService", "Handler", "bound", "operation", "registrar"]

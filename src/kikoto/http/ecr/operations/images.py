@@ -28,7 +28,7 @@ async def describe_images(call: Call) -> dict:
         name, wanted.get("tagStatus"), wanted.get("imageStatus"), ids, p.get("maxResults"), p.get("nextToken")
     )
     record = await call.ecr.repositories.get(name)
-    scans = await call.ecr.scanner.summaries(record.id, [i.digest for i in images])
+    scans = await call.ecr.scans(record.id, [i.digest for i in images])
     details = [shapes.image_detail(name, i, call.ecr.registry, scans.get(i.digest)) for i in images]
     return shapes.page("imageDetails", details, token)
 

@@ -1,5 +1,4 @@
-"""The registry as a whole: login, registry policy, account settings, pull-time exclusions,
-managed signing."""
+"""The registry as a whole: login, registry policy, account settings, pull-time exclusions."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import base64
 import time
 
 from ....domain.errors import RegistryPolicyNotFound
-from .. import shapes
 from ..context import Call
 from .table import operation
 
@@ -21,12 +19,6 @@ async def get_authorization_token(call: Call) -> dict:
             {"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": call.ecr.registry.endpoint}
         ]
     }
-
-
-@operation("DescribeRegistry")
-async def describe_registry(call: Call) -> dict:
-    config = await call.ecr.replication.configuration()
-    return {"registryId": call.ecr.registry.account, "replicationConfiguration": config}
 
 
 @operation("PutRegistryPolicy")
@@ -87,38 +79,3 @@ async def deregister_pull_time_update_exclusion(call: Call) -> dict:
 async def list_pull_time_update_exclusions(call: Call) -> dict:
     page, token = await call.ecr.settings.list_exclusions(call.params)
     return {"pullTimeUpdateExclusions": page, **({"nextToken": token} if token else {})}
-
-
-@operation("PutSigningConfiguration")
-async def put_signing_configuration(call: Call) -> dict:
-    saved = await call.ecr.signing.put_configuration(call.params["signingConfiguration"])
-    return {"signingConfiguration": saved}
-
-
-@operation("GetSigningConfiguration")
-async def get_signing_configuration(call: Call) -> dict:
-    return {"registryId": call.ecr.registry.account, "signingConfiguration": await call.ecr.signing.configuration()}
-
-
-@operation("DeleteSigningConfiguration")
-async def delete_signing_configuration(call: Call) -> dict:
-    deleted = await call.ecr.signing.delete_configuration()
-    return {"registryId": call.ecr.registry.account, "signingConfiguration": deleted}
-
-
-@operation("DescribeImageSigningStatus")
-async def describe_image_signing_status(call: Call) -> dict:
-    name, image_id = call.params["repositoryName"], call.params["imageId"]
-    repo_id, digest = await call.ecr.images.resolve(name, shapes.image_id_in(image_id))
-    statuses = []
-    for status in await call.ecr.signing.statuses(repo_id, digest):
-        entry = {"signingProfileArn": status.profile_arn, "status": status.status}
-        if status.failure_code:
-            entry |= {"failureCode": status.failure_code, "failureReason": status.failure_reason or ""}
-        statuses.append(entry)
-    return {
-        "repositoryName": name,
-        "imageId": {**image_id, "imageDigest": digest},
-        "registryId": call.ecr.registry.account,
-        "signingStatuses": statuses,
-    }

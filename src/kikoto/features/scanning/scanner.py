@@ -28,19 +28,19 @@ from ...domain.errors import (
     UnsupportedImageType,
 )
 from ...domain.glob import glob_match
-from ...domain.inventory import OsRelease, Package
 from ...domain.manifests import OCI_MANIFEST, parse_manifest
 from ...domain.paging import sign_token
-from ...domain.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE, cyclonedx, spdx
+from ...services.blobs import Blobs
+from ...services.ecr.common import token_position
+from ...services.manifests import Manifests
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.outbox import OutboxStore
-from ...storage.meta.scanning import ScanRow, ScanStore
 from ...storage.meta.store import MetadataStore
-from ..blobs import Blobs
-from ..ecr.common import token_position
-from ..manifests import Manifests
+from .inventory import OsRelease, Package
 from .layers import Budget, Inventory, ScanLimitExceeded, inventory_of
+from .sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE, cyclonedx, spdx
+from .store import ScanRow, ScanStore
 from .vulndb import VulnerabilityData
 
 log = logging.getLogger("kikoto.scanning")

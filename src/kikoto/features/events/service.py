@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
 
-from ..domain.ecr import repository_arn
-from ..domain.errors import InvalidParameter, NotFound
-from ..domain.events import OutboxEvent, cloud_event, envelope, matches, parse_pattern
-from ..storage.meta.lifecycle import LifecycleStore
-from ..storage.meta.outbox import Delivery, OutboxStore, Target
+from ...domain.ecr import repository_arn
+from ...domain.errors import InvalidParameter, NotFound
+from ...domain.events import OutboxEvent, cloud_event, envelope, matches, parse_pattern
+from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.outbox import Delivery, OutboxStore, Target
 
 log = logging.getLogger("kikoto.events")
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...domain.inventory import OsRelease, Package
 from ...storage.meta.ecr import EcrStore
-from ...storage.meta.scanning import ScanStore
 from . import matching
+from .inventory import OsRelease, Package
+from .store import ScanStore
 
 DOCUMENT = "vulndb-status"
 BATCH = 500

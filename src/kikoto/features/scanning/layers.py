@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import zstandard
 
-from ...domain.inventory import (
+from .inventory import (
     GO_MAGIC,
     MAX_ARCHIVE,
     OsRelease,

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from .. import shapes
-from ..context import Call
-from .table import operation
+from ...http.ecr import shapes
+from ...http.ecr.context import Call
+from ...http.ecr.operations.table import registrar
+from .service import Replication
+
+OPERATIONS: dict = {}  # bound to the feature's service by its registration
+operation = registrar("ecr", OPERATIONS)
 
 # -- replication --------------------------------------------------------------------------------------
 
 
+@operation("DescribeRegistry")
+async def describe_registry(replication: Replication, call: Call) -> dict:
+    config = await replication.configuration()
+    return {"registryId": call.ecr.registry.account, "replicationConfiguration": config}
+
+
 @operation("PutReplicationConfiguration")
-async def put_replication_configuration(call: Call) -> dict:
-    saved = await call.ecr.replication.put_configuration(call.params["replicationConfiguration"])
+async def put_replication_configuration(replication: Replication, call: Call) -> dict:
+    saved = await replication.put_configuration(call.params["replicationConfiguration"])
     return {"replicationConfiguration": saved}
 
 
 @operation("DescribeImageReplicationStatus")
-async def describe_image_replication_status(call: Call) -> dict:
+async def describe_image_replication_status(replication: Replication, call: Call) -> dict:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     _, digest = await call.ecr.images.resolve(name, wanted)
     statuses = []
-    for item in await call.ecr.replication.statuses(name, digest):
+    for item in await replication.statuses(name, digest):
         status = {"region": item.region, "registryId": item.registry_id, "status": item.status}
         if item.failure and item.status != "COMPLETE":
             status["failureCode"] = item.failure[:200]
@@ -55,30 +65,30 @@ def _backfill(backfill, counts: dict | None = None) -> dict:
 
 
 @operation("StartReplicationBackfill")
-async def start_replication_backfill(call: Call) -> dict:
+async def start_replication_backfill(replication: Replication, call: Call) -> dict:
     destination = call.params["destination"]
-    backfill = await call.ecr.replication.start_backfill(destination["region"], destination["registryId"])
+    backfill = await replication.start_backfill(destination["region"], destination["registryId"])
     return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
 
 
 @operation("StopReplicationBackfill")
-async def stop_replication_backfill(call: Call) -> dict:
-    backfill = await call.ecr.replication.stop_backfill(call.params["replicationBackfillId"])
+async def stop_replication_backfill(replication: Replication, call: Call) -> dict:
+    backfill = await replication.stop_backfill(call.params["replicationBackfillId"])
     return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
 
 
 @operation("ListReplicationBackfills")
-async def list_replication_backfills(call: Call) -> dict:
-    found, token = await call.ecr.replication.backfills(call.params.get("maxResults"), call.params.get("nextToken"))
+async def list_replication_backfills(replication: Replication, call: Call) -> dict:
+    found, token = await replication.backfills(call.params.get("maxResults"), call.params.get("nextToken"))
     return shapes.page(
         "backfills", [_backfill(b, counts) for b, counts in found], token, registryId=call.ecr.registry.account
     )
 
 
 @operation("DescribeReplicationBackfillResults")
-async def describe_replication_backfill_results(call: Call) -> dict:
+async def describe_replication_backfill_results(replication: Replication, call: Call) -> dict:
     p = call.params
-    backfill, counts, items, token = await call.ecr.replication.backfill_results(
+    backfill, counts, items, token = await replication.backfill_results(
         p["replicationBackfillId"], p.get("resultStatusFilter"), p.get("maxResults"), p.get("nextToken")
     )
     results = []

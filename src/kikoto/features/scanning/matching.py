@@ -19,7 +19,7 @@ from univers.versions import (
     SemverVersion,
 )
 
-from ...domain.inventory import OsRelease, Package
+from .inventory import OsRelease, Package
 
 VERSION_ORDERS = {
     "Debian": DebianVersion,

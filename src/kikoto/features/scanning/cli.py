@@ -9,7 +9,12 @@ from pathlib import Path
 
 import click
 
-from .common import storage_options, with_registry
+from ...cli.common import storage_options, with_registry
+from .scanner import Scanner
+
+
+def _scanning(registry) -> Scanner:
+    return registry.features["scanning"].service
 
 
 @click.group()
@@ -28,7 +33,7 @@ def vulndb_import(config_file, path, **options) -> None:
     async def load(registry):
         with Progress(transient=True) as progress:
             task = progress.add_task("importing", total=None)
-            return await registry.scanner.data.import_path(path, lambda n: progress.update(task, completed=n))
+            return await _scanning(registry).data.import_path(path, lambda n: progress.update(task, completed=n))
 
     done = with_registry(load, config_file, options)
     click.echo(f"vulndb: read {done.read} records, {done.written} new or updated")
@@ -46,7 +51,7 @@ def vulndb_status(config_file, **options) -> None:
     """What is loaded, and how old it is."""
 
     async def read(registry):
-        return await registry.scanner.data.status()
+        return await _scanning(registry).data.status()
 
     status = with_registry(read, config_file, options)
     when = status.get("imported_at")
@@ -72,7 +77,7 @@ def scan(config_file, image, as_json, **options) -> None:
     from rich.progress import Progress
     from rich.table import Table
 
-    from ..domain.errors import KikotoError
+    from ...domain.errors import KikotoError
 
     name, _, reference = image.partition("@") if "@" in image else image.rpartition(":")
     if not name or not reference:
@@ -88,7 +93,7 @@ def scan(config_file, image, as_json, **options) -> None:
                 progress.update(task, completed=seen[0])
 
             try:
-                return await registry.scanner.scan_now(name, reference, advance)
+                return await _scanning(registry).scan_now(name, reference, advance)
             except KikotoError as exc:
                 raise click.ClickException(exc.message) from None
 

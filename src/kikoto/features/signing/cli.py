@@ -6,7 +6,12 @@ import datetime
 
 import click
 
-from .common import storage_options, with_registry
+from ...cli.common import storage_options, with_registry
+from .service import Signing
+
+
+def _signing(registry) -> Signing:
+    return registry.features["signing"].service
 
 
 @click.group("signing-keys")
@@ -20,11 +25,11 @@ def signing_keys() -> None:
 def signing_keys_create(config_file, name, **options) -> None:
     """Create signing key NAME (ECDSA P-256, with a self-signed certificate chain) and print its
     signing profile ARN and the root certificate for a verifier's trust store."""
-    from ..domain.errors import KikotoError
+    from ...domain.errors import KikotoError
 
     async def create(registry):
         try:
-            return await registry.signing.create_key(name)
+            return await _signing(registry).create_key(name)
         except KikotoError as exc:
             raise click.ClickException(exc.message) from None
 
@@ -41,7 +46,8 @@ def signing_keys_list(config_file, **options) -> None:
 
     async def rows(registry):
         return [
-            (k.name, registry.signing.profile_arn(k.name), k.created_at) for k in await registry.signing.store.keys()
+            (k.name, _signing(registry).profile_arn(k.name), k.created_at)
+            for k in await _signing(registry).store.keys()
         ]
 
     for name, profile, created in with_registry(rows, config_file, options):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, tuple_, update
 
-from .base import SqlStore
-from .schema import image_scans, scan_findings, vulnerabilities, vulnerable_packages
+from ...storage.meta.base import SqlStore
+from ...storage.meta.schema import image_scans, scan_findings, vulnerabilities, vulnerable_packages
 
 
 @dataclass(frozen=True)

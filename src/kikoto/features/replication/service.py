@@ -20,22 +20,22 @@ from collections.abc import AsyncIterator
 
 from cryptography.fernet import Fernet
 
-from ..domain.ecr import repository_arn
-from ..domain.errors import (
+from ...domain.ecr import repository_arn
+from ...domain.errors import (
     InvalidParameter,
     LimitExceeded,
     ReplicationBackfillInProgress,
     ReplicationBackfillInvalidStatus,
     ReplicationBackfillNotFound,
 )
-from ..domain.manifests import parse_manifest
-from ..domain.paging import sign_token
-from ..storage.blobs.port import BlobStore
-from ..storage.meta.ecr import EcrStore
-from ..storage.meta.lifecycle import LifecycleStore
-from ..storage.meta.outbox import Backfill, Item, OutboxStore, Peer
-from ..storage.meta.store import MetadataStore
-from .ecr.common import token_position
+from ...domain.manifests import parse_manifest
+from ...domain.paging import sign_token
+from ...services.ecr.common import token_position
+from ...storage.blobs.port import BlobStore
+from ...storage.meta.ecr import EcrStore
+from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.outbox import Backfill, Item, OutboxStore, Peer
+from ...storage.meta.store import MetadataStore
 
 log = logging.getLogger("kikoto.replication")
 DOCUMENT = "replication-configuration"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .base import SqlStore
-from .schema import image_signing, signing_keys
+from ...storage.meta.base import SqlStore
+from ...storage.meta.schema import image_signing, signing_keys
 
 
 @dataclass(frozen=True)

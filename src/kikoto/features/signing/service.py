@@ -19,14 +19,14 @@ import time
 
 from cryptography.fernet import Fernet
 
-from ..domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
-from ..domain.glob import glob_match
-from ..domain.manifests import OCI_MANIFEST
-from ..storage.meta.ecr import EcrStore
-from ..storage.meta.signing import SigningStatus, SigningStore
+from ...domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
+from ...domain.glob import glob_match
+from ...domain.manifests import OCI_MANIFEST
+from ...services.blobs import Blobs
+from ...services.manifests import Manifests, PushedManifest
+from ...storage.meta.ecr import EcrStore
 from . import notary
-from .blobs import Blobs
-from .manifests import Manifests, PushedManifest
+from .store import SigningStatus, SigningStore
 
 log = logging.getLogger("kikoto.signing")
 CONFIGURATION = "signing_configuration"

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from .. import shapes
-from ..context import Call
-from .table import operation
+from ...http.ecr import shapes
+from ...http.ecr.context import Call
+from ...http.ecr.operations.table import registrar
+from .scanner import Scanner
+
+OPERATIONS: dict = {}  # bound to the feature's scanner by its registration
+operation = registrar("ecr", OPERATIONS)
 
 # -- scanning ---------------------------------------------------------------------------------------
 
 
 @operation("PutRegistryScanningConfiguration")
-async def put_registry_scanning_configuration(call: Call) -> dict:
-    saved = await call.ecr.scanner.put_configuration(call.params.get("scanType"), call.params.get("rules"))
+async def put_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict:
+    saved = await scanner.put_configuration(call.params.get("scanType"), call.params.get("rules"))
     return {"registryScanningConfiguration": saved}
 
 
 @operation("GetRegistryScanningConfiguration")
-async def get_registry_scanning_configuration(call: Call) -> dict:
-    return {"registryId": call.ecr.registry.account, "scanningConfiguration": await call.ecr.scanner.configuration()}
+async def get_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict:
+    return {"registryId": call.ecr.registry.account, "scanningConfiguration": await scanner.configuration()}
 
 
 @operation("BatchGetRepositoryScanningConfiguration")
-async def batch_get_repository_scanning_configuration(call: Call) -> dict:
+async def batch_get_repository_scanning_configuration(scanner: Scanner, call: Call) -> dict:
     configurations, failures = [], []
-    scanning = await call.ecr.scanner.configuration()
+    scanning = await scanner.configuration()
     for name in call.params["repositoryNames"]:
         record = await call.ecr.repositories.find(name)
         if record is None:
@@ -35,7 +39,7 @@ async def batch_get_repository_scanning_configuration(call: Call) -> dict:
                 }
             )
             continue
-        frequency, filters = call.ecr.scanner.frequency(scanning, name, record.scan_on_push)
+        frequency, filters = scanner.frequency(scanning, name, record.scan_on_push)
         configurations.append(
             {
                 "repositoryArn": call.ecr.registry.arn(name),
@@ -49,10 +53,10 @@ async def batch_get_repository_scanning_configuration(call: Call) -> dict:
 
 
 @operation("StartImageScan")
-async def start_image_scan(call: Call) -> dict:
+async def start_image_scan(scanner: Scanner, call: Call) -> dict:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
-    await call.ecr.scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
+    await scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
     return {
         "registryId": call.ecr.registry.account,
         "repositoryName": name,
@@ -62,14 +66,12 @@ async def start_image_scan(call: Call) -> dict:
 
 
 @operation("DescribeImageScanFindings")
-async def describe_image_scan_findings(call: Call) -> dict:
+async def describe_image_scan_findings(scanner: Scanner, call: Call) -> dict:
     p = call.params
     name, wanted = p["repositoryName"], shapes.image_id_in(p["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
     missing = call.ecr.images.scan_not_found(wanted, name)
-    scan, findings, token = await call.ecr.scanner.findings(
-        repo_id, digest, p.get("maxResults"), p.get("nextToken"), missing
-    )
+    scan, findings, token = await scanner.findings(repo_id, digest, p.get("maxResults"), p.get("nextToken"), missing)
     answer = {
         "registryId": call.ecr.registry.account,
         "repositoryName": name,

@@ -1,0 +1,75 @@
+"""The core, built once from the settings: stores, then one service per concept. Features and
+faces receive it whole (`Core`); nothing here knows of a feature."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from .config import Settings
+from .features import Core, Keys
+from .services.access import Access
+from .services.blobs import Blobs
+from .services.ecr.common import RegistryIdentity
+from .services.ecr.images import Images
+from .services.ecr.layers import Layers
+from .services.ecr.repositories import RepositoryAdmin
+from .services.ecr.settings import RegistrySettings
+from .services.fsck import Fsck
+from .services.gc import GarbageCollector
+from .services.lifecycle import Lifecycle
+from .services.manifests import Manifests
+from .services.repositories import Repositories
+from .startup import cache_max_age, identities_for, open_blob_store
+from .storage.changes import ChangeCounter, VersionedCache
+from .storage.meta.ecr import EcrStore
+from .storage.meta.engine import create_engine
+from .storage.meta.lifecycle import LifecycleStore
+from .storage.meta.outbox import OutboxStore
+from .storage.meta.store import MetadataStore
+
+
+def build_core(settings: Settings) -> Core:
+    engine, changes = create_engine(settings.database), ChangeCounter(settings.data_dir / "changes")
+    max_age = cache_max_age(settings)
+
+    def cache() -> VersionedCache:
+        return VersionedCache(changes, max_age)
+
+    meta, ecr_store = MetadataStore(engine, changes=changes), EcrStore(engine, changes=changes)
+    blob_store = open_blob_store(settings)
+    leases, identities = LifecycleStore(meta), identities_for(settings, engine, changes)
+    keys = Keys(identities.master_key)
+    registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
+    access = Access(ecr_store, settings.account_id, settings.region, cache(), decisions=cache())
+    admin = RepositoryAdmin(ecr_store, access, registry, keys.tokens)
+    repositories = Repositories(meta, settings.create_on_push, admin.create_from_template, cache=cache())
+    blobs = Blobs(meta, blob_store, repositories, cache=cache(), min_free_space=settings.min_free_space)
+    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=cache())
+    return Core(
+        settings=settings,
+        keys=keys,
+        engine=engine,
+        changes=changes,
+        holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        meta=meta,
+        ecr_store=ecr_store,
+        leases=leases,
+        outbox=OutboxStore(engine, changes=changes),
+        blob_store=blob_store,
+        registry=registry,
+        identities=identities,
+        access=access,
+        repositories=repositories,
+        admin=admin,
+        blobs=blobs,
+        manifests=manifests,
+        images=Images(ecr_store, meta, manifests, admin, registry, keys.tokens),
+        layers=Layers(blobs, ecr_store, admin, registry, keys.urls),
+        lifecycle=Lifecycle(meta, ecr_store, leases, blob_store, settings.account_id, token_key=keys.tokens),
+        registry_settings=RegistrySettings(ecr_store, cache(), keys.tokens),
+        gc=GarbageCollector(meta, leases, blob_store, settings.gc_grace_period, settings.upload_ttl),
+        fsck=Fsck(leases, blob_store, settings.gc_grace_period),
+        max_age=max_age,
+    )

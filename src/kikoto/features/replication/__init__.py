@@ -1,0 +1,48 @@
+"""Replication (ECR's replication configuration): pushed images are copied to peer registries,
+cross-region or cross-account; backfills copy what was there before a rule."""
+
+from __future__ import annotations
+
+from ...http.console.common import SettingsSection
+from ...http.ecr.operations.table import bound
+from ...remote.peer import Peers
+from .. import Core, Feature
+from .cli import peers
+from .operations import OPERATIONS
+from .service import Replication
+
+__all__ = ["COMMANDS", "OPERATIONS", "feature"]
+COMMANDS = [peers]
+
+
+def feature(core: Core) -> Feature:
+    settings, clients = core.settings, Peers()
+    replication = Replication(
+        core.outbox,
+        core.ecr_store,
+        core.meta,
+        core.blob_store,
+        core.leases,
+        clients,
+        core.keys.master,
+        settings.account_id,
+        settings.region,
+        core.holder,
+        core.keys.tokens,
+        settings.replication_retry_cap,
+    )
+
+    async def rules():
+        return (await replication.configuration())["rules"]
+
+    async def one_pass() -> int:
+        return await replication.derive() + await replication.work()
+
+    return Feature(
+        "replication",
+        replication,
+        operations=bound(OPERATIONS, replication),
+        settings_sections=[SettingsSection("replication", "ecr:DescribeRegistry", rules)],
+        outbox_loops=[one_pass],
+        closers=[clients.close],
+    )

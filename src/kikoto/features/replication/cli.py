@@ -1,0 +1,68 @@
+"""`kikoto peers`: the peer registries replication rules' destinations resolve to (safe while
+the server runs)."""
+
+from __future__ import annotations
+
+import click
+
+from ...cli.common import failing, storage_options, with_registry
+from .service import Replication
+
+
+def _replication(registry) -> Replication:
+    return registry.features["replication"].service
+
+
+@click.group()
+def peers() -> None:
+    """Peer registries that replication rules' destinations resolve to."""
+
+
+@peers.command("add")
+@storage_options
+@click.option("--region", required=True, help="The destination's region, as replication rules name it.")
+@click.option("--registry-id", required=True, help="The destination's registry id (12 digits).")
+@click.option("--url", required=True, help="Where the peer answers, e.g. https://peer:5000.")
+@click.option("--access-key-id", required=True, help="The key the peer issued (kikoto), or a user name (oci).")
+@click.option("--secret-access-key", required=True, envvar="KIKOTO_PEER_SECRET", help="Its secret (or password).")
+@click.option(
+    "--kind",
+    type=click.Choice(["kikoto", "oci"]),
+    default="kikoto",
+    help="kikoto: another Kikötő (ECR API + /v2); oci: any OCI registry (Basic auth on /v2).",
+)
+def peers_add(config_file, region, registry_id, url, access_key_id, secret_access_key, kind, **options) -> None:
+    """Add (or replace) the peer a destination {region, registryId} resolves to."""
+
+    async def add(registry):
+        return await _replication(registry).add_peer(region, registry_id, url, kind, access_key_id, secret_access_key)
+
+    peer = with_registry(failing(add), config_file, options)
+    click.echo(f"peer {peer.region}/{peer.registry_id} -> {peer.url} ({peer.kind})")
+
+
+@peers.command("list")
+@storage_options
+def peers_list(config_file, **options) -> None:
+    """Peers (never their secrets)."""
+
+    async def rows(registry):
+        return await _replication(registry).peers_list()
+
+    for peer in with_registry(rows, config_file, options):
+        click.echo(f"{peer.region}\t{peer.registry_id}\t{peer.url}\t{peer.kind}\t{peer.access_key_id}")
+
+
+@peers.command("remove")
+@storage_options
+@click.option("--region", required=True)
+@click.option("--registry-id", required=True)
+def peers_remove(config_file, region, registry_id, **options) -> None:
+    """Remove a peer (replication to its destination fails, and is retried, until one is added)."""
+
+    async def remove(registry):
+        return await _replication(registry).remove_peer(region, registry_id)
+
+    if not with_registry(remove, config_file, options):
+        raise click.ClickException(f"no peer for {region}/{registry_id}")
+    click.echo(f"removed peer {region}/{registry_id}")

@@ -1,0 +1,35 @@
+"""Managed signing (ECR's signing configuration): images a rule covers are signed after each
+push with a key of the registry's own (Notary Project signatures, attached as referrers)."""
+
+from __future__ import annotations
+
+from ...http.ecr.operations.table import bound
+from .. import Core, Feature
+from .cli import signing_keys
+from .operations import OPERATIONS
+from .service import Signing
+from .store import SigningStore
+
+__all__ = ["COMMANDS", "OPERATIONS", "feature"]
+COMMANDS = [signing_keys]
+RESUME_INTERVAL = 300.0  # how often images whose signing process died are looked for
+
+
+def feature(core: Core) -> Feature:
+    settings = core.settings
+    signing = Signing(
+        SigningStore(core.engine, changes=core.changes),
+        core.ecr_store,
+        core.blobs,
+        core.manifests,
+        core.keys.master,
+        settings.account_id,
+        settings.region,
+    )
+    return Feature(
+        "signing",
+        signing,
+        operations=bound(OPERATIONS, signing),
+        on_push=[signing.image_pushed],
+        periodic=[("signing", RESUME_INTERVAL, lambda: signing.resume_stale(core.meta.repository_name))],
+    )

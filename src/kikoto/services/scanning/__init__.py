@@ -1,1 +1,0 @@
-"""Image scanning: inventories from layers, vulnerability matching against OSV data, SBOMs."""
