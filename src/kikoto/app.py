@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -82,7 +83,7 @@ def compose(settings: Settings) -> Registry:
     return Registry(core, features, reads, ecr)
 
 
-async def _no_scans(_repo_id: int, _digests: list[str]) -> dict:
+async def _no_scans(_repo_id: int, _digests: list[str]) -> dict[str, Any]:
     return {}
 
 

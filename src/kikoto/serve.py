@@ -171,7 +171,7 @@ def _supervise(settings: Settings) -> None:
 
     stopping = False
 
-    def on_signal(_sig, _frame):
+    def on_signal(_sig, _frame) -> None:
         nonlocal stopping
         stopping = True
         _stop(workers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+from kikoto.app import SERVICES
 from kikoto.http.ecr.api import ECR
 
 from ..conftest import ADMIN_KEY, ADMIN_SECRET
@@ -159,8 +160,9 @@ async def test_findings_without_a_fix_or_summary_render(registry_with):
         "severity": "LOW",
         "attributes": [{"key": "package_name", "value": "p"}],
     }  # no version, no fix, no description
-    await ecr.scanner.scans.request(record.id, digest, 0.0, manual=False)
-    await ecr.scanner.scans.finish(record.id, digest, "COMPLETE", "done", {}, [bare], {"LOW": 1}, 1, 1.0)
+    scanner = registry.app[SERVICES].features["scanning"].service
+    await scanner.scans.request(record.id, digest, 0.0, manual=False)
+    await scanner.scans.finish(record.id, digest, "COMPLETE", "done", {}, [bare], {"LOW": 1}, 1, 1.0)
     cookie, _ = await sign_in(registry)
     page = await registry.client.get(
         "/console/findings", params={"name": "app", "digest": digest}, cookies={"kikoto_console": cookie}

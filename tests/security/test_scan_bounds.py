@@ -14,8 +14,8 @@ import time
 
 import zstandard
 
+from kikoto.app import SERVICES
 from kikoto.features.scanning.layers import MAX_FILES, MAX_RPM_ROWS
-from kikoto.http.ecr.api import ECR
 
 from ..helpers import OCI_INDEX, descriptor, image_manifest, push_blob, put_manifest
 from .conftest import peak_memory
@@ -48,7 +48,7 @@ async def push(registry, tag: str, layers: list[bytes], repo: str = "app") -> by
 
 
 async def scan(registry, tag: str, repo: str = "app"):
-    row, findings = await registry.app[ECR].scanner.scan_now(repo, tag)
+    row, findings = await scanner_of(registry).scan_now(repo, tag)
     return row, findings
 
 
@@ -88,7 +88,7 @@ async def test_an_index_scans_each_distinct_image_once_and_a_bounded_number(regi
     row, _ = await scan(registry, "repeated")
     assert row.status == "COMPLETE", row.description
     assert time.monotonic() - started < 5
-    stored = await registry.app[ECR].scanner.scans.scan(row.repo_id, row.digest)
+    stored = await scanner_of(registry).scans.scan(row.repo_id, row.digest)
     assert stored is not None and len({p["path"] for p in stored.inventory["packages"]}) == 0
     children = []
     for n in range(65):
@@ -194,7 +194,7 @@ def _osv(vid: str, affected) -> str:
 
 async def test_bad_osv_records_are_skipped_with_their_ids(registry_with, tmp_path):
     registry = await registry_with()
-    data = registry.app[ECR].scanner.data
+    data = scanner_of(registry).data
     folder = tmp_path / "osv"
     folder.mkdir()
     package = {"name": "left-pad", "ecosystem": "npm"}
@@ -220,7 +220,7 @@ async def test_bad_osv_records_are_skipped_with_their_ids(registry_with, tmp_pat
 async def test_a_scan_never_stays_in_progress_on_bad_stored_data(registry_with):
     """A record with `events: [{}]` imported before validation left matching scans IN_PROGRESS."""
     registry = await registry_with()
-    scanner = registry.app[ECR].scanner
+    scanner = scanner_of(registry)
     bad = {
         "id": "GHSA-old",
         "affected": [
@@ -232,3 +232,7 @@ async def test_a_scan_never_stays_in_progress_on_bad_stored_data(registry_with):
     await push(registry, "npm", [gzip.compress(tar_of([("app/node_modules/left-pad/package.json", package)]))])
     row, _ = await scan(registry, "npm")
     assert row.status in ("FAILED", "COMPLETE") and row.status != "IN_PROGRESS", row
+
+
+def scanner_of(registry):
+    return registry.app[SERVICES].features["scanning"].service

@@ -74,7 +74,45 @@ def test_the_remote_adapters_know_only_the_domain():
     assert violations("remote", lambda n: n.startswith(("kikoto.services", "kikoto.http", "kikoto.storage"))) == []
 
 
-@pytest.mark.parametrize("layer", ["domain", "services", "http", "storage", "remote"])
+CORE = ["domain", "services", "http", "storage", "remote", "jobs"]
+FEATURES = sorted(p.parent.name for p in (ROOT / "features").glob("*/__init__.py"))
+FACE_MODULES = {"__init__", "operations", "secretsmanager", "console", "cli"}  # a feature's wiring and faces
+
+
+@pytest.mark.parametrize("layer", CORE)
+def test_the_core_knows_no_feature(layer):
+    """Features wrap and add to the core; the core never reaches up to one (nor to the composition)."""
+    found = violations(layer, lambda n: n.startswith(("kikoto.features", "kikoto.app", "kikoto.core")))
+    assert found == []
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_features_do_not_import_each_other(feature):
+    others = tuple(f"kikoto.features.{other}" for other in FEATURES if other != feature)
+    assert violations(f"features/{feature}", lambda n: n.startswith(others)) == []
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_a_features_rules_and_stores_know_no_face(feature):
+    """Inside a feature the same layers hold: only its wiring and face modules speak HTTP."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules(f"features/{feature}")
+        if path.stem not in FACE_MODULES
+        for name in sorted(imports(path))
+        if name.startswith(("kikoto.http", "kikoto.cli", "aiohttp.web"))
+    ]
+    assert found == []
+
+
+def test_every_feature_is_wired_in():
+    from kikoto.app import FEATURES as WIRED
+
+    assert sorted(package.__name__.rsplit(".", 1)[1] for package in WIRED) == FEATURES
+    assert len(FEATURES) >= 5
+
+
+@pytest.mark.parametrize("layer", ["domain", "services", "http", "storage", "remote", "jobs", "features"])
 def test_the_contract_sees_the_layer(layer):
     """A contract that reads no module could never fail."""
     assert modules(layer) and any(imports(p) for p in modules(layer))

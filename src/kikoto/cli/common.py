@@ -4,15 +4,20 @@ registry's storage through the server's own composition, and one-line start-up f
 from __future__ import annotations
 
 import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from ..config import load_settings
 from ..startup import StartupError, announce_admin, prepare
 
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
-def storage_options(command):
+
+def storage_options(command: F) -> F:
     """The options every command that opens the registry's storage shares."""
     for option in reversed(
         [
@@ -46,7 +51,7 @@ def start_failure(exc: BaseException) -> click.ClickException:
     return click.ClickException(f"cannot start: {type(exc).__name__}: {first}"[:500])
 
 
-def with_registry(action, config_file, options):
+def with_registry(action: Callable[[Any], Awaitable[T]], config_file: Path | None, options: dict[str, Any]) -> T:
     """Run `action(registry)` against the registry's storage (migrating it first): the admin
     commands share the server's composition, so they apply the same rules as the API."""
     import asyncio
@@ -63,7 +68,7 @@ def with_registry(action, config_file, options):
     if created:
         announce_admin(settings, *created)
 
-    async def main():
+    async def main() -> T:
         registry = compose(settings)
         try:
             return await action(registry)
@@ -85,11 +90,11 @@ def when(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def failing(action):
+def failing(action: Callable[[Any], Awaitable[T]]) -> Callable[[Any], Awaitable[T]]:
     """Turn the services' typed errors into one-line command errors."""
     from ..domain.errors import KikotoError
 
-    async def run(registry):
+    async def run(registry: Any) -> T:
         try:
             return await action(registry)
         except KikotoError as exc:

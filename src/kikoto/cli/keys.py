@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,7 +32,14 @@ def keys() -> None:
     help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).",
 )
 @click.option("--replace-policy", is_flag=True, help="NAME exists: give it this policy instead of refusing.")
-def keys_create(config_file, name, policy_file, role, replace_policy, **options) -> None:
+def keys_create(
+    config_file: Path | None,
+    name: str,
+    policy_file: Path | None,
+    role: str | None,
+    replace_policy: bool,
+    **options: Any,
+) -> None:
     """Create a key pair for principal NAME (creating the principal if new). The secret is shown once.
     An existing principal keeps its policy; a different --role/--policy is refused without --replace-policy."""
     from ..domain import policy as policies
@@ -77,7 +85,7 @@ def keys_create(config_file, name, policy_file, role, replace_policy, **options)
 
 @keys.command("list")
 @storage_options
-def keys_list(config_file, **options) -> None:
+def keys_list(config_file: Path | None, **options: Any) -> None:
     """List access keys (never their secrets)."""
     from rich.console import Console
     from rich.table import Table
@@ -99,7 +107,7 @@ def keys_list(config_file, **options) -> None:
 @keys.command("revoke")
 @storage_options
 @click.argument("key_id")
-def keys_revoke(config_file, key_id, **options) -> None:
+def keys_revoke(config_file: Path | None, key_id: str, **options: Any) -> None:
     """Deactivate KEY_ID: its signatures and login tokens stop working."""
 
     async def revoke(registry):
@@ -113,7 +121,7 @@ def keys_revoke(config_file, key_id, **options) -> None:
 @keys.command("rotate")
 @storage_options
 @click.argument("key_id")
-def keys_rotate(config_file, key_id, **options) -> None:
+def keys_rotate(config_file: Path | None, key_id: str, **options: Any) -> None:
     """Create a new key pair for KEY_ID's principal and deactivate KEY_ID."""
 
     async def rotate(registry):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +22,9 @@ def lifecycle() -> None:
 @click.option("--repository", help="Only this repository (default: every repository with a policy).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 @click.option("--as-of", "as_of", type=click.DateTime(), help="Evaluate as if it were this date (implies --dry-run).")
-def lifecyclerun(config_file, repository, dry_run, as_of, **options) -> None:
+def lifecyclerun(
+    config_file: Path | None, repository: str | None, dry_run: bool, as_of: datetime.datetime | None, **options: Any
+) -> None:
     """Expire and archive images by each repository's lifecycle policy."""
     from rich.console import Console
     from rich.progress import Progress
@@ -92,7 +96,7 @@ def lifecycle_validate(policy_file, strict_ecr) -> None:
 @storage_options
 @click.option("--repository")
 @click.option("--limit", type=int, default=50)
-def lifecycle_log(config_file, repository, limit, **options) -> None:
+def lifecycle_log(config_file: Path | None, repository: str | None, limit: int, **options: Any) -> None:
     """The audit log: what lifecycle runs, GC and restores did, newest first."""
     from rich.console import Console
     from rich.table import Table

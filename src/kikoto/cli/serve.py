@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ from .common import start_failure, storage_options
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--workers", type=int, help="Worker processes sharing the port [one per core].")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(config_file, **options) -> None:
+def serve(config_file: Path | None, **options: Any) -> None:
     """Run the registry."""
     try:
         settings = load_settings(config_file, options)

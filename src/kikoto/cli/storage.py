@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +15,7 @@ from .common import human_size, storage_options, with_registry
 @storage_options
 @click.option("--dry-run", is_flag=True, help="Count what would be freed; delete nothing.")
 @click.option("--grace-period", type=float, help="Seconds a new blob or link is protected [gc_grace_period].")
-def gc(config_file, dry_run, grace_period, **options) -> None:
+def gc(config_file: Path | None, dry_run: bool, grace_period: float | None, **options: Any) -> None:
     """Free blobs no manifest references and expire abandoned uploads (online: pushes may continue)."""
     from rich.progress import Progress
 
@@ -43,7 +45,7 @@ def gc(config_file, dry_run, grace_period, **options) -> None:
     "them), delete orphan files, finish an interrupted GC.",
 )
 @click.option("--verify-digests", is_flag=True, help="Also read every blob and check its digest (slow).")
-def fsck(config_file, repair, verify_digests, **options) -> None:
+def fsck(config_file: Path | None, repair: bool, verify_digests: bool, **options: Any) -> None:
     """Check that every blob row has its bytes (right size, and digest), every manifest's blobs
     exist and no file is orphaned. Safe while the server runs. Exit status 1 when faults remain."""
     from rich.console import Console
@@ -90,7 +92,7 @@ def fsck(config_file, repair, verify_digests, **options) -> None:
 
 @click.command()
 @storage_options
-def storage(config_file, **options) -> None:
+def storage(config_file: Path | None, **options: Any) -> None:
     """Storage per repository (deduplicated) and for the whole registry."""
     from rich.console import Console
     from rich.table import Table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .glob import glob_match
 
@@ -30,7 +31,7 @@ def account_from_arn(arn: str) -> str | None:
     return match.group("account") if match else None
 
 
-def tag_is_immutable(mode: str, exclusions: list[dict] | None, tag: str) -> bool:
+def tag_is_immutable(mode: str, exclusions: list[dict[str, Any]] | None, tag: str) -> bool:
     """Whether `tag` may not be moved to another image under the repository's setting.
     Exclusion filters name the tags that take the opposite of the base setting."""
     excluded = any(glob_match(f["filter"], tag, question_mark=False) for f in exclusions or [])

@@ -15,7 +15,7 @@ class KikotoError(Exception):
 
     default = "the request failed"
 
-    def __init__(self, message: str | None = None, detail: Any = None):
+    def __init__(self, message: str | None = None, detail: Any = None) -> None:
         self.message = message or self.default
         self.detail = detail
         super().__init__(self.message)
@@ -31,7 +31,7 @@ class NotFound(KikotoError):
 class RepositoryNotFound(NotFound):
     default = "repository name not known to registry"
 
-    def __init__(self, name: str, message: str | None = None):
+    def __init__(self, name: str, message: str | None = None) -> None:
         super().__init__(message or f"repository {name!r} not known to registry", {"name": name})
         self.name = name
 
@@ -43,7 +43,7 @@ class ImageNotFound(NotFound):
 class BlobNotFound(NotFound):
     default = "blob unknown to registry"
 
-    def __init__(self, digest: str, message: str | None = None):
+    def __init__(self, digest: str, message: str | None = None) -> None:
         super().__init__(message or f"blob unknown to registry: {digest}", {"digest": digest})
         self.digest = digest
 
@@ -193,14 +193,14 @@ class ManifestTooLarge(ManifestInvalid):
 class ReferencedImageUnknown(InvalidInput):
     """An index lists a manifest the repository does not have."""
 
-    def __init__(self, digest: str):
+    def __init__(self, digest: str) -> None:
         super().__init__(f"manifest unknown to registry: {digest}", {"digest": digest})
 
 
 class ReferencedBlobUnknown(InvalidInput):
     """A manifest references a blob the repository cannot see."""
 
-    def __init__(self, digest: str):
+    def __init__(self, digest: str) -> None:
         super().__init__(f"blob unknown to registry: {digest}", {"digest": digest})
 
 
@@ -227,7 +227,7 @@ class UploadInvalid(InvalidInput):
 class UploadOutOfOrder(UploadInvalid):
     """A chunk that does not start where the upload ends (416 with the upload's Range)."""
 
-    def __init__(self, message: str, repository: str, upload_id: str, offset: int):
+    def __init__(self, message: str, repository: str, upload_id: str, offset: int) -> None:
         super().__init__(message)
         self.repository, self.upload_id, self.offset = repository, upload_id, offset
 
@@ -249,7 +249,7 @@ class LayerPartInvalid(UploadInvalid):
         repository: str | None = None,
         upload_id: str | None = None,
         last_valid_byte: int | None = None,
-    ):
+    ) -> None:
         super().__init__(message)
         self.repository, self.upload_id, self.last_valid_byte = repository, upload_id, last_valid_byte
 
@@ -318,7 +318,7 @@ class UpstreamMissing(UpstreamFailed):
 class UpstreamRateLimited(UpstreamFailed):
     """The upstream refused for now (its rate limit); `retry_after` seconds, when it said."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
@@ -329,7 +329,7 @@ class UpstreamRateLimited(UpstreamFailed):
 class Throttled(KikotoError):
     default = "too many requests"
 
-    def __init__(self, message: str | None = None, retry_after: float = 1.0):
+    def __init__(self, message: str | None = None, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

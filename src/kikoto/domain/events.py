@@ -1,188 +1,112 @@
-"""Image events: the outbox's records, ECR's EventBridge envelope around them, and EventBridge
-event patterns to choose which a webhook target receives. Pure code.
+"""Image changes: the typed events the outbox records in the transaction of each change, and
+that its consumers (replication, webhooks, scanning) read back. Pure code.
 
-Pattern matching follows EventBridge: every field the pattern names must match; a list of
-values matches when any of them does (exact values, or `prefix`, `suffix`, `anything-but`,
-`exists`, `equals-ignore-case`, `numeric`); nested objects match nested fields. No regular
-expressions: time is linear in the pattern and the event.
+Each kind is a class; what it carries beyond the image is its own fields, stored by name (the
+wire shapes a consumer sends, EventBridge's or CloudEvents', are built by that consumer alone).
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import uuid
+import dataclasses
 from dataclasses import dataclass, field
-
-DETAIL_TYPES = {
-    "PUSH": "ECR Image Action",
-    "DELETE": "ECR Image Action",
-    "UPDATE_STORAGE_CLASS": "ECR Image Action",
-    "PULL_THROUGH_CACHE": "ECR Pull Through Cache Action",
-    "REPLICATE": "ECR Replication Action",
-    "SCAN": "ECR Image Scan",
-}
-NAMESPACE = uuid.UUID("6f1c5a52-63b1-4d0e-9a47-6b6b1f0c9c1e")  # event ids: stable per outbox row
+from typing import Any, ClassVar
 
 
-@dataclass(frozen=True)
-class OutboxEvent:
-    id: int
-    at: float
-    action: str
+@dataclass(frozen=True, kw_only=True)
+class ImageChanged:
+    """Something happened to an image of a repository (a tag of it, when `tag` is set)."""
+
+    KIND: ClassVar[str]
     repository: str
     digest: str
-    tag: str | None
-    detail: dict = field(default_factory=dict)
+    tag: str | None = None
+    media_type: str | None = None  # the manifest's
+    artifact_media_type: str | None = None  # its config's: tells images from signatures and SBOMs
+    id: int = 0  # the position in the outbox (0 until recorded)
+    at: float = 0.0  # when it was recorded
+
+    @property
+    def is_image(self) -> bool:
+        """An image or an index of images (not a signature, an SBOM or another artifact)."""
+        if self.media_type and ("index" in self.media_type or "list" in self.media_type):
+            return True
+        return self.artifact_media_type in IMAGE_CONFIGS
 
 
-def event_id(account: str, event: OutboxEvent) -> str:
-    """The event's id: the same on every delivery and redelivery (receivers deduplicate by it)."""
-    return str(uuid.uuid5(NAMESPACE, f"{account}/{event.id}"))
+IMAGE_CONFIGS = {
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+}
 
 
-def envelope(event: OutboxEvent, account: str, region: str, repository_arn: str) -> dict:
-    """The event in ECR's EventBridge shape."""
-    detail: dict = {"result": event.detail.get("result", "SUCCESS"), "repository-name": event.repository}
-    if event.action == "SCAN":
-        detail = {
-            "scan-status": event.detail.get("scan-status", "COMPLETE"),
-            "repository-name": event.repository,
-            "finding-severity-counts": event.detail.get("finding-severity-counts", {}),
-            "image-digest": event.digest,
-            "image-tags": event.detail.get("image-tags", []),
-        }
-    elif event.action == "PULL_THROUGH_CACHE":
-        detail = {
-            "sync-status": "SUCCESS",
-            "repository-name": event.repository,
-            "ecr-repository-prefix": event.detail.get("ecr-repository-prefix"),
-            "upstream-registry-url": event.detail.get("upstream-registry-url"),
-            "image-digest": event.digest,
-        }
-    else:
-        detail["image-digest"] = event.digest
-        detail["action-type"] = event.action
-        extra = {k: v for k, v in event.detail.items() if k not in ("result", "resources")}
-        detail.update(extra)
-    if event.tag:
-        detail["image-tag"] = event.tag
-    resources = [] if DETAIL_TYPES[event.action] == "ECR Image Action" else [repository_arn]
-    return {
-        "version": "0",
-        "id": event_id(account, event),
-        "detail-type": DETAIL_TYPES[event.action],
-        "source": "aws.ecr",
-        "account": account,
-        "time": datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": resources,
-        "detail": detail,
-    }
+@dataclass(frozen=True, kw_only=True)
+class ImagePushed(ImageChanged):
+    KIND = "PUSH"
 
 
-def cloud_event(bridge_event: dict) -> dict:
-    """CloudEvents 1.0 structured mode around the same event (Knative, Argo Events)."""
-    return {
-        "specversion": "1.0",
-        "id": bridge_event["id"],
-        "source": f"aws.ecr/{bridge_event['region']}/{bridge_event['account']}",
-        "type": f"aws.ecr.{bridge_event['detail-type'].replace(' ', '')}",
-        "time": bridge_event["time"],
-        "datacontenttype": "application/json",
-        "subject": bridge_event["detail"].get("repository-name"),
-        "data": bridge_event,
-    }
+@dataclass(frozen=True, kw_only=True)
+class ImageCached(ImageChanged):
+    """Stored by the pull-through cache from its rule's upstream."""
+
+    KIND = "PULL_THROUGH_CACHE"
+    rule_prefix: str = ""
+    upstream_url: str = ""
 
 
-# -- event patterns ------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ImageDeleted(ImageChanged):
+    KIND = "DELETE"
 
 
-class PatternError(ValueError):
-    pass
+@dataclass(frozen=True, kw_only=True)
+class StorageClassChanged(ImageChanged):
+    """Archived, or restored (then `activated_at` says when)."""
+
+    KIND = "UPDATE_STORAGE_CLASS"
+    storage_class: str = "STANDARD"
+    activated_at: float | None = None
 
 
-OPERATORS = {"prefix", "suffix", "anything-but", "exists", "equals-ignore-case", "numeric"}
+@dataclass(frozen=True, kw_only=True)
+class ImageReplicated(ImageChanged):
+    KIND = "REPLICATE"
+    succeeded: bool = True
+    source_account: str = ""
+    source_region: str = ""
+    destination_region: str = ""
+    destination_registry_id: str = ""
 
 
-def parse_pattern(text: str) -> dict:
-    """An EventBridge event pattern, checked; PatternError says what is wrong."""
-    try:
-        pattern = json.loads(text)
-    except ValueError as exc:
-        raise PatternError(f"the event pattern is not JSON: {exc}") from None
-    if not isinstance(pattern, dict) or not pattern:
-        raise PatternError("an event pattern is a non-empty JSON object")
-    _check(pattern, "")
-    return pattern
+@dataclass(frozen=True, kw_only=True)
+class ImageScanned(ImageChanged):
+    KIND = "SCAN"
+    severity_counts: dict[str, int] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
 
 
-def _check(pattern: dict, path: str) -> None:
-    for key, value in pattern.items():
-        where = f"{path}.{key}".lstrip(".")
-        if isinstance(value, dict):
-            _check(value, where)
-        elif isinstance(value, list):
-            if not value:
-                raise PatternError(f"'{where}' has an empty list of values")
-            for item in value:
-                if isinstance(item, dict) and (len(item) != 1 or next(iter(item)) not in OPERATORS):
-                    raise PatternError(f"'{where}' has an unknown matcher {json.dumps(item)}")
-        else:
-            raise PatternError(f"'{where}' must be a list of values or an object")
+KINDS: dict[str, type[ImageChanged]] = {
+    kind.KIND: kind
+    for kind in (ImagePushed, ImageCached, ImageDeleted, StorageClassChanged, ImageReplicated, ImageScanned)
+}
+COLUMNS = ("repository", "digest", "tag", "id", "at")  # stored beside the facts, not in them
 
 
-def matches(pattern: dict, event: dict) -> bool:
-    for key, wanted in pattern.items():
-        value = event.get(key) if isinstance(event, dict) else None
-        if isinstance(wanted, dict):
-            if not isinstance(value, dict) or not matches(wanted, value):
-                return False
-        elif not any(_match_one(m, value, key in event if isinstance(event, dict) else False) for m in wanted):
-            return False
-    return True
+def facts(change: ImageChanged) -> dict[str, Any]:
+    """What a change carries besides its columns, by field name (None and empty left out)."""
+    found = {}
+    for item in dataclasses.fields(change):
+        value = getattr(change, item.name)
+        if item.name not in COLUMNS and value not in (None, "", (), {}):
+            found[item.name] = list(value) if isinstance(value, tuple) else value
+    return found
 
 
-def _match_one(matcher, value, present: bool) -> bool:
-    values = value if isinstance(value, list) else [value]
-    if not isinstance(matcher, dict):
-        return present and any(v == matcher for v in values)
-    ((operator, argument),) = matcher.items()
-    if operator == "exists":
-        return present == bool(argument)
-    if not present:
-        return False
-    if operator == "prefix":
-        return any(isinstance(v, str) and v.startswith(_text(argument)) for v in values)
-    if operator == "suffix":
-        return any(isinstance(v, str) and v.endswith(_text(argument)) for v in values)
-    if operator == "equals-ignore-case":
-        return any(isinstance(v, str) and v.lower() == str(argument).lower() for v in values)
-    if operator == "anything-but":
-        if isinstance(argument, dict):
-            return not any(_match_one(argument, v, True) for v in values)
-        excluded = argument if isinstance(argument, list) else [argument]
-        return all(v not in excluded for v in values)
-    if operator == "numeric":
-        return any(_numeric(argument, v) for v in values)
-    return False
-
-
-def _text(argument) -> str:
-    return argument if isinstance(argument, str) else str(argument)
-
-
-def _numeric(conditions: list, value) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    checks = {
-        "<": value.__lt__,
-        "<=": value.__le__,
-        "=": value.__eq__,
-        ">": value.__gt__,
-        ">=": value.__ge__,
-    }
-    for operator, bound in zip(conditions[::2], conditions[1::2], strict=False):
-        if operator not in checks or not checks[operator](bound):
-            return False
-    return True
+def change_of(
+    kind: str, repository: str, digest: str, tag: str | None, stored: dict[str, Any], id: int = 0, at: float = 0.0
+) -> ImageChanged:
+    """A recorded change back as its type (facts a newer version wrote and this one does not
+    know are left out: a consumer reads what it understands)."""
+    cls = KINDS[kind]
+    known = {f.name for f in dataclasses.fields(cls)} - set(COLUMNS)
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
+    return cls(repository=repository, digest=digest, tag=tag, id=id, at=at, **values)

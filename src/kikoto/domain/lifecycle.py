@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from .glob import glob_match
 
@@ -85,7 +86,7 @@ class Policy:
 # -- validation ------------------------------------------------------------------------------
 
 
-def _keys(obj: dict, allowed: set[str], required: list[str]) -> None:
+def _keys(obj: dict[str, Any], allowed: set[str], required: list[str]) -> None:
     missing = [k for k in required if k not in obj]
     if missing:
         raise LifecycleError(f"object has missing required properties ({json.dumps(missing)})")

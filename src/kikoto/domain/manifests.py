@@ -106,7 +106,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     return Descriptor(media_type, digest, size, artifact_type, _annotations(value.get("annotations"), where))
 
 
-def _media_type(body: dict, content_type: str | None) -> str:
+def _media_type(body: dict[str, Any], content_type: str | None) -> str:
     declared, header = body.get("mediaType"), _strip_params(content_type)
     if declared is not None and not isinstance(declared, str):
         raise _invalid("mediaType must be a string")

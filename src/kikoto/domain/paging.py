@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from .errors import PageSizeInvalid
 
@@ -21,7 +22,7 @@ def parse_page_size(raw: str | None) -> int | None:
     return min(int(raw), MAX_PAGE)
 
 
-def sign_token(key: bytes, scope: str, position: list) -> str:
+def sign_token(key: bytes, scope: str, position: list[Any]) -> str:
     """An opaque nextToken for a keyset page: the last key returned, bound to what it pages
     (`scope`) and signed, so a client can neither forge a position nor reuse it elsewhere."""
     body = base64.urlsafe_b64encode(json.dumps([scope, position], separators=(",", ":")).encode()).decode()
@@ -29,7 +30,7 @@ def sign_token(key: bytes, scope: str, position: list) -> str:
     return body.rstrip("=") + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def open_token(key: bytes, scope: str, token: str) -> list:
+def open_token(key: bytes, scope: str, token: str) -> list[Any]:
     """The position a token from `sign_token` holds; ValueError for anything else."""
     body, _, mac = token.partition(".")
     try:

@@ -39,6 +39,7 @@ from ..services.repositories import Repositories
 from ..storage.blobs.port import BlobStore
 from ..storage.changes import ChangeCounter, VersionedCache
 from ..storage.meta.ecr import EcrStore
+from ..storage.meta.inline import InlineEngine
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import OutboxStore
 from ..storage.meta.store import MetadataStore
@@ -69,7 +70,7 @@ class Core:
 
     settings: Settings
     keys: Keys
-    engine: AsyncEngine
+    engine: AsyncEngine | InlineEngine
     changes: ChangeCounter
     holder: str  # this process, in lease rows
     meta: MetadataStore
@@ -105,7 +106,7 @@ class Feature:
     wraps_reads: Callable[[Reads], Reads] | None = None  # the pull path it wraps
     operations: Mapping[str, Handler] = field(default_factory=dict)  # ECR operations it answers
     aws_services: list[AwsService] = field(default_factory=list)  # other AWS APIs on the endpoint
-    image_scans: Callable[[int, list[str]], Awaitable[dict]] | None = None  # DescribeImages' scan fields
+    image_scans: Callable[[int, list[str]], Awaitable[dict[str, Any]]] | None = None  # DescribeImages' scan fields
     settings_sections: list[SettingsSection] = field(default_factory=list)  # on the console
     console_pages: list[tuple[str, Callable[..., Awaitable[Any]]]] = field(default_factory=list)  # GET path, handler
     on_push: list[Callable[[str, PushedManifest], Awaitable[None]]] = field(default_factory=list)  # after a push

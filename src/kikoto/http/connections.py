@@ -41,7 +41,7 @@ def connection_bound(configured: int) -> int:
 
 
 class ConnectionGuard:
-    def __init__(self, limit: int, send_timeout: float = 0):
+    def __init__(self, limit: int, send_timeout: float = 0) -> None:
         self.limit = limit
         self.send_timeout = send_timeout  # seconds a peer may leave our data unacknowledged
         self.open: dict[GuardedHandler, None] = {}  # insertion order: oldest first
@@ -64,7 +64,7 @@ class ConnectionGuard:
 
 
 class GuardedHandler(RequestHandler):
-    def __init__(self, guard: ConnectionGuard, *args, **kwargs):
+    def __init__(self, guard: ConnectionGuard, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._guard = guard
         self._pending_bytes = 0  # bytes received towards a request whose headers are incomplete
@@ -129,7 +129,7 @@ class GuardedSite(web.TCPSite):
         handshake_timeout: float = 60.0,
         sock: socket.socket | None = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(runner, *args, **kwargs)
         self._guard = guard
         self._sock = sock  # a socket the supervisor bound for all its workers (else bind here)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -60,13 +61,15 @@ OCI_ERRORS: dict[type, tuple[str, int]] = {
 class OciError(Exception):
     """An error of the OCI wire itself (a challenge, an unknown route), already in its terms."""
 
-    def __init__(self, code: str, message: str, status: int, headers: dict[str, str] | None = None, detail=None):
+    def __init__(
+        self, code: str, message: str, status: int, headers: dict[str, str] | None = None, detail=None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status = code, message, status
         self.headers, self.detail = headers or {}, detail
 
 
-def lookup(table: dict[type, tuple], error: BaseException) -> tuple:
+def lookup(table: dict[type, tuple[Any, ...]], error: BaseException) -> tuple[Any, ...]:
     """The entry of the most specific class of `error` in `table`."""
     for cls in type(error).__mro__:
         if cls in table:

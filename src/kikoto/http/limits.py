@@ -28,7 +28,7 @@ BODY_IDLE = web.AppKey("body_idle_timeout", float)
 class BodyBudget:
     """Bytes of request bodies held in memory by this worker, all requests together."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         self.limit, self.used = limit, 0
 
     @contextmanager
@@ -99,7 +99,7 @@ class RateLimits:
 
     KEEP = 100_000  # buckets remembered; the least recently used go first
 
-    def __init__(self, per_principal: float, per_address: float, burst: float, clock=time.monotonic):
+    def __init__(self, per_principal: float, per_address: float, burst: float, clock=time.monotonic) -> None:
         self.rates = {"principal": per_principal, "address": per_address}
         self.burst = burst
         self._clock = clock

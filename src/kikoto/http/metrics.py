@@ -34,7 +34,7 @@ class ProcessCounts:
     """Exports a service's per-process event counts (a collections.Counter) as one counter
     family with an `event` label."""
 
-    def __init__(self, name: str, documentation: str, counts):
+    def __init__(self, name: str, documentation: str, counts) -> None:
         self.name, self.documentation, self.counts = name, documentation, counts
 
     def collect(self):

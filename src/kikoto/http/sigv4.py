@@ -30,7 +30,7 @@ REQUIRED_SIGNED = ("host", "x-amz-date", "x-amz-target", "content-type")
 
 
 class SignatureError(Exception):
-    def __init__(self, error_type: str, message: str):
+    def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
         self.error_type, self.message = error_type, message
 
@@ -46,7 +46,7 @@ class SignedRequest:
 
 
 class _Verifier(SigV4Auth):
-    def __init__(self, credentials, service, region, signed_headers, body_hash):
+    def __init__(self, credentials, service, region, signed_headers, body_hash) -> None:
         super().__init__(credentials, service, region)
         self._signed = signed_headers
         self._body_hash = body_hash

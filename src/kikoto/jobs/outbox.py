@@ -12,7 +12,7 @@ log = logging.getLogger("kikoto.jobs")
 
 
 class OutboxWorker:
-    def __init__(self, passes: Sequence[Callable[[], Awaitable[int]]], interval: float = 0.5):
+    def __init__(self, passes: Sequence[Callable[[], Awaitable[int]]], interval: float = 0.5) -> None:
         """`passes`: one pass each over a consumer's work, returning how much it did (0: nothing due)."""
         self.passes, self.interval = list(passes), interval
 

@@ -30,10 +30,13 @@ class Scheduler:
         gc_interval: float,
         claim: float = CLAIM,
         periodic: Sequence[tuple[str, float, Callable[[], Awaitable[object]]]] = (),
-    ):
+    ) -> None:
         self.store, self.lifecycle, self.gc = store, lifecycle, gc
         self.claim = claim
-        self.jobs = {"lifecycle": (lifecycle_interval, self.run_lifecycle), "gc": (gc_interval, self.run_gc)}
+        self.jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
+            "lifecycle": (lifecycle_interval, self.run_lifecycle),
+            "gc": (gc_interval, self.run_gc),
+        }
         for name, interval, job in periodic:  # the features' (signing: images whose process died)
             self.jobs[name] = (interval, job)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

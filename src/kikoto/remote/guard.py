@@ -107,7 +107,7 @@ def refusal(
 class Destinations:
     """The redirect and realm rule for one configured upstream."""
 
-    def __init__(self, configured: str, allow_insecure: bool):
+    def __init__(self, configured: str, allow_insecure: bool) -> None:
         self.configured, self.allow_insecure = configured, allow_insecure
         self._configured_internal: bool | None = None
 

@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from botocore.auth import SigV4Auth
@@ -27,20 +28,20 @@ TEMPLATE_SETTINGS = ("imageTagMutability", "imageTagMutabilityExclusionFilters",
 
 
 class PeerFailed(Exception):
-    def __init__(self, message: str, status: int = 0):
+    def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.message, self.status = message, status
 
 
 class PeerRegistry:
-    def __init__(self, session: aiohttp.ClientSession, url: str, kind: str, key: str, secret: str, region: str):
+    def __init__(self, session: aiohttp.ClientSession, url: str, kind: str, key: str, secret: str, region: str) -> None:
         self.session, self.url, self.kind = session, url.rstrip("/"), kind
         self.key, self.secret, self.region = key, secret, region
         self._login: tuple[str, float] | None = None
 
     # -- the ECR API (Kikötő peers) ---------------------------------------------------------------
 
-    async def ecr(self, operation: str, params: dict) -> dict:
+    async def ecr(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(params).encode()
         request = AWSRequest(
             method="POST",
@@ -82,7 +83,9 @@ class PeerRegistry:
             if "REPLICATION" in t.get("appliedFor", [])
             and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
         ]
-        template: dict = max(applying, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={})
+        template: dict[str, Any] = max(
+            applying, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={}
+        )
         params = {"repositoryName": name, **{k: template[k] for k in TEMPLATE_SETTINGS if template.get(k)}}
         if template.get("resourceTags"):
             params["tags"] = template["resourceTags"]
@@ -162,7 +165,7 @@ class Peers:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._clients: dict[tuple, PeerRegistry] = {}
+        self._clients: dict[tuple[Any, ...], PeerRegistry] = {}
 
     def client(self, url: str, kind: str, key: str, secret: str, region: str) -> PeerRegistry:
         if self._session is None or self._session.closed:

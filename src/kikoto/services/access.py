@@ -22,7 +22,7 @@ class Access:
         region: str,
         cache: VersionedCache | None = None,
         decisions: VersionedCache | None = None,
-    ):
+    ) -> None:
         self.store = store
         self.account, self.region = account, region
         self._policies = cache or VersionedCache(None, 0)

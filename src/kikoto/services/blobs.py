@@ -59,7 +59,7 @@ class Blobs:
         repositories: Repositories,
         cache: VersionedCache | None = None,
         min_free_space: int = 0,
-    ):
+    ) -> None:
         self.meta = meta
         self.min_free_space = min_free_space
         self.store = store

@@ -40,7 +40,7 @@ class FsckReport:
 
 
 class Fsck:
-    def __init__(self, store: LifecycleStore, blobs: BlobStore, grace: float, clock=time.time):
+    def __init__(self, store: LifecycleStore, blobs: BlobStore, grace: float, clock=time.time) -> None:
         self.store, self.blobs, self.grace, self._clock = store, blobs, grace, clock
 
     async def run(self, repair: bool = False, verify_digests: bool = False, progress=None) -> FsckReport:

@@ -38,7 +38,7 @@ class GarbageCollector:
         grace: float,
         upload_ttl: float,
         clock=time.time,
-    ):
+    ) -> None:
         self.meta, self.store, self.blobs = meta, store, blobs
         self.grace, self.upload_ttl = grace, upload_ttl
         self._clock = clock

@@ -19,6 +19,7 @@ import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -107,7 +108,7 @@ class Identities:
         account: str,
         clock=time.time,
         cache: VersionedCache | None = None,
-    ):
+    ) -> None:
         self.store = store
         self.account = account
         self.master_key = master_key
@@ -115,7 +116,7 @@ class Identities:
         self._mac_key = hashlib.sha256(b"kikoto login tokens\0" + master_key).digest()
         self._clock = clock
         self._keys = cache or VersionedCache(None, 0)
-        self._tokens: dict[str, dict] = {}  # verified passwords -> payload (an HMAC result never changes)
+        self._tokens: dict[str, dict[str, Any]] = {}  # verified passwords -> payload (an HMAC result never changes)
 
     # -- management (CLI and first start) ---------------------------------------------------
 
@@ -232,7 +233,7 @@ class Identities:
         self._keys.put(key_id, (principal, secret), token)
         return principal, secret
 
-    def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list | None = None) -> tuple[str, float]:
+    def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list[Any] | None = None) -> tuple[str, float]:
         """A password (never containing ':') that stands for `principal` until it expires."""
         expires = self._clock() + ttl
         payload = {"k": principal.key_id or "", "e": int(expires), "n": secrets.token_hex(4)}
@@ -241,7 +242,7 @@ class Identities:
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         return f"{body}.{_b64(hmac.new(self._mac_key, body.encode(), hashlib.sha256).digest())}", expires
 
-    def _payload(self, password: str) -> dict:
+    def _payload(self, password: str) -> dict[str, Any]:
         payload = self._tokens.get(password)
         if payload is not None:
             return payload

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..domain.errors import (
     ImageNotFound,
@@ -58,7 +59,7 @@ class Lifecycle:
         account: str,
         clock=time.time,
         token_key: bytes = b"",
-    ):
+    ) -> None:
         self.token_key = token_key  # signs preview nextTokens (keyset positions)
         self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
         self.account = account
@@ -83,7 +84,7 @@ class Lifecycle:
         before: int | None = None,
         action: str | None = None,
         since: float | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
         return await self.store.events(repository, limit, since=since, before=before, action=action)
 
@@ -150,7 +151,7 @@ class Lifecycle:
         await self.ecr.update_repository(repo.name, {"lifecycle_evaluated_at": self._clock()})
         await self.store.record(events)
 
-    def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict:
+    def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict[str, Any]:
         image = plan.images[decision.digest]
         return {
             "actor": actor,
@@ -232,11 +233,11 @@ class Lifecycle:
     async def get_preview(
         self,
         name: str,
-        image_ids: list[dict] | None,
+        image_ids: list[dict[str, Any]] | None,
         tag_status: str | None,
         max_results: int | None,
         next_token: str | None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """The last preview: repository, policy, status, a page of results (by key, oldest push
         first), their summary for the filter, and the next token."""
         record = await self._repository(name)
@@ -288,7 +289,7 @@ class Lifecycle:
             "next_token": token,
         }
 
-    async def update_storage_class(self, name: str, image_id: dict, target: str) -> tuple[str, str]:
+    async def update_storage_class(self, name: str, image_id: dict[str, Any], target: str) -> tuple[str, str]:
         """Archive or restore one image; (repository name, its digest)."""
         record = await self._repository(name)
         digests = [image_id["imageDigest"]] if "imageDigest" in image_id else []

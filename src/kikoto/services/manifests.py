@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.digests import digest_bytes
 from ..domain.ecr import tag_is_immutable
 from ..domain.errors import DigestInvalid, ImageArchived, ImageNotFound, ManifestInvalid
+from ..domain.events import ImageChanged
 from ..domain.manifests import OCI_INDEX, parse_manifest
 from ..domain.names import check_repository_name, check_tag, parse_reference
 from ..storage.changes import ByteCache, VersionedCache
@@ -45,7 +48,7 @@ class Manifests:
         repositories: Repositories,
         allow_sparse_index: bool = False,
         cache: VersionedCache | None = None,
-    ):
+    ) -> None:
         self.meta = meta
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
@@ -53,7 +56,7 @@ class Manifests:
         self._reads = cache or VersionedCache(None, 0)  # tag -> manifest and tag lists, until something changes
         self._pull_writes: set[asyncio.Task] = set()
         self._pulled: dict[tuple[int, str], float] = {}  # when this process last recorded a pull
-        self.pushed_listeners: list = []  # async callables (repository, PushedManifest) run after each push
+        self.pushed_listeners: list[Any] = []  # async callables (repository, PushedManifest) run after each push
 
     async def push(
         self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
@@ -99,19 +102,17 @@ class Manifests:
         content_type: str | None,
         digest: str,
         tags: list[str],
-        event_detail: dict | None = None,
-        action: str = "PULL_THROUGH_CACHE",
+        change: Callable[..., ImageChanged],
     ):
         """Store a manifest fetched from a pull-through cache's upstream, under the digest the
-        upstream named (checked), with `tags` moved to it; what it references is fetched later."""
+        upstream named (checked), with `tags` moved to it; what it references is fetched later.
+        `change`: how the outbox records it (ImageCached with the rule)."""
         actual = digest_bytes(content, digest.split(":", 1)[0] if ":" in digest else "sha256")
         if str(actual) != digest:
             raise DigestInvalid(f"the upstream sent a manifest whose digest is {actual}, not {digest}")
         manifest = parse_manifest(content, content_type, digest)
         repo = await self.repositories.get(repository)
-        await self.meta.put_manifest(
-            repo, manifest, content, tags, True, lazy=True, action=action, event_detail=event_detail
-        )
+        await self.meta.put_manifest(repo, manifest, content, tags, True, lazy=True, change=change)
         self._cache.put(digest, content)
 
     async def pull(
@@ -199,7 +200,7 @@ class Manifests:
         return await self.meta.referrers(repo.id, subject, artifact_type, limit, after)
 
 
-def referrers_index(referrers: list[Referrer]) -> dict:
+def referrers_index(referrers: list[Referrer]) -> dict[str, Any]:
     manifests = []
     for r in referrers:
         descriptor = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}

@@ -21,7 +21,7 @@ class Caller(Protocol):
 class Reads:
     """The core's reads: what is stored here, nothing else. Subclasses wrap another `Reads`."""
 
-    def __init__(self, manifests: Manifests, blobs: Blobs):
+    def __init__(self, manifests: Manifests, blobs: Blobs) -> None:
         self.manifests, self.blobs = manifests, blobs
 
     async def manifest(
@@ -45,7 +45,7 @@ class Reads:
 class Wrapper(Reads):
     """A `Reads` that passes everything it does not change on to the one it wraps."""
 
-    def __init__(self, inner: Reads):
+    def __init__(self, inner: Reads) -> None:
         super().__init__(inner.manifests, inner.blobs)
         self.inner = inner
 

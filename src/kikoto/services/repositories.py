@@ -11,7 +11,7 @@ from ..storage.meta.store import MetadataStore, Repository
 class Repositories:
     def __init__(
         self, meta: MetadataStore, create_on_push: bool = False, from_template=None, cache: VersionedCache | None = None
-    ):
+    ) -> None:
         self.meta = meta
         self._known = cache or VersionedCache(None, 0)  # name -> Repository, until something changes
         self.create_on_push = create_on_push  # operator override: create any repository on first push

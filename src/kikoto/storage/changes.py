@@ -16,12 +16,13 @@ import struct
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 _COUNTER = struct.Struct("<Q")
 
 
 class ChangeCounter:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if os.fstat(fd).st_size < _COUNTER.size:
@@ -50,9 +51,9 @@ class VersionedCache:
     value only if nothing changed since the lookup began (so a value read from the database
     just before a write can never be cached after it)."""
 
-    def __init__(self, changes: ChangeCounter | None, max_age: float, size: int = 10_000):
+    def __init__(self, changes: ChangeCounter | None, max_age: float, size: int = 10_000) -> None:
         self.changes, self.max_age, self.size = changes, max_age, size
-        self._items: dict = {}
+        self._items: dict[str, Any] = {}
         self._version = -1
 
     def get(self, key):
@@ -79,7 +80,7 @@ class VersionedCache:
 class ByteCache:
     """A size-bounded LRU of immutable bytes keyed by digest (manifests, small blobs)."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int) -> None:
         self.capacity, self.used = capacity, 0
         self._items: OrderedDict[str, bytes] = OrderedDict()
 

@@ -3,20 +3,23 @@ POSTed to each target whose pattern matches, signed, retried, dead-lettered."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...remote.peer import Peers
 from .. import Core, Feature
 from .cli import events
 from .service import Events
+from .store import EventStore
 
 __all__ = ["COMMANDS", "OPERATIONS", "feature"]
 COMMANDS = [events]
-OPERATIONS: dict = {}  # no ECR operation: targets are set with `kikoto events`
+OPERATIONS: dict[str, Any] = {}  # no ECR operation: targets are set with `kikoto events`
 
 
 def feature(core: Core) -> Feature:
     settings, clients = core.settings, Peers()
     service = Events(
-        core.outbox,
+        EventStore(core.engine, changes=core.changes),
         core.leases,
         clients,
         core.keys.master,

@@ -4,6 +4,7 @@ server's workers pick changes up)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +28,15 @@ def events() -> None:
 @click.option("--pattern", "pattern_file", type=click.Path(exists=True, dir_okay=False), help="EventBridge pattern.")
 @click.option("--secret", envvar="KIKOTO_EVENTS_SECRET", help="HMAC-SHA256 key for the X-Kikoto-Signature-256 header.")
 @click.option("--cloudevents", is_flag=True, help="Send CloudEvents 1.0 in structured mode.")
-def events_add_target(config_file, name, url, pattern_file, secret, cloudevents, **options) -> None:
+def events_add_target(
+    config_file: Path | None,
+    name: str,
+    url: str,
+    pattern_file: str | None,
+    secret: str | None,
+    cloudevents: bool,
+    **options: Any,
+) -> None:
     """Send every image event from now on (that the pattern selects) to URL."""
     pattern = Path(pattern_file).read_text() if pattern_file else None
 
@@ -40,7 +49,7 @@ def events_add_target(config_file, name, url, pattern_file, secret, cloudevents,
 
 @events.command("list-targets")
 @storage_options
-def events_list_targets(config_file, **options) -> None:
+def events_list_targets(config_file: Path | None, **options: Any) -> None:
     """Targets, their URLs and patterns (never their secrets)."""
 
     async def rows(registry):
@@ -54,10 +63,10 @@ def events_list_targets(config_file, **options) -> None:
 @events.command("remove-target")
 @storage_options
 @click.argument("name")
-def events_remove_target(config_file, name, **options) -> None:
+def events_remove_target(config_file: Path | None, name: str, **options: Any) -> None:
     """Stop sending events to NAME (its delivery records go too)."""
 
-    async def remove(registry):
+    async def remove(registry) -> None:
         await _events(registry).remove_target(name)
 
     with_registry(failing(remove), config_file, options)
@@ -69,7 +78,7 @@ def events_remove_target(config_file, name, **options) -> None:
 @click.option("--target", help="Only this target.")
 @click.option("--failed", is_flag=True, help="Only dead-lettered deliveries.")
 @click.option("--limit", type=int, default=100, show_default=True)
-def events_deliveries(config_file, target, failed, limit, **options) -> None:
+def events_deliveries(config_file: Path | None, target: str | None, failed: bool, limit: int, **options: Any) -> None:
     """Recent deliveries, newest first: id, target, event, status, attempts, last error."""
 
     async def rows(registry):
@@ -84,7 +93,7 @@ def events_deliveries(config_file, target, failed, limit, **options) -> None:
 @events.command("redeliver")
 @storage_options
 @click.argument("delivery_id", type=int)
-def events_redeliver(config_file, delivery_id, **options) -> None:
+def events_redeliver(config_file: Path | None, delivery_id: int, **options: Any) -> None:
     """Send delivery DELIVERY_ID's event to its target again, now."""
 
     async def again(registry):

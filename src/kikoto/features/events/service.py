@@ -18,14 +18,17 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.fernet import Fernet
 
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, NotFound
-from ...domain.events import OutboxEvent, cloud_event, envelope, matches, parse_pattern
+from ...domain.events import ImageChanged
 from ...storage.meta.lifecycle import LifecycleStore
-from ...storage.meta.outbox import Delivery, OutboxStore, Target
+from .bridge import cloud_event, envelope
+from .patterns import matches, parse_pattern
+from .store import Delivery, EventStore, Target
 
 log = logging.getLogger("kikoto.events")
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -50,7 +53,7 @@ def signature(secret: str, body: bytes) -> str:
 class Events:
     def __init__(
         self,
-        store: OutboxStore,
+        store: EventStore,
         leases: LifecycleStore,
         poster,
         master_key: bytes,
@@ -60,7 +63,7 @@ class Events:
         max_attempts: int = 10,
         retry_cap: float = 300.0,
         timeout: float = 30.0,
-    ):
+    ) -> None:
         self.store, self.leases, self.poster = store, leases, poster
         self._fernet = Fernet(master_key)
         self.account, self.region, self.holder = account, region, holder
@@ -92,7 +95,7 @@ class Events:
         await self.store.forget_cursor(f"webhook:{name}")
         if not await self.store.add_target(target):
             raise InvalidParameter(f"a target named {name!r} exists; remove it first")
-        await self.store.cursor(f"webhook:{name}", start=await self.store.last_event_id())  # events from now on
+        await self.store.follow(f"webhook:{name}")  # events from now on
         return target
 
     async def targets(self) -> list[Target]:
@@ -108,7 +111,7 @@ class Events:
 
     # -- delivering -------------------------------------------------------------------------------
 
-    def render(self, target: Target, event: OutboxEvent) -> tuple[dict, Delivered]:
+    def render(self, target: Target, event: ImageChanged) -> tuple[dict[str, Any], Delivered]:
         """(the EventBridge event, what to send the target) for one target."""
         bridge = envelope(event, self.account, self.region, repository_arn(self.region, self.account, event.repository))
         document = cloud_event(bridge) if target.cloudevents else bridge
@@ -152,10 +155,10 @@ class Events:
 
     async def _deliver(self, target: Target, batch: int = 100) -> int:
         consumer = f"webhook:{target.name}"
-        position = await self.store.cursor(consumer, start=await self.store.last_event_id())
+        _, changes = await self.store.changes_for(consumer, batch)
         pattern = parse_pattern(target.pattern) if target.pattern else None
         attempted = 0
-        for event in await self.store.events_after(position, batch):
+        for event in changes:
             bridge, delivered = self.render(target, event)
             if pattern is not None and not matches(pattern, bridge):
                 await self.store.advance(consumer, event.id)

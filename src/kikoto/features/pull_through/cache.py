@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ...domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed, UpstreamMissing
+from ...domain.events import ImageCached
 from ...domain.manifests import parse_manifest
 from ...domain.names import parse_reference
 from ...services.blobs import BlobLocation
@@ -89,7 +91,7 @@ class OneFetch:
     """Runs each keyed fetch once across tasks (a shared, shielded task), processes and replicas
     (a lease row); the others wait until `stored()` says the result is there."""
 
-    def __init__(self, leases: LifecycleStore, holder: str):
+    def __init__(self, leases: LifecycleStore, holder: str) -> None:
         self.leases, self.holder = leases, holder
         self._tasks: dict[str, asyncio.Future] = {}
 
@@ -140,7 +142,7 @@ class PullThroughCache(Wrapper):
         create_repository: Callable[[str, Rule], Awaitable[object]],
         tag_ttl: float = 86400.0,
         stats: Counter[str] | None = None,
-    ):
+    ) -> None:
         super().__init__(inner)
         self.rules, self.store, self.meta, self.repositories = rules, store, meta, repositories
         self.upstreams, self.fetches, self.create_repository = upstreams, fetches, create_repository
@@ -254,7 +256,9 @@ class PullThroughCache(Wrapper):
             return pulled
         return await local()
 
-    async def _fetch_manifest(self, repo: Repository, rule: Rule, name: str, digest: str | None, tag: str | None):
+    async def _fetch_manifest(
+        self, repo: Repository, rule: Rule, name: str, digest: str | None, tag: str | None
+    ) -> None:
         upstream_repo = rule.upstream_repository(name)
         since = time.time()
 
@@ -281,8 +285,8 @@ class PullThroughCache(Wrapper):
             if wanted and wanted != actual:
                 raise UpstreamFailed(f"upstream {rule.base_url} sent a manifest that is not {wanted}")
             media_type = fetched.media_type or parse_manifest(content, None, actual).media_type
-            detail = {"ecr-repository-prefix": rule.prefix, "upstream-registry-url": rule.upstream_url}
-            await self.manifests.cache(name, content, media_type, actual, [tag] if tag else [], detail)
+            change = functools.partial(ImageCached, rule_prefix=rule.prefix, upstream_url=rule.upstream_url)
+            await self.manifests.cache(name, content, media_type, actual, [tag] if tag else [], change)
             if tag is not None:
                 await self.store.mark_checked(repo.id, tag, time.time())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from ...domain.errors import UnsupportedUpstream
 
@@ -122,7 +123,7 @@ class SecretRow:
     value: str | None  # encrypted
     version_id: str | None
     description: str | None
-    tags: list
+    tags: list[Any]
     created_at: float
     changed_at: float
     deletion_date: float | None

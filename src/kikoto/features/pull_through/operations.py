@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...http.ecr.context import Call
 from ...http.ecr.operations.table import registrar
 from .rules import PullThroughRules
 
-OPERATIONS: dict = {}  # bound to the feature's rules by its registration
+OPERATIONS: dict[str, Any] = {}  # bound to the feature's rules by its registration
 operation = registrar("ecr", OPERATIONS)
 
 # -- pull-through cache rules ------------------------------------------------------------------------
 
 
-def _rule(call: Call, rule, *fields: str) -> dict:
+def _rule(call: Call, rule, *fields: str) -> dict[str, Any]:
     """A rule in ECR's structure, with the members the operation's output has."""
     every = {
         "ecrRepositoryPrefix": rule.prefix,
@@ -51,7 +53,7 @@ async def _may_read_secret(rules: PullThroughRules, call: Call, credential_arn: 
 
 
 @operation("CreatePullThroughCacheRule")
-async def create_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+async def create_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict[str, Any]:
     p = call.params
     await _may_read_secret(rules, call, p.get("credentialArn"))
     rule = await rules.create(
@@ -66,17 +68,17 @@ async def create_pull_through_cache_rule(rules: PullThroughRules, call: Call) ->
 
 
 @operation("DescribePullThroughCacheRules")
-async def describe_pull_through_cache_rules(rules: PullThroughRules, call: Call) -> dict:
+async def describe_pull_through_cache_rules(rules: PullThroughRules, call: Call) -> dict[str, Any]:
     p = call.params
-    rules, token = await rules.describe(p.get("ecrRepositoryPrefixes"), p.get("maxResults"), p.get("nextToken"))
+    found, token = await rules.describe(p.get("ecrRepositoryPrefixes"), p.get("maxResults"), p.get("nextToken"))
     return {
-        "pullThroughCacheRules": [_rule(call, r, *RULE_FIELDS, "updatedAt") for r in rules],
+        "pullThroughCacheRules": [_rule(call, r, *RULE_FIELDS, "updatedAt") for r in found],
         **({"nextToken": token} if token else {}),
     }
 
 
 @operation("UpdatePullThroughCacheRule")
-async def update_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+async def update_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict[str, Any]:
     p = call.params
     await _may_read_secret(rules, call, p.get("credentialArn"))
     rule = await rules.update(p["ecrRepositoryPrefix"], p.get("credentialArn"), p.get("customRoleArn"))
@@ -93,7 +95,7 @@ async def update_pull_through_cache_rule(rules: PullThroughRules, call: Call) ->
 
 
 @operation("DeletePullThroughCacheRule")
-async def delete_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+async def delete_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict[str, Any]:
     rule = await rules.delete(call.params["ecrRepositoryPrefix"])
     return _rule(
         call,
@@ -109,7 +111,7 @@ async def delete_pull_through_cache_rule(rules: PullThroughRules, call: Call) ->
 
 
 @operation("ValidatePullThroughCacheRule")
-async def validate_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict:
+async def validate_pull_through_cache_rule(rules: PullThroughRules, call: Call) -> dict[str, Any]:
     rule, valid, failure = await rules.validate(call.params["ecrRepositoryPrefix"])
     answer = _rule(
         call,

@@ -4,6 +4,7 @@ validate, with ECR's checks and messages."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ...domain.errors import (
     InvalidParameter,
@@ -31,7 +32,7 @@ class PullThroughRules:
         token_key: bytes,
         allow_insecure: bool = False,
         cache: VersionedCache | None = None,
-    ):
+    ) -> None:
         self.store, self.secrets, self.upstreams, self.registry = store, secrets, upstreams, registry
         self.token_key, self.allow_insecure = token_key, allow_insecure
         self._cache = cache or VersionedCache(None, 0)
@@ -111,7 +112,7 @@ class PullThroughRules:
         if credential_arn is None and custom_role_arn is None:
             raise InvalidParameter("Invalid parameter: one of credentialArn or customRoleArn must be specified")
         await self._check_credential(rule.upstream_registry, credential_arn or rule.credential_arn)
-        changes: dict = {"updated_at": time.time()}
+        changes: dict[str, Any] = {"updated_at": time.time()}
         if credential_arn is not None:
             changes["credential_arn"] = credential_arn
         if custom_role_arn is not None:

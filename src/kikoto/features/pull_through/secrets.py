@@ -10,6 +10,7 @@ import secrets as random
 import string
 import time
 import uuid
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -24,7 +25,7 @@ SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
 
 class Secrets:
-    def __init__(self, store: PullThroughStore, master_key: bytes, account: str, region: str, token_key: bytes):
+    def __init__(self, store: PullThroughStore, master_key: bytes, account: str, region: str, token_key: bytes) -> None:
         self.store = store
         self._fernet = Fernet(master_key)
         self.account, self.region, self.token_key = account, region, token_key
@@ -42,7 +43,9 @@ class Secrets:
         suffix = "".join(random.choice(SUFFIX_ALPHABET) for _ in range(6))  # as AWS: name-XXXXXX
         return f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{name}-{suffix}"
 
-    async def create(self, name: str, value: str | None, description: str | None, tags: list[dict]) -> SecretRow:
+    async def create(
+        self, name: str, value: str | None, description: str | None, tags: list[dict[str, Any]]
+    ) -> SecretRow:
         existing = await self.store.secret(name)
         if existing is not None:
             if existing.deletion_date is not None:

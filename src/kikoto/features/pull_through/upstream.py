@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -60,7 +61,7 @@ class UpstreamRegistry:
         base_url: str,
         credentials: tuple[str, str] | None,
         allow_insecure: bool = False,
-    ):
+    ) -> None:
         self.session, self.base_url, self.credentials = session, base_url.rstrip("/"), credentials
         self.destinations = Destinations(self.base_url, allow_insecure)
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (Authorization value, expiry)
@@ -182,7 +183,7 @@ class UpstreamRegistry:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamFailed(f"upstream {self.base_url} broke off sending {digest}: {exc!r}") from None
 
-    async def referrers(self, repository: str, digest: str) -> list[dict]:
+    async def referrers(self, repository: str, digest: str) -> list[dict[str, Any]]:
         """The descriptors of the subject's referrers (an empty list when the upstream has no
         referrers API)."""
         path = f"/v2/{repository}/referrers/{digest}"

@@ -10,6 +10,7 @@ from .. import Core, Feature
 from .cli import peers
 from .operations import OPERATIONS
 from .service import Replication
+from .store import ReplicationStore
 
 __all__ = ["COMMANDS", "OPERATIONS", "feature"]
 COMMANDS = [peers]
@@ -18,7 +19,7 @@ COMMANDS = [peers]
 def feature(core: Core) -> Feature:
     settings, clients = core.settings, Peers()
     replication = Replication(
-        core.outbox,
+        ReplicationStore(core.engine, changes=core.changes),
         core.ecr_store,
         core.meta,
         core.blob_store,

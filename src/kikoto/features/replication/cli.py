@@ -3,6 +3,9 @@ the server runs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from ...cli.common import failing, storage_options, with_registry
@@ -31,7 +34,16 @@ def peers() -> None:
     default="kikoto",
     help="kikoto: another Kikötő (ECR API + /v2); oci: any OCI registry (Basic auth on /v2).",
 )
-def peers_add(config_file, region, registry_id, url, access_key_id, secret_access_key, kind, **options) -> None:
+def peers_add(
+    config_file: Path | None,
+    region: str,
+    registry_id: str,
+    url: str,
+    access_key_id: str,
+    secret_access_key: str,
+    kind: str,
+    **options: Any,
+) -> None:
     """Add (or replace) the peer a destination {region, registryId} resolves to."""
 
     async def add(registry):
@@ -43,7 +55,7 @@ def peers_add(config_file, region, registry_id, url, access_key_id, secret_acces
 
 @peers.command("list")
 @storage_options
-def peers_list(config_file, **options) -> None:
+def peers_list(config_file: Path | None, **options: Any) -> None:
     """Peers (never their secrets)."""
 
     async def rows(registry):
@@ -57,7 +69,7 @@ def peers_list(config_file, **options) -> None:
 @storage_options
 @click.option("--region", required=True)
 @click.option("--registry-id", required=True)
-def peers_remove(config_file, region, registry_id, **options) -> None:
+def peers_remove(config_file: Path | None, region: str, registry_id: str, **options: Any) -> None:
     """Remove a peer (replication to its destination fails, and is retried, until one is added)."""
 
     async def remove(registry):

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...http.ecr import shapes
 from ...http.ecr.context import Call
 from ...http.ecr.operations.table import registrar
 from .service import Replication
 
-OPERATIONS: dict = {}  # bound to the feature's service by its registration
+OPERATIONS: dict[str, Any] = {}  # bound to the feature's service by its registration
 operation = registrar("ecr", OPERATIONS)
 
 # -- replication --------------------------------------------------------------------------------------
 
 
 @operation("DescribeRegistry")
-async def describe_registry(replication: Replication, call: Call) -> dict:
+async def describe_registry(replication: Replication, call: Call) -> dict[str, Any]:
     config = await replication.configuration()
     return {"registryId": call.ecr.registry.account, "replicationConfiguration": config}
 
 
 @operation("PutReplicationConfiguration")
-async def put_replication_configuration(replication: Replication, call: Call) -> dict:
+async def put_replication_configuration(replication: Replication, call: Call) -> dict[str, Any]:
     saved = await replication.put_configuration(call.params["replicationConfiguration"])
     return {"replicationConfiguration": saved}
 
 
 @operation("DescribeImageReplicationStatus")
-async def describe_image_replication_status(replication: Replication, call: Call) -> dict:
+async def describe_image_replication_status(replication: Replication, call: Call) -> dict[str, Any]:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     _, digest = await call.ecr.images.resolve(name, wanted)
     statuses = []
@@ -39,7 +41,7 @@ async def describe_image_replication_status(replication: Replication, call: Call
     return {"repositoryName": name, "imageId": image, "replicationStatuses": statuses}
 
 
-def _progress(counts: dict) -> dict:
+def _progress(counts: dict[str, Any]) -> dict[str, Any]:
     done, failed = counts.get("COMPLETE", 0), counts.get("FAILED", 0)
     total = done + failed + counts.get("IN_PROGRESS", 0)
     return {
@@ -50,7 +52,7 @@ def _progress(counts: dict) -> dict:
     }
 
 
-def _backfill(backfill, counts: dict | None = None) -> dict:
+def _backfill(backfill, counts: dict[str, Any] | None = None) -> dict[str, Any]:
     shaped = {
         "replicationBackfillId": backfill.id,
         "destination": {"region": backfill.region, "registryId": backfill.registry_id},
@@ -65,20 +67,20 @@ def _backfill(backfill, counts: dict | None = None) -> dict:
 
 
 @operation("StartReplicationBackfill")
-async def start_replication_backfill(replication: Replication, call: Call) -> dict:
+async def start_replication_backfill(replication: Replication, call: Call) -> dict[str, Any]:
     destination = call.params["destination"]
     backfill = await replication.start_backfill(destination["region"], destination["registryId"])
     return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
 
 
 @operation("StopReplicationBackfill")
-async def stop_replication_backfill(replication: Replication, call: Call) -> dict:
+async def stop_replication_backfill(replication: Replication, call: Call) -> dict[str, Any]:
     backfill = await replication.stop_backfill(call.params["replicationBackfillId"])
     return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
 
 
 @operation("ListReplicationBackfills")
-async def list_replication_backfills(replication: Replication, call: Call) -> dict:
+async def list_replication_backfills(replication: Replication, call: Call) -> dict[str, Any]:
     found, token = await replication.backfills(call.params.get("maxResults"), call.params.get("nextToken"))
     return shapes.page(
         "backfills", [_backfill(b, counts) for b, counts in found], token, registryId=call.ecr.registry.account
@@ -86,7 +88,7 @@ async def list_replication_backfills(replication: Replication, call: Call) -> di
 
 
 @operation("DescribeReplicationBackfillResults")
-async def describe_replication_backfill_results(replication: Replication, call: Call) -> dict:
+async def describe_replication_backfill_results(replication: Replication, call: Call) -> dict[str, Any]:
     p = call.params
     backfill, counts, items, token = await replication.backfill_results(
         p["replicationBackfillId"], p.get("resultStatusFilter"), p.get("maxResults"), p.get("nextToken")

@@ -17,6 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from cryptography.fernet import Fernet
 
@@ -28,14 +29,15 @@ from ...domain.errors import (
     ReplicationBackfillInvalidStatus,
     ReplicationBackfillNotFound,
 )
+from ...domain.events import ImageDeleted, ImagePushed, ImageReplicated
 from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
 from ...services.ecr.common import token_position
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.lifecycle import LifecycleStore
-from ...storage.meta.outbox import Backfill, Item, OutboxStore, Peer
 from ...storage.meta.store import MetadataStore
+from .store import Backfill, Item, Peer, ReplicationStore
 
 log = logging.getLogger("kikoto.replication")
 DOCUMENT = "replication-configuration"
@@ -48,7 +50,7 @@ CLAIM_SECONDS = 300.0
 class Replication:
     def __init__(
         self,
-        store: OutboxStore,
+        store: ReplicationStore,
         ecr_store: EcrStore,
         meta: MetadataStore,
         blob_store: BlobStore,
@@ -60,7 +62,7 @@ class Replication:
         holder: str,
         token_key: bytes,
         retry_cap: float = 300.0,
-    ):
+    ) -> None:
         self.store, self.ecr_store, self.meta, self.blob_store = store, ecr_store, meta, blob_store
         self.leases, self.peers, self._fernet = leases, peers, Fernet(master_key)
         self.account, self.region, self.holder, self.token_key = account, region, holder, token_key
@@ -68,11 +70,11 @@ class Replication:
 
     # -- the configuration ---------------------------------------------------------------------
 
-    async def configuration(self) -> dict:
+    async def configuration(self) -> dict[str, Any]:
         text = await self.ecr_store.document(DOCUMENT)
         return json.loads(text) if text else {"rules": []}
 
-    async def put_configuration(self, config: dict) -> dict:
+    async def put_configuration(self, config: dict[str, Any]) -> dict[str, Any]:
         destinations = set()
         for rule in config["rules"]:
             for destination in rule["destinations"]:
@@ -85,11 +87,11 @@ class Replication:
         if len(destinations) > MAX_DESTINATIONS:
             raise LimitExceeded(f"A registry may replicate to at most {MAX_DESTINATIONS} unique destinations.")
         await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
-        await self.store.cursor(CONSUMER, start=await self.store.last_event_id())  # rules act from now on
+        await self.store.follow(CONSUMER)  # rules act from now on
         return config
 
     @staticmethod
-    def _destinations(config: dict, repository: str, deleting: bool = False) -> set[tuple[str, str]]:
+    def _destinations(config: dict[str, Any], repository: str, deleting: bool = False) -> set[tuple[str, str]]:
         found = set()
         for rule in config["rules"]:
             filters = rule.get("repositoryFilters") or []
@@ -124,21 +126,21 @@ class Replication:
         config = await self.configuration()
         if not config["rules"]:
             return 0
-        position = await self.store.cursor(CONSUMER, start=await self.store.last_event_id())
-        events = await self.store.events_after(position, batch)
+        position, events = await self.store.changes_for(CONSUMER, batch)
         if not events:
             return 0
         items = []
         for event in events:
-            if event.action not in ("PUSH", "DELETE"):
+            if not isinstance(event, ImagePushed | ImageDeleted):
                 continue
-            for region, registry_id in sorted(self._destinations(config, event.repository, event.action == "DELETE")):
+            deleted = isinstance(event, ImageDeleted)
+            for region, registry_id in sorted(self._destinations(config, event.repository, deleted)):
                 items.append(
                     {
                         "event_id": event.id,
                         "region": region,
                         "registry_id": registry_id,
-                        "action": "REPLICATE" if event.action == "PUSH" else "DELETE",
+                        "action": "DELETE" if deleted else "REPLICATE",
                         "repository": event.repository,
                         "digest": event.digest,
                     }
@@ -199,14 +201,16 @@ class Replication:
 
     async def _outcome(self, item: Item, result: str) -> None:
         if item.action == "REPLICATE":
-            detail = {
-                "result": result,
-                "source-account": self.account,
-                "source-region": self.region,
-                "destination-region": item.region,
-                "destination-registry-id": item.registry_id,
-            }
-            await self.store.record(item.repository, [{"action": "REPLICATE", "digest": item.digest, "detail": detail}])
+            replicated = ImageReplicated(
+                repository=item.repository,
+                digest=item.digest,
+                succeeded=result == "SUCCESS",
+                source_account=self.account,
+                source_region=self.region,
+                destination_region=item.region,
+                destination_registry_id=item.registry_id,
+            )
+            await self.store.record([replicated])
 
     async def _replicate(self, client, repository: str, digest: str, with_tags: bool = False) -> None:
         head = await self.meta.find_manifest(repository, digest=digest)
@@ -290,7 +294,7 @@ class Replication:
             return await self.store.backfill(backfill.id) or backfill
         return backfill
 
-    async def backfill(self, backfill_id: str) -> tuple[Backfill, dict]:
+    async def backfill(self, backfill_id: str) -> tuple[Backfill, dict[str, Any]]:
         found = await self.store.backfill(backfill_id)
         if found is None:
             raise ReplicationBackfillNotFound(f"The replication backfill '{backfill_id}' could not be found.")
@@ -310,7 +314,7 @@ class Replication:
 
     async def backfills(
         self, max_results: int | None, next_token: str | None
-    ) -> tuple[list[tuple[Backfill, dict]], str | None]:
+    ) -> tuple[list[tuple[Backfill, dict[str, Any]]], str | None]:
         after = self._open(next_token, "ListReplicationBackfills")
         limit = max_results or 50
         page = await self.store.backfills(after, limit + 1)
@@ -321,7 +325,7 @@ class Replication:
 
     async def backfill_results(
         self, backfill_id: str, status: str | None, max_results: int | None, next_token: str | None
-    ) -> tuple[Backfill, dict, list[Item], str | None]:
+    ) -> tuple[Backfill, dict[str, Any], list[Item], str | None]:
         found, counts = await self.backfill(backfill_id)
         after = int(self._open(next_token, f"Backfill:{backfill_id}") or 0)
         limit = max_results or 100
@@ -342,6 +346,6 @@ class Replication:
 
 
 class _Failed(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +26,7 @@ def vulndb() -> None:
 @vulndb.command("import")
 @storage_options
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-def vulndb_import(config_file, path, **options) -> None:
+def vulndb_import(config_file: Path | None, path: Path, **options: Any) -> None:
     """Import OSV records from PATH: a JSON file, a directory of them, or OSV's per-ecosystem
     all.zip archives (https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip)."""
     from rich.progress import Progress
@@ -47,7 +48,7 @@ def vulndb_import(config_file, path, **options) -> None:
 
 @vulndb.command("status")
 @storage_options
-def vulndb_status(config_file, **options) -> None:
+def vulndb_status(config_file: Path | None, **options: Any) -> None:
     """What is loaded, and how old it is."""
 
     async def read(registry):
@@ -71,7 +72,7 @@ def vulndb_status(config_file, **options) -> None:
 @storage_options
 @click.argument("image")
 @click.option("--json", "as_json", is_flag=True, help="Print ECR's findings structure instead of a table.")
-def scan(config_file, image, as_json, **options) -> None:
+def scan(config_file: Path | None, image: str, as_json: bool, **options: Any) -> None:
     """Scan IMAGE (REPOSITORY:TAG or REPOSITORY@DIGEST) now and print its findings."""
     from rich.console import Console
     from rich.progress import Progress

@@ -48,7 +48,7 @@ class ChunkReader(io.RawIOBase):
     """A blocking file over an async iterator of chunks, for a worker thread: each read asks
     the event loop for the next chunk (so nothing beyond a chunk is ever buffered)."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop):
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
         self._chunks, self._loop = chunks.__aiter__(), loop
         self._buffer, self._done = b"", False
 
@@ -106,7 +106,7 @@ class Metered(io.RawIOBase):
     """A layer's decompressed bytes, counted against the budget as the tar reader takes them:
     a decompression bomb stops at the per-layer limit or the deadline, whichever comes first."""
 
-    def __init__(self, stream, budget: Budget):
+    def __init__(self, stream, budget: Budget) -> None:
         self._stream, self._budget, self._left = stream, budget, budget.layer_bytes
 
     def readable(self) -> bool:

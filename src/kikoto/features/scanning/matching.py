@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import cvss
 from univers.versions import (
@@ -93,14 +94,14 @@ def _parse(order, text: str):
         return None
 
 
-def _by_version(a: tuple, b: tuple) -> int:
+def _by_version(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
     """Events in version order, `introduced: 0` first (compared with `<` alone, see below)."""
     if a[1] is None or b[1] is None:
         return (a[1] is not None) - (b[1] is not None)
     return -1 if a[1] < b[1] else 1 if b[1] < a[1] else 0
 
 
-def affected(entry: dict, version: str, ecosystem_name: str) -> tuple[bool, str | None]:
+def affected(entry: dict[str, Any], version: str, ecosystem_name: str) -> tuple[bool, str | None]:
     """(whether `version` is affected by one OSV `affected` entry, the version that fixes it)."""
     if version in (entry.get("versions") or []):
         return True, None
@@ -151,7 +152,7 @@ def rank(score: float) -> str:
     return "INFORMATIONAL"
 
 
-def severity(record: dict, entry: dict) -> tuple[str, float | None, str | None]:
+def severity(record: dict[str, Any], entry: dict[str, Any]) -> tuple[str, float | None, str | None]:
     """(ECR severity, CVSS base score, vector): the vector's base score when there is one, else
     the ecosystem's rating, else UNDEFINED."""
     for item in sorted(record.get("severity") or [], key=lambda s: s.get("type", ""), reverse=True):

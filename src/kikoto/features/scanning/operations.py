@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...http.ecr import shapes
 from ...http.ecr.context import Call
 from ...http.ecr.operations.table import registrar
 from .scanner import Scanner
 
-OPERATIONS: dict = {}  # bound to the feature's scanner by its registration
+OPERATIONS: dict[str, Any] = {}  # bound to the feature's scanner by its registration
 operation = registrar("ecr", OPERATIONS)
 
 # -- scanning ---------------------------------------------------------------------------------------
 
 
 @operation("PutRegistryScanningConfiguration")
-async def put_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict:
+async def put_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict[str, Any]:
     saved = await scanner.put_configuration(call.params.get("scanType"), call.params.get("rules"))
     return {"registryScanningConfiguration": saved}
 
 
 @operation("GetRegistryScanningConfiguration")
-async def get_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict:
+async def get_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict[str, Any]:
     return {"registryId": call.ecr.registry.account, "scanningConfiguration": await scanner.configuration()}
 
 
 @operation("BatchGetRepositoryScanningConfiguration")
-async def batch_get_repository_scanning_configuration(scanner: Scanner, call: Call) -> dict:
+async def batch_get_repository_scanning_configuration(scanner: Scanner, call: Call) -> dict[str, Any]:
     configurations, failures = [], []
     scanning = await scanner.configuration()
     for name in call.params["repositoryNames"]:
@@ -53,7 +55,7 @@ async def batch_get_repository_scanning_configuration(scanner: Scanner, call: Ca
 
 
 @operation("StartImageScan")
-async def start_image_scan(scanner: Scanner, call: Call) -> dict:
+async def start_image_scan(scanner: Scanner, call: Call) -> dict[str, Any]:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
     await scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
@@ -66,7 +68,7 @@ async def start_image_scan(scanner: Scanner, call: Call) -> dict:
 
 
 @operation("DescribeImageScanFindings")
-async def describe_image_scan_findings(scanner: Scanner, call: Call) -> dict:
+async def describe_image_scan_findings(scanner: Scanner, call: Call) -> dict[str, Any]:
     p = call.params
     name, wanted = p["repositoryName"], shapes.image_id_in(p["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)

@@ -37,7 +37,7 @@ def _spdx_id(package: Package) -> str:
     return "SPDXRef-Package-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def spdx(name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float) -> dict:
+def spdx(name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float) -> dict[str, Any]:
     created = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     image_id = "SPDXRef-Image"
     document: dict[str, Any] = {
@@ -84,7 +84,9 @@ def spdx(name: str, digest: str, packages: list[Package], os_release: OsRelease 
     return document
 
 
-def cyclonedx(name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float) -> dict:
+def cyclonedx(
+    name: str, digest: str, packages: list[Package], os_release: OsRelease | None, now: float
+) -> dict[str, Any]:
     created = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     components: list[dict[str, Any]] = []
     if os_release and os_release.id:

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections import Counter
+from typing import Any
 
 from ...domain.errors import (
     ImageArchived,
@@ -27,6 +28,7 @@ from ...domain.errors import (
     Unsupported,
     UnsupportedImageType,
 )
+from ...domain.events import IMAGE_CONFIGS, ImageCached, ImagePushed, ImageScanned
 from ...domain.glob import glob_match
 from ...domain.manifests import OCI_MANIFEST, parse_manifest
 from ...domain.paging import sign_token
@@ -49,7 +51,6 @@ CONSUMER = "scanning"
 MANUAL_INTERVAL = 86400.0  # ECR: one manual scan per image per 24 hours
 MAX_IMAGES = 64  # distinct images scanned for one index (its platforms)
 CLAIM_SECONDS = 900.0
-IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 EMPTY = b"{}"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 
@@ -69,7 +70,7 @@ class Scanner:
         cyclonedx: bool = False,
         timeout: float = 300.0,
         max_layer_bytes: int = 8 << 30,
-    ):
+    ) -> None:
         self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
         self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
         self.token_key, self.cyclonedx = token_key, cyclonedx
@@ -79,20 +80,20 @@ class Scanner:
 
     # -- configuration -----------------------------------------------------------------------------
 
-    async def configuration(self) -> dict:
+    async def configuration(self) -> dict[str, Any]:
         text = await self.ecr_store.document(DOCUMENT)
         return json.loads(text) if text else {"scanType": "BASIC", "rules": []}
 
-    async def put_configuration(self, scan_type: str | None, rules: list[dict] | None) -> dict:
-        config: dict = {"scanType": scan_type or "BASIC", "rules": rules or []}
+    async def put_configuration(self, scan_type: str | None, rules: list[dict[str, Any]] | None) -> dict[str, Any]:
+        config: dict[str, Any] = {"scanType": scan_type or "BASIC", "rules": rules or []}
         if len({r["scanFrequency"] for r in config["rules"]}) != len(config["rules"]):
             raise InvalidParameter("Invalid parameter: each scan frequency may appear in one rule only")
         await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
-        await self.outbox.cursor(CONSUMER, start=await self.outbox.last_event_id())
+        await self.outbox.follow(CONSUMER)
         return config
 
     @staticmethod
-    def frequency(config: dict, repository: str, scan_on_push: bool) -> tuple[str, list[dict]]:
+    def frequency(config: dict[str, Any], repository: str, scan_on_push: bool) -> tuple[str, list[dict[str, Any]]]:
         """(the scan frequency that applies to a repository, the filters that made it so): the
         registry's rules, most frequent first, else the repository's own scanOnPush."""
         for wanted in ("CONTINUOUS_SCAN", "SCAN_ON_PUSH"):
@@ -106,7 +107,7 @@ class Scanner:
                     return wanted, applied
         return ("SCAN_ON_PUSH" if scan_on_push else "MANUAL"), []
 
-    async def repository_frequency(self, name: str) -> tuple[str, list[dict]]:
+    async def repository_frequency(self, name: str) -> tuple[str, list[dict[str, Any]]]:
         record = await self.ecr_store.repository(name)
         return self.frequency(await self.configuration(), name, bool(record and record.scan_on_push))
 
@@ -114,21 +115,14 @@ class Scanner:
 
     async def derive(self, batch: int = 200) -> int:
         """Scan-on-push: request scans for the images new PUSH events name."""
-        position = await self.outbox.cursor(CONSUMER, start=await self.outbox.last_event_id())
-        events = await self.outbox.events_after(position, batch)
+        _, events = await self.outbox.changes_for(CONSUMER, batch)
         if not events:
             return 0
         config = await self.configuration()
-        records: dict = {}  # one repository lookup per repository of the batch
+        records: dict[str, Any] = {}  # one repository lookup per repository of the batch
         for event in events:
-            if event.action not in ("PUSH", "PULL_THROUGH_CACHE"):
-                continue
-            config_type = event.detail.get("artifact-media-type")
-            is_index = "index" in event.detail.get("manifest-media-type", "") or "list" in event.detail.get(
-                "manifest-media-type", ""
-            )
-            if config_type not in IMAGE_CONFIGS and not is_index:
-                continue  # signatures, SBOMs and other artifacts are not images
+            if not isinstance(event, ImagePushed | ImageCached) or not event.is_image:
+                continue  # deletions, and signatures, SBOMs and other artifacts: not images to scan
             if event.repository not in records:
                 records[event.repository] = await self.ecr_store.repository(event.repository)
             record = records[event.repository]
@@ -163,7 +157,7 @@ class Scanner:
         manifest = parse_manifest(content, media_type, digest)
         return manifest.is_index or manifest.config_media_type in IMAGE_CONFIGS
 
-    async def scan_now(self, name: str, reference: str, progress=None) -> tuple[ScanRow, list[dict]]:
+    async def scan_now(self, name: str, reference: str, progress=None) -> tuple[ScanRow, list[dict[str, Any]]]:
         """Scan an image at once, in this process (`kikoto scan`): the same scan a push or
         StartImageScan asks for, its result stored as theirs are."""
         repo = await self.meta.get_repository(name)
@@ -338,7 +332,7 @@ class Scanner:
         name: str,
         repo_id: int,
         digest: str,
-        stored: dict,
+        stored: dict[str, Any],
         packages: list[Package],
         os_release: OsRelease | None,
         version: int,
@@ -357,8 +351,9 @@ class Scanner:
         if repo:
             images = await self.ecr_store.find_images(repo.id, [digest], [])
             tags = list(images[0].tags) if images else []
-        detail = {"scan-status": "COMPLETE", "finding-severity-counts": counts, "image-tags": tags}
-        await self.outbox.record(name, [{"action": "SCAN", "digest": digest, "detail": detail}])
+        await self.outbox.record(
+            [ImageScanned(repository=name, digest=digest, severity_counts=counts, tags=tuple(tags))]
+        )
 
     async def _attach_sboms(self, name: str, digest: str, packages, os_release, now: float) -> None:
         documents = [(SPDX_MEDIA_TYPE, spdx(name, digest, packages, os_release, now))]
@@ -386,7 +381,7 @@ class Scanner:
                 separators=(",", ":"),
             ).encode()
             manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-            await self.manifests.cache(name, manifest, OCI_MANIFEST, manifest_digest, [], action="PUSH")
+            await self.manifests.cache(name, manifest, OCI_MANIFEST, manifest_digest, [], ImagePushed)
 
     async def _put_blob(self, name: str, data: bytes) -> str:
         async def body():
@@ -405,7 +400,7 @@ class Scanner:
         max_results: int | None,
         next_token: str | None,
         missing: ScanNotFound | None = None,
-    ) -> tuple[ScanRow, list[dict], str | None]:
+    ) -> tuple[ScanRow, list[dict[str, Any]], str | None]:
         """A page of an image's findings; `missing` (the face's words for the image) when it has
         no scan."""
         scan = await self.scans.scan(repo_id, digest)

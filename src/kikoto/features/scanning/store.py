@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 
@@ -21,8 +22,8 @@ class ScanRow:
     manual_at: float | None
     completed_at: float | None
     vulndb_version: int | None
-    severity_counts: dict
-    inventory: dict | None
+    severity_counts: dict[str, Any]
+    inventory: dict[str, Any] | None
 
 
 def _scan(row) -> ScanRow:
@@ -77,7 +78,7 @@ class ScanStore(SqlStore):
                     found.setdefault(row.name, []).append((row.ecosystem, row.vuln_id))
         return found
 
-    async def documents(self, ids: list[str]) -> dict[str, dict]:
+    async def documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = {}
         async with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
@@ -185,9 +186,9 @@ class ScanStore(SqlStore):
         digest: str,
         status: str,
         description: str | None,
-        inventory: dict | None,
-        findings: list[dict],
-        severity_counts: dict,
+        inventory: dict[str, Any] | None,
+        findings: list[dict[str, Any]],
+        severity_counts: dict[str, Any],
         vulndb_version: int | None,
         now: float,
     ) -> None:
@@ -221,7 +222,7 @@ class ScanStore(SqlStore):
                     ],
                 )
 
-    async def findings(self, repo_id: int, digest: str, after: int, limit: int) -> list[tuple[int, dict]]:
+    async def findings(self, repo_id: int, digest: str, after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
         query = (
             select(scan_findings.c.position, scan_findings.c.finding)
             .where(scan_findings.c.repo_id == repo_id, scan_findings.c.digest == digest)

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...storage.meta.ecr import EcrStore
 from . import matching
@@ -111,7 +112,7 @@ def problem(document) -> str | None:
     return None
 
 
-def _record(document: dict) -> tuple[str, float, str, list[tuple[str, str]]]:
+def _record(document: dict[str, Any]) -> tuple[str, float, str, list[tuple[str, str]]]:
     packages = []
     for entry in document.get("affected") or []:
         package = entry.get("package")
@@ -141,10 +142,10 @@ class Imported:
 
 
 class VulnerabilityData:
-    def __init__(self, store: ScanStore, ecr_store: EcrStore):
+    def __init__(self, store: ScanStore, ecr_store: EcrStore) -> None:
         self.store, self.ecr_store = store, ecr_store
 
-    async def status(self) -> dict:
+    async def status(self) -> dict[str, Any]:
         text = await self.ecr_store.document(DOCUMENT)
         status = json.loads(text) if text else {"version": 0, "imported_at": None, "sources": []}
         count, newest, per = await self.store.vulndb_summary()
@@ -160,7 +161,7 @@ class VulnerabilityData:
         version moves when any record changed, so continuous scanning re-evaluates what it
         scanned before."""
         done = Imported()
-        batch: list = []
+        batch: list[Any] = []
         for where, data in _documents(path):
             if data is None:
                 done.skip(where, f"larger than {MAX_RECORD} bytes")
@@ -193,13 +194,13 @@ class VulnerabilityData:
         )
         return done
 
-    async def match(self, packages: list[Package], os_release: OsRelease | None) -> list[dict]:
+    async def match(self, packages: list[Package], os_release: OsRelease | None) -> list[dict[str, Any]]:
         """Findings in ECR's shape, most severe first, one per (vulnerability, package)."""
         names = sorted({matching.lookup_name(p) for p in packages})
         candidates = await self.store.candidates(names)
         ids = sorted({vuln_id for found in candidates.values() for _, vuln_id in found})
         documents = await self.store.documents(ids)
-        findings: dict[tuple[str, str, str], dict] = {}
+        findings: dict[tuple[str, str, str], dict[str, Any]] = {}
         for package in packages:
             ours = matching.ecosystem(package, os_release)
             name = matching.lookup_name(package)
@@ -221,7 +222,7 @@ class VulnerabilityData:
         return sorted(findings.values(), key=lambda f: (SEVERITY_ORDER[f["severity"]], f["name"]))
 
 
-def _finding(record: dict, entry: dict, package: Package, fixed: str | None) -> dict:
+def _finding(record: dict[str, Any], entry: dict[str, Any], package: Package, fixed: str | None) -> dict[str, Any]:
     severity, score, vector = matching.severity(record, entry)
     aliases = [a for a in record.get("aliases") or [] if a.startswith("CVE-")]
     name = record["id"] if record["id"].startswith("CVE-") or not aliases else aliases[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,7 +24,7 @@ def signing_keys() -> None:
 @signing_keys.command("create")
 @storage_options
 @click.argument("name")
-def signing_keys_create(config_file, name, **options) -> None:
+def signing_keys_create(config_file: Path | None, name: str, **options: Any) -> None:
     """Create signing key NAME (ECDSA P-256, with a self-signed certificate chain) and print its
     signing profile ARN and the root certificate for a verifier's trust store."""
     from ...domain.errors import KikotoError
@@ -41,7 +43,7 @@ def signing_keys_create(config_file, name, **options) -> None:
 
 @signing_keys.command("list")
 @storage_options
-def signing_keys_list(config_file, **options) -> None:
+def signing_keys_list(config_file: Path | None, **options: Any) -> None:
     """Signing keys and their profile ARNs (never the private keys)."""
 
     async def rows(registry):

@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -129,7 +130,7 @@ def load_key(private_pem: bytes, chain_pem: str) -> SigningKey:
     return SigningKey(private, x509.load_pem_x509_certificates(chain_pem.encode()))
 
 
-def envelope(key: SigningKey, target: dict, signed_at: datetime.datetime) -> bytes:
+def envelope(key: SigningKey, target: dict[str, Any], signed_at: datetime.datetime) -> bytes:
     """The JWS envelope (flattened JSON serialization) signing `target`, an OCI descriptor."""
     payload = _b64url(json.dumps({"targetArtifact": target}, separators=(",", ":")).encode())
     protected = _b64url(
@@ -161,7 +162,7 @@ def envelope(key: SigningKey, target: dict, signed_at: datetime.datetime) -> byt
     ).encode()
 
 
-def signature_manifest(subject: dict, envelope_bytes: bytes, key: SigningKey) -> bytes:
+def signature_manifest(subject: dict[str, Any], envelope_bytes: bytes, key: SigningKey) -> bytes:
     """The OCI artifact that carries a signature and refers to its subject."""
     thumbprints = [hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).hexdigest() for c in key.chain]
     return json.dumps(

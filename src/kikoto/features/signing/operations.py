@@ -3,34 +3,36 @@ signing statuses."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...http.ecr import shapes
 from ...http.ecr.context import Call
 from ...http.ecr.operations.table import registrar
 from .service import Signing
 
-OPERATIONS: dict = {}  # bound to the feature's service by its registration
+OPERATIONS: dict[str, Any] = {}  # bound to the feature's service by its registration
 operation = registrar("ecr", OPERATIONS)
 
 
 @operation("PutSigningConfiguration")
-async def put_signing_configuration(signing: Signing, call: Call) -> dict:
+async def put_signing_configuration(signing: Signing, call: Call) -> dict[str, Any]:
     saved = await signing.put_configuration(call.params["signingConfiguration"])
     return {"signingConfiguration": saved}
 
 
 @operation("GetSigningConfiguration")
-async def get_signing_configuration(signing: Signing, call: Call) -> dict:
+async def get_signing_configuration(signing: Signing, call: Call) -> dict[str, Any]:
     return {"registryId": call.ecr.registry.account, "signingConfiguration": await signing.configuration()}
 
 
 @operation("DeleteSigningConfiguration")
-async def delete_signing_configuration(signing: Signing, call: Call) -> dict:
+async def delete_signing_configuration(signing: Signing, call: Call) -> dict[str, Any]:
     deleted = await signing.delete_configuration()
     return {"registryId": call.ecr.registry.account, "signingConfiguration": deleted}
 
 
 @operation("DescribeImageSigningStatus")
-async def describe_image_signing_status(signing: Signing, call: Call) -> dict:
+async def describe_image_signing_status(signing: Signing, call: Call) -> dict[str, Any]:
     name, image_id = call.params["repositoryName"], call.params["imageId"]
     repo_id, digest = await call.ecr.images.resolve(name, shapes.image_id_in(image_id))
     statuses = []

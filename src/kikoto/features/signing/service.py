@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import time
+from typing import Any
 
 from cryptography.fernet import Fernet
 
@@ -44,7 +45,7 @@ class Signing:
         master_key: bytes,
         account: str,
         region: str,
-    ):
+    ) -> None:
         self.store, self.documents, self.blobs, self.manifests = store, documents, blobs, manifests
         self._fernet = Fernet(master_key)
         self.account, self.region = account, region
@@ -73,7 +74,7 @@ class Signing:
 
     # -- configuration (the ECR API) -------------------------------------------------------------
 
-    async def configuration(self) -> dict:
+    async def configuration(self) -> dict[str, Any]:
         text = await self.documents.document(CONFIGURATION)
         if text is None:
             raise SigningConfigurationNotFound(
@@ -81,7 +82,7 @@ class Signing:
             )
         return json.loads(text)
 
-    async def put_configuration(self, configuration: dict) -> dict:
+    async def put_configuration(self, configuration: dict[str, Any]) -> dict[str, Any]:
         for rule in configuration.get("rules", []):
             if await self.store.key(rule["signingProfileArn"].rsplit("/", 1)[-1]) is None or not rule[
                 "signingProfileArn"
@@ -93,7 +94,7 @@ class Signing:
         await self.documents.put_document(CONFIGURATION, json.dumps(configuration))
         return configuration
 
-    async def delete_configuration(self) -> dict:
+    async def delete_configuration(self) -> dict[str, Any]:
         configuration = await self.configuration()
         await self.documents.put_document(CONFIGURATION, None)
         return configuration

@@ -118,7 +118,10 @@ async def read_form(request: web.Request, limit: int) -> dict[str, str]:
     return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
-def page(handler):
+PageHandler = Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]
+
+
+def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A console page: signed-in visitors only (others see the sign-in page), typed errors shown
     in place in the visitor's language, never as JSON."""
 

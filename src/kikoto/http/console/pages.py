@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -160,7 +161,7 @@ async def repository_page(
     indexes = [i.digest for i in images if "index" in i.media_type or "list" in i.media_type]
     contents = await request.app[MANIFESTS].contents(name, indexes)
     host = ecr.registry.public_host
-    by_subject: dict[str, list] = {}
+    by_subject: dict[str, list[Any]] = {}
     for image in images:
         if image.subject_digest:
             by_subject.setdefault(image.subject_digest, []).append(image)
@@ -378,11 +379,11 @@ async def settings(request: web.Request, who: Visitor) -> web.Response:
     allowed = [section for section in sections if await can(request, who, section.action)]
     if not allowed:  # refused as the API refuses the first of them
         await require(request, who, TEMPLATES_ACTION)
-    shown: dict = {section.key: None for section in sections}
+    shown: dict[str, Any] = {section.key: None for section in sections}
     for section in allowed:
         shown[section.key] = await section.load()
     return render(request, who, "settings.html", **shown)
 
 
-async def _templates(request: web.Request) -> list:
+async def _templates(request: web.Request) -> list[Any]:
     return (await request.app[ECR].repositories.templates(None, 100, None))[0]

@@ -28,7 +28,7 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, master_key: bytes):
+    def __init__(self, master_key: bytes) -> None:
         derived = hashlib.sha256(b"kikoto console sessions\0" + master_key).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 

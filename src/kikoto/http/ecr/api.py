@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import uuid
+from typing import Any
 
 from aiohttp import web
 from botocore.model import OperationNotFoundError
@@ -74,7 +75,7 @@ async def _authenticate(
     return principal, body
 
 
-def _parse(body: bytes) -> dict:
+def _parse(body: bytes) -> dict[str, Any]:
     try:
         params = json.loads(body or b"{}")
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
@@ -85,7 +86,7 @@ def _parse(body: bytes) -> dict:
 
 
 def _this_registry(
-    ecr: EcrServices, principal: Principal, operation: str, params: dict, repository: str | None
+    ecr: EcrServices, principal: Principal, operation: str, params: dict[str, Any], repository: str | None
 ) -> None:
     """A request naming another registry (`registryId`, `registryIds`, or a resource ARN of
     another account) is refused as ECR refuses it without a grant from that registry's policy:
@@ -106,7 +107,7 @@ def _this_registry(
 async def handle(request: web.Request) -> web.Response:
     request_id = str(uuid.uuid4())
     ecr = request.app[ECR]
-    params: dict = {}
+    params: dict[str, Any] = {}
     target = request.headers.get("X-Amz-Target", "")
     services = request.app[AWS_SERVICES]
     service = next((s for s in services[1:] if target.startswith(s.target_prefix)), services[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -28,7 +29,7 @@ class EcrServices:
     lifecycle: Lifecycle
     settings: RegistrySettings
     # an image's scan, for DescribeImages: (repository id, digests) -> {digest: scan}, from a feature
-    scans: Callable[[int, list[str]], Awaitable[dict]]
+    scans: Callable[[int, list[str]], Awaitable[dict[str, Any]]]
 
 
 ECR = web.AppKey("ecr", EcrServices)
@@ -38,4 +39,4 @@ ECR = web.AppKey("ecr", EcrServices)
 class Call:
     ecr: EcrServices
     principal: Principal
-    params: dict
+    params: dict[str, Any]

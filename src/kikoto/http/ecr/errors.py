@@ -86,12 +86,14 @@ SECRETS_ERRORS: dict[type, tuple[str, int]] = {
 class EcrError(Exception):
     """A failure of the ECR protocol itself, already in ECR's terms (`extra`: more members)."""
 
-    def __init__(self, error_type: str, message: str, status: int = 400, **extra: Any):
+    def __init__(self, error_type: str, message: str, status: int = 400, **extra: Any) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type, self.message, self.status, self.extra = error_type, message, status, extra
 
 
-def as_ecr(error: e.KikotoError | EcrError, account: str, table=ECR_ERRORS) -> tuple[dict, int, dict]:
+def as_ecr(
+    error: e.KikotoError | EcrError, account: str, table=ECR_ERRORS
+) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """(body, status, headers) of an error in ECR's wire format (or, with SECRETS_ERRORS,
     in Secrets Manager's: the same protocol)."""
     if isinstance(error, EcrError):
@@ -112,7 +114,9 @@ def as_ecr(error: e.KikotoError | EcrError, account: str, table=ECR_ERRORS) -> t
     return {"__type": name, "message": message, **extra}, status, headers
 
 
-def ecr_response(body: dict, request_id: str, status: int = 200, headers: dict | None = None) -> web.Response:
+def ecr_response(
+    body: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, Any] | None = None
+) -> web.Response:
     return web.Response(
         status=status,
         body=json.dumps(body).encode(),

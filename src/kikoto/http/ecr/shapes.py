@@ -3,11 +3,13 @@ image's record: read by attribute, so the face needs no store types)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...services.ecr.common import RegistryIdentity
 from ...services.ecr.images import ImageFailure, ImageId
 
 
-def repository(record, registry: RegistryIdentity) -> dict:
+def repository(record, registry: RegistryIdentity) -> dict[str, Any]:
     shaped = {
         "repositoryArn": registry.arn(record.name),
         "registryId": registry.account,
@@ -23,31 +25,31 @@ def repository(record, registry: RegistryIdentity) -> dict:
     return shaped
 
 
-def page(key: str, items: list, token: str | None, **extra) -> dict:
+def page(key: str, items: list[Any], token: str | None, **extra) -> dict[str, Any]:
     """A listing with ECR's nextToken when there is more."""
     return {**extra, key: items, **({"nextToken": token} if token else {})}
 
 
-def image_id_in(shape: dict) -> ImageId:
+def image_id_in(shape: dict[str, Any]) -> ImageId:
     return ImageId(shape.get("imageDigest"), shape.get("imageTag"))
 
 
-def image_id(image: ImageId) -> dict:
+def image_id(image: ImageId) -> dict[str, Any]:
     return {k: v for k, v in (("imageDigest", image.digest), ("imageTag", image.tag)) if v is not None}
 
 
-def failure(item: ImageFailure) -> dict:
+def failure(item: ImageFailure) -> dict[str, Any]:
     return {"imageId": image_id(item.image_id), "failureCode": item.code, "failureReason": item.reason}
 
 
 SCAN_DESCRIPTIONS = {"PENDING": "The scan is queued.", "IN_PROGRESS": "The scan is in progress."}
 
 
-def scan_status(scan) -> dict:
+def scan_status(scan) -> dict[str, Any]:
     return {"status": scan.status, "description": scan.description or SCAN_DESCRIPTIONS.get(scan.status, scan.status)}
 
 
-def image_detail(name: str, image, registry: RegistryIdentity, scan=None) -> dict:
+def image_detail(name: str, image, registry: RegistryIdentity, scan=None) -> dict[str, Any]:
     detail = {
         "registryId": registry.account,
         "repositoryName": name,

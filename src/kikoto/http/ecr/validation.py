@@ -4,6 +4,7 @@ shapes (required, type, min/max, pattern, enum) instead of a validator per field
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import botocore.session
 import re2
@@ -82,7 +83,7 @@ def validate(value, shape, path: str = "") -> None:
         raise _type_error(path, "a base64 string")
 
 
-def _length(length: int, meta: dict, path: str) -> None:
+def _length(length: int, meta: dict[str, Any], path: str) -> None:
     if "min" in meta and length < meta["min"]:
         raise _fail(path, f"Member must have length greater than or equal to {meta['min']}")
     if "max" in meta and length > meta["max"]:

@@ -29,7 +29,7 @@ class RequestCaller:
     """The caller of a /v2 request on one repository, for a `Reads` wrapper that asks what else
     they may do there."""
 
-    def __init__(self, request: web.Request, name: str):
+    def __init__(self, request: web.Request, name: str) -> None:
         self.request, self.name = request, name
 
     async def may(self, action: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, RepositoryNotFound
@@ -37,7 +38,7 @@ def invalid_parameter(field: str, constraint: str) -> InvalidParameter:
     return InvalidParameter(f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'")
 
 
-def token_position(token_key: bytes, scope: str, next_token: str | None, refused=None) -> list | None:
+def token_position(token_key: bytes, scope: str, next_token: str | None, refused=None) -> list[Any] | None:
     """The keyset position a signed nextToken carries (None without a token); a forged,
     altered or foreign token is refused (ECR's InvalidParameterException unless `refused`)."""
     if not next_token:
@@ -49,7 +50,13 @@ def token_position(token_key: bytes, scope: str, next_token: str | None, refused
 
 
 def keyset_page(
-    items: list, key, scope: str, token_key: bytes, max_results: int | None, next_token: str | None, default: int = 100
+    items: list[Any],
+    key,
+    scope: str,
+    token_key: bytes,
+    max_results: int | None,
+    next_token: str | None,
+    default: int = 100,
 ):
     """(a page of `items`, sorted by `key`, after the signed position in `next_token`; the next
     token): the same signed keyset tokens as the database listings, for short in-memory lists."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from ...domain.digests import digest_bytes, parse_digest
 from ...domain.errors import (
@@ -59,7 +60,7 @@ class Images:
         repositories,
         registry: RegistryIdentity,
         token_key: bytes = b"",
-    ):
+    ) -> None:
         self.token_key = token_key  # signs nextTokens (keyset positions)
         self.ecr = ecr
         self.meta = meta
@@ -96,7 +97,7 @@ class Images:
         tags = [i.tag for i in image_ids if i.tag]
         return record.id, await self.ecr.find_images(record.id, digests, tags)
 
-    def _page(self, name: str, kind: str, max_results: int | None, next_token: str | None) -> tuple[int, list]:
+    def _page(self, name: str, kind: str, max_results: int | None, next_token: str | None) -> tuple[int, list[Any]]:
         if max_results is not None and not 1 <= max_results <= 1000:
             raise InvalidParameter(
                 "Invalid parameter at 'maxResults' failed to satisfy constraint: "
@@ -313,7 +314,7 @@ class Images:
         scope = f"ListImageReferrers:{name}:{subject}"
         after = (token_position(self.token_key, scope, next_token) or [""])[0]
         wanted = set(artifact_types or [])
-        found: list = []
+        found: list[Any] = []
         while len(found) <= limit:
             batch = await self.manifests.referrers(name, subject, None, limit + 1, after or None)
             found += [r for r in batch if not wanted or r.artifact_type in wanted]

@@ -42,7 +42,7 @@ class LayerCheck:
 
 
 class Layers:
-    def __init__(self, blobs: Blobs, ecr: EcrStore, repositories, registry: RegistryIdentity, url_key: bytes):
+    def __init__(self, blobs: Blobs, ecr: EcrStore, repositories, registry: RegistryIdentity, url_key: bytes) -> None:
         self.blobs = blobs
         self.ecr = ecr
         self.repositories = repositories  # RepositoryAdmin

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
 from ...domain.errors import (
@@ -40,7 +41,7 @@ TEMPLATE_FIELDS = (
 )
 
 
-def check_mutability(mode: str | None, filters: list | None) -> None:
+def check_mutability(mode: str | None, filters: list[Any] | None) -> None:
     if mode and mode.endswith("_WITH_EXCLUSION") and not filters:
         raise InvalidParameter(
             f"ImageTagMutabilityExclusionFilters can't be null when imageTagMutability is set as {mode}"
@@ -52,7 +53,7 @@ def check_mutability(mode: str | None, filters: list | None) -> None:
         )
 
 
-def check_resource_tags(tags: list[dict]) -> None:
+def check_resource_tags(tags: list[dict[str, Any]]) -> None:
     for tag in tags:
         if len(tag["Key"]) > 128 or len(tag["Value"]) > 256:
             raise ResourceTagInvalid("A tag key must be at most 128 characters and a value at most 256 characters.")
@@ -72,7 +73,7 @@ def check_repository_policy(text: str, kind: str = "repository", field: str = "P
         ) from None
 
 
-def encryption_configuration(config: dict | None, region: str, account: str) -> dict:
+def encryption_configuration(config: dict[str, Any] | None, region: str, account: str) -> dict[str, Any]:
     """AES256 by default; KMS without a key means ECR's AWS-managed key, named as ECR names it."""
     config = dict(config or {"encryptionType": "AES256"})
     if config.get("encryptionType") in ("KMS", "KMS_DSSE") and not config.get("kmsKey"):
@@ -87,14 +88,14 @@ def managed_kms_key(region: str, account: str) -> str:
     return f"arn:aws:kms:{region}:{account}:key/{key_id}"
 
 
-def _merge_tags(current: list[dict], new: list[dict]) -> list[dict]:
+def _merge_tags(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     merged = {t["Key"]: t["Value"] for t in current}
     merged.update({t["Key"]: t["Value"] for t in new})
     return [{"Key": k, "Value": v} for k, v in merged.items()]
 
 
 class RepositoryAdmin:
-    def __init__(self, store: EcrStore, access: Access, registry: RegistryIdentity, token_key: bytes = b""):
+    def __init__(self, store: EcrStore, access: Access, registry: RegistryIdentity, token_key: bytes = b"") -> None:
         self.token_key = token_key  # signs nextTokens (keyset positions)
         self.store = store
         self.access = access
@@ -112,11 +113,11 @@ class RepositoryAdmin:
     async def create(
         self,
         name: str,
-        tags: list[dict],
+        tags: list[dict[str, Any]],
         mutability: str | None,
-        exclusions: list[dict] | None,
+        exclusions: list[dict[str, Any]] | None,
         scan_on_push: bool,
-        encryption: dict | None,
+        encryption: dict[str, Any] | None,
     ) -> RepositoryRecord:
         check_resource_tags(tags)
         check_mutability(mutability, exclusions)
@@ -174,7 +175,7 @@ class RepositoryAdmin:
         self.access.forget(record.name)
         return record
 
-    async def put_mutability(self, name: str, mode: str, filters: list[dict] | None) -> None:
+    async def put_mutability(self, name: str, mode: str, filters: list[dict[str, Any]] | None) -> None:
         record = await self.get(name)
         check_mutability(mode, filters)
         await self.store.update_repository(record.name, {"tag_mutability": mode, "mutability_exclusions": filters})
@@ -191,7 +192,7 @@ class RepositoryAdmin:
             raise InvalidParameter("The ARN provided is invalid.")  # ECR's words for every malformed ARN
         return await self.get(name)
 
-    async def tag(self, arn: str, new_tags: list[dict]) -> None:
+    async def tag(self, arn: str, new_tags: list[dict[str, Any]]) -> None:
         record = await self._by_arn(arn)
         tags = _merge_tags(record.resource_tags or [], new_tags)
         check_resource_tags(tags)
@@ -204,7 +205,7 @@ class RepositoryAdmin:
             record.name, {"resource_tags": [t for t in record.resource_tags or [] if t["Key"] not in drop]}
         )
 
-    async def list_tags(self, arn: str) -> list[dict]:
+    async def list_tags(self, arn: str) -> list[dict[str, Any]]:
         return (await self._by_arn(arn)).resource_tags or []
 
     # -- repository policies ----------------------------------------------------------------
@@ -231,7 +232,7 @@ class RepositoryAdmin:
 
     # -- repository creation templates (documents in ECR's own structure) --------------------
 
-    def _template_body(self, template: dict) -> dict:
+    def _template_body(self, template: dict[str, Any]) -> dict[str, Any]:
         prefix = template["prefix"]
         if prefix != "ROOT" and not REPOSITORY_NAME.fullmatch(prefix.rstrip("/")):
             raise invalid_parameter("prefix", "must be ROOT or a repository namespace")
@@ -248,7 +249,7 @@ class RepositoryAdmin:
             f"with id '{self.registry.account}'"
         )
 
-    async def create_template(self, template: dict) -> dict:
+    async def create_template(self, template: dict[str, Any]) -> dict[str, Any]:
         body = self._template_body(template)
         body.setdefault("imageTagMutability", "MUTABLE")
         saved = await self.store.put_template(body["prefix"], body, create=True)
@@ -259,7 +260,7 @@ class RepositoryAdmin:
             )
         return saved
 
-    async def update_template(self, changes: dict) -> dict:
+    async def update_template(self, changes: dict[str, Any]) -> dict[str, Any]:
         existing = {t["prefix"]: t for t in await self.store.templates()}.get(changes["prefix"].rstrip("/"))
         if existing is None:
             raise self._template_missing(changes["prefix"])
@@ -269,7 +270,7 @@ class RepositoryAdmin:
             raise self._template_missing(changes["prefix"])
         return saved
 
-    async def delete_template(self, prefix: str) -> dict:
+    async def delete_template(self, prefix: str) -> dict[str, Any]:
         deleted = await self.store.delete_template(prefix.rstrip("/"))
         if deleted is None:
             raise self._template_missing(prefix)
@@ -293,7 +294,9 @@ class RepositoryAdmin:
         PULL_THROUGH_CACHE template, else with the defaults, as on ECR."""
         return await self._from_template(name, "PULL_THROUGH_CACHE", {"upstream": rule_prefix}, required=False)
 
-    async def _from_template(self, name: str, applied_for: str, extra: dict | None = None, required: bool = True):
+    async def _from_template(
+        self, name: str, applied_for: str, extra: dict[str, Any] | None = None, required: bool = True
+    ):
         candidates = [
             t
             for t in await self.store.templates()

@@ -7,6 +7,7 @@ registry documents table and cached per process until any process changes them.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ...domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
 from ...storage.changes import VersionedCache
@@ -27,7 +28,7 @@ EXCLUSIONS_DOCUMENT = "pull_time_update_exclusions"
 
 
 class RegistrySettings:
-    def __init__(self, store: EcrStore, cache: VersionedCache | None = None, token_key: bytes = b""):
+    def __init__(self, store: EcrStore, cache: VersionedCache | None = None, token_key: bytes = b"") -> None:
         self.token_key = token_key  # signs nextTokens
         self.store = store
         self._cache = cache or VersionedCache(None, 0)
@@ -111,7 +112,7 @@ class RegistrySettings:
             raise ExclusionNotFound(f"The principal '{principal_arn}' is not excluded from pull time updates")
         await self.store.put_document(EXCLUSIONS_DOCUMENT, json.dumps([a for a in current if a != principal_arn]))
 
-    async def list_exclusions(self, params: dict) -> tuple[list[str], str | None]:
+    async def list_exclusions(self, params: dict[str, Any]) -> tuple[list[str], str | None]:
         return keyset_page(
             await self.exclusions(),
             lambda arn: arn,

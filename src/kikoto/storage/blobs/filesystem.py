@@ -22,7 +22,7 @@ FLUSH_EVERY = 64 << 20
 
 
 class FilesystemBlobStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blobs = self.root / "blobs"
         self.archive = self.root / "archive"  # the archive tier: another directory (or mount) of the same layout
@@ -134,7 +134,7 @@ class FilesystemBlobStore:
         for tier, root in (("standard", self.blobs), ("archive", self.archive)):
             for algorithm in sorted(p for p in root.iterdir() if p.is_dir()):
                 for prefix in sorted(p for p in algorithm.iterdir() if p.is_dir()):
-                    entries = await asyncio.to_thread(lambda d=prefix: sorted(os.scandir(d), key=lambda e: e.name))
+                    entries = await asyncio.to_thread(_entries, prefix)
                     for entry in entries:
                         if entry.is_file() and not entry.name.endswith(".partial"):
                             info = entry.stat()
@@ -172,7 +172,7 @@ class _FileWriter:
     FLUSH_EVERY bytes, in the writer thread, while the next bytes are read), so the fsync
     that makes the finished blob durable has little left to do."""
 
-    def __init__(self, file):
+    def __init__(self, file) -> None:
         self._file = file
         self._unflushed = 0
 
@@ -189,3 +189,8 @@ class _FileWriter:
             self._file.flush()
             os.fdatasync(self._file.fileno())
             self._unflushed = 0
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """A directory's entries by name (read in a worker thread: a prefix can hold many)."""
+    return sorted(os.scandir(directory), key=lambda e: e.name)

@@ -4,6 +4,7 @@ files that become a blob only when committed under their verified digest."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -35,7 +36,7 @@ class BlobStore(Protocol):
     async def upload_size(self, upload_id: str) -> int:
         """Bytes stored for an upload (-1 when it does not exist)."""
 
-    def open_upload(self, upload_id: str, offset: int):
+    def open_upload(self, upload_id: str, offset: int) -> AbstractAsyncContextManager[UploadWriter]:
         """Async context manager yielding an UploadWriter that appends at `offset`
         (anything stored past it, from an interrupted request, is discarded)."""
 

@@ -26,7 +26,7 @@ PRESIGN_TTL = datetime.timedelta(hours=1)
 
 
 class S3BlobStore:
-    def __init__(self, url: str, endpoint_url: str | None = None, proxy_downloads: bool = False):
+    def __init__(self, url: str, endpoint_url: str | None = None, proxy_downloads: bool = False) -> None:
         self.proxy_downloads = proxy_downloads
         options = {"endpoint": endpoint_url} if endpoint_url else {}
         client = {"allow_http": True} if endpoint_url and endpoint_url.startswith("http://") else None
@@ -181,7 +181,7 @@ def _writer(store, path: str):
 class _PartWriter:
     """One request's bytes as one object, streamed with multipart (no size held in memory)."""
 
-    def __init__(self, store, path: str):
+    def __init__(self, store, path: str) -> None:
         self._store, self._path, self._file = store, path, None
 
     async def write(self, data: bytes) -> None:

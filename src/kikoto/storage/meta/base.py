@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, TextClause, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +20,12 @@ NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes: ChangeCounter | None = None):
+    def __init__(
+        self,
+        engine: AsyncEngine | InlineEngine,
+        clock: Callable[[], float] = time.time,
+        changes: ChangeCounter | None = None,
+    ) -> None:
         self.engine = engine
         self._writer = engine.execution_options(kikoto_write=True)  # SQLite: BEGIN IMMEDIATE
         self._clock = clock
@@ -27,7 +34,7 @@ class SqlStore:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @asynccontextmanager
-    async def _write(self, changed: bool = True):
+    async def _write(self, changed: bool = True) -> AsyncIterator[Any]:
         """A write transaction; `changed` writes (what reads resolve) bump the change counter
         after commit, so every process's caches drop what they knew."""
         async with self._writer.begin() as conn:
@@ -38,7 +45,7 @@ class SqlStore:
         if changed and self.changes is not None:
             self.changes.bump()
 
-    async def _insert_new(self, table, values: dict, changed: bool = True) -> bool:
+    async def _insert_new(self, table: Table, values: dict[str, Any], changed: bool = True) -> bool:
         """Insert one row; False when its key is taken (the store's "already exists")."""
         try:
             async with self._write(changed=changed) as conn:
@@ -47,7 +54,9 @@ class SqlStore:
             return False
         return True
 
-    async def _statements(self, steps, write: bool = True):
+    async def _statements(
+        self, steps: Sequence[tuple[TextClause, dict[str, Any], int | None]], write: bool = True
+    ) -> Sequence[Any] | None:
         """Plain SQL steps (TextClause, params, expected rowcount or None) in one transaction
         (or one read): the raw DBAPI path on SQLite, SQLAlchemy elsewhere. Returns the last
         statement's rows, or None when a rowcount differed (nothing is then written)."""

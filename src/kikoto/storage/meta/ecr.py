@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
@@ -52,10 +53,10 @@ class RepositoryRecord:
     name: str
     created_at: float
     tag_mutability: str
-    mutability_exclusions: list | None
+    mutability_exclusions: list[Any] | None
     scan_on_push: bool
-    encryption: dict | None
-    resource_tags: list | None
+    encryption: dict[str, Any] | None
+    resource_tags: list[Any] | None
     repository_policy: str | None
     lifecycle_policy: str | None
     lifecycle_evaluated_at: float | None
@@ -125,7 +126,7 @@ class EcrStore(SqlStore):
         async with self.engine.connect() as conn:
             return [_record(row) for row in await conn.execute(query)]
 
-    async def create_repository(self, name: str, settings: dict) -> RepositoryRecord | None:
+    async def create_repository(self, name: str, settings: dict[str, Any]) -> RepositoryRecord | None:
         """None when the name is taken."""
         values = {"name": name, "created_at": self._clock(), **self._encode(settings)}
         async with self._write() as conn:
@@ -134,12 +135,12 @@ class EcrStore(SqlStore):
             await conn.execute(repositories.insert().values(values))
         return await self.repository(name)
 
-    async def update_repository(self, name: str, settings: dict) -> None:
+    async def update_repository(self, name: str, settings: dict[str, Any]) -> None:
         async with self._write() as conn:
             await conn.execute(update(repositories).where(repositories.c.name == name).values(self._encode(settings)))
 
     @staticmethod
-    def _encode(settings: dict) -> dict:
+    def _encode(settings: dict[str, Any]) -> dict[str, Any]:
         unknown = set(settings) - set(SETTINGS_COLUMNS)
         assert not unknown, unknown
         return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in settings.items()}
@@ -238,10 +239,10 @@ class EcrStore(SqlStore):
             digests = list((await conn.scalars(query)).all())
             by_digest: dict[str, list[str]] = {d: [] for d in digests}
             if digests:
-                rows = await conn.execute(
+                tagged = await conn.execute(
                     select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.digest.in_(digests))
                 )
-                for name, digest in sorted(rows, key=lambda r: r.name):
+                for name, digest in sorted(tagged, key=lambda r: r.name):
                     by_digest[digest].append(name)
         return [(d, tuple(names)) for d, names in by_digest.items()]
 
@@ -309,12 +310,12 @@ class EcrStore(SqlStore):
             if body is not None:
                 await conn.execute(registry_documents.insert().values(name=name, body=body, updated_at=self._clock()))
 
-    async def templates(self) -> list[dict]:
+    async def templates(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(creation_templates).order_by(creation_templates.c.prefix))).all()
         return [{**json.loads(r.body), "createdAt": r.created_at, "updatedAt": r.updated_at} for r in rows]
 
-    async def put_template(self, prefix: str, body: dict, create: bool) -> dict | None:
+    async def put_template(self, prefix: str, body: dict[str, Any], create: bool) -> dict[str, Any] | None:
         """Create (None if it exists) or update (None if it does not) a template."""
         now = self._clock()
         async with self._write() as conn:
@@ -339,7 +340,7 @@ class EcrStore(SqlStore):
                 created = existing.created_at
         return {**body, "createdAt": created, "updatedAt": now}
 
-    async def delete_template(self, prefix: str) -> dict | None:
+    async def delete_template(self, prefix: str) -> dict[str, Any] | None:
         async with self._write() as conn:
             row = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
             if row is None:

@@ -43,7 +43,7 @@ def _sqlite_transactions(sync_engine) -> None:
     processes never deadlock upgrading a read lock, and the busy timeout makes them queue."""
 
     @event.listens_for(sync_engine, "connect")
-    def _connect(dbapi_connection, _record):
+    def _connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -53,7 +53,7 @@ def _sqlite_transactions(sync_engine) -> None:
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
-    def _begin(connection):
+    def _begin(connection) -> None:
         # Reads run in autocommit: in WAL mode each statement sees a consistent snapshot and
         # never blocks, and the BEGIN/ROLLBACK pair around it would only cost time.
         if connection.get_execution_options().get("kikoto_write", False):

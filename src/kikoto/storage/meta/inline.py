@@ -20,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.exc import OperationalError
 
 LOCK_WAIT = 60.0  # how long a write waits for another process's write lock before it fails
@@ -39,20 +42,23 @@ async def _back_off(attempt: int, deadline: float, exc: BaseException) -> None:
     await asyncio.sleep(min(0.05, 0.0005 * 2**attempt))
 
 
+T = TypeVar("T")
+
+
 class InlineConnection:
-    def __init__(self, connection):
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def execute(self, *args, **kwargs):
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
         return self._connection.execute(*args, **kwargs)
 
-    async def scalar(self, *args, **kwargs):
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         return self._connection.scalar(*args, **kwargs)
 
-    async def scalars(self, *args, **kwargs):
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
         return self._connection.scalars(*args, **kwargs)
 
-    async def run_sync(self, function, *args):
+    async def run_sync(self, function: Callable[..., T], *args: Any) -> T:
         return function(self._connection, *args)
 
     async def commit(self) -> None:
@@ -62,23 +68,23 @@ class InlineConnection:
 class InlineEngine:
     _writing = False  # one write transaction per process at a time (see the module docstring)
 
-    def __init__(self, sync_engine):
+    def __init__(self, sync_engine: Engine) -> None:
         self.sync_engine = sync_engine
 
     @property
-    def dialect(self):
+    def dialect(self) -> Dialect:
         return self.sync_engine.dialect
 
-    def execution_options(self, **options) -> InlineEngine:
+    def execution_options(self, **options: Any) -> InlineEngine:
         return InlineEngine(self.sync_engine.execution_options(**options))
 
     @asynccontextmanager
-    async def connect(self):
+    async def connect(self) -> AsyncIterator[InlineConnection]:
         with self.sync_engine.connect() as connection:
             yield InlineConnection(connection)
 
     @asynccontextmanager
-    async def begin(self):
+    async def begin(self) -> AsyncIterator[InlineConnection]:
         if InlineEngine._writing:
             raise RuntimeError("a write transaction was opened while another one in this process is suspended")
         deadline, attempt = time.monotonic() + LOCK_WAIT, 0
@@ -106,7 +112,9 @@ class InlineEngine:
         finally:
             InlineEngine._writing = False
 
-    async def run_raw(self, steps, write: bool):
+    async def run_raw(
+        self, steps: Sequence[tuple[str, dict[str, Any], int | None]], write: bool
+    ) -> Sequence[Any] | None:
         """Run plain SQL statements on a pooled DBAPI connection, skipping SQLAlchemy's
         per-statement and per-transaction machinery (the push path's hottest cost).
         `steps` are (sql, params, expected rowcount or None); a mismatch rolls back and
@@ -151,7 +159,7 @@ class InlineEngine:
         self.sync_engine.dispose()
 
 
-def begin_immediate(cursor) -> None:
+def begin_immediate(cursor: Any) -> None:
     """Take the write lock now or fail at once (no busy wait inside SQLite: the caller sleeps
     on the event loop and tries again)."""
     cursor.execute("PRAGMA busy_timeout=0")

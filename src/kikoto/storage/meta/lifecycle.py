@@ -6,12 +6,14 @@ import datetime
 import json
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from ...domain.events import ImageChanged, StorageClassChanged
 from .base import SqlStore
-from .outbox import record_changes
+from .outbox import record_changes, repository_name
 from .schema import (
     audit_events,
     blob_trash,
@@ -43,7 +45,7 @@ def _chunks(items: Iterable[str]):
 
 
 class LifecycleStore(SqlStore):
-    def __init__(self, meta: MetadataStore, clock=time.time):
+    def __init__(self, meta: MetadataStore, clock=time.time) -> None:
         super().__init__(meta.engine, clock, meta.changes)
         self.meta = meta
 
@@ -84,22 +86,27 @@ class LifecycleStore(SqlStore):
 
     async def set_storage_class(self, repo_id: int, digests: list[str], storage_class: str) -> None:
         now = self._clock()
-        values = {"storage_class": storage_class}
+        values: dict[str, Any] = {"storage_class": storage_class}
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
         async with self._write() as conn:
-            changes = []
+            changes: list[ImageChanged] = []
+            name = await repository_name(conn, repo_id) or ""
             for chunk in _chunks(digests):  # ECR's event names the media types; a restore its time
                 query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type).where(
                     manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk)
                 )
-                for row in await conn.execute(query):
-                    detail = {"target-storage-class": storage_class, "manifest-media-type": row.media_type}
-                    if row.config_media_type:
-                        detail["artifact-media-type"] = row.config_media_type
-                    if storage_class == "STANDARD":
-                        detail["last-activated-at"] = _iso(now)
-                    changes.append({"action": "UPDATE_STORAGE_CLASS", "digest": row.digest, "detail": detail})
-            await record_changes(conn, repo_id, changes, now)
+                changes += [
+                    StorageClassChanged(
+                        repository=name,
+                        digest=row.digest,
+                        media_type=row.media_type,
+                        artifact_media_type=row.config_media_type,
+                        storage_class=storage_class,
+                        activated_at=now if storage_class == "STANDARD" else None,
+                    )
+                    for row in await conn.execute(query)
+                ]
+            await record_changes(conn, changes if name else [], now)
             for chunk in _chunks(digests):
                 await conn.execute(
                     update(manifests)
@@ -298,7 +305,7 @@ class LifecycleStore(SqlStore):
 
     # -- previews ----------------------------------------------------------------------------------
 
-    async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict]) -> None:
+    async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict[str, Any]]) -> None:
         """Keep a preview: its results one row each (ECR's previewResult structure), and the
         counts GetLifecyclePolicyPreview's summary reports for each tag-status filter."""
         summary: dict[str, dict[str, int]] = {s: {"EXPIRE": 0, "TRANSITION": 0} for s in ("ANY", "TAGGED", "UNTAGGED")}
@@ -328,7 +335,7 @@ class LifecycleStore(SqlStore):
                     ],
                 )
 
-    async def preview(self, repo_id: int) -> tuple[str, str, dict] | None:
+    async def preview(self, repo_id: int) -> tuple[str, str, dict[str, Any]] | None:
         """(policy, status, summary counts) of the repository's last preview."""
         async with self.engine.connect() as conn:
             row = (
@@ -338,7 +345,7 @@ class LifecycleStore(SqlStore):
 
     async def preview_page(
         self, repo_id: int, after: tuple[float, str] | None, limit: int, tag_status: str = "ANY"
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Up to `limit` preview results after `after` (pushed_at, digest), oldest push first."""
         table = lifecycle_preview_results
         query = select(table.c.result).where(table.c.repo_id == repo_id)
@@ -350,7 +357,7 @@ class LifecycleStore(SqlStore):
         async with self.engine.connect() as conn:
             return [json.loads(r) for r in await conn.scalars(query)]
 
-    async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[dict]:
+    async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[dict[str, Any]]:
         """The preview results of the images these digests or (current) tags name."""
         table = lifecycle_preview_results
         by_tag = select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name.in_(tag_names))
@@ -413,7 +420,7 @@ class LifecycleStore(SqlStore):
 
     # -- audit ---------------------------------------------------------------------------------------
 
-    async def record(self, events: list[dict]) -> None:
+    async def record(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
         now = self._clock()
@@ -435,7 +442,7 @@ class LifecycleStore(SqlStore):
         since: float | None = None,
         before: int | None = None,
         action: str | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Newest first; `before` (an event id) continues a listing by key."""
         query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
         if before is not None:

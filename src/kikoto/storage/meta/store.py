@@ -10,15 +10,17 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import TextClause, and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
+from ...domain.events import ImageChanged, ImageDeleted, ImagePushed
 from ...domain.manifests import Manifest
 from .base import SqlStore
 from .inline import InlineEngine
-from .outbox import record_changes
+from .outbox import record_changes, repository_name
 from .schema import (
     blobs,
     image_scans,
@@ -61,7 +63,7 @@ class Repository:
     name: str
     created_at: float
     tag_mutability: str = "MUTABLE"
-    mutability_exclusions: tuple[dict, ...] = ()
+    mutability_exclusions: tuple[dict[str, Any], ...] = ()
     upstream: str | None = None  # a pull-through cache: images are pulled into it, never pushed
 
     @classmethod
@@ -98,7 +100,7 @@ class Referrer:
 
 
 class MetadataStore(SqlStore):
-    def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes=None):
+    def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes=None) -> None:
         super().__init__(engine, clock, changes)
         dialect = engine.dialect.name
         # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
@@ -290,12 +292,12 @@ class MetadataStore(SqlStore):
         allow_sparse_index: bool,
         immutable: Callable[[str], bool] = lambda tag: False,
         lazy: bool = False,
-        action: str = "PUSH",
-        event_detail: dict | None = None,
+        change: Callable[..., ImageChanged] = ImagePushed,
     ) -> None:
         """Store a manifest, its references and its tags in one transaction, after checking
         that everything it references is present (unless `lazy`: a pull-through cache fetches
-        what a manifest references when a client asks for it) and that no immutable tag would move."""
+        what a manifest references when a client asks for it) and that no immutable tag would move.
+        `change`: the kind of change the outbox records (a push; a pull-through cache's import)."""
         repo_id, now = repo.id, self._clock()
         blob_digests = [d.digest for d in manifest.blobs if not d.is_foreign]
         child_digests = [d.digest for d in manifest.manifests]
@@ -343,18 +345,17 @@ class MetadataStore(SqlStore):
                 await conn.execute(
                     self._insert_ignore(manifest_refs, rows, ["repo_id", "parent_digest", "child_digest"])
                 )
-            detail = {"manifest-media-type": manifest.media_type, **(event_detail or {})}
-            if manifest.config_media_type:
-                detail["artifact-media-type"] = manifest.config_media_type
-            await record_changes(
-                conn,
-                repo.name,
-                [
-                    {"action": action, "digest": manifest.digest, "tag": t, "detail": detail}
-                    for t in ([*tag_names] if tag_names else [None])
-                ],
-                now,
-            )
+            changes = [
+                change(
+                    repository=repo.name,
+                    digest=manifest.digest,
+                    tag=t,
+                    media_type=manifest.media_type,
+                    artifact_media_type=manifest.config_media_type,
+                )
+                for t in ([*tag_names] if tag_names else [None])
+            ]
+            await record_changes(conn, changes, now)
             for name in tag_names:
                 statement = self._insert(tags).values(
                     repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now
@@ -453,11 +454,17 @@ class MetadataStore(SqlStore):
                 .values(last_pulled_at=when)
             )
 
+    async def _deleted(self, conn, repo_id: int, digests: list[str], tag: str | None = None) -> None:
+        name = await repository_name(conn, repo_id)
+        if name is not None:
+            changes = [ImageDeleted(repository=name, digest=d, tag=tag) for d in digests]
+            await record_changes(conn, changes, self._clock())
+
     async def delete_manifest(self, repo_id: int, digest: str, tag: str | None = None) -> bool:
         """Delete a manifest with its tags and references (`tag`: the tag the deletion was asked
         by, for the event)."""
         async with self._write() as conn:
-            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": digest, "tag": tag}], self._clock())
+            await self._deleted(conn, repo_id, [digest], tag)
             for table in (tags, image_scans, scan_findings):  # a deleted image's scan goes with it
                 await conn.execute(delete(table).where(table.c.repo_id == repo_id, table.c.digest == digest))
             await conn.execute(
@@ -471,7 +478,7 @@ class MetadataStore(SqlStore):
     async def delete_manifests(self, repo_id: int, digests: list[str]) -> int:
         """Delete many manifests (and their tags and references) in one transaction."""
         async with self._write() as conn:
-            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": d} for d in digests], self._clock())
+            await self._deleted(conn, repo_id, digests)
             for table in (tags, image_scans, scan_findings):
                 await conn.execute(delete(table).where(table.c.repo_id == repo_id, table.c.digest.in_(digests)))
             await conn.execute(
@@ -489,7 +496,7 @@ class MetadataStore(SqlStore):
             digest = await conn.scalar(select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name == tag))
             if digest is None:
                 return False
-            await record_changes(conn, repo_id, [{"action": "DELETE", "digest": digest, "tag": tag}], self._clock())
+            await self._deleted(conn, repo_id, [digest], tag)
             result = await conn.execute(delete(tags).where(tags.c.repo_id == repo_id, tags.c.name == tag))
         return result.rowcount > 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import shapes
 from ..context import Call
 from .table import operation
@@ -10,7 +12,7 @@ from .table import operation
 
 
 @operation("ListImages")
-async def list_images(call: Call) -> dict:
+async def list_images(call: Call) -> dict[str, Any]:
     p = call.params
     wanted = p.get("filter") or {}
     ids, token = await call.ecr.images.page(
@@ -20,7 +22,7 @@ async def list_images(call: Call) -> dict:
 
 
 @operation("DescribeImages")
-async def describe_images(call: Call) -> dict:
+async def describe_images(call: Call) -> dict[str, Any]:
     p, name = call.params, call.params["repositoryName"]
     wanted = p.get("filter") or {}
     ids = [shapes.image_id_in(i) for i in p["imageIds"]] if p.get("imageIds") else None
@@ -34,7 +36,7 @@ async def describe_images(call: Call) -> dict:
 
 
 @operation("BatchGetImage")
-async def batch_get_image(call: Call) -> dict:
+async def batch_get_image(call: Call) -> dict[str, Any]:
     name = call.params["repositoryName"]
     record_pull = not await call.ecr.settings.excluded(call.principal.arn)
     ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
@@ -53,14 +55,14 @@ async def batch_get_image(call: Call) -> dict:
 
 
 @operation("BatchDeleteImage")
-async def batch_delete_image(call: Call) -> dict:
+async def batch_delete_image(call: Call) -> dict[str, Any]:
     ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
     deleted, failures = await call.ecr.images.batch_delete(call.params["repositoryName"], ids)
     return {"imageIds": [shapes.image_id(i) for i in deleted], "failures": [shapes.failure(f) for f in failures]}
 
 
 @operation("PutImage")
-async def put_image(call: Call) -> dict:
+async def put_image(call: Call) -> dict[str, Any]:
     p = call.params
     image, media_type = await call.ecr.images.put(
         p["repositoryName"],
@@ -81,7 +83,7 @@ async def put_image(call: Call) -> dict:
 
 
 @operation("ListImageReferrers")
-async def list_image_referrers(call: Call) -> dict:
+async def list_image_referrers(call: Call) -> dict[str, Any]:
     p = call.params
     found, token = await call.ecr.images.referrers(
         p["repositoryName"],
@@ -108,13 +110,13 @@ async def list_image_referrers(call: Call) -> dict:
 
 
 @operation("PutLifecyclePolicy")
-async def put_lifecycle_policy(call: Call) -> dict:
+async def put_lifecycle_policy(call: Call) -> dict[str, Any]:
     text = call.params["lifecyclePolicyText"]
     name = await call.ecr.lifecycle.put_policy(call.params["repositoryName"], text)
     return {"registryId": call.ecr.registry.account, "repositoryName": name, "lifecyclePolicyText": text}
 
 
-async def _lifecycle_policy(call: Call, delete: bool) -> dict:
+async def _lifecycle_policy(call: Call, delete: bool) -> dict[str, Any]:
     name, text, evaluated = await call.ecr.lifecycle.get_policy(call.params["repositoryName"], delete=delete)
     return {
         "registryId": call.ecr.registry.account,
@@ -125,17 +127,17 @@ async def _lifecycle_policy(call: Call, delete: bool) -> dict:
 
 
 @operation("GetLifecyclePolicy")
-async def get_lifecycle_policy(call: Call) -> dict:
+async def get_lifecycle_policy(call: Call) -> dict[str, Any]:
     return await _lifecycle_policy(call, delete=False)
 
 
 @operation("DeleteLifecyclePolicy")
-async def delete_lifecycle_policy(call: Call) -> dict:
+async def delete_lifecycle_policy(call: Call) -> dict[str, Any]:
     return await _lifecycle_policy(call, delete=True)
 
 
 @operation("StartLifecyclePolicyPreview")
-async def start_lifecycle_policy_preview(call: Call) -> dict:
+async def start_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
     name, policy = await call.ecr.lifecycle.start_preview(
         call.params["repositoryName"], call.params.get("lifecyclePolicyText")
     )
@@ -148,7 +150,7 @@ async def start_lifecycle_policy_preview(call: Call) -> dict:
 
 
 @operation("GetLifecyclePolicyPreview")
-async def get_lifecycle_policy_preview(call: Call) -> dict:
+async def get_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
     p = call.params
     preview = await call.ecr.lifecycle.get_preview(
         p["repositoryName"],
@@ -176,7 +178,7 @@ async def get_lifecycle_policy_preview(call: Call) -> dict:
 
 
 @operation("UpdateImageStorageClass")
-async def update_image_storage_class(call: Call) -> dict:
+async def update_image_storage_class(call: Call) -> dict[str, Any]:
     p = call.params
     target = p["targetStorageClass"]
     name, digest = await call.ecr.lifecycle.update_storage_class(p["repositoryName"], p["imageId"], target)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..context import Call
 from .table import operation
 
@@ -10,7 +12,7 @@ from .table import operation
 PART_SIZE = 10 * 1024 * 1024  # ECR's advertised part size
 
 
-def _upload_ids(call: Call) -> dict:
+def _upload_ids(call: Call) -> dict[str, Any]:
     return {
         "registryId": call.ecr.registry.account,
         "repositoryName": call.params["repositoryName"],
@@ -19,7 +21,7 @@ def _upload_ids(call: Call) -> dict:
 
 
 @operation("BatchCheckLayerAvailability")
-async def batch_check_layer_availability(call: Call) -> dict:
+async def batch_check_layer_availability(call: Call) -> dict[str, Any]:
     layers, failures = [], []
     for check in await call.ecr.layers.check(call.params["repositoryName"], call.params["layerDigests"]):
         if check.failure:
@@ -38,12 +40,12 @@ async def batch_check_layer_availability(call: Call) -> dict:
 
 
 @operation("InitiateLayerUpload")
-async def initiate_layer_upload(call: Call) -> dict:
+async def initiate_layer_upload(call: Call) -> dict[str, Any]:
     return {"uploadId": await call.ecr.layers.initiate(call.params["repositoryName"]), "partSize": PART_SIZE}
 
 
 @operation("UploadLayerPart")
-async def upload_layer_part(call: Call) -> dict:
+async def upload_layer_part(call: Call) -> dict[str, Any]:
     p = call.params
     last = await call.ecr.layers.upload_part(
         p["repositoryName"], p["uploadId"], p["partFirstByte"], p["partLastByte"], p["layerPartBlob"]
@@ -52,14 +54,14 @@ async def upload_layer_part(call: Call) -> dict:
 
 
 @operation("CompleteLayerUpload")
-async def complete_layer_upload(call: Call) -> dict:
+async def complete_layer_upload(call: Call) -> dict[str, Any]:
     p = call.params
     digest = await call.ecr.layers.complete(p["repositoryName"], p["uploadId"], p["layerDigests"][0])
     return {**_upload_ids(call), "layerDigest": digest}
 
 
 @operation("GetDownloadUrlForLayer")
-async def get_download_url_for_layer(call: Call) -> dict:
+async def get_download_url_for_layer(call: Call) -> dict[str, Any]:
     p = call.params
     return {
         "downloadUrl": await call.ecr.layers.download_url(p["repositoryName"], p["layerDigest"]),

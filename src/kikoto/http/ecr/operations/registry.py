@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
 from ....domain.errors import RegistryPolicyNotFound
 from ..context import Call
@@ -11,7 +12,7 @@ from .table import operation
 
 
 @operation("GetAuthorizationToken")
-async def get_authorization_token(call: Call) -> dict:
+async def get_authorization_token(call: Call) -> dict[str, Any]:
     password, expires = call.ecr.identities.issue(call.principal)
     token = base64.b64encode(f"AWS:{password}".encode()).decode()
     return {
@@ -22,7 +23,7 @@ async def get_authorization_token(call: Call) -> dict:
 
 
 @operation("PutRegistryPolicy")
-async def put_registry_policy(call: Call) -> dict:
+async def put_registry_policy(call: Call) -> dict[str, Any]:
     text = call.params["policyText"]
     await call.ecr.settings.put_registry_policy(text)
     return {"registryId": call.ecr.registry.account, "policyText": text}
@@ -38,44 +39,44 @@ async def _registry_policy(call: Call) -> str:
 
 
 @operation("GetRegistryPolicy")
-async def get_registry_policy(call: Call) -> dict:
+async def get_registry_policy(call: Call) -> dict[str, Any]:
     return {"registryId": call.ecr.registry.account, "policyText": await _registry_policy(call)}
 
 
 @operation("DeleteRegistryPolicy")
-async def delete_registry_policy(call: Call) -> dict:
+async def delete_registry_policy(call: Call) -> dict[str, Any]:
     text = await _registry_policy(call)
     await call.ecr.settings.put_registry_policy(None)
     return {"registryId": call.ecr.registry.account, "policyText": text}
 
 
 @operation("GetAccountSetting")
-async def get_account_setting(call: Call) -> dict:
+async def get_account_setting(call: Call) -> dict[str, Any]:
     name = call.params["name"]
     return {"name": name, "value": await call.ecr.settings.get(name)}
 
 
 @operation("PutAccountSetting")
-async def put_account_setting(call: Call) -> dict:
+async def put_account_setting(call: Call) -> dict[str, Any]:
     name, value = call.params["name"], call.params["value"]
     return {"name": name, "value": await call.ecr.settings.put(name, value)}
 
 
 @operation("RegisterPullTimeUpdateExclusion")
-async def register_pull_time_update_exclusion(call: Call) -> dict:
+async def register_pull_time_update_exclusion(call: Call) -> dict[str, Any]:
     arn = call.params["principalArn"]
     await call.ecr.settings.register(arn)
     return {"principalArn": arn, "createdAt": time.time()}
 
 
 @operation("DeregisterPullTimeUpdateExclusion")
-async def deregister_pull_time_update_exclusion(call: Call) -> dict:
+async def deregister_pull_time_update_exclusion(call: Call) -> dict[str, Any]:
     arn = call.params["principalArn"]
     await call.ecr.settings.deregister(arn)
     return {"principalArn": arn}
 
 
 @operation("ListPullTimeUpdateExclusions")
-async def list_pull_time_update_exclusions(call: Call) -> dict:
+async def list_pull_time_update_exclusions(call: Call) -> dict[str, Any]:
     page, token = await call.ecr.settings.list_exclusions(call.params)
     return {"pullTimeUpdateExclusions": page, **({"nextToken": token} if token else {})}

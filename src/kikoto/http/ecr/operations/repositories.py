@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ....domain.errors import InvalidParameter
 from .. import shapes
 from ..context import Call
@@ -11,7 +13,7 @@ from .table import operation
 
 
 @operation("CreateRepository")
-async def create_repository(call: Call) -> dict:
+async def create_repository(call: Call) -> dict[str, Any]:
     p = call.params
     record = await call.ecr.repositories.create(
         p["repositoryName"],
@@ -25,7 +27,7 @@ async def create_repository(call: Call) -> dict:
 
 
 @operation("DescribeRepositories")
-async def describe_repositories(call: Call) -> dict:
+async def describe_repositories(call: Call) -> dict[str, Any]:
     access, principal, p, registry = call.ecr.access, call.principal, call.params, call.ecr.registry
 
     async def visible(name: str) -> bool:
@@ -47,13 +49,13 @@ async def describe_repositories(call: Call) -> dict:
 
 
 @operation("DeleteRepository")
-async def delete_repository(call: Call) -> dict:
+async def delete_repository(call: Call) -> dict[str, Any]:
     record = await call.ecr.repositories.delete(call.params["repositoryName"], bool(call.params.get("force")))
     return {"repository": shapes.repository(record, call.ecr.registry)}
 
 
 @operation("PutImageTagMutability")
-async def put_image_tag_mutability(call: Call) -> dict:
+async def put_image_tag_mutability(call: Call) -> dict[str, Any]:
     p = call.params
     filters = p.get("imageTagMutabilityExclusionFilters")
     await call.ecr.repositories.put_mutability(p["repositoryName"], p["imageTagMutability"], filters)
@@ -66,7 +68,7 @@ async def put_image_tag_mutability(call: Call) -> dict:
 
 
 @operation("PutImageScanningConfiguration")
-async def put_image_scanning_configuration(call: Call) -> dict:
+async def put_image_scanning_configuration(call: Call) -> dict[str, Any]:
     name, scan = call.params["repositoryName"], bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
     await call.ecr.repositories.put_scanning(name, scan)
     return {
@@ -77,24 +79,24 @@ async def put_image_scanning_configuration(call: Call) -> dict:
 
 
 @operation("TagResource")
-async def tag_resource(call: Call) -> dict:
+async def tag_resource(call: Call) -> dict[str, Any]:
     await call.ecr.repositories.tag(call.params["resourceArn"], call.params["tags"])
     return {}
 
 
 @operation("UntagResource")
-async def untag_resource(call: Call) -> dict:
+async def untag_resource(call: Call) -> dict[str, Any]:
     await call.ecr.repositories.untag(call.params["resourceArn"], call.params["tagKeys"])
     return {}
 
 
 @operation("ListTagsForResource")
-async def list_tags_for_resource(call: Call) -> dict:
+async def list_tags_for_resource(call: Call) -> dict[str, Any]:
     return {"tags": await call.ecr.repositories.list_tags(call.params["resourceArn"])}
 
 
 @operation("SetRepositoryPolicy")
-async def set_repository_policy(call: Call) -> dict:
+async def set_repository_policy(call: Call) -> dict[str, Any]:
     record = await call.ecr.repositories.set_policy(call.params["repositoryName"], call.params["policyText"])
     return {
         "registryId": call.ecr.registry.account,
@@ -103,42 +105,42 @@ async def set_repository_policy(call: Call) -> dict:
     }
 
 
-async def _repository_policy(call: Call, delete: bool) -> dict:
+async def _repository_policy(call: Call, delete: bool) -> dict[str, Any]:
     name, text = await call.ecr.repositories.get_policy(call.params["repositoryName"], delete=delete)
     return {"registryId": call.ecr.registry.account, "repositoryName": name, "policyText": text}
 
 
 @operation("GetRepositoryPolicy")
-async def get_repository_policy(call: Call) -> dict:
+async def get_repository_policy(call: Call) -> dict[str, Any]:
     return await _repository_policy(call, delete=False)
 
 
 @operation("DeleteRepositoryPolicy")
-async def delete_repository_policy(call: Call) -> dict:
+async def delete_repository_policy(call: Call) -> dict[str, Any]:
     return await _repository_policy(call, delete=True)
 
 
-def _template(call: Call, template: dict) -> dict:
+def _template(call: Call, template: dict[str, Any]) -> dict[str, Any]:
     return {"registryId": call.ecr.registry.account, "repositoryCreationTemplate": template}
 
 
 @operation("CreateRepositoryCreationTemplate")
-async def create_repository_creation_template(call: Call) -> dict:
+async def create_repository_creation_template(call: Call) -> dict[str, Any]:
     return _template(call, await call.ecr.repositories.create_template(call.params))
 
 
 @operation("UpdateRepositoryCreationTemplate")
-async def update_repository_creation_template(call: Call) -> dict:
+async def update_repository_creation_template(call: Call) -> dict[str, Any]:
     return _template(call, await call.ecr.repositories.update_template(call.params))
 
 
 @operation("DeleteRepositoryCreationTemplate")
-async def delete_repository_creation_template(call: Call) -> dict:
+async def delete_repository_creation_template(call: Call) -> dict[str, Any]:
     return _template(call, await call.ecr.repositories.delete_template(call.params["prefix"]))
 
 
 @operation("DescribeRepositoryCreationTemplates")
-async def describe_repository_creation_templates(call: Call) -> dict:
+async def describe_repository_creation_templates(call: Call) -> dict[str, Any]:
     p = call.params
     templates, token = await call.ecr.repositories.templates(p.get("prefixes"), p.get("maxResults"), p.get("nextToken"))
     return shapes.page("repositoryCreationTemplates", templates, token, registryId=call.ecr.registry.account)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..context import Call
 from ..validation import service_model
 
-Handler = Callable[[Call], Awaitable[dict]]
+Handler = Callable[[Call], Awaitable[dict[str, Any]]]
 OPERATIONS: dict[str, Handler] = {}
 
 
@@ -25,18 +25,21 @@ class AwsService:
     operations: Mapping[str, Handler]
     errors: Mapping[type, tuple[str, int]]
     # the resource ARN a request is authorised on (None: ECR's, from the repository it names)
-    resource: Callable[[dict], str] | None = None
+    resource: Callable[[dict[str, Any]], str] | None = None
 
 
-def registrar(service: str, table: dict[str, Any]):
+H = TypeVar("H", bound=Callable[..., Awaitable[dict[str, Any]]])
+
+
+def registrar(service: str, table: dict[str, Any]) -> Callable[[str], Callable[[H], H]]:
     """A decorator registering handlers of `service`'s operations (each checked against botocore's
     model at import) into `table`."""
 
-    def operation(name: str):
+    def operation(name: str) -> Callable[[H], H]:
         if name not in service_model(service).operation_names:
             raise ValueError(f"{name} is not an operation of the {service} model")
 
-        def register(handler):
+        def register(handler: H) -> H:
             if name in table:
                 raise ValueError(f"{name} is registered twice")
             table[name] = handler
@@ -50,6 +53,6 @@ def registrar(service: str, table: dict[str, Any]):
 operation = registrar("ecr", OPERATIONS)
 
 
-def bound(table: Mapping[str, Callable[[Any, Call], Awaitable[dict]]], service: object) -> dict[str, Handler]:
+def bound(table: Mapping[str, Callable[[Any, Call], Awaitable[dict[str, Any]]]], service: object) -> dict[str, Handler]:
     """A feature's handlers, which take its service first, bound to it: plain handlers."""
     return {name: functools.partial(handler, service) for name, handler in table.items()}

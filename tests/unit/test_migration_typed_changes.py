@@ -1,0 +1,74 @@
+"""Migration 0014: outbox rows recorded with EventBridge's detail keys read back as typed changes,
+with the same facts (a consumer that had not reached them yet loses nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from kikoto.domain.events import ImageCached, ImagePushed, ImageReplicated, ImageScanned, StorageClassChanged
+from kikoto.storage.meta.engine import MIGRATIONS, create_engine
+from kikoto.storage.meta.outbox import OutboxStore
+
+OLD_ROWS = [
+    ("PUSH", "1.0", {"manifest-media-type": "application/vnd.oci.image.manifest.v1+json", "artifact-media-type": "c"}),
+    ("PULL_THROUGH_CACHE", None, {"ecr-repository-prefix": "hub", "upstream-registry-url": "registry-1.docker.io"}),
+    ("UPDATE_STORAGE_CLASS", None, {"target-storage-class": "STANDARD", "last-activated-at": "2023-11-14T22:14:20Z"}),
+    ("REPLICATE", None, {"result": "FAILURE", "source-account": "1", "destination-region": "eu-west-1"}),
+    ("SCAN", None, {"scan-status": "COMPLETE", "finding-severity-counts": {"HIGH": 1}, "image-tags": ["a", "b"]}),
+    ("DELETE", "old", None),
+]
+
+
+def _alembic(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def test_old_outbox_rows_read_back_typed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    command.upgrade(_alembic(url), "0013")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for number, (action, tag, detail) in enumerate(OLD_ROWS, 1):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO outbox (id, at, action, repository, digest, tag, detail) "
+                    "VALUES (:id, 1700000000.0, :action, 'app', :digest, :tag, :detail)"
+                ),
+                {
+                    "id": number,
+                    "action": action,
+                    "digest": f"sha256:{number:064d}",
+                    "tag": tag,
+                    "detail": json.dumps(detail) if detail else None,
+                },
+            )
+    engine.dispose()
+    command.upgrade(_alembic(url), "head")
+
+    async def read():
+        store = OutboxStore(create_engine(url))
+        try:
+            return await store.events_after(0, 100)
+        finally:
+            await store.engine.dispose()
+
+    pushed, cached, restored, replicated, scanned, deleted = asyncio.run(read())
+    assert isinstance(pushed, ImagePushed) and pushed.tag == "1.0" and pushed.artifact_media_type == "c"
+    assert pushed.media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert isinstance(cached, ImageCached) and (cached.rule_prefix, cached.upstream_url) == (
+        "hub",
+        "registry-1.docker.io",
+    )
+    assert isinstance(restored, StorageClassChanged) and restored.activated_at == 1_700_000_060.0
+    assert isinstance(replicated, ImageReplicated) and not replicated.succeeded
+    assert replicated.destination_region == "eu-west-1"
+    assert isinstance(scanned, ImageScanned) and scanned.tags == ("a", "b") and scanned.severity_counts == {"HIGH": 1}
+    assert deleted.KIND == "DELETE" and deleted.tag == "old"
