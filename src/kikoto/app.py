@@ -46,12 +46,8 @@ class Registry:
     reads: Reads  # the core's reads, wrapped by the features
     ecr: EcrServices
 
-    def __getattr__(self, name: str):  # registry.meta, registry.gc, ...: the core's
+    def __getattr__(self, name: str) -> Any:  # registry.meta, registry.gc, ...: the core's
         return getattr(self.core, name)
-
-    @property
-    def lifecycle_store(self):
-        return self.core.leases
 
     async def close(self) -> None:
         for feature in self.features.values():
@@ -105,7 +101,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
     counters = [counter for f in features for counter in f.counters]
-    app.router.add_get("/metrics", metrics_handler(core.leases, settings.public_metrics, counters))
+    app.router.add_get("/metrics", metrics_handler(core.usage, settings.public_metrics, counters))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(core.meta, core.blob_store.probe))
     add_routes(app)

@@ -23,11 +23,15 @@ from .services.manifests import Manifests
 from .services.repositories import Repositories
 from .startup import cache_max_age, identities_for, open_blob_store
 from .storage.changes import ChangeCounter, VersionedCache
+from .storage.meta.audit import AuditStore
 from .storage.meta.ecr import EcrStore
 from .storage.meta.engine import create_engine
+from .storage.meta.housekeeping import HousekeepingStore
+from .storage.meta.leases import LeaseStore
 from .storage.meta.lifecycle import LifecycleStore
 from .storage.meta.outbox import OutboxStore
 from .storage.meta.store import MetadataStore
+from .storage.meta.usage import UsageStore
 
 
 def build_core(settings: Settings) -> Core:
@@ -39,7 +43,9 @@ def build_core(settings: Settings) -> Core:
 
     meta, ecr_store = MetadataStore(engine, changes=changes), EcrStore(engine, changes=changes)
     blob_store = open_blob_store(settings)
-    leases, identities = LifecycleStore(meta), identities_for(settings, engine, changes)
+    identities = identities_for(settings, engine, changes)
+    lifecycle_store, housekeeping = LifecycleStore(meta), HousekeepingStore(meta)
+    usage, audit = UsageStore(engine, changes=changes), AuditStore(engine, changes=changes)
     keys = Keys(identities.master_key)
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, cache(), decisions=cache())
@@ -55,7 +61,11 @@ def build_core(settings: Settings) -> Core:
         holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         meta=meta,
         ecr_store=ecr_store,
-        leases=leases,
+        leases=LeaseStore(engine, changes=changes),
+        lifecycle_store=lifecycle_store,
+        housekeeping=housekeeping,
+        usage=usage,
+        audit=audit,
         outbox=OutboxStore(engine, changes=changes),
         blob_store=blob_store,
         registry=registry,
@@ -67,9 +77,21 @@ def build_core(settings: Settings) -> Core:
         manifests=manifests,
         images=Images(ecr_store, meta, manifests, admin, registry, keys.tokens),
         layers=Layers(blobs, ecr_store, admin, registry, keys.urls),
-        lifecycle=Lifecycle(meta, ecr_store, leases, blob_store, settings.account_id, token_key=keys.tokens),
+        lifecycle=Lifecycle(
+            meta,
+            ecr_store,
+            lifecycle_store,
+            housekeeping,
+            usage,
+            audit,
+            blob_store,
+            settings.account_id,
+            token_key=keys.tokens,
+        ),
         registry_settings=RegistrySettings(ecr_store, cache(), keys.tokens),
-        gc=GarbageCollector(meta, leases, blob_store, settings.gc_grace_period, settings.upload_ttl),
-        fsck=Fsck(leases, blob_store, settings.gc_grace_period),
+        gc=GarbageCollector(
+            meta, housekeeping, usage, audit, blob_store, settings.gc_grace_period, settings.upload_ttl
+        ),
+        fsck=Fsck(housekeeping, blob_store, settings.gc_grace_period),
         max_age=max_age,
     )

@@ -93,19 +93,19 @@ async def test_preview_results_page_by_push_time_then_digest(client):
         }
         for n, d in enumerate(digests)
     ]
-    await registry.lifecycle_store.save_preview(repo.id, "{}", "COMPLETE", results)
+    await registry.core.lifecycle_store.save_preview(repo.id, "{}", "COMPLETE", results)
     order = [r["imageDigest"] for r in sorted(results, key=lambda r: (r["imagePushedAt"], r["imageDigest"]))]
     seen, after = [], None
-    while page := await registry.lifecycle_store.preview_page(repo.id, after, 4):
+    while page := await registry.core.lifecycle_store.preview_page(repo.id, after, 4):
         seen += [r["imageDigest"] for r in page]
         after = (page[-1]["imagePushedAt"], page[-1]["imageDigest"])
     assert seen == order
-    untagged = await registry.lifecycle_store.preview_page(repo.id, None, 100, "UNTAGGED")
+    untagged = await registry.core.lifecycle_store.preview_page(repo.id, None, 100, "UNTAGGED")
     assert {r["imageDigest"] for r in untagged} == {d for n, d in enumerate(digests) if n % 2 == 0}
-    _, _, summary = await registry.lifecycle_store.preview(repo.id)
+    _, _, summary = await registry.core.lifecycle_store.preview(repo.id)
     assert summary["ANY"] == {"EXPIRE": 8, "TRANSITION": 3}
     assert summary["TAGGED"]["EXPIRE"] + summary["UNTAGGED"]["EXPIRE"] == 8
-    by_tag = await registry.lifecycle_store.preview_results(repo.id, [], ["t3"])
+    by_tag = await registry.core.lifecycle_store.preview_results(repo.id, [], ["t3"])
     assert [r["imageDigest"] for r in by_tag] == [digests[3]]
 
 

@@ -78,6 +78,28 @@ def with_registry(action: Callable[[Any], Awaitable[T]], config_file: Path | Non
     return asyncio.run(main())
 
 
+def with_feature(
+    name: str, action: Callable[[Any], Awaitable[T]], config_file: Path | None, options: dict[str, Any]
+) -> T:
+    """Run `action(service)` on feature `name`'s service, as `with_registry` runs an action on the
+    registry (its typed errors become one-line command errors)."""
+
+    async def run(registry: Any) -> T:
+        return await action(registry.features[name].service)
+
+    return with_registry(failing(run), config_file, options)
+
+
+async def progressing(label: str, work: Callable[[Callable[..., None]], Awaitable[T]]) -> T:
+    """`work(update)` under a transient progress bar; `update(completed=, total=, description=)`
+    moves it."""
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        return await work(lambda **fields: progress.update(task, **fields))
+
+
 def human_size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024:

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-from .common import human_size, storage_options, with_registry
+from ..services.fsck import FsckReport
+from ..services.gc import GcSummary
+from .common import human_size, progressing, storage_options, with_registry
 
 
 @click.command()
@@ -17,16 +19,14 @@ from .common import human_size, storage_options, with_registry
 @click.option("--grace-period", type=float, help="Seconds a new blob or link is protected [gc_grace_period].")
 def gc(config_file: Path | None, dry_run: bool, grace_period: float | None, **options: Any) -> None:
     """Free blobs no manifest references and expire abandoned uploads (online: pushes may continue)."""
-    from rich.progress import Progress
 
-    async def run(registry):
-        with Progress(transient=True) as progress:
-            task = progress.add_task("collecting", total=None)
-            return await registry.gc.run(
-                dry_run=dry_run,
-                grace=grace_period,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+    async def run(registry: Any) -> GcSummary:
+        return await progressing(
+            "collecting",
+            lambda update: registry.gc.run(
+                dry_run=dry_run, grace=grace_period, progress=lambda done, total: update(completed=done, total=total)
+            ),
+        )
 
     summary = with_registry(run, config_file, options)
     verb = "would free" if dry_run else "freed"
@@ -49,16 +49,16 @@ def fsck(config_file: Path | None, repair: bool, verify_digests: bool, **options
     """Check that every blob row has its bytes (right size, and digest), every manifest's blobs
     exist and no file is orphaned. Safe while the server runs. Exit status 1 when faults remain."""
     from rich.console import Console
-    from rich.progress import Progress
 
-    async def run(registry):
-        with Progress(transient=True) as progress:
-            task = progress.add_task("checking", total=None)
-            return await registry.fsck.run(
+    async def run(registry: Any) -> FsckReport:
+        return await progressing(
+            "checking",
+            lambda update: registry.fsck.run(
                 repair=repair,
                 verify_digests=verify_digests,
-                progress=lambda what, n: progress.update(task, description=f"checking {what}", completed=n),
-            )
+                progress=lambda what, n: update(description=f"checking {what}", completed=n),
+            ),
+        )
 
     report = with_registry(run, config_file, options)
     console = Console(width=200, highlight=False)
@@ -98,7 +98,7 @@ def storage(config_file: Path | None, **options: Any) -> None:
     from rich.table import Table
 
     async def read(registry):
-        return await registry.lifecycle_store.storage_by_repository(), await registry.lifecycle_store.stored_bytes()
+        return await registry.usage.storage_by_repository(), await registry.usage.stored_bytes()
 
     rows, (blobs, total) = with_registry(read, config_file, options)
     table = Table("repository", "images", "bytes referenced")

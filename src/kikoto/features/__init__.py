@@ -38,11 +38,15 @@ from ..services.reads import Reads
 from ..services.repositories import Repositories
 from ..storage.blobs.port import BlobStore
 from ..storage.changes import ChangeCounter, VersionedCache
+from ..storage.meta.audit import AuditStore
 from ..storage.meta.ecr import EcrStore
+from ..storage.meta.housekeeping import HousekeepingStore
 from ..storage.meta.inline import InlineEngine
+from ..storage.meta.leases import LeaseStore
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import OutboxStore
 from ..storage.meta.store import MetadataStore
+from ..storage.meta.usage import UsageStore
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ class Core:
     holder: str  # this process, in lease rows
     meta: MetadataStore
     ecr_store: EcrStore
-    leases: LifecycleStore
+    leases: LeaseStore
+    lifecycle_store: LifecycleStore
+    housekeeping: HousekeepingStore
+    usage: UsageStore
+    audit: AuditStore
     outbox: OutboxStore
     blob_store: BlobStore
     registry: RegistryIdentity

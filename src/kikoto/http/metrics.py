@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter as Counts
 from collections.abc import Sequence
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import (
@@ -44,10 +45,18 @@ class ProcessCounts:
         yield family
 
 
+class StorageFigures(Protocol):
+    """What /metrics reads of the registry's storage (the usage store answers it)."""
+
+    async def stored_bytes(self) -> tuple[int, int]: ...
+
+    async def storage_by_repository(self) -> list[tuple[str, int, int]]: ...
+
+
 FAMILIES: dict[str, ProcessCounts] = {}  # registered once per process, fed by the newest app
 
 
-def metrics_handler(lifecycle_store, public: bool, counters: Sequence[tuple[str, str, Counts[str]]] = ()):
+def metrics_handler(usage: StorageFigures, public: bool, counters: Sequence[tuple[str, str, Counts[str]]] = ()):
     """Repository names are information: the full metrics need a principal allowed
     `kikoto:ReadMetrics` (Basic with an access key pair or a login password, or Bearer).
     With `public_metrics`, anyone gets the registry-wide figures without any names.
@@ -63,7 +72,7 @@ def metrics_handler(lifecycle_store, public: bool, counters: Sequence[tuple[str,
         named = await allowed(request, None, "kikoto:ReadMetrics")
         if not named and not public:
             await authorize(request, None, "kikoto:ReadMetrics")  # raises: 401 with a challenge, or 403
-        blobs, stored = await lifecycle_store.stored_bytes()
+        blobs, stored = await usage.stored_bytes()
         STORED_BLOBS.set(blobs)
         STORED_BYTES.set(stored)
         body = generate_latest(REGISTRY)
@@ -78,7 +87,7 @@ def metrics_handler(lifecycle_store, public: bool, counters: Sequence[tuple[str,
             repo_images = Gauge(
                 "kikoto_repository_images", "Images in a repository", ["repository"], registry=per_repository
             )
-            for name, images, size in await lifecycle_store.storage_by_repository():
+            for name, images, size in await usage.storage_by_repository():
                 repo_bytes.labels(name).set(size)
                 repo_images.labels(name).set(images)
             body += generate_latest(per_repository)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ..http.metrics import GC_BLOBS, GC_BYTES, LIFECYCLE_ACTIONS
 from ..services.gc import GarbageCollector
 from ..services.lifecycle import Lifecycle
-from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.leases import LeaseStore
 
 log = logging.getLogger("kikoto.jobs")
 TICK = 60.0  # how often a worker checks whether a job is due
@@ -23,7 +23,7 @@ CLAIM = 900.0  # a running job's lease: if its replica dies, another takes the j
 class Scheduler:
     def __init__(
         self,
-        store: LifecycleStore,
+        store: LeaseStore,
         lifecycle: Lifecycle,
         gc: GarbageCollector,
         lifecycle_interval: float,

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..storage.blobs.port import BlobStore
-from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.housekeeping import HousekeepingStore
 
 BATCH = 500
 OTHER_TIER = {"standard": "archive", "archive": "standard"}
@@ -40,7 +40,7 @@ class FsckReport:
 
 
 class Fsck:
-    def __init__(self, store: LifecycleStore, blobs: BlobStore, grace: float, clock=time.time) -> None:
+    def __init__(self, store: HousekeepingStore, blobs: BlobStore, grace: float, clock=time.time) -> None:
         self.store, self.blobs, self.grace, self._clock = store, blobs, grace, clock
 
     async def run(self, repair: bool = False, verify_digests: bool = False, progress=None) -> FsckReport:

@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass
 
 from ..storage.blobs.port import BlobStore
-from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.audit import AuditStore
+from ..storage.meta.housekeeping import HousekeepingStore
 from ..storage.meta.store import MetadataStore
+from ..storage.meta.usage import UsageStore
 
 BATCH = 1000  # blobs per transaction: large enough to amortise it, small enough to keep locks short
 
@@ -33,13 +35,16 @@ class GarbageCollector:
     def __init__(
         self,
         meta: MetadataStore,
-        store: LifecycleStore,
+        store: HousekeepingStore,
+        usage: UsageStore,
+        audit: AuditStore,
         blobs: BlobStore,
         grace: float,
         upload_ttl: float,
         clock=time.time,
     ) -> None:
         self.meta, self.store, self.blobs = meta, store, blobs
+        self.usage, self.audit = usage, audit
         self.grace, self.upload_ttl = grace, upload_ttl
         self._clock = clock
 
@@ -73,9 +78,9 @@ class GarbageCollector:
             if progress:
                 progress(seen, None)
         if not dry_run:
-            await self.store.snapshot()
+            await self.usage.snapshot()
         if not dry_run and (summary.blobs or summary.uploads):
-            await self.store.record(
+            await self.audit.record(
                 [
                     {
                         "actor": "gc",

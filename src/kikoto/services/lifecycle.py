@@ -17,9 +17,12 @@ from ..domain.errors import (
 from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
 from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
+from ..storage.meta.audit import AuditStore
 from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
+from ..storage.meta.housekeeping import HousekeepingStore
 from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.store import MetadataStore
+from ..storage.meta.usage import UsageStore
 from .ecr.common import invalid_parameter, repository_not_found, token_position
 
 EXPIRE_BATCH = 500  # manifests deleted per transaction: one transaction per image cost 0.3 ms each
@@ -55,6 +58,9 @@ class Lifecycle:
         meta: MetadataStore,
         ecr: EcrStore,
         store: LifecycleStore,
+        housekeeping: HousekeepingStore,
+        usage: UsageStore,
+        audit: AuditStore,
         blobs: BlobStore,
         account: str,
         clock=time.time,
@@ -62,6 +68,7 @@ class Lifecycle:
     ) -> None:
         self.token_key = token_key  # signs preview nextTokens (keyset positions)
         self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
+        self.housekeeping, self.usage, self.audit = housekeeping, usage, audit
         self.account = account
         self._clock = clock
 
@@ -86,22 +93,22 @@ class Lifecycle:
         since: float | None = None,
     ) -> list[dict[str, Any]]:
         """The audit log, newest first: expiries, archives, restores and GC runs."""
-        return await self.store.events(repository, limit, since=since, before=before, action=action)
+        return await self.audit.events(repository, limit, since=since, before=before, action=action)
 
     # -- storage figures (the console) ----------------------------------------------------------
 
     async def stored(self) -> tuple[int, int]:
         """(blobs, bytes) stored, each blob once."""
-        return await self.store.stored_bytes()
+        return await self.usage.stored_bytes()
 
     async def repository_summaries(self, repo_ids: list[int]) -> dict[int, tuple[int, int, float | None]]:
-        return await self.store.repository_summaries(repo_ids)
+        return await self.usage.repository_summaries(repo_ids)
 
     async def largest_repositories(self, limit: int) -> list[tuple[str, int]]:
-        return await self.store.largest_repositories(limit)
+        return await self.usage.largest_repositories(limit)
 
     async def snapshots(self, limit: int) -> list[tuple[float, int, int]]:
-        return await self.store.snapshots(limit)
+        return await self.usage.snapshots(limit)
 
     # -- planning and applying ----------------------------------------------------------------
 
@@ -134,7 +141,7 @@ class Lifecycle:
         decisions = evaluate(parsed, images, self._clock() if now is None else now)
         expiring = {d.digest for d in decisions.values() if d.action == "expire"}
         candidates = set().union(*(blob_refs.get(d, set()) for d in expiring)) if expiring else set()
-        reclaimable = await self.store.reclaimable(record.id, expiring, candidates) if candidates else {}
+        reclaimable = await self.housekeeping.reclaimable(record.id, expiring, candidates) if candidates else {}
         return Plan(record, text, records, decisions, reclaimable)
 
     async def apply(self, plan: Plan, actor: str = "lifecycle") -> None:
@@ -149,7 +156,7 @@ class Lifecycle:
             await self.change_storage_class(repo.id, archiving, "ARCHIVE")
             events += [self._event(actor, "TRANSITION", plan, d) for d in plan.acting("transition")]
         await self.ecr.update_repository(repo.name, {"lifecycle_evaluated_at": self._clock()})
-        await self.store.record(events)
+        await self.audit.record(events)
 
     def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict[str, Any]:
         image = plan.images[decision.digest]
@@ -311,7 +318,7 @@ class Lifecycle:
             )
         if found.storage_class != target:
             await self.change_storage_class(record.id, [found.digest], target)
-            await self.store.record(
+            await self.audit.record(
                 [
                     {
                         "actor": "api",

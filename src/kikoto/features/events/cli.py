@@ -8,12 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import failing, storage_options, when, with_registry
-from .service import Events
-
-
-def _events(registry) -> Events:
-    return registry.features["events"].service
+from ...cli.common import storage_options, when, with_feature
 
 
 @click.group()
@@ -40,10 +35,9 @@ def events_add_target(
     """Send every image event from now on (that the pattern selects) to URL."""
     pattern = Path(pattern_file).read_text() if pattern_file else None
 
-    async def add(registry):
-        return await _events(registry).add_target(name, url, pattern, secret, cloudevents)
-
-    target = with_registry(failing(add), config_file, options)
+    target = with_feature(
+        "events", lambda service: service.add_target(name, url, pattern, secret, cloudevents), config_file, options
+    )
     click.echo(f"target {target.name} -> {target.url}{' (CloudEvents)' if target.cloudevents else ''}")
 
 
@@ -52,10 +46,7 @@ def events_add_target(
 def events_list_targets(config_file: Path | None, **options: Any) -> None:
     """Targets, their URLs and patterns (never their secrets)."""
 
-    async def rows(registry):
-        return await _events(registry).targets()
-
-    for t in with_registry(rows, config_file, options):
+    for t in with_feature("events", lambda service: service.targets(), config_file, options):
         mode = "cloudevents" if t.cloudevents else "eventbridge"
         click.echo(f"{t.name}\t{t.url}\t{mode}\t{'signed' if t.secret else 'unsigned'}\t{t.pattern or '*'}")
 
@@ -66,10 +57,7 @@ def events_list_targets(config_file: Path | None, **options: Any) -> None:
 def events_remove_target(config_file: Path | None, name: str, **options: Any) -> None:
     """Stop sending events to NAME (its delivery records go too)."""
 
-    async def remove(registry) -> None:
-        await _events(registry).remove_target(name)
-
-    with_registry(failing(remove), config_file, options)
+    with_feature("events", lambda service: service.remove_target(name), config_file, options)
     click.echo(f"removed target {name}")
 
 
@@ -81,10 +69,7 @@ def events_remove_target(config_file: Path | None, name: str, **options: Any) ->
 def events_deliveries(config_file: Path | None, target: str | None, failed: bool, limit: int, **options: Any) -> None:
     """Recent deliveries, newest first: id, target, event, status, attempts, last error."""
 
-    async def rows(registry):
-        return await _events(registry).deliveries(target, failed, limit)
-
-    for d in with_registry(rows, config_file, options):
+    for d in with_feature("events", lambda service: service.deliveries(target, failed, limit), config_file, options):
         click.echo(
             f"{d.id}\t{d.target}\t{d.event_id}\t{d.status}\t{d.attempts}\t{when(d.updated_at)}\t{d.last_error or ''}"
         )
@@ -96,8 +81,5 @@ def events_deliveries(config_file: Path | None, target: str | None, failed: bool
 def events_redeliver(config_file: Path | None, delivery_id: int, **options: Any) -> None:
     """Send delivery DELIVERY_ID's event to its target again, now."""
 
-    async def again(registry):
-        return await _events(registry).redeliver(delivery_id)
-
-    d = with_registry(failing(again), config_file, options)
+    d = with_feature("events", lambda service: service.redeliver(delivery_id), config_file, options)
     click.echo(f"{d.id}\t{d.target}\t{d.status}\t{d.last_error or ''}")

@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, NotFound
 from ...domain.events import ImageChanged
-from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.leases import LeaseStore
 from .bridge import cloud_event, envelope
 from .patterns import matches, parse_pattern
 from .store import Delivery, EventStore, Target
@@ -54,7 +54,7 @@ class Events:
     def __init__(
         self,
         store: EventStore,
-        leases: LifecycleStore,
+        leases: LeaseStore,
         poster,
         master_key: bytes,
         account: str,

@@ -29,7 +29,7 @@ from ...services.blobs import BlobLocation
 from ...services.manifests import PulledManifest
 from ...services.reads import Caller, Reads, Wrapper
 from ...services.repositories import Repositories
-from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.leases import LeaseStore
 from ...storage.meta.store import MetadataStore, Referrer, Repository
 from .model import Rule
 from .rules import PullThroughRules
@@ -91,7 +91,7 @@ class OneFetch:
     """Runs each keyed fetch once across tasks (a shared, shielded task), processes and replicas
     (a lease row); the others wait until `stored()` says the result is there."""
 
-    def __init__(self, leases: LifecycleStore, holder: str) -> None:
+    def __init__(self, leases: LeaseStore, holder: str) -> None:
         self.leases, self.holder = leases, holder
         self._tasks: dict[str, asyncio.Future] = {}
 

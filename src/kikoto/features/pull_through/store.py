@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from ...storage.meta.base import SqlStore
+from ...storage.meta.base import SqlStore, record
 from ...storage.meta.schema import pull_through_rules, repositories, secrets, upstream_checks
 from .model import Rule, SecretRow
 
 
-def _rule(row) -> Rule:
-    return Rule(
-        row.prefix,
-        row.upstream_registry,
-        row.upstream_url,
-        row.credential_arn,
-        row.custom_role_arn,
-        row.upstream_prefix,
-        row.created_at,
-        row.updated_at,
-    )
+def _rule(row: Any) -> Rule:
+    return record(Rule, row)
 
 
-def _secret(row) -> SecretRow:
-    return SecretRow(
-        row.name,
-        row.arn,
-        row.value,
-        row.version_id,
-        row.description,
-        json.loads(row.tags) if row.tags else [],
-        row.created_at,
-        row.changed_at,
-        row.deletion_date,
-    )
+def _secret(row: Any) -> SecretRow:
+    return record(SecretRow, row, json_fields=("tags",), empty=[])
 
 
 class PullThroughStore(SqlStore):

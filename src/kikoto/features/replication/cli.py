@@ -8,12 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import failing, storage_options, with_registry
-from .service import Replication
-
-
-def _replication(registry) -> Replication:
-    return registry.features["replication"].service
+from ...cli.common import storage_options, with_feature
 
 
 @click.group()
@@ -46,10 +41,12 @@ def peers_add(
 ) -> None:
     """Add (or replace) the peer a destination {region, registryId} resolves to."""
 
-    async def add(registry):
-        return await _replication(registry).add_peer(region, registry_id, url, kind, access_key_id, secret_access_key)
-
-    peer = with_registry(failing(add), config_file, options)
+    peer = with_feature(
+        "replication",
+        lambda service: service.add_peer(region, registry_id, url, kind, access_key_id, secret_access_key),
+        config_file,
+        options,
+    )
     click.echo(f"peer {peer.region}/{peer.registry_id} -> {peer.url} ({peer.kind})")
 
 
@@ -58,10 +55,7 @@ def peers_add(
 def peers_list(config_file: Path | None, **options: Any) -> None:
     """Peers (never their secrets)."""
 
-    async def rows(registry):
-        return await _replication(registry).peers_list()
-
-    for peer in with_registry(rows, config_file, options):
+    for peer in with_feature("replication", lambda service: service.peers_list(), config_file, options):
         click.echo(f"{peer.region}\t{peer.registry_id}\t{peer.url}\t{peer.kind}\t{peer.access_key_id}")
 
 
@@ -72,9 +66,6 @@ def peers_list(config_file: Path | None, **options: Any) -> None:
 def peers_remove(config_file: Path | None, region: str, registry_id: str, **options: Any) -> None:
     """Remove a peer (replication to its destination fails, and is retried, until one is added)."""
 
-    async def remove(registry):
-        return await _replication(registry).remove_peer(region, registry_id)
-
-    if not with_registry(remove, config_file, options):
+    if not with_feature("replication", lambda service: service.remove_peer(region, registry_id), config_file, options):
         raise click.ClickException(f"no peer for {region}/{registry_id}")
     click.echo(f"removed peer {region}/{registry_id}")

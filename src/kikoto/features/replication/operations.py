@@ -18,7 +18,7 @@ operation = registrar("ecr", OPERATIONS)
 @operation("DescribeRegistry")
 async def describe_registry(replication: Replication, call: Call) -> dict[str, Any]:
     config = await replication.configuration()
-    return {"registryId": call.ecr.registry.account, "replicationConfiguration": config}
+    return call.of_registry(replicationConfiguration=config)
 
 
 @operation("PutReplicationConfiguration")
@@ -70,13 +70,13 @@ def _backfill(backfill, counts: dict[str, Any] | None = None) -> dict[str, Any]:
 async def start_replication_backfill(replication: Replication, call: Call) -> dict[str, Any]:
     destination = call.params["destination"]
     backfill = await replication.start_backfill(destination["region"], destination["registryId"])
-    return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
+    return call.of_registry(**_backfill(backfill))
 
 
 @operation("StopReplicationBackfill")
 async def stop_replication_backfill(replication: Replication, call: Call) -> dict[str, Any]:
     backfill = await replication.stop_backfill(call.params["replicationBackfillId"])
-    return {"registryId": call.ecr.registry.account, **_backfill(backfill)}
+    return call.of_registry(**_backfill(backfill))
 
 
 @operation("ListReplicationBackfills")

@@ -35,7 +35,7 @@ from ...domain.paging import sign_token
 from ...services.ecr.common import token_position
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
-from ...storage.meta.lifecycle import LifecycleStore
+from ...storage.meta.leases import LeaseStore
 from ...storage.meta.store import MetadataStore
 from .store import Backfill, Item, Peer, ReplicationStore
 
@@ -54,7 +54,7 @@ class Replication:
         ecr_store: EcrStore,
         meta: MetadataStore,
         blob_store: BlobStore,
-        leases: LifecycleStore,
+        leases: LeaseStore,
         peers,
         master_key: bytes,
         account: str,

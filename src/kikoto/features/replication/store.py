@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from ...storage.meta.base import record
 from ...storage.meta.outbox import OutboxStore
 from ...storage.meta.schema import outbox_cursors, peers, replication_backfills, replication_items
 
@@ -48,20 +49,8 @@ class Backfill:
     failure_code: str | None
 
 
-def _item(row) -> Item:
-    return Item(
-        row.id,
-        row.event_id,
-        row.backfill_id,
-        row.region,
-        row.registry_id,
-        row.action,
-        row.repository,
-        row.digest,
-        row.status,
-        row.attempts,
-        row.failure,
-    )
+def _item(row: Any) -> Item:
+    return record(Item, row)
 
 
 class ReplicationStore(OutboxStore):
@@ -77,7 +66,7 @@ class ReplicationStore(OutboxStore):
     async def peers(self) -> list[Peer]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(peers).order_by(peers.c.region, peers.c.registry_id))).all()
-        return [Peer(r.region, r.registry_id, r.url, r.kind, r.access_key_id, r.secret, r.created_at) for r in rows]
+        return [record(Peer, r) for r in rows]
 
     async def remove_peer(self, region: str, registry_id: str) -> bool:
         async with self._write(changed=False) as conn:

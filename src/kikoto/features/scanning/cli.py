@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ...cli.common import storage_options, with_registry
+from ...cli.common import progressing, storage_options, with_feature
 from .scanner import Scanner
-
-
-def _scanning(registry) -> Scanner:
-    return registry.features["scanning"].service
+from .store import ScanRow
+from .vulndb import Imported
 
 
 @click.group()
@@ -29,14 +28,13 @@ def vulndb() -> None:
 def vulndb_import(config_file: Path | None, path: Path, **options: Any) -> None:
     """Import OSV records from PATH: a JSON file, a directory of them, or OSV's per-ecosystem
     all.zip archives (https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip)."""
-    from rich.progress import Progress
 
-    async def load(registry):
-        with Progress(transient=True) as progress:
-            task = progress.add_task("importing", total=None)
-            return await _scanning(registry).data.import_path(path, lambda n: progress.update(task, completed=n))
+    async def load(scanner: Scanner) -> Imported:
+        return await progressing(
+            "importing", lambda update: scanner.data.import_path(path, lambda n: update(completed=n))
+        )
 
-    done = with_registry(load, config_file, options)
+    done = with_feature("scanning", load, config_file, options)
     click.echo(f"vulndb: read {done.read} records, {done.written} new or updated")
     if done.skipped_count:
         click.echo(f"vulndb: skipped {done.skipped_count} records that do not fit the OSV schema:", err=True)
@@ -51,10 +49,7 @@ def vulndb_import(config_file: Path | None, path: Path, **options: Any) -> None:
 def vulndb_status(config_file: Path | None, **options: Any) -> None:
     """What is loaded, and how old it is."""
 
-    async def read(registry):
-        return await _scanning(registry).data.status()
-
-    status = with_registry(read, config_file, options)
+    status = with_feature("scanning", lambda service: service.data.status(), config_file, options)
     when = status.get("imported_at")
     newest = status.get("newest_modified")
     click.echo(f"records: {status['records']} (data version {status['version']})")
@@ -75,30 +70,25 @@ def vulndb_status(config_file: Path | None, **options: Any) -> None:
 def scan(config_file: Path | None, image: str, as_json: bool, **options: Any) -> None:
     """Scan IMAGE (REPOSITORY:TAG or REPOSITORY@DIGEST) now and print its findings."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
-
-    from ...domain.errors import KikotoError
 
     name, _, reference = image.partition("@") if "@" in image else image.rpartition(":")
     if not name or not reference:
         raise click.UsageError("IMAGE is REPOSITORY:TAG or REPOSITORY@DIGEST")
 
-    async def scan_it(registry):
-        with Progress(transient=True) as progress:
-            task = progress.add_task(f"scanning {image}", total=None)
-            seen = [0]
+    async def scan_it(scanner: Scanner) -> tuple[ScanRow, list[dict[str, Any]]]:
+        seen = [0]
 
+        async def work(update: Callable[..., None]) -> tuple[ScanRow, list[dict[str, Any]]]:
             def advance(size: int) -> None:
                 seen[0] += size
-                progress.update(task, completed=seen[0])
+                update(completed=seen[0])
 
-            try:
-                return await _scanning(registry).scan_now(name, reference, advance)
-            except KikotoError as exc:
-                raise click.ClickException(exc.message) from None
+            return await scanner.scan_now(name, reference, advance)
 
-    result, findings = with_registry(scan_it, config_file, options)
+        return await progressing(f"scanning {image}", work)
+
+    result, findings = with_feature("scanning", scan_it, config_file, options)
     if as_json:
         click.echo(
             json.dumps(

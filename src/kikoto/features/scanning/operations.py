@@ -23,7 +23,7 @@ async def put_registry_scanning_configuration(scanner: Scanner, call: Call) -> d
 
 @operation("GetRegistryScanningConfiguration")
 async def get_registry_scanning_configuration(scanner: Scanner, call: Call) -> dict[str, Any]:
-    return {"registryId": call.ecr.registry.account, "scanningConfiguration": await scanner.configuration()}
+    return call.of_registry(scanningConfiguration=await scanner.configuration())
 
 
 @operation("BatchGetRepositoryScanningConfiguration")
@@ -59,12 +59,11 @@ async def start_image_scan(scanner: Scanner, call: Call) -> dict[str, Any]:
     name, wanted = call.params["repositoryName"], shapes.image_id_in(call.params["imageId"])
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
     await scanner.start(name, repo_id, digest, await call.ecr.images.archived(repo_id, digest))
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "imageId": {"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
-        "imageScanStatus": {"status": "IN_PROGRESS"},  # as ECR answers (the aws CLI's documented example)
-    }
+    return call.of_registry(
+        repositoryName=name,
+        imageId={"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
+        imageScanStatus={"status": "IN_PROGRESS"},
+    )
 
 
 @operation("DescribeImageScanFindings")
@@ -74,12 +73,11 @@ async def describe_image_scan_findings(scanner: Scanner, call: Call) -> dict[str
     repo_id, digest = await call.ecr.images.resolve(name, wanted)
     missing = call.ecr.images.scan_not_found(wanted, name)
     scan, findings, token = await scanner.findings(repo_id, digest, p.get("maxResults"), p.get("nextToken"), missing)
-    answer = {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "imageId": {"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
-        "imageScanStatus": shapes.scan_status(scan),
-    }
+    answer = call.of_registry(
+        repositoryName=name,
+        imageId={"imageDigest": digest, **({"imageTag": wanted.tag} if wanted.tag else {})},
+        imageScanStatus=shapes.scan_status(scan),
+    )
     if scan.status == "COMPLETE":
         answer["imageScanFindings"] = {
             "imageScanCompletedAt": scan.completed_at,

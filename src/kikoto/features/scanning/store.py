@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 
-from ...storage.meta.base import SqlStore
+from ...storage.meta.base import SqlStore, record
 from ...storage.meta.schema import image_scans, scan_findings, vulnerabilities, vulnerable_packages
 
 
@@ -26,19 +27,9 @@ class ScanRow:
     inventory: dict[str, Any] | None
 
 
-def _scan(row) -> ScanRow:
-    return ScanRow(
-        row.repo_id,
-        row.digest,
-        row.status,
-        row.description,
-        row.requested_at,
-        row.manual_at,
-        row.completed_at,
-        row.vulndb_version,
-        json.loads(row.severity_counts) if row.severity_counts else {},
-        json.loads(row.inventory) if row.inventory else None,
-    )
+def _scan(row: Any) -> ScanRow:
+    scan = record(ScanRow, row, json_fields=("inventory",))
+    return dataclasses.replace(scan, severity_counts=json.loads(row.severity_counts) if row.severity_counts else {})
 
 
 class ScanStore(SqlStore):

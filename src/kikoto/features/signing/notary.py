@@ -45,73 +45,50 @@ class SigningKey:
         return self.chain[-1].public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    signer: ec.EllipticCurvePrivateKey,
+    ca: bool,
+    now: datetime.datetime,
+) -> x509.Certificate:
+    """A CA (signs certificates) or a leaf (signs code) certificate, valid VALIDITY_DAYS from `now`."""
+    usage = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"), False
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca, decipher_only=False, **usage),
+            critical=True,
+        )
+    )
+    if not ca:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kikoto"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+
+
 def new_signing_key(name: str) -> SigningKey:
     """A P-256 key, a self-signed root CA, and a leaf certificate for code signing."""
     now = datetime.datetime.now(datetime.UTC)
-    not_after = now + datetime.timedelta(days=VALIDITY_DAYS)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kikoto"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{name} root"),
-        ]
-    )
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kikoto"), x509.NameAttribute(NameOID.COMMON_NAME, name)]
-            )
-        )
-        .issuer_name(root_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = _name(f"{name} root")
+    root = _certificate(root_name, root_name, root_key, root_key, True, now)
+    leaf = _certificate(_name(name), root_name, leaf_key, root_key, False, now)
     return SigningKey(leaf_key, [leaf, root])
 
 

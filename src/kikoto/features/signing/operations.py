@@ -22,13 +22,13 @@ async def put_signing_configuration(signing: Signing, call: Call) -> dict[str, A
 
 @operation("GetSigningConfiguration")
 async def get_signing_configuration(signing: Signing, call: Call) -> dict[str, Any]:
-    return {"registryId": call.ecr.registry.account, "signingConfiguration": await signing.configuration()}
+    return call.of_registry(signingConfiguration=await signing.configuration())
 
 
 @operation("DeleteSigningConfiguration")
 async def delete_signing_configuration(signing: Signing, call: Call) -> dict[str, Any]:
     deleted = await signing.delete_configuration()
-    return {"registryId": call.ecr.registry.account, "signingConfiguration": deleted}
+    return call.of_registry(signingConfiguration=deleted)
 
 
 @operation("DescribeImageSigningStatus")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ...storage.meta.base import SqlStore
+from ...storage.meta.base import SqlStore, record
 from ...storage.meta.schema import image_signing, signing_keys
 
 
@@ -47,7 +47,7 @@ class SigningStore(SqlStore):
     async def keys(self) -> list[SigningKeyRow]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(signing_keys).order_by(signing_keys.c.name))).all()
-        return [SigningKeyRow(r.name, r.private_key, r.certificate_chain, r.created_at) for r in rows]
+        return [record(SigningKeyRow, r) for r in rows]
 
     async def set_status(
         self,
@@ -84,7 +84,7 @@ class SigningStore(SqlStore):
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [SigningStatus(r.profile_arn, r.status, r.failure_code, r.failure_reason, r.updated_at) for r in rows]
+        return [record(SigningStatus, r) for r in rows]
 
     async def stale(self, before: float, limit: int = 100) -> list[tuple[int, str, str]]:
         """(repo_id, digest, profile) of signings still IN_PROGRESS since before `before`

@@ -40,3 +40,7 @@ class Call:
     ecr: EcrServices
     principal: Principal
     params: dict[str, Any]
+
+    def of_registry(self, **members: Any) -> dict[str, Any]:
+        """An answer about this registry: its members after ECR's `registryId`."""
+        return {"registryId": self.ecr.registry.account, **members}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, TextClause, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..changes import ChangeCounter
 from .inline import InlineEngine
 
+R = TypeVar("R")
 CHANGES_CHANNEL = "kikoto_changes"
 NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
 
@@ -79,3 +82,16 @@ class SqlStore:
 
 class _Mismatch(Exception):
     """Internal: roll a statement sequence back."""
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}  # per record class, once
+
+
+def record(cls: type[R], row: Any, *, json_fields: tuple[str, ...] = (), empty: Any = None) -> R:
+    """A record (a dataclass) from a row whose columns bear its fields' names; `json_fields`
+    hold JSON text, decoded (NULL: `empty`)."""
+    names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(f.name for f in dataclasses.fields(cls)))  # type: ignore[arg-type]
+    values = {name: getattr(row, name) for name in names}
+    for name in json_fields:
+        values[name] = json.loads(values[name]) if values[name] else empty
+    return cls(**values)

@@ -42,13 +42,12 @@ async def batch_get_image(call: Call) -> dict[str, Any]:
     ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
     got, failures = await call.ecr.images.batch_get(name, ids, record_pull=record_pull)
     images = [
-        {
-            "registryId": call.ecr.registry.account,
-            "repositoryName": name,
-            "imageId": shapes.image_id(g.image_id),
-            "imageManifest": g.manifest,
-            "imageManifestMediaType": g.media_type,
-        }
+        call.of_registry(
+            repositoryName=name,
+            imageId=shapes.image_id(g.image_id),
+            imageManifest=g.manifest,
+            imageManifestMediaType=g.media_type,
+        )
         for g in got
     ]
     return {"images": images, "failures": [shapes.failure(f) for f in failures]}
@@ -72,13 +71,12 @@ async def put_image(call: Call) -> dict[str, Any]:
         p.get("imageDigest"),
     )
     return {
-        "image": {
-            "registryId": call.ecr.registry.account,
-            "repositoryName": p["repositoryName"],
-            "imageId": shapes.image_id(image),
-            "imageManifest": p["imageManifest"],
-            "imageManifestMediaType": media_type,
-        }
+        "image": call.of_registry(
+            repositoryName=p["repositoryName"],
+            imageId=shapes.image_id(image),
+            imageManifest=p["imageManifest"],
+            imageManifestMediaType=media_type,
+        )
     }
 
 
@@ -113,17 +111,12 @@ async def list_image_referrers(call: Call) -> dict[str, Any]:
 async def put_lifecycle_policy(call: Call) -> dict[str, Any]:
     text = call.params["lifecyclePolicyText"]
     name = await call.ecr.lifecycle.put_policy(call.params["repositoryName"], text)
-    return {"registryId": call.ecr.registry.account, "repositoryName": name, "lifecyclePolicyText": text}
+    return call.of_registry(repositoryName=name, lifecyclePolicyText=text)
 
 
 async def _lifecycle_policy(call: Call, delete: bool) -> dict[str, Any]:
     name, text, evaluated = await call.ecr.lifecycle.get_policy(call.params["repositoryName"], delete=delete)
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "lifecyclePolicyText": text,
-        "lastEvaluatedAt": evaluated,
-    }
+    return call.of_registry(repositoryName=name, lifecyclePolicyText=text, lastEvaluatedAt=evaluated)
 
 
 @operation("GetLifecyclePolicy")
@@ -141,12 +134,7 @@ async def start_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
     name, policy = await call.ecr.lifecycle.start_preview(
         call.params["repositoryName"], call.params.get("lifecyclePolicyText")
     )
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "lifecyclePolicyText": policy,
-        "status": "COMPLETE",
-    }
+    return call.of_registry(repositoryName=name, lifecyclePolicyText=policy, status="COMPLETE")
 
 
 @operation("GetLifecyclePolicyPreview")
@@ -182,12 +170,11 @@ async def update_image_storage_class(call: Call) -> dict[str, Any]:
     p = call.params
     target = p["targetStorageClass"]
     name, digest = await call.ecr.lifecycle.update_storage_class(p["repositoryName"], p["imageId"], target)
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "imageId": {
+    return call.of_registry(
+        repositoryName=name,
+        imageId={
             "imageDigest": digest,
             **({"imageTag": p["imageId"]["imageTag"]} if "imageTag" in p["imageId"] else {}),
         },
-        "imageStatus": "ACTIVE" if target == "STANDARD" else "ARCHIVED",
-    }
+        imageStatus="ACTIVE" if target == "STANDARD" else "ARCHIVED",
+    )

@@ -13,11 +13,7 @@ PART_SIZE = 10 * 1024 * 1024  # ECR's advertised part size
 
 
 def _upload_ids(call: Call) -> dict[str, Any]:
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": call.params["repositoryName"],
-        "uploadId": call.params["uploadId"],
-    }
+    return call.of_registry(repositoryName=call.params["repositoryName"], uploadId=call.params["uploadId"])
 
 
 @operation("BatchCheckLayerAvailability")

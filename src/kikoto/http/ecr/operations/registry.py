@@ -26,7 +26,7 @@ async def get_authorization_token(call: Call) -> dict[str, Any]:
 async def put_registry_policy(call: Call) -> dict[str, Any]:
     text = call.params["policyText"]
     await call.ecr.settings.put_registry_policy(text)
-    return {"registryId": call.ecr.registry.account, "policyText": text}
+    return call.of_registry(policyText=text)
 
 
 async def _registry_policy(call: Call) -> str:
@@ -40,14 +40,14 @@ async def _registry_policy(call: Call) -> str:
 
 @operation("GetRegistryPolicy")
 async def get_registry_policy(call: Call) -> dict[str, Any]:
-    return {"registryId": call.ecr.registry.account, "policyText": await _registry_policy(call)}
+    return call.of_registry(policyText=await _registry_policy(call))
 
 
 @operation("DeleteRegistryPolicy")
 async def delete_registry_policy(call: Call) -> dict[str, Any]:
     text = await _registry_policy(call)
     await call.ecr.settings.put_registry_policy(None)
-    return {"registryId": call.ecr.registry.account, "policyText": text}
+    return call.of_registry(policyText=text)
 
 
 @operation("GetAccountSetting")

@@ -59,23 +59,18 @@ async def put_image_tag_mutability(call: Call) -> dict[str, Any]:
     p = call.params
     filters = p.get("imageTagMutabilityExclusionFilters")
     await call.ecr.repositories.put_mutability(p["repositoryName"], p["imageTagMutability"], filters)
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": p["repositoryName"],
-        "imageTagMutability": p["imageTagMutability"],
-        **({"imageTagMutabilityExclusionFilters": filters} if filters else {}),
-    }
+    return call.of_registry(
+        repositoryName=p["repositoryName"],
+        imageTagMutability=p["imageTagMutability"],
+        **{"imageTagMutabilityExclusionFilters": filters} if filters else {},
+    )
 
 
 @operation("PutImageScanningConfiguration")
 async def put_image_scanning_configuration(call: Call) -> dict[str, Any]:
     name, scan = call.params["repositoryName"], bool(call.params["imageScanningConfiguration"].get("scanOnPush"))
     await call.ecr.repositories.put_scanning(name, scan)
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": name,
-        "imageScanningConfiguration": {"scanOnPush": scan},
-    }
+    return call.of_registry(repositoryName=name, imageScanningConfiguration={"scanOnPush": scan})
 
 
 @operation("TagResource")
@@ -98,16 +93,12 @@ async def list_tags_for_resource(call: Call) -> dict[str, Any]:
 @operation("SetRepositoryPolicy")
 async def set_repository_policy(call: Call) -> dict[str, Any]:
     record = await call.ecr.repositories.set_policy(call.params["repositoryName"], call.params["policyText"])
-    return {
-        "registryId": call.ecr.registry.account,
-        "repositoryName": record.name,
-        "policyText": call.params["policyText"],
-    }
+    return call.of_registry(repositoryName=record.name, policyText=call.params["policyText"])
 
 
 async def _repository_policy(call: Call, delete: bool) -> dict[str, Any]:
     name, text = await call.ecr.repositories.get_policy(call.params["repositoryName"], delete=delete)
-    return {"registryId": call.ecr.registry.account, "repositoryName": name, "policyText": text}
+    return call.of_registry(repositoryName=name, policyText=text)
 
 
 @operation("GetRepositoryPolicy")
@@ -121,7 +112,7 @@ async def delete_repository_policy(call: Call) -> dict[str, Any]:
 
 
 def _template(call: Call, template: dict[str, Any]) -> dict[str, Any]:
-    return {"registryId": call.ecr.registry.account, "repositoryCreationTemplate": template}
+    return call.of_registry(repositoryCreationTemplate=template)
 
 
 @operation("CreateRepositoryCreationTemplate")
