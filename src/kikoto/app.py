@@ -24,6 +24,17 @@ from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, READS, REPOSITORIES
 from .http.oci.routes import add_routes, name_middleware
 from .http.rates import address_rate_middleware
+from .http.services import (
+    ACCESS,
+    ADMIN,
+    IDENTITIES,
+    IMAGES,
+    LAYERS,
+    LIFECYCLE,
+    REGISTRY,
+    REGISTRY_SETTINGS,
+    SCANS,
+)
 from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
 from .services.reads import Reads
@@ -95,6 +106,9 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
         settings.rate_limit_per_principal, settings.rate_limit_per_address, settings.rate_limit_burst
     )
     app[SERVICES], app[META], app[READS], app[ECR] = registry, core.meta, registry.reads, registry.ecr
+    app[IDENTITIES], app[ACCESS], app[REGISTRY], app[ADMIN] = core.identities, core.access, core.registry, core.admin
+    app[IMAGES], app[LAYERS], app[LIFECYCLE] = core.images, core.layers, core.lifecycle
+    app[REGISTRY_SETTINGS], app[SCANS] = core.registry_settings, registry.ecr.scans
     app[REPOSITORIES], app[BLOBS], app[MANIFESTS] = core.repositories, core.blobs, core.manifests
     operations = {name: handler for f in features for name, handler in f.operations.items()}
     app[AWS_SERVICES] = aws_services(operations, [service for f in features for service in f.aws_services])
@@ -106,7 +120,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app.router.add_get("/readyz", readyz_handler(core.meta, core.blob_store.probe))
     add_routes(app)
     sections = tuple(section for f in features for section in f.settings_sections)
-    console.setup(app, core.keys.master, sections, [page for f in features for page in f.console_pages])
+    console.setup(app, core.keys, sections, [page for f in features for page in f.console_pages])
     if settings.public_host:
         app.on_response_prepare.append(_absolute_locations(f"{settings.scheme}://{settings.public_host}"))
     if background_jobs:

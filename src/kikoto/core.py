@@ -8,7 +8,7 @@ import socket
 import uuid
 
 from .config import Settings
-from .features import Core, Keys
+from .features import Core
 from .services.access import Access
 from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
@@ -46,7 +46,7 @@ def build_core(settings: Settings) -> Core:
     identities = identities_for(settings, engine, changes)
     lifecycle_store, housekeeping = LifecycleStore(meta), HousekeepingStore(meta)
     usage, audit = UsageStore(engine, changes=changes), AuditStore(engine, changes=changes)
-    keys = Keys(identities.master_key)
+    keys = identities.key_material
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
     access = Access(ecr_store, settings.account_id, settings.region, cache(), decisions=cache())
     admin = RepositoryAdmin(ecr_store, access, registry, keys.tokens)

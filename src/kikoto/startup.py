@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import Settings
 from .services.identity import Identities, load_master_key
+from .services.keys import Keys
 from .storage.blobs.filesystem import FilesystemBlobStore
 from .storage.blobs.port import BlobStore
 from .storage.blobs.s3 import S3BlobStore
@@ -41,7 +42,7 @@ def private_directory(path: Path) -> None:
 def identities_for(settings: Settings, engine, changes: ChangeCounter | None = None) -> Identities:
     return Identities(
         IdentityStore(engine, changes=changes),
-        load_master_key(settings.master_key, settings.data_dir),
+        Keys(load_master_key(settings.master_key, settings.data_dir)),
         settings.account_id,
         cache=VersionedCache(changes, cache_max_age(settings)),
     )

@@ -633,9 +633,10 @@ def test_v2_requires_credentials_and_refuses_bad_ones(server):
 
 def test_expired_login_token_is_refused(server):
     from kikoto.services.identity import Identities, Principal
+    from kikoto.services.keys import Keys
 
     master = (server.data_dir / "master.key").read_bytes().strip()
-    expired, _ = Identities(None, master, "000000000000").issue(Principal("admin", "x", ADMIN_KEY, ()), ttl=-60)
+    expired, _ = Identities(None, Keys(master), "000000000000").issue(Principal("admin", "x", ADMIN_KEY, ()), ttl=-60)
     response = requests.get(f"{server.url}/v2/", auth=("AWS", expired))
     assert response.status_code == 401
     assert "expired" in response.json()["errors"][0]["message"]

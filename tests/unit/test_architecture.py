@@ -65,6 +65,19 @@ def test_the_faces_do_not_touch_concrete_stores():
     assert violations("http", lambda n: n.startswith(CONCRETE_STORES)) == []
 
 
+def test_no_face_reads_another_faces_services():
+    """The ECR face's service record is its own; the other faces take services by their keys
+    (http/services.py), so none reaches the rest through a shared bag."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in [*modules("http"), *modules("features")]
+        if "ecr" not in path.relative_to(ROOT).parts[:2] and path.stem not in ("operations", "secretsmanager")
+        for name in sorted(imports(path))
+        if name.startswith("kikoto.http.ecr.context.ECR")
+    ]
+    assert found == []
+
+
 def test_storage_knows_neither_services_nor_faces():
     assert violations("storage", lambda n: n.startswith(("kikoto.services", "kikoto.http"))) == []
 

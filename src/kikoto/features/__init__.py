@@ -6,12 +6,11 @@ the `kikoto` command line.
 A feature wraps the core (as Distribution's proxy blob store wraps the blob store) and adds to
 the faces; the core never imports a feature, and no feature imports another
 (tests/unit/test_architecture.py). What a feature may hold of the core is `Core`: typed
-services, stores and settings, the master key inside `Keys` only.
+services, stores and settings; the master key only inside `Keys` (services/keys.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ..services.ecr.settings import RegistrySettings
 from ..services.fsck import Fsck
 from ..services.gc import GarbageCollector
 from ..services.identity import Identities
+from ..services.keys import Keys
 from ..services.lifecycle import Lifecycle
 from ..services.manifests import Manifests, PushedManifest
 from ..services.reads import Reads
@@ -47,25 +47,6 @@ from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.outbox import OutboxStore
 from ..storage.meta.store import MetadataStore
 from ..storage.meta.usage import UsageStore
-
-
-@dataclass(frozen=True)
-class Keys:
-    """The master key and the keys derived from it, one purpose each (a leaked paging-token key
-    says nothing of the master key)."""
-
-    master: bytes = field(repr=False)
-
-    def derived(self, purpose: bytes) -> bytes:
-        return hashlib.sha256(purpose + b"\0" + self.master).digest()
-
-    @property
-    def tokens(self) -> bytes:
-        return self.derived(b"kikoto paging tokens")
-
-    @property
-    def urls(self) -> bytes:
-        return self.derived(b"kikoto presigned urls")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from ..domain.errors import AccessDenied, Throttled
 from ..services.identity import Identities, Principal, TokenError
-from .ecr.context import ECR
 from .errors import OciError
 from .limits import RATE_LIMITS
+from .services import ACCESS, IDENTITIES, LAYERS, REGISTRY
 
 PRINCIPAL = web.RequestKey("principal", object)
 AUTH_CHALLENGE = web.AppKey("auth_challenge", str)
@@ -57,7 +57,6 @@ SCOPE_REQUIRES = {
 
 
 def _challenge(request: web.Request, repository: str | None, actions: tuple[str, ...]) -> dict[str, str]:
-    ecr = request.app[ECR]
     if request.app[AUTH_CHALLENGE] == "bearer":
         scope = ""
         if repository:
@@ -66,10 +65,10 @@ def _challenge(request: web.Request, repository: str | None, actions: tuple[str,
                 wanted.insert(0, "pull")
             scope = f',scope="repository:{repository}:{",".join(wanted)}"'
         return {
-            "WWW-Authenticate": f'Bearer realm="{ecr.registry.endpoint}/v2/token",'
-            f'service="{ecr.registry.public_host}"{scope}'
+            "WWW-Authenticate": f'Bearer realm="{request.app[REGISTRY].endpoint}/v2/token",'
+            f'service="{request.app[REGISTRY].public_host}"{scope}'
         }
-    return {"WWW-Authenticate": f'Basic realm="{ecr.registry.endpoint}",service="kikoto"'}
+    return {"WWW-Authenticate": f'Basic realm="{request.app[REGISTRY].endpoint}",service="kikoto"'}
 
 
 def unauthorized(
@@ -100,7 +99,7 @@ async def credentials(request: web.Request, identities: Identities) -> Principal
     if header:
         raise unauthorized(request, f"unsupported authorization scheme {scheme!r}")
     if "X-Kikoto-Signature" in request.query and request.method in ("GET", "HEAD"):
-        if request.app[ECR].layers.presigned_ok(request.path, request.query):
+        if request.app[LAYERS].presigned_ok(request.path, request.query):
             return PRESIGNED
         raise unauthorized(request, "the presigned URL is invalid or has expired")
     return None
@@ -118,7 +117,7 @@ async def allowed(request: web.Request, repository: str | None, *actions: str) -
                     granted |= ALL_ACTIONS if scope_action == "*" else SCOPE_ACTIONS.get(scope_action, set())
         if not granted & set(actions):
             return False
-    access = request.app[ECR].access
+    access = request.app[ACCESS]
     for action in actions:
         if await access.allowed(principal, action, repository):
             return True
@@ -137,7 +136,7 @@ async def authorize(request: web.Request, repository: str | None, *actions: str)
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     if request.path.startswith("/v2") or request.path == "/metrics":
-        principal = await credentials(request, request.app[ECR].identities)
+        principal = await credentials(request, request.app[IDENTITIES])
         request[PRINCIPAL] = principal
         if principal is not None and principal.key_id:
             if wait := request.app[RATE_LIMITS].check("principal", principal.key_id):
@@ -152,7 +151,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
     token presented here is refused, so exchanging a narrow token for a broad one, or renewing
     one for ever, is impossible; and a token never outlives the password it came from."""
     principal = request[PRINCIPAL]
-    identities = request.app[ECR].identities
+    identities = request.app[IDENTITIES]
     if principal is not None and principal.scope is not None:
         raise unauthorized(
             request, "a token cannot be exchanged for another: log in with the password from aws ecr get-login-password"
@@ -164,7 +163,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
             name, _, actions = rest.rpartition(":")
             if kind != "repository" or not name:
                 continue
-            access = request.app[ECR].access
+            access = request.app[ACCESS]
             ok = [
                 a
                 for a in actions.split(",")

@@ -28,6 +28,7 @@ from ..domain.errors import AccessKeyNotFound, InvalidParameter
 from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.identities import AlreadyExists, IdentityStore
+from .keys import Keys
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
 ADMIN = "admin"
@@ -104,16 +105,16 @@ class Identities:
     def __init__(
         self,
         store: IdentityStore,
-        master_key: bytes,
+        keys: Keys,
         account: str,
         clock=time.time,
         cache: VersionedCache | None = None,
     ) -> None:
         self.store = store
         self.account = account
-        self.master_key = master_key
-        self._fernet = Fernet(master_key)
-        self._mac_key = hashlib.sha256(b"kikoto login tokens\0" + master_key).digest()
+        self.key_material = keys  # the master key and its derivations (keys() lists access keys)
+        self._fernet = keys.secrets_at_rest()
+        self._mac_key = keys.logins
         self._clock = clock
         self._keys = cache or VersionedCache(None, 0)
         self._tokens: dict[str, dict[str, Any]] = {}  # verified passwords -> payload (an HMAC result never changes)

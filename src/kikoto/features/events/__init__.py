@@ -22,7 +22,7 @@ def feature(core: Core) -> Feature:
         EventStore(core.engine, changes=core.changes),
         core.leases,
         clients,
-        core.keys.master,
+        core.keys,
         settings.account_id,
         settings.region,
         core.holder,

@@ -20,11 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, NotFound
 from ...domain.events import ImageChanged
+from ...services.keys import Keys
 from ...storage.meta.leases import LeaseStore
 from .bridge import cloud_event, envelope
 from .patterns import matches, parse_pattern
@@ -56,7 +55,7 @@ class Events:
         store: EventStore,
         leases: LeaseStore,
         poster,
-        master_key: bytes,
+        keys: Keys,
         account: str,
         region: str,
         holder: str,
@@ -65,7 +64,7 @@ class Events:
         timeout: float = 30.0,
     ) -> None:
         self.store, self.leases, self.poster = store, leases, poster
-        self._fernet = Fernet(master_key)
+        self._fernet = keys.secrets_at_rest()
         self.account, self.region, self.holder = account, region, holder
         self.max_attempts, self.retry_cap, self.timeout = max_attempts, retry_cap, timeout
         self._passes: dict[str, asyncio.Task[int]] = {}  # target name -> its delivery pass in this process

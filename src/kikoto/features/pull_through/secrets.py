@@ -12,11 +12,12 @@ import time
 import uuid
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 
 from ...domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
 from ...domain.paging import sign_token
 from ...services.ecr.common import token_position
+from ...services.keys import Keys
 from .model import SecretRow
 from .store import PullThroughStore
 
@@ -25,9 +26,9 @@ SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
 
 class Secrets:
-    def __init__(self, store: PullThroughStore, master_key: bytes, account: str, region: str, token_key: bytes) -> None:
+    def __init__(self, store: PullThroughStore, keys: Keys, account: str, region: str, token_key: bytes) -> None:
         self.store = store
-        self._fernet = Fernet(master_key)
+        self._fernet = keys.secrets_at_rest()
         self.account, self.region, self.token_key = account, region, token_key
 
     def resource(self, secret: str | None) -> str:

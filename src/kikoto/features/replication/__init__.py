@@ -25,7 +25,7 @@ def feature(core: Core) -> Feature:
         core.blob_store,
         core.leases,
         clients,
-        core.keys.master,
+        core.keys,
         settings.account_id,
         settings.region,
         core.holder,

@@ -19,8 +19,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from ...domain.ecr import repository_arn
 from ...domain.errors import (
     InvalidParameter,
@@ -33,6 +31,7 @@ from ...domain.events import ImageDeleted, ImagePushed, ImageReplicated
 from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
 from ...services.ecr.common import token_position
+from ...services.keys import Keys
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.leases import LeaseStore
@@ -56,7 +55,7 @@ class Replication:
         blob_store: BlobStore,
         leases: LeaseStore,
         peers,
-        master_key: bytes,
+        keys: Keys,
         account: str,
         region: str,
         holder: str,
@@ -64,7 +63,7 @@ class Replication:
         retry_cap: float = 300.0,
     ) -> None:
         self.store, self.ecr_store, self.meta, self.blob_store = store, ecr_store, meta, blob_store
-        self.leases, self.peers, self._fernet = leases, peers, Fernet(master_key)
+        self.leases, self.peers, self._fernet = leases, peers, keys.secrets_at_rest()
         self.account, self.region, self.holder, self.token_key = account, region, holder, token_key
         self.retry_cap = retry_cap
 

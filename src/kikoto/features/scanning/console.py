@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ...http.console.common import Visitor, page, render, require
 from ...http.console.pages import repo_url
-from ...http.ecr.context import ECR
+from ...http.services import ADMIN
 from .scanner import Scanner
 
 
@@ -15,7 +15,7 @@ def findings_page(scanner: Scanner):
     async def findings(request: web.Request, who: Visitor) -> web.Response:
         name, digest = request.query.get("name", ""), request.query.get("digest", "")
         await require(request, who, "ecr:DescribeImageScanFindings", name)
-        record = await request.app[ECR].repositories.get(name)
+        record = await request.app[ADMIN].get(name)
         scan, found, token = await scanner.findings(record.id, digest, 1000, None)
         rows = [{**f, "attributes": {a["key"]: a.get("value", "") for a in f["attributes"]}} for f in found]
         return render(

@@ -22,7 +22,7 @@ def feature(core: Core) -> Feature:
         core.ecr_store,
         core.blobs,
         core.manifests,
-        core.keys.master,
+        core.keys,
         settings.account_id,
         settings.region,
     )

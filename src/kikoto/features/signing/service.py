@@ -18,12 +18,11 @@ import re
 import time
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from ...domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
 from ...domain.glob import glob_match
 from ...domain.manifests import OCI_MANIFEST
 from ...services.blobs import Blobs
+from ...services.keys import Keys
 from ...services.manifests import Manifests, PushedManifest
 from ...storage.meta.ecr import EcrStore
 from . import notary
@@ -42,12 +41,12 @@ class Signing:
         documents: EcrStore,
         blobs: Blobs,
         manifests: Manifests,
-        master_key: bytes,
+        keys: Keys,
         account: str,
         region: str,
     ) -> None:
         self.store, self.documents, self.blobs, self.manifests = store, documents, blobs, manifests
-        self._fernet = Fernet(master_key)
+        self._fernet = keys.secrets_at_rest()
         self.account, self.region = account, region
         self._tasks: set[asyncio.Task] = set()
 

@@ -7,17 +7,16 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from ...services.keys import Keys
 from .common import SECTIONS, SESSIONS, TEMPLATES, SettingsSection, environment, favicon, static
 from .pages import home
 from .routes import add_routes
 from .session import Sessions
 
 
-def setup(
-    app: web.Application, master_key: bytes, sections: tuple[SettingsSection, ...] = (), pages: Sequence = ()
-) -> None:
+def setup(app: web.Application, keys: Keys, sections: tuple[SettingsSection, ...] = (), pages: Sequence = ()) -> None:
     """The console, with the settings sections and the pages (GET path, handler) features add."""
-    app[SESSIONS] = Sessions(master_key)
+    app[SESSIONS] = Sessions(keys)
     app[SECTIONS] = sections
     for path, handler in pages:
         app.router.add_get(path, handler)

@@ -12,7 +12,7 @@ from ...domain.errors import BodyTooLarge, InvalidParameter
 from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
 from ...services.ecr.images import ImageId
 from ...services.identity import TokenError
-from ..ecr.context import ECR
+from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE
 from . import i18n
 from .common import SESSIONS, Visitor, page, read_form, render, require, security_headers, visitor
 from .pages import asked, repo_url, repository_page, see_other, when_text
@@ -34,7 +34,7 @@ async def sign_in(request: web.Request) -> web.Response:
         return render(request, who, "signin.html", status=413, error=failure.message)
     key_id, secret = str(form.get("access_key_id", "")).strip(), str(form.get("secret_access_key", ""))
     try:
-        await request.app[ECR].identities.verify_secret(key_id, secret)
+        await request.app[IDENTITIES].verify_secret(key_id, secret)
     except TokenError:
         return render(request, who, "signin.html", status=401, error=i18n.translator(who.language)("signin.failed"))
     token, _ = request.app[SESSIONS].issue(key_id)
@@ -48,7 +48,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @page
 async def sign_out(request: web.Request, who: Visitor) -> web.Response:
     assert who.session is not None  # `page` lets only signed-in visitors here
-    await request.app[ECR].identities.end_session(who.session.id, who.session.expires_at)
+    await request.app[IDENTITIES].end_session(who.session.id, who.session.expires_at)
     response = web.HTTPSeeOther("/", headers=security_headers())
     response.del_cookie(COOKIE, path="/")
     raise response
@@ -70,7 +70,7 @@ async def create_repository(request: web.Request, who: Visitor) -> web.Response:
     name = str(form.get("name", "")).strip()
     await require(request, who, "ecr:CreateRepository", name)
     mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
-    await request.app[ECR].repositories.create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
+    await request.app[ADMIN].create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
     raise see_other(repo_url(name))
 
 
@@ -80,7 +80,7 @@ async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
     confirm = str(form.get("confirm", ""))
     if confirm != name:
         raise InvalidParameter(i18n.translator(who.language)("repository.confirm_mismatch", name=name))
-    await request.app[ECR].repositories.delete(name, force=True)
+    await request.app[ADMIN].delete(name, force=True)
     raise see_other("/console/repositories")
 
 
@@ -88,7 +88,7 @@ async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
 async def delete_image(request: web.Request, who: Visitor) -> web.Response:
     form, name = await asked(request, who, "ecr:BatchDeleteImage")
     image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
-    _, failures = await request.app[ECR].images.batch_delete(name, [image])
+    _, failures = await request.app[IMAGES].batch_delete(name, [image])
     if failures:
         raise InvalidParameter(failures[0].reason)
     raise see_other(repo_url(name))
@@ -103,7 +103,7 @@ async def put_mutability(request: web.Request, who: Visitor) -> web.Response:
         for line in str(form.get("exclusions", "")).splitlines()
         if line.strip()
     ]
-    await request.app[ECR].repositories.put_mutability(name, mode, filters or None)
+    await request.app[ADMIN].put_mutability(name, mode, filters or None)
     raise see_other(repo_url(name))
 
 
@@ -112,7 +112,7 @@ async def put_policy(request: web.Request, who: Visitor) -> web.Response:
     form, name = await asked(request, who, "ecr:SetRepositoryPolicy")
     text = str(form.get("policy", ""))
     try:
-        await request.app[ECR].repositories.set_policy(name, text)
+        await request.app[ADMIN].set_policy(name, text)
     except InvalidParameter as invalid:  # shown in place, with the text kept
         return await repository_page(request, who, name, policy_text=text, policy_error=invalid.message)
     raise see_other(repo_url(name))
@@ -121,9 +121,9 @@ async def put_policy(request: web.Request, who: Visitor) -> web.Response:
 @page
 async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
     form, name = await asked(request, who, "ecr:PutLifecyclePolicy")
-    await request.app[ECR].lifecycle.put_policy(name, str(form.get("policy", "")))
+    await request.app[LIFECYCLE].put_policy(name, str(form.get("policy", "")))
     if form.get("apply"):
-        lifecycle = request.app[ECR].lifecycle
+        lifecycle = request.app[LIFECYCLE]
         await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
     raise see_other(repo_url(name, "lifecycle"))
 
@@ -131,7 +131,7 @@ async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
 @page
 async def key_action(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
-    form, identities = request["form"], request.app[ECR].identities
+    form, identities = request["form"], request.app[IDENTITIES]
     action = request.match_info["action"]
     created = None
     if action == "create":

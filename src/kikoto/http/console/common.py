@@ -17,8 +17,8 @@ from aiohttp import web
 
 from ...domain.errors import AccessDenied, BodyTooLarge, KikotoError
 from ...services.identity import Principal
-from ..ecr.context import ECR
 from ..limits import read_body
+from ..services import ACCESS, IDENTITIES
 from . import i18n
 from .session import COOKIE, Session, Sessions
 
@@ -71,18 +71,18 @@ async def visitor(request: web.Request) -> Visitor:
     language = i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("Accept-Language", ""))
     session = request.app[SESSIONS].open(request.cookies.get(COOKIE))
     principal = None
-    identities = request.app[ECR].identities
+    identities = request.app[IDENTITIES]
     if session is not None and not await identities.session_revoked(session.id):  # signed out
         principal, _ = await identities.lookup(session.key_id)  # None once the key is revoked
     return Visitor(session if principal else None, principal, language)
 
 
 async def can(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> bool:
-    return who.principal is not None and await request.app[ECR].access.allowed(who.principal, action, repository)
+    return who.principal is not None and await request.app[ACCESS].allowed(who.principal, action, repository)
 
 
 async def require(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> None:
-    await request.app[ECR].access.require(who.principal, action, repository)
+    await request.app[ACCESS].require(who.principal, action, repository)
 
 
 def render(request: web.Request, who: Visitor, template: str, status: int = 200, **context) -> web.Response:

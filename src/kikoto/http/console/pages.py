@@ -13,8 +13,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from ...domain.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryPolicyNotFound
-from ..ecr.context import ECR
 from ..oci.common import MANIFESTS
+from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE, REGISTRY, SCANS
 from . import i18n
 from .common import SECTIONS, SettingsSection, Visitor, can, page, render, require, security_headers, visitor
 
@@ -108,13 +108,13 @@ async def home(request: web.Request) -> web.Response:
 @page
 async def repositories(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "ecr:DescribeRepositories")
-    ecr, query = request.app[ECR], request.query.get("q", "").strip()
+    query = request.query.get("q", "").strip()
 
     async def visible(name: str) -> bool:
         return (not query or query in name) and await can(request, who, "ecr:DescribeRepositories", name)
 
-    records, token = await ecr.repositories.listing(visible, PAGE, request.query.get("next") or None)
-    summaries = await request.app[ECR].lifecycle.repository_summaries([r.id for r in records])
+    records, token = await request.app[ADMIN].listing(visible, PAGE, request.query.get("next") or None)
+    summaries = await request.app[LIFECYCLE].repository_summaries([r.id for r in records])
     rows = [
         {
             "name": r.name,
@@ -154,13 +154,12 @@ async def repository_page(
 ) -> web.Response:
     """A repository's page; with `policy_error`, the policy editor shows it and keeps the text."""
     await require(request, who, "ecr:DescribeImages", name)
-    ecr = request.app[ECR]
-    record = await ecr.repositories.get(name)
-    images, token = await ecr.images.describe(name, None, None, None, PAGE, request.query.get("next") or None)
-    scans = await ecr.scans(record.id, [i.digest for i in images])
+    record = await request.app[ADMIN].get(name)
+    images, token = await request.app[IMAGES].describe(name, None, None, None, PAGE, request.query.get("next") or None)
+    scans = await request.app[SCANS](record.id, [i.digest for i in images])
     indexes = [i.digest for i in images if "index" in i.media_type or "list" in i.media_type]
     contents = await request.app[MANIFESTS].contents(name, indexes)
-    host = ecr.registry.public_host
+    host = request.app[REGISTRY].public_host
     by_subject: dict[str, list[Any]] = {}
     for image in images:
         if image.subject_digest:
@@ -201,7 +200,7 @@ async def repository_page(
     policy = policy_text
     if policy is None:
         try:
-            policy = (await ecr.repositories.get_policy(name))[1]
+            policy = (await request.app[ADMIN].get_policy(name))[1]
         except RepositoryPolicyNotFound:  # the editor starts empty
             policy = ""
     return render(
@@ -231,9 +230,8 @@ async def repository_page(
 async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
     name = request.query.get("name", "")
     await require(request, who, "ecr:GetLifecyclePolicy", name)
-    ecr = request.app[ECR]
     try:
-        text = (await ecr.lifecycle.get_policy(name))[1]
+        text = (await request.app[LIFECYCLE].get_policy(name))[1]
     except LifecyclePolicyNotFound:
         text = ""
     chosen = request.query.get("template")
@@ -250,7 +248,7 @@ async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
                 now = datetime.datetime.fromisoformat(as_of).replace(tzinfo=datetime.UTC).timestamp()
             except ValueError:
                 raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
-        plan = await ecr.lifecycle.plan(name, text, now=now)
+        plan = await request.app[LIFECYCLE].plan(name, text, now=now)
         preview = [
             {
                 "digest": d.digest,
@@ -286,7 +284,7 @@ async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
 @page
 async def storage(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ReadMetrics")
-    lifecycle = request.app[ECR].lifecycle
+    lifecycle = request.app[LIFECYCLE]
     blobs, stored = await lifecycle.stored()
     largest = await lifecycle.largest_repositories(10)
     top = max([b for _, b in largest] or [1]) or 1
@@ -330,7 +328,7 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
         except ValueError:
             raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
     before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
-    events = await request.app[ECR].lifecycle.events(repository_filter, PAGE, before=before, action=action, since=since)
+    events = await request.app[LIFECYCLE].events(repository_filter, PAGE, before=before, action=action, since=since)
     rows = [{**e, "when": when_text(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
     more = None
     if len(events) == PAGE:
@@ -363,7 +361,7 @@ async def keys(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
     rows = [
         {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": when_text(k.created_at)}
-        for k in await request.app[ECR].identities.keys()
+        for k in await request.app[IDENTITIES].keys()
     ]
     return render(request, who, "keys.html", rows=rows, created=None)
 
@@ -386,4 +384,4 @@ async def settings(request: web.Request, who: Visitor) -> web.Response:
 
 
 async def _templates(request: web.Request) -> list[Any]:
-    return (await request.app[ECR].repositories.templates(None, 100, None))[0]
+    return (await request.app[ADMIN].templates(None, 100, None))[0]

@@ -6,14 +6,14 @@ copied cookie dies with it)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
+
+from ...services.keys import Keys
 
 COOKIE = "kikoto_console"
 LIFETIME = 12 * 3600
@@ -28,9 +28,8 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, master_key: bytes) -> None:
-        derived = hashlib.sha256(b"kikoto console sessions\0" + master_key).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+    def __init__(self, keys: Keys) -> None:
+        self._fernet = keys.console_sessions()
 
     def issue(self, key_id: str) -> tuple[str, Session]:
         session = Session(key_id, secrets.token_urlsafe(24), secrets.token_urlsafe(24), time.time() + LIFETIME)

@@ -10,7 +10,7 @@ from aiohttp import web
 from ...domain.digests import parse_digest
 from ...domain.errors import KikotoError
 from ..auth import allowed, authorize
-from ..ecr.context import ECR
+from ..services import REGISTRY_SETTINGS
 from .common import (
     API_VERSION,
     BLOBS,
@@ -95,7 +95,7 @@ def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.
 async def start_upload(request: web.Request) -> web.Response:
     name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
     await authorize(request, name, "ecr:InitiateLayerUpload")
-    if "mount" in query and await request.app[ECR].settings.blob_mounting():  # BLOB_MOUNTING setting
+    if "mount" in query and await request.app[REGISTRY_SETTINGS].blob_mounting():  # BLOB_MOUNTING setting
         source = query.get("from") or None
         if await blobs.mount(
             name, query["mount"], source, lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")

@@ -10,8 +10,8 @@ from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.manifests import referrers_index
 from ..auth import PRINCIPAL, authorize
-from ..ecr.context import ECR
 from ..limits import read_body
+from ..services import REGISTRY_SETTINGS
 from .common import (
     API_VERSION,
     MANIFESTS,
@@ -30,7 +30,7 @@ async def get_manifest(request: web.Request) -> web.Response:
     await authorize(request, name, "ecr:BatchGetImage")
     head = request.method == "HEAD"
     principal = request.get(PRINCIPAL)
-    record_pull = not (principal and await request.app[ECR].settings.excluded(principal.arn))
+    record_pull = not (principal and await request.app[REGISTRY_SETTINGS].excluded(principal.arn))
     pulled = await request.app[READS].manifest(
         name, reference, RequestCaller(request, name), with_content=not head, record_pull=record_pull
     )

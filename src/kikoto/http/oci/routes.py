@@ -8,7 +8,7 @@ from ...domain.errors import PageSizeInvalid
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
 from ..auth import PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
-from ..ecr.context import ECR
+from ..services import ACCESS, LIFECYCLE
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, next_link, paged
 
@@ -32,7 +32,7 @@ async def catalog(request: web.Request) -> web.Response:
         names: list[str] = []
         while limit is None or len(names) < limit:
             batch = await request.app[REPOSITORIES].catalog(CATALOG_BATCH, after)
-            await request.app[ECR].access.preload(batch)
+            await request.app[ACCESS].preload(batch)
             for name in batch:
                 if await allowed(request, name, "ecr:DescribeRepositories"):
                     names.append(name)
@@ -55,7 +55,7 @@ async def audit_log(request: web.Request) -> web.Response:
         raise PageSizeInvalid(f"before must be an event id, got {raw_before[:40]!r}")
     before = int(raw_before) if raw_before else None
     repository = request.query.get("repository") or None
-    events = await request.app[ECR].lifecycle.events(repository, limit + 1, before)
+    events = await request.app[LIFECYCLE].events(repository, limit + 1, before)
     headers = dict(API_VERSION)
     if len(events) > limit:
         events = events[:limit]

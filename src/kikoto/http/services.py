@@ -1,0 +1,31 @@
+"""The services the faces read, one application key each. The composition root sets them; a face
+takes the ones it uses (the ECR face keeps its own record, `ecr.context.EcrServices`), so no
+face reaches the others' services through a shared bag."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..services.access import Access
+from ..services.ecr.common import RegistryIdentity
+from ..services.ecr.images import Images
+from ..services.ecr.layers import Layers
+from ..services.ecr.repositories import RepositoryAdmin
+from ..services.ecr.settings import RegistrySettings
+from ..services.identity import Identities
+from ..services.lifecycle import Lifecycle
+
+IDENTITIES = web.AppKey("identities", Identities)
+ACCESS = web.AppKey("access", Access)
+REGISTRY = web.AppKey("registry", RegistryIdentity)
+ADMIN = web.AppKey("repository_admin", RepositoryAdmin)
+IMAGES = web.AppKey("images", Images)
+LAYERS = web.AppKey("layers", Layers)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+REGISTRY_SETTINGS = web.AppKey("registry_settings", RegistrySettings)
+# an image's scan: (repository id, digests) -> {digest: scan}, from the scanning feature if present
+ScanSummaries = Callable[[int, list[str]], Awaitable[dict[str, Any]]]
+SCANS: web.AppKey[ScanSummaries] = web.AppKey("scans")
