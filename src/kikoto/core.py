@@ -10,6 +10,7 @@ import uuid
 from .config import Settings
 from .features import Core
 from .services.access import Access
+from .services.attachments import Attachments
 from .services.blobs import Blobs
 from .services.ecr.common import RegistryIdentity
 from .services.ecr.images import Images
@@ -75,6 +76,7 @@ def build_core(settings: Settings) -> Core:
         admin=admin,
         blobs=blobs,
         manifests=manifests,
+        attachments=Attachments(blobs, manifests),
         images=Images(ecr_store, meta, manifests, admin, registry, keys.tokens),
         layers=Layers(blobs, ecr_store, admin, registry, keys.urls),
         lifecycle=Lifecycle(

@@ -22,6 +22,7 @@ from ..config import Settings
 from ..http.console.common import SettingsSection
 from ..http.ecr.operations.table import AwsService, Handler
 from ..services.access import Access
+from ..services.attachments import Attachments
 from ..services.blobs import Blobs
 from ..services.ecr.common import RegistryIdentity
 from ..services.ecr.images import Images
@@ -74,6 +75,7 @@ class Core:
     admin: RepositoryAdmin
     blobs: Blobs
     manifests: Manifests
+    attachments: Attachments
     images: Images
     layers: Layers
     lifecycle: Lifecycle

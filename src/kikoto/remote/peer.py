@@ -28,9 +28,11 @@ TEMPLATE_SETTINGS = ("imageTagMutability", "imageTagMutabilityExclusionFilters",
 
 
 class PeerFailed(Exception):
-    def __init__(self, message: str, status: int = 0) -> None:
+    """A peer's failure; `error_type`: the ECR exception it named (`__type`), if it answered one."""
+
+    def __init__(self, message: str, status: int = 0, error_type: str | None = None) -> None:
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.error_type = message, status, error_type
 
 
 class PeerRegistry:
@@ -59,8 +61,8 @@ class PeerRegistry:
                 if not isinstance(answer, dict):
                     raise PeerFailed(f"peer {self.url} answered {operation} with no JSON object", response.status)
                 if response.status != 200:
-                    kind = (answer or {}).get("__type", "error")
-                    raise PeerFailed(f"{kind}: {(answer or {}).get('message', '')}", response.status)
+                    kind = str(answer.get("__type") or "error").rpartition("#")[2]  # AWS may prefix a namespace
+                    raise PeerFailed(f"{kind}: {answer.get('message', '')}", response.status, kind)
                 return answer
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise PeerFailed(f"peer {self.url} is unreachable: {exc!r}") from None
@@ -74,7 +76,7 @@ class PeerRegistry:
             await self.ecr("DescribeRepositories", {"repositoryNames": [name]})
             return
         except PeerFailed as failure:
-            if "RepositoryNotFoundException" not in failure.message:
+            if failure.error_type != "RepositoryNotFoundException":
                 raise
         templates = (await self.ecr("DescribeRepositoryCreationTemplates", {})).get("repositoryCreationTemplates", [])
         applying = [
@@ -92,7 +94,7 @@ class PeerRegistry:
         try:
             await self.ecr("CreateRepository", params)
         except PeerFailed as failure:
-            if "RepositoryAlreadyExistsException" not in failure.message:
+            if failure.error_type != "RepositoryAlreadyExistsException":
                 raise
             return
         if template.get("lifecyclePolicy"):

@@ -29,6 +29,7 @@ def feature(core: Core) -> Feature:
         core.blob_store,
         core.blobs,
         core.manifests,
+        core.attachments,
         core.outbox,
         core.keys.tokens,
         settings.scan_cyclonedx,

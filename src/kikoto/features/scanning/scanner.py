@@ -12,7 +12,7 @@ when asked) as a referrer of the image, and records an `ECR Image Scan` event.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import json
 import logging
 import time
@@ -30,8 +30,9 @@ from ...domain.errors import (
 )
 from ...domain.events import IMAGE_CONFIGS, ImageCached, ImagePushed, ImageScanned
 from ...domain.glob import glob_match
-from ...domain.manifests import OCI_MANIFEST, parse_manifest
+from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
+from ...services.attachments import Attachments
 from ...services.blobs import Blobs
 from ...services.ecr.common import token_position
 from ...services.manifests import Manifests
@@ -51,8 +52,6 @@ CONSUMER = "scanning"
 MANUAL_INTERVAL = 86400.0  # ECR: one manual scan per image per 24 hours
 MAX_IMAGES = 64  # distinct images scanned for one index (its platforms)
 CLAIM_SECONDS = 900.0
-EMPTY = b"{}"
-EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 
 
 class Scanner:
@@ -65,6 +64,7 @@ class Scanner:
         blob_store: BlobStore,
         blobs: Blobs,
         manifests: Manifests,
+        attachments: Attachments,
         outbox: OutboxStore,
         token_key: bytes,
         cyclonedx: bool = False,
@@ -73,7 +73,7 @@ class Scanner:
     ) -> None:
         self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
         self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
-        self.token_key, self.cyclonedx = token_key, cyclonedx
+        self.attachments, self.token_key, self.cyclonedx = attachments, token_key, cyclonedx
         self.timeout, self.max_layer_bytes = timeout, max_layer_bytes
         self._swept: int | None = None  # the data version the last full sweep of stale scans covered
         self._sweep_after: tuple[int, str] | None = None
@@ -359,37 +359,11 @@ class Scanner:
         documents = [(SPDX_MEDIA_TYPE, spdx(name, digest, packages, os_release, now))]
         if self.cyclonedx:
             documents.append((CYCLONEDX_MEDIA_TYPE, cyclonedx(name, digest, packages, os_release, now)))
-        head = await self.meta.find_manifest(name, digest=digest)
-        if head is None:
-            return
-        empty = await self._put_blob(name, EMPTY)
+        created = {"org.opencontainers.image.created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}
         for media_type, document in documents:
             body = json.dumps(document, separators=(",", ":")).encode()
-            layer = await self._put_blob(name, body)
-            manifest = json.dumps(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": OCI_MANIFEST,
-                    "artifactType": media_type,
-                    "config": {"mediaType": EMPTY_TYPE, "digest": empty, "size": len(EMPTY)},
-                    "layers": [{"mediaType": media_type, "digest": layer, "size": len(body)}],
-                    "subject": {"mediaType": head.media_type, "digest": digest, "size": head.size},
-                    "annotations": {
-                        "org.opencontainers.image.created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-                    },
-                },
-                separators=(",", ":"),
-            ).encode()
-            manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-            await self.manifests.cache(name, manifest, OCI_MANIFEST, manifest_digest, [], ImagePushed)
-
-    async def _put_blob(self, name: str, data: bytes) -> str:
-        async def body():
-            yield data
-
-        return await self.blobs.upload_whole(
-            name, "sha256:" + hashlib.sha256(data).hexdigest(), body(), len(data), True
-        )
+            with contextlib.suppress(ImageNotFound):  # deleted while it was scanned
+                await self.attachments.attach(name, digest, media_type, media_type, body, created)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ def feature(core: Core) -> Feature:
     signing = Signing(
         SigningStore(core.engine, changes=core.changes),
         core.ecr_store,
-        core.blobs,
+        core.attachments,
         core.manifests,
         core.keys,
         settings.account_id,

@@ -139,28 +139,8 @@ def envelope(key: SigningKey, target: dict[str, Any], signed_at: datetime.dateti
     ).encode()
 
 
-def signature_manifest(subject: dict[str, Any], envelope_bytes: bytes, key: SigningKey) -> bytes:
-    """The OCI artifact that carries a signature and refers to its subject."""
+def signature_annotations(key: SigningKey) -> dict[str, str]:
+    """The annotations a Notary Project signature manifest carries: its certificate chain's
+    thumbprints, leaf first."""
     thumbprints = [hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).hexdigest() for c in key.chain]
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": SIGNATURE_ARTIFACT_TYPE,
-            "config": {
-                "mediaType": EMPTY_MEDIA_TYPE,
-                "digest": "sha256:" + hashlib.sha256(EMPTY_CONFIG).hexdigest(),
-                "size": len(EMPTY_CONFIG),
-            },
-            "layers": [
-                {
-                    "mediaType": ENVELOPE_MEDIA_TYPE,
-                    "digest": "sha256:" + hashlib.sha256(envelope_bytes).hexdigest(),
-                    "size": len(envelope_bytes),
-                }
-            ],
-            "subject": subject,
-            "annotations": {THUMBPRINTS: json.dumps(thumbprints)},
-        },
-        separators=(",", ":"),
-    ).encode()
+    return {THUMBPRINTS: json.dumps(thumbprints)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import hashlib
 import json
 import logging
 import re
@@ -20,8 +19,7 @@ from typing import Any
 
 from ...domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
 from ...domain.glob import glob_match
-from ...domain.manifests import OCI_MANIFEST
-from ...services.blobs import Blobs
+from ...services.attachments import Attachments
 from ...services.keys import Keys
 from ...services.manifests import Manifests, PushedManifest
 from ...storage.meta.ecr import EcrStore
@@ -39,13 +37,13 @@ class Signing:
         self,
         store: SigningStore,
         documents: EcrStore,
-        blobs: Blobs,
+        attachments: Attachments,
         manifests: Manifests,
         keys: Keys,
         account: str,
         region: str,
     ) -> None:
-        self.store, self.documents, self.blobs, self.manifests = store, documents, blobs, manifests
+        self.store, self.documents, self.attachments, self.manifests = store, documents, attachments, manifests
         self._fernet = keys.secrets_at_rest()
         self.account, self.region = account, region
         self._tasks: set[asyncio.Task] = set()
@@ -141,13 +139,13 @@ class Signing:
             pulled = await self.manifests.pull(repository, digest, record_pull=False)
             target = {"mediaType": pulled.media_type, "digest": digest, "size": pulled.size}
             envelope = notary.envelope(key, target, datetime.datetime.now(datetime.UTC))
-            for content in (notary.EMPTY_CONFIG, envelope):
-                await self.blobs.upload_whole(
-                    repository, "sha256:" + hashlib.sha256(content).hexdigest(), _once(content), len(content)
-                )
-            manifest = notary.signature_manifest(target, envelope, key)
-            await self.manifests.push(
-                repository, "sha256:" + hashlib.sha256(manifest).hexdigest(), manifest, OCI_MANIFEST, []
+            await self.attachments.attach(
+                repository,
+                digest,
+                notary.SIGNATURE_ARTIFACT_TYPE,
+                notary.ENVELOPE_MEDIA_TYPE,
+                envelope,
+                notary.signature_annotations(key),
             )
         except Exception as exc:  # recorded for DescribeImageSigningStatus, and logged
             log.exception("signing %s@%s with %s failed", repository, digest, profile)
@@ -169,7 +167,3 @@ class Signing:
             if name:
                 await self.sign(name, repo_id, digest, profile)
         return len(stale)
-
-
-async def _once(content: bytes):
-    yield content
