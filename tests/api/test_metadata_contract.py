@@ -23,7 +23,7 @@ async def test_images_page_by_digest_with_filters(client):
     await push_blob(client, "repo", CONFIG)
     tagged = {await push(client, n, f"t{n}") for n in range(0, 30, 2)}
     untagged = {await push(client, n, None) for n in range(1, 30, 2)}
-    repo = await store.repository("repo")
+    repo = await store.get_repository("repo")
     pages, after = [], ""
     while page := await store.images_page(repo.id, after, 7):
         assert [i.digest for i in page] == sorted(i.digest for i in page)
@@ -47,7 +47,7 @@ async def test_paging_is_stable_while_images_come_and_go(client):
     store = registry.ecr.repositories.store
     await push_blob(client, "repo", CONFIG)
     original = [await push(client, n, f"v{n}") for n in range(40)]
-    repo = await store.repository("repo")
+    repo = await store.get_repository("repo")
     deleted: set[str] = set()
     seen: list[str] = []
     after, round_ = "", 0
@@ -81,7 +81,7 @@ async def test_preview_results_page_by_push_time_then_digest(client):
     registry = client.app[SERVICES]
     await push_blob(client, "repo", CONFIG)
     digests = [await push(client, n, f"t{n}" if n % 2 else None) for n in range(11)]
-    repo = await registry.ecr.repositories.store.repository("repo")
+    repo = await registry.ecr.repositories.store.get_repository("repo")
     results = [
         {
             "imageTags": [f"t{n}"] if n % 2 else [],
@@ -117,7 +117,7 @@ async def test_a_scan_under_way_is_never_run_twice_and_finishes_replace_each_oth
     scans = client.app[SERVICES].features["scanning"].service.scans
     await push_blob(client, "repo", CONFIG)
     digest = await push(client, 1, "v1")
-    repo = await client.app[SERVICES].ecr.repositories.store.repository("repo")
+    repo = await client.app[SERVICES].ecr.repositories.store.get_repository("repo")
     assert await scans.begin(repo.id, digest, 100.0, 900.0)  # this caller runs it
     assert await scans.claim(101.0, 900.0) is None  # no worker may take it
     assert not await scans.begin(repo.id, digest, 102.0, 900.0)  # nor another `kikoto scan`

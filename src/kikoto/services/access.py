@@ -37,7 +37,7 @@ class Access:
         cached, token = self._policies.get(repository)
         if cached is not None:
             return cached
-        record = await self.store.repository(repository)
+        record = await self.store.get_repository(repository)
         statements = _statements(record.repository_policy if record else None)
         self._policies.put(repository, statements, token)
         return statements

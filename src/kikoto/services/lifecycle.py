@@ -18,9 +18,10 @@ from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_
 from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.audit import AuditStore
-from ..storage.meta.ecr import EcrStore, ImageRecord, RepositoryRecord
+from ..storage.meta.ecr import EcrStore, ImageRecord
 from ..storage.meta.housekeeping import HousekeepingStore
 from ..storage.meta.lifecycle import LifecycleStore
+from ..storage.meta.repositories import Repository
 from ..storage.meta.store import MetadataStore
 from ..storage.meta.usage import UsageStore
 from .ecr.common import invalid_parameter, repository_not_found, token_position
@@ -31,7 +32,7 @@ STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
 
 @dataclass
 class Plan:
-    repository: RepositoryRecord
+    repository: Repository
     policy: str
     images: dict[str, ImageRecord]
     decisions: dict[str, Decision]
@@ -72,8 +73,8 @@ class Lifecycle:
         self.account = account
         self._clock = clock
 
-    async def _repository(self, name: str) -> RepositoryRecord:
-        record = await self.ecr.repository(name)
+    async def _repository(self, name: str) -> Repository:
+        record = await self.ecr.get_repository(name)
         if record is None:
             raise repository_not_found(name, self.account)
         return record

@@ -30,7 +30,8 @@ from ...services.manifests import PulledManifest
 from ...services.reads import Caller, Reads, Wrapper
 from ...services.repositories import Repositories
 from ...storage.meta.leases import LeaseStore
-from ...storage.meta.store import MetadataStore, Referrer, Repository
+from ...storage.meta.repositories import Repository
+from ...storage.meta.store import MetadataStore, Referrer
 from .model import Rule
 from .rules import PullThroughRules
 from .store import PullThroughStore

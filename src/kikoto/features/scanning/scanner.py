@@ -108,7 +108,7 @@ class Scanner:
         return ("SCAN_ON_PUSH" if scan_on_push else "MANUAL"), []
 
     async def repository_frequency(self, name: str) -> tuple[str, list[dict[str, Any]]]:
-        record = await self.ecr_store.repository(name)
+        record = await self.ecr_store.get_repository(name)
         return self.frequency(await self.configuration(), name, bool(record and record.scan_on_push))
 
     # -- triggers: pushes, requests, new vulnerability data ---------------------------------------------
@@ -124,7 +124,7 @@ class Scanner:
             if not isinstance(event, ImagePushed | ImageCached) or not event.is_image:
                 continue  # deletions, and signatures, SBOMs and other artifacts: not images to scan
             if event.repository not in records:
-                records[event.repository] = await self.ecr_store.repository(event.repository)
+                records[event.repository] = await self.ecr_store.get_repository(event.repository)
             record = records[event.repository]
             if record is None:
                 continue
@@ -212,7 +212,7 @@ class Scanner:
         for scan in rows:
             if scan.repo_id not in repositories:
                 name = await self.meta.repository_name(scan.repo_id)
-                record = await self.ecr_store.repository(name) if name else None
+                record = await self.ecr_store.get_repository(name) if name else None
                 frequency = self.frequency(config, name, record.scan_on_push)[0] if name and record else "MANUAL"
                 repositories[scan.repo_id] = (name, frequency)
             name, frequency = repositories[scan.repo_id]

@@ -22,7 +22,8 @@ from ...domain.errors import (
 from ...domain.names import REPOSITORY_NAME
 from ...domain.paging import sign_token
 from ...domain.policy import PolicyError, parse_policy
-from ...storage.meta.ecr import EcrStore, RepositoryRecord
+from ...storage.meta.ecr import EcrStore
+from ...storage.meta.repositories import Repository
 from ..access import Access
 from .common import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
 
@@ -101,11 +102,11 @@ class RepositoryAdmin:
         self.access = access
         self.registry = registry
 
-    async def find(self, name: str) -> RepositoryRecord | None:
-        return await self.store.repository(name)
+    async def find(self, name: str) -> Repository | None:
+        return await self.store.get_repository(name)
 
-    async def get(self, name: str) -> RepositoryRecord:
-        record = await self.store.repository(name)
+    async def get(self, name: str) -> Repository:
+        record = await self.store.get_repository(name)
         if record is None:
             raise repository_not_found(name, self.registry.account)
         return record
@@ -118,7 +119,7 @@ class RepositoryAdmin:
         exclusions: list[dict[str, Any]] | None,
         scan_on_push: bool,
         encryption: dict[str, Any] | None,
-    ) -> RepositoryRecord:
+    ) -> Repository:
         check_resource_tags(tags)
         check_mutability(mutability, exclusions)
         settings = {
@@ -135,7 +136,7 @@ class RepositoryAdmin:
             )
         return record
 
-    async def named(self, names: list[str], require) -> list[RepositoryRecord]:
+    async def named(self, names: list[str], require) -> list[Repository]:
         """The repositories named, each checked with `require(name)` (which refuses one the caller
         may not describe, exactly as a read of it would be refused)."""
         for name in dict.fromkeys(names):
@@ -151,7 +152,7 @@ class RepositoryAdmin:
         name from the token's position, reading batches until the page is full."""
         limit = max_results or 100
         after = (token_position(self.token_key, "DescribeRepositories", next_token) or [""])[0]
-        page: list[RepositoryRecord] = []
+        page: list[Repository] = []
         while len(page) <= limit:
             batch = await self.store.repositories_after(after, limit + 1)
             await self.access.preload([r.name for r in batch])
@@ -164,7 +165,7 @@ class RepositoryAdmin:
         page = page[:limit]
         return page, sign_token(self.token_key, "DescribeRepositories", [page[-1].name])
 
-    async def delete(self, name: str, force: bool) -> RepositoryRecord:
+    async def delete(self, name: str, force: bool) -> Repository:
         record = await self.get(name)
         if not force and await self.store.image_count(record.id):
             raise RepositoryNotEmpty(
@@ -186,7 +187,7 @@ class RepositoryAdmin:
 
     # -- resource tags ----------------------------------------------------------------------
 
-    async def _by_arn(self, arn: str) -> RepositoryRecord:
+    async def _by_arn(self, arn: str) -> Repository:
         name = repository_name_from_arn(arn)
         if name is None or arn != self.registry.arn(name):
             raise InvalidParameter("The ARN provided is invalid.")  # ECR's words for every malformed ARN
@@ -210,7 +211,7 @@ class RepositoryAdmin:
 
     # -- repository policies ----------------------------------------------------------------
 
-    async def set_policy(self, name: str, text: str) -> RepositoryRecord:
+    async def set_policy(self, name: str, text: str) -> Repository:
         record = await self.get(name)
         check_repository_policy(text)
         await self.store.update_repository(record.name, {"repository_policy": text})
@@ -285,11 +286,11 @@ class RepositoryAdmin:
             templates, lambda t: t["prefix"], "RepositoryCreationTemplates", self.token_key, max_results, next_token
         )
 
-    async def create_from_template(self, name: str) -> RepositoryRecord | None:
+    async def create_from_template(self, name: str) -> Repository | None:
         """CREATE_ON_PUSH: create `name` from the most specific template that applies, if any."""
         return await self._from_template(name, "CREATE_ON_PUSH")
 
-    async def create_for_cache(self, name: str, rule_prefix: str) -> RepositoryRecord:
+    async def create_for_cache(self, name: str, rule_prefix: str) -> Repository:
         """The repository a pull-through cache rule's first pull creates: from the most specific
         PULL_THROUGH_CACHE template, else with the defaults, as on ECR."""
         return await self._from_template(name, "PULL_THROUGH_CACHE", {"upstream": rule_prefix}, required=False)
@@ -316,4 +317,4 @@ class RepositoryAdmin:
             "lifecycle_policy": template.get("lifecyclePolicy"),
             **(extra or {}),
         }
-        return await self.store.create_repository(name, settings) or await self.store.repository(name)
+        return await self.store.create_repository(name, settings) or await self.store.get_repository(name)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
-from .base import SqlStore
+from .repositories import Repository, RepositoryRows
 from .schema import (
     creation_templates,
     image_scans,
@@ -45,22 +45,6 @@ _IMAGE_IDS = (
 )
 SQL_IMAGE_IDS = text(_IMAGE_IDS.format(op=">"))
 SQL_IMAGE_IDS_FROM = text(_IMAGE_IDS.format(op=">="))
-
-
-@dataclass
-class RepositoryRecord:
-    id: int
-    name: str
-    created_at: float
-    tag_mutability: str
-    mutability_exclusions: list[Any] | None
-    scan_on_push: bool
-    encryption: dict[str, Any] | None
-    resource_tags: list[Any] | None
-    repository_policy: str | None
-    lifecycle_policy: str | None
-    lifecycle_evaluated_at: float | None
-    upstream: str | None = None  # the pull-through cache rule that created it
 
 
 @dataclass(frozen=True)
@@ -103,37 +87,24 @@ def _image_records(rows, tag_rows) -> list[ImageRecord]:
     ]
 
 
-def _record(row) -> RepositoryRecord:
-    values = {c: getattr(row, c) for c in ("id", "name", "created_at", *SETTINGS_COLUMNS)}
-    for column in JSON_COLUMNS:
-        values[column] = json.loads(values[column]) if values[column] else None
-    values["scan_on_push"] = bool(values["scan_on_push"])
-    return RepositoryRecord(**values)
-
-
-class EcrStore(SqlStore):
+class EcrStore(RepositoryRows):
     # -- repositories -----------------------------------------------------------------------
 
-    async def repository(self, name: str) -> RepositoryRecord | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
-        return _record(row) if row else None
-
-    async def repositories(self, names: list[str] | None = None) -> list[RepositoryRecord]:
+    async def repositories(self, names: list[str] | None = None) -> list[Repository]:
         query = select(repositories).order_by(repositories.c.name)
         if names is not None:
             query = query.where(repositories.c.name.in_(names))
         async with self.engine.connect() as conn:
-            return [_record(row) for row in await conn.execute(query)]
+            return [Repository.from_row(row) for row in await conn.execute(query)]
 
-    async def create_repository(self, name: str, settings: dict[str, Any]) -> RepositoryRecord | None:
+    async def create_repository(self, name: str, settings: dict[str, Any]) -> Repository | None:
         """None when the name is taken."""
         values = {"name": name, "created_at": self._clock(), **self._encode(settings)}
         async with self._write() as conn:
             if await conn.scalar(select(repositories.c.id).where(repositories.c.name == name)) is not None:
                 return None
             await conn.execute(repositories.insert().values(values))
-        return await self.repository(name)
+        return await self.get_repository(name)
 
     async def update_repository(self, name: str, settings: dict[str, Any]) -> None:
         async with self._write() as conn:
@@ -261,10 +232,10 @@ class EcrStore(SqlStore):
         async with self.engine.connect() as conn:
             return {row.name: row.repository_policy for row in await conn.execute(query)}
 
-    async def repositories_after(self, after: str, limit: int) -> list[RepositoryRecord]:
+    async def repositories_after(self, after: str, limit: int) -> list[Repository]:
         query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
         async with self.engine.connect() as conn:
-            return [_record(row) for row in await conn.execute(query)]
+            return [Repository.from_row(row) for row in await conn.execute(query)]
 
     async def images(self, repo_id: int) -> list[ImageRecord]:
         """Every image (manifest) of a repository with its tags, oldest push first (lifecycle

@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import TextClause, and_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
 from ...domain.events import ImageChanged, ImageDeleted, ImagePushed
 from ...domain.manifests import Manifest
-from .base import SqlStore
 from .inline import InlineEngine
 from .outbox import record_changes, repository_name
+from .repositories import Repository, RepositoryRows
 from .schema import (
     blobs,
     image_scans,
@@ -58,21 +57,6 @@ SQL_LINK_BLOB = text(
 
 
 @dataclass(frozen=True)
-class Repository:
-    id: int
-    name: str
-    created_at: float
-    tag_mutability: str = "MUTABLE"
-    mutability_exclusions: tuple[dict[str, Any], ...] = ()
-    upstream: str | None = None  # a pull-through cache: images are pulled into it, never pushed
-
-    @classmethod
-    def from_row(cls, row) -> Repository:
-        exclusions = tuple(json.loads(row.mutability_exclusions)) if row.mutability_exclusions else ()
-        return cls(row.id, row.name, row.created_at, row.tag_mutability, exclusions, row.upstream)
-
-
-@dataclass(frozen=True)
 class ManifestHead:
     repo_id: int
     digest: str
@@ -99,7 +83,7 @@ class Referrer:
     annotations: dict[str, str] | None
 
 
-class MetadataStore(SqlStore):
+class MetadataStore(RepositoryRows):
     def __init__(self, engine: AsyncEngine | InlineEngine, clock=time.time, changes=None) -> None:
         super().__init__(engine, clock, changes)
         dialect = engine.dialect.name
@@ -113,15 +97,6 @@ class MetadataStore(SqlStore):
         return self._insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys))
 
     # -- repositories ---------------------------------------------------------------------
-
-    async def get_repository(self, name: str) -> Repository | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
-        return Repository.from_row(row) if row else None
-
-    async def repository_name(self, repo_id: int) -> str | None:
-        async with self.engine.connect() as conn:
-            return await conn.scalar(select(repositories.c.name).where(repositories.c.id == repo_id))
 
     async def ensure_repository(self, name: str) -> Repository:
         existing = await self.get_repository(name)
