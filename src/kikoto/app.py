@@ -37,7 +37,7 @@ from .http.services import (
 )
 from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
-from .services.reads import Reads
+from .services.images.reads import Reads
 from .startup import StartupError, prepare
 from .storage.meta.listen import listen_for_changes
 from .storage.meta.store import MetadataStore

@@ -22,21 +22,21 @@ from ..config import Settings
 from ..http.console.common import SettingsSection
 from ..http.ecr.operations.table import AwsService, Handler
 from ..services.access import Access
-from ..services.attachments import Attachments
-from ..services.blobs import Blobs
-from ..services.ecr.common import RegistryIdentity
-from ..services.ecr.images import Images
-from ..services.ecr.layers import Layers
-from ..services.ecr.repositories import RepositoryAdmin
-from ..services.ecr.settings import RegistrySettings
+from ..services.blobs.layers import Layers
+from ..services.blobs.service import Blobs
 from ..services.fsck import Fsck
 from ..services.gc import GarbageCollector
 from ..services.identity import Identities
+from ..services.images.attachments import Attachments
+from ..services.images.listing import Images
+from ..services.images.manifests import Manifests, PushedManifest
+from ..services.images.reads import Reads
 from ..services.keys import Keys
 from ..services.lifecycle import Lifecycle
-from ..services.manifests import Manifests, PushedManifest
-from ..services.reads import Reads
-from ..services.repositories import Repositories
+from ..services.registry import RegistryIdentity
+from ..services.registry_settings import RegistrySettings
+from ..services.repositories.admin import RepositoryAdmin
+from ..services.repositories.lookup import Repositories
 from ..storage.blobs.port import BlobStore
 from ..storage.changes import ChangeCounter, VersionedCache
 from ..storage.meta.audit import AuditStore

@@ -10,13 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from ..services.access import Access
-from ..services.ecr.common import RegistryIdentity
-from ..services.ecr.images import Images
-from ..services.ecr.layers import Layers
-from ..services.ecr.repositories import RepositoryAdmin
-from ..services.ecr.settings import RegistrySettings
+from ..services.blobs.layers import Layers
 from ..services.identity import Identities
+from ..services.images.listing import Images
 from ..services.lifecycle import Lifecycle
+from ..services.registry import RegistryIdentity
+from ..services.registry_settings import RegistrySettings
+from ..services.repositories.admin import RepositoryAdmin
 
 IDENTITIES = web.AppKey("identities", Identities)
 ACCESS = web.AppKey("access", Access)

@@ -24,7 +24,7 @@ from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.repositories import Repository
 from ..storage.meta.store import MetadataStore
 from ..storage.meta.usage import UsageStore
-from .ecr.common import invalid_parameter, repository_not_found, token_position
+from .registry import invalid_parameter, repository_not_found, token_position
 
 EXPIRE_BATCH = 500  # manifests deleted per transaction: one transaction per image cost 0.3 ms each
 STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}

@@ -9,7 +9,7 @@ from collections import Counter
 from ...http.console.common import SettingsSection
 from ...http.ecr.errors import SECRETS_ERRORS
 from ...http.ecr.operations.table import AwsService, bound
-from ...services.reads import Reads
+from ...services.images.reads import Reads
 from .. import Core, Feature
 from .cache import OneFetch, PullThroughCache
 from .operations import OPERATIONS

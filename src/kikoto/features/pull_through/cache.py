@@ -25,10 +25,10 @@ from ...domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNot
 from ...domain.events import ImageCached
 from ...domain.manifests import parse_manifest
 from ...domain.names import parse_reference
-from ...services.blobs import BlobLocation
-from ...services.manifests import PulledManifest
-from ...services.reads import Caller, Reads, Wrapper
-from ...services.repositories import Repositories
+from ...services.blobs.service import BlobLocation
+from ...services.images.manifests import PulledManifest
+from ...services.images.reads import Caller, Reads, Wrapper
+from ...services.repositories.lookup import Repositories
 from ...storage.meta.leases import LeaseStore
 from ...storage.meta.repositories import Repository
 from ...storage.meta.store import MetadataStore, Referrer

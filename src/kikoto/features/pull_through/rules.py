@@ -13,7 +13,7 @@ from ...domain.errors import (
     PullThroughRuleAlreadyExists,
     PullThroughRuleNotFound,
 )
-from ...services.ecr.common import RegistryIdentity, keyset_page
+from ...services.registry import RegistryIdentity, keyset_page
 from ...storage.changes import VersionedCache
 from .model import NEEDS_CREDENTIALS, ROOT, Rule, best_rule, check_upstream, normalise_prefix
 from .secrets import Secrets

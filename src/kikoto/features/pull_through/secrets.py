@@ -16,8 +16,8 @@ from cryptography.fernet import InvalidToken
 
 from ...domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
 from ...domain.paging import sign_token
-from ...services.ecr.common import token_position
 from ...services.keys import Keys
+from ...services.registry import token_position
 from .model import SecretRow
 from .store import PullThroughStore
 

@@ -30,8 +30,8 @@ from ...domain.errors import (
 from ...domain.events import ImageDeleted, ImagePushed, ImageReplicated
 from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
-from ...services.ecr.common import token_position
 from ...services.keys import Keys
+from ...services.registry import token_position
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.leases import LeaseStore

@@ -32,10 +32,10 @@ from ...domain.events import IMAGE_CONFIGS, ImageCached, ImagePushed, ImageScann
 from ...domain.glob import glob_match
 from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
-from ...services.attachments import Attachments
-from ...services.blobs import Blobs
-from ...services.ecr.common import token_position
-from ...services.manifests import Manifests
+from ...services.blobs.service import Blobs
+from ...services.images.attachments import Attachments
+from ...services.images.manifests import Manifests
+from ...services.registry import token_position
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.outbox import OutboxStore

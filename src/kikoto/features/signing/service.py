@@ -19,9 +19,9 @@ from typing import Any
 
 from ...domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
 from ...domain.glob import glob_match
-from ...services.attachments import Attachments
+from ...services.images.attachments import Attachments
+from ...services.images.manifests import Manifests, PushedManifest
 from ...services.keys import Keys
-from ...services.manifests import Manifests, PushedManifest
 from ...storage.meta.ecr import EcrStore
 from . import notary
 from .store import SigningStatus, SigningStore

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from ...domain.errors import BodyTooLarge, InvalidParameter
 from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
-from ...services.ecr.images import ImageId
 from ...services.identity import TokenError
+from ...services.images.listing import ImageId
 from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE
 from . import i18n
 from .common import SESSIONS, Visitor, page, read_form, render, require, security_headers, visitor

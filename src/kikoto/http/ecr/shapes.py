@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...services.ecr.common import RegistryIdentity
-from ...services.ecr.images import ImageFailure, ImageId
+from ...services.images.listing import ImageFailure, ImageId
+from ...services.registry import RegistryIdentity
 
 
 def repository(record, registry: RegistryIdentity) -> dict[str, Any]:

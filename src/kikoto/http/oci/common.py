@@ -8,10 +8,10 @@ from aiohttp import web
 
 from ...domain.errors import LengthRequired
 from ...domain.paging import parse_page_size
-from ...services.blobs import Blobs
-from ...services.manifests import Manifests
-from ...services.reads import Reads
-from ...services.repositories import Repositories
+from ...services.blobs.service import Blobs
+from ...services.images.manifests import Manifests
+from ...services.images.reads import Reads
+from ...services.repositories.lookup import Repositories
 from ..auth import allowed
 from ..limits import BODY_IDLE, content_length, idle_limited
 from .uploads import range_headers, upload_location

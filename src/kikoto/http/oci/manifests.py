@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ...domain.digests import parse_digest
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
-from ...services.manifests import referrers_index
+from ...services.images.manifests import referrers_index
 from ..auth import PRINCIPAL, authorize
 from ..limits import read_body
 from ..services import REGISTRY_SETTINGS

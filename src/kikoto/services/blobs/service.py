@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..domain.digests import Digest, check_algorithm, new_hasher, parse_digest
-from ..domain.errors import (
+from ...domain.digests import Digest, check_algorithm, new_hasher, parse_digest
+from ...domain.errors import (
     BlobNotFound,
     DigestInvalid,
     ImageArchived,
@@ -23,10 +23,10 @@ from ..domain.errors import (
     UploadOutOfOrder,
     storage_full,
 )
-from ..storage.blobs.port import BlobArchived, BlobStore, UploadConflict
-from ..storage.changes import ByteCache, VersionedCache
-from ..storage.meta.store import MetadataStore, Upload
-from .repositories import Repositories
+from ...storage.blobs.port import BlobArchived, BlobStore, UploadConflict
+from ...storage.changes import ByteCache, VersionedCache
+from ...storage.meta.store import MetadataStore, Upload
+from ..repositories.lookup import Repositories
 from .streams import hashing_sink, pump
 
 log = logging.getLogger("kikoto.blobs")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain.errors import PullThroughPushRefused, RepositoryNotFound
-from ..domain.names import check_repository_name
-from ..storage.changes import VersionedCache
-from ..storage.meta.repositories import Repository
-from ..storage.meta.store import MetadataStore
+from ...domain.errors import PullThroughPushRefused, RepositoryNotFound
+from ...domain.names import check_repository_name
+from ...storage.changes import VersionedCache
+from ...storage.meta.repositories import Repository
+from ...storage.meta.store import MetadataStore
 
 
 class Repositories:

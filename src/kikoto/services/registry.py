@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...domain.ecr import repository_arn
-from ...domain.errors import InvalidParameter, RepositoryNotFound
-from ...domain.paging import open_token, sign_token
+from ..domain.ecr import repository_arn
+from ..domain.errors import InvalidParameter, RepositoryNotFound
+from ..domain.paging import open_token, sign_token
 
 
 @dataclass(frozen=True)

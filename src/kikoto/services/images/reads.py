@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..storage.meta.store import Referrer
-from .blobs import BlobLocation, Blobs
+from ...storage.meta.store import Referrer
+from ..blobs.service import BlobLocation, Blobs
 from .manifests import Manifests, PulledManifest
 
 

@@ -25,7 +25,7 @@ from ...domain.policy import PolicyError, parse_policy
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.repositories import Repository
 from ..access import Access
-from .common import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
+from ..registry import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
 
 log = logging.getLogger("kikoto.ecr")
 TEMPLATE_FIELDS = (

@@ -8,15 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.digests import digest_bytes
-from ..domain.ecr import tag_is_immutable
-from ..domain.errors import DigestInvalid, ImageArchived, ImageNotFound, ManifestInvalid
-from ..domain.events import ImageChanged
-from ..domain.manifests import OCI_INDEX, parse_manifest
-from ..domain.names import check_repository_name, check_tag, parse_reference
-from ..storage.changes import ByteCache, VersionedCache
-from ..storage.meta.store import MetadataStore, Referrer
-from .repositories import Repositories
+from ...domain.digests import digest_bytes
+from ...domain.ecr import tag_is_immutable
+from ...domain.errors import DigestInvalid, ImageArchived, ImageNotFound, ManifestInvalid
+from ...domain.events import ImageChanged
+from ...domain.manifests import OCI_INDEX, parse_manifest
+from ...domain.names import check_repository_name, check_tag, parse_reference
+from ...storage.changes import ByteCache, VersionedCache
+from ...storage.meta.store import MetadataStore, Referrer
+from ..repositories.lookup import Repositories
 
 PULL_TIME_RESOLUTION = 60.0  # lastRecordedPullTime is kept to the minute (ECR: at least daily)
 CACHE_BYTES = 64 << 20  # manifests are immutable by digest: keep recently served bytes in memory

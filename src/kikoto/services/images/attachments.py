@@ -9,10 +9,10 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 
-from ..domain.errors import ImageNotFound
-from ..domain.events import ImagePushed
-from ..domain.manifests import OCI_MANIFEST
-from .blobs import Blobs
+from ...domain.errors import ImageNotFound
+from ...domain.events import ImagePushed
+from ...domain.manifests import OCI_MANIFEST
+from ..blobs.service import Blobs
 from .manifests import Manifests
 
 EMPTY, EMPTY_TYPE = b"{}", "application/vnd.oci.empty.v1+json"

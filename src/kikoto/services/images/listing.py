@@ -21,8 +21,8 @@ from ...domain.names import is_valid_tag
 from ...domain.paging import sign_token
 from ...storage.meta.ecr import EcrStore, ImageRecord
 from ...storage.meta.store import MetadataStore
-from ..manifests import Manifests
-from .common import RegistryIdentity, token_position
+from ..registry import RegistryIdentity, token_position
+from .manifests import Manifests
 
 
 @dataclass(frozen=True)

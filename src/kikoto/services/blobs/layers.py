@@ -27,8 +27,8 @@ from ...domain.errors import (
     UploadNotFound,
 )
 from ...storage.meta.ecr import EcrStore
-from ..blobs import Blobs
-from .common import RegistryIdentity
+from ..registry import RegistryIdentity
+from .service import Blobs
 
 DOWNLOAD_URL_TTL = 3600
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
-from ...storage.changes import VersionedCache
-from ...storage.meta.ecr import EcrStore
-from .common import keyset_page
-from .repositories import check_repository_policy
+from ..domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
+from ..storage.changes import VersionedCache
+from ..storage.meta.ecr import EcrStore
+from .registry import keyset_page
+from .repositories.admin import check_repository_policy
 
 # name -> (allowed values, default). ECR documents AWS_NATIVE for the basic scan type, V1/V2 for
 # the registry policy scope and ENABLED/DISABLED for blob mounting. Kikötő has always mounted
