@@ -24,6 +24,7 @@ from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, NotFound
 from ...domain.events import ImageChanged
 from ...services.keys import Keys
+from ...services.registry import RegistryIdentity
 from ...storage.meta.leases import LeaseStore
 from .bridge import cloud_event, envelope
 from .patterns import matches, parse_pattern
@@ -56,8 +57,7 @@ class Events:
         leases: LeaseStore,
         poster,
         keys: Keys,
-        account: str,
-        region: str,
+        registry: RegistryIdentity,
         holder: str,
         max_attempts: int = 10,
         retry_cap: float = 300.0,
@@ -65,7 +65,7 @@ class Events:
     ) -> None:
         self.store, self.leases, self.poster = store, leases, poster
         self._fernet = keys.secrets_at_rest()
-        self.account, self.region, self.holder = account, region, holder
+        self.account, self.region, self.holder = registry.account, registry.region, holder
         self.max_attempts, self.retry_cap, self.timeout = max_attempts, retry_cap, timeout
         self._passes: dict[str, asyncio.Task[int]] = {}  # target name -> its delivery pass in this process
 

@@ -25,7 +25,7 @@ from .upstream import Upstreams
 def feature(core: Core) -> Feature:
     settings = core.settings
     store = PullThroughStore(core.engine, changes=core.changes)
-    secrets = Secrets(store, core.keys, settings.account_id, settings.region, core.keys.tokens)
+    secrets = Secrets(store, core.keys, core.registry)
     upstreams = Upstreams(settings.pull_through_insecure_upstreams)
     stats: Counter[str] = Counter()  # exported by /metrics
     rules = PullThroughRules(

@@ -17,7 +17,7 @@ from cryptography.fernet import InvalidToken
 from ...domain.errors import InvalidParameter, SecretAlreadyExists, SecretNotFound, SecretUnusable
 from ...domain.paging import sign_token
 from ...services.keys import Keys
-from ...services.registry import token_position
+from ...services.registry import RegistryIdentity, token_position
 from .model import SecretRow
 from .store import PullThroughStore
 
@@ -26,10 +26,10 @@ SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
 
 class Secrets:
-    def __init__(self, store: PullThroughStore, keys: Keys, account: str, region: str, token_key: bytes) -> None:
+    def __init__(self, store: PullThroughStore, keys: Keys, registry: RegistryIdentity) -> None:
         self.store = store
         self._fernet = keys.secrets_at_rest()
-        self.account, self.region, self.token_key = account, region, token_key
+        self.account, self.region, self.token_key = registry.account, registry.region, keys.tokens
 
     def resource(self, secret: str | None) -> str:
         """What a Secrets Manager request is authorised on: the secret's ARN (by name when the

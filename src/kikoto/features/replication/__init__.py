@@ -26,10 +26,8 @@ def feature(core: Core) -> Feature:
         core.leases,
         clients,
         core.keys,
-        settings.account_id,
-        settings.region,
+        core.registry,
         core.holder,
-        core.keys.tokens,
         settings.replication_retry_cap,
     )
 

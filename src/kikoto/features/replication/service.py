@@ -31,7 +31,7 @@ from ...domain.events import ImageDeleted, ImagePushed, ImageReplicated
 from ...domain.manifests import parse_manifest
 from ...domain.paging import sign_token
 from ...services.keys import Keys
-from ...services.registry import token_position
+from ...services.registry import RegistryIdentity, token_position
 from ...storage.blobs.port import BlobStore
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.leases import LeaseStore
@@ -56,15 +56,14 @@ class Replication:
         leases: LeaseStore,
         peers,
         keys: Keys,
-        account: str,
-        region: str,
+        registry: RegistryIdentity,
         holder: str,
-        token_key: bytes,
         retry_cap: float = 300.0,
     ) -> None:
         self.store, self.ecr_store, self.meta, self.blob_store = store, ecr_store, meta, blob_store
         self.leases, self.peers, self._fernet = leases, peers, keys.secrets_at_rest()
-        self.account, self.region, self.holder, self.token_key = account, region, holder, token_key
+        self.account, self.region, self.holder = registry.account, registry.region, holder
+        self.token_key = keys.tokens
         self.retry_cap = retry_cap
 
     # -- the configuration ---------------------------------------------------------------------

@@ -16,15 +16,13 @@ RESUME_INTERVAL = 300.0  # how often images whose signing process died are looke
 
 
 def feature(core: Core) -> Feature:
-    settings = core.settings
     signing = Signing(
         SigningStore(core.engine, changes=core.changes),
         core.ecr_store,
         core.attachments,
         core.manifests,
         core.keys,
-        settings.account_id,
-        settings.region,
+        core.registry,
     )
     return Feature(
         "signing",

@@ -22,6 +22,7 @@ from ...domain.glob import glob_match
 from ...services.images.attachments import Attachments
 from ...services.images.manifests import Manifests, PushedManifest
 from ...services.keys import Keys
+from ...services.registry import RegistryIdentity
 from ...storage.meta.ecr import EcrStore
 from . import notary
 from .store import SigningStatus, SigningStore
@@ -40,12 +41,11 @@ class Signing:
         attachments: Attachments,
         manifests: Manifests,
         keys: Keys,
-        account: str,
-        region: str,
+        registry: RegistryIdentity,
     ) -> None:
         self.store, self.documents, self.attachments, self.manifests = store, documents, attachments, manifests
         self._fernet = keys.secrets_at_rest()
-        self.account, self.region = account, region
+        self.account, self.region = registry.account, registry.region
         self._tasks: set[asyncio.Task] = set()
 
     def profile_arn(self, name: str) -> str:
