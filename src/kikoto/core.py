@@ -45,7 +45,7 @@ def build_core(settings: Settings) -> Core:
     meta, ecr_store = MetadataStore(engine, changes=changes), EcrStore(engine, changes=changes)
     blob_store = open_blob_store(settings)
     identities = identities_for(settings, engine, changes)
-    lifecycle_store, housekeeping = LifecycleStore(meta), HousekeepingStore(meta)
+    lifecycles, housekeeping = LifecycleStore(meta), HousekeepingStore(meta)
     usage, audit = UsageStore(engine, changes=changes), AuditStore(engine, changes=changes)
     keys = identities.key_material
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
@@ -54,6 +54,9 @@ def build_core(settings: Settings) -> Core:
     repositories = Repositories(meta, settings.create_on_push, admin.create_from_template, cache=cache())
     blobs = Blobs(meta, blob_store, repositories, cache=cache(), min_free_space=settings.min_free_space)
     manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=cache())
+    lifecycle = Lifecycle(
+        meta, ecr_store, lifecycles, housekeeping, usage, audit, blob_store, registry.account, token_key=keys.tokens
+    )
     return Core(
         settings=settings,
         keys=keys,
@@ -63,7 +66,7 @@ def build_core(settings: Settings) -> Core:
         meta=meta,
         ecr_store=ecr_store,
         leases=LeaseStore(engine, changes=changes),
-        lifecycle_store=lifecycle_store,
+        lifecycle_store=lifecycles,
         housekeeping=housekeeping,
         usage=usage,
         audit=audit,
@@ -79,17 +82,7 @@ def build_core(settings: Settings) -> Core:
         attachments=Attachments(blobs, manifests),
         images=Images(ecr_store, meta, manifests, admin, registry, keys.tokens),
         layers=Layers(blobs, ecr_store, admin, registry, keys.urls),
-        lifecycle=Lifecycle(
-            meta,
-            ecr_store,
-            lifecycle_store,
-            housekeeping,
-            usage,
-            audit,
-            blob_store,
-            settings.account_id,
-            token_key=keys.tokens,
-        ),
+        lifecycle=lifecycle,
         registry_settings=RegistrySettings(ecr_store, cache(), keys.tokens),
         gc=GarbageCollector(
             meta, housekeeping, usage, audit, blob_store, settings.gc_grace_period, settings.upload_ttl
