@@ -7,6 +7,7 @@ pushed; nothing here re-serialises them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,3 +169,34 @@ def parse_manifest(data: bytes, content_type: str | None, digest: str) -> Manife
     if sum(d.size for d in blobs) > MAX_SIZE:  # the image's size is stored in the same 64-bit column
         raise _invalid("the sizes of the config and layers add up to more than 2^63-1")
     return Manifest(blobs=blobs, config_media_type=config.media_type, **common)
+
+
+EMPTY_CONFIG, EMPTY_MEDIA_TYPE = b"{}", "application/vnd.oci.empty.v1+json"
+
+
+def artifact_manifest(
+    artifact_type: str,
+    layer_type: str,
+    layer: bytes,
+    subject: Descriptor,
+    annotations: dict[str, str] | None = None,
+) -> bytes:
+    """An OCI 1.1 artifact: an empty config, one layer, and the image it refers to (its subject)."""
+
+    def descriptor(media_type: str, content: bytes) -> dict[str, Any]:
+        return {
+            "mediaType": media_type,
+            "digest": "sha256:" + hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+        }
+
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": descriptor(EMPTY_MEDIA_TYPE, EMPTY_CONFIG),
+        "layers": [descriptor(layer_type, layer)],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
+        **({"annotations": annotations} if annotations else {}),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()

@@ -24,8 +24,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 SIGNATURE_ARTIFACT_TYPE = "application/vnd.cncf.notary.signature"
 ENVELOPE_MEDIA_TYPE = "application/jose+json"
 PAYLOAD_MEDIA_TYPE = "application/vnd.cncf.notary.payload.v1+json"
-EMPTY_CONFIG = b"{}"
-EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
 THUMBPRINTS = "io.cncf.notary.x509chain.thumbprint#S256"
 SIGNING_AGENT = "Kikoto managed signing"
 VALIDITY_DAYS = 3650
