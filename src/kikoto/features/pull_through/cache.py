@@ -155,14 +155,17 @@ class PullThroughCache(Wrapper):
     async def manifest(
         self, name: str, reference: str, caller: Caller, *, with_content: bool = True, record_pull: bool = True
     ) -> PulledManifest:
+        rule = await self.rules.match(name)
+        if rule is None:  # not a cache repository: the pull every other repository makes
+            return await self.inner.manifest(
+                name, reference, caller, with_content=with_content, record_pull=record_pull
+            )
+
         async def local() -> PulledManifest:
             return await self.inner.manifest(
                 name, reference, caller, with_content=with_content, record_pull=record_pull
             )
 
-        rule = await self.rules.match(name)
-        if rule is None:
-            return await local()
         may_import, may_create = await caller.may(IMPORT), await caller.may(CREATE)
         return await self._manifest(name, reference, rule, local, may_import=may_import, may_create=may_create)
 
