@@ -5,6 +5,7 @@ while images are pushed and deleted returns every image that stayed exactly once
 from __future__ import annotations
 
 from kikoto.app import SERVICES
+from kikoto.domain.lifecycle import PreviewResult
 
 from ..helpers import SHARED_CONFIG, numbered_manifest, push_blob, put_manifest, sha256
 
@@ -83,30 +84,26 @@ async def test_preview_results_page_by_push_time_then_digest(client):
     digests = [await push(client, n, f"t{n}" if n % 2 else None) for n in range(11)]
     repo = await registry.ecr.repositories.store.get_repository("repo")
     results = [
-        {
-            "imageTags": [f"t{n}"] if n % 2 else [],
-            "imageDigest": d,
-            "imagePushedAt": float(n // 3),
-            "action": {"type": "EXPIRE" if n % 4 else "TRANSITION"},
-            "appliedRulePriority": 1,
-            "storageClass": "STANDARD",
-        }
+        PreviewResult(d, (f"t{n}",) if n % 2 else (), float(n // 3), "EXPIRE" if n % 4 else "TRANSITION", 1, "STANDARD")
         for n, d in enumerate(digests)
     ]
     await registry.core.lifecycle_store.save_preview(repo.id, "{}", "COMPLETE", results)
-    order = [r["imageDigest"] for r in sorted(results, key=lambda r: (r["imagePushedAt"], r["imageDigest"]))]
+    order = [r.digest for r in sorted(results, key=lambda r: (r.pushed_at, r.digest))]
     seen, after = [], None
     while page := await registry.core.lifecycle_store.preview_page(repo.id, after, 4):
-        seen += [r["imageDigest"] for r in page]
-        after = (page[-1]["imagePushedAt"], page[-1]["imageDigest"])
+        seen += [r.digest for r in page]
+        after = (page[-1].pushed_at, page[-1].digest)
     assert seen == order
+    assert {r.digest: r for r in await registry.core.lifecycle_store.preview_page(repo.id, None, 100)} == {
+        r.digest: r for r in results
+    }  # read back as written
     untagged = await registry.core.lifecycle_store.preview_page(repo.id, None, 100, "UNTAGGED")
-    assert {r["imageDigest"] for r in untagged} == {d for n, d in enumerate(digests) if n % 2 == 0}
+    assert {r.digest for r in untagged} == {d for n, d in enumerate(digests) if n % 2 == 0}
     _, _, summary = await registry.core.lifecycle_store.preview(repo.id)
     assert summary["ANY"] == {"EXPIRE": 8, "TRANSITION": 3}
     assert summary["TAGGED"]["EXPIRE"] + summary["UNTAGGED"]["EXPIRE"] == 8
     by_tag = await registry.core.lifecycle_store.preview_results(repo.id, [], ["t3"])
-    assert [r["imageDigest"] for r in by_tag] == [digests[3]]
+    assert [r.digest for r in by_tag] == [digests[3]]
 
 
 async def test_a_scan_under_way_is_never_run_twice_and_finishes_replace_each_other(client):

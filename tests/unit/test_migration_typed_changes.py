@@ -72,3 +72,49 @@ def test_old_outbox_rows_read_back_typed(tmp_path):
     assert replicated.destination_region == "eu-west-1"
     assert isinstance(scanned, ImageScanned) and scanned.tags == ("a", "b") and scanned.severity_counts == {"HIGH": 1}
     assert deleted.KIND == "DELETE" and deleted.tag == "old"
+
+
+def test_old_preview_results_read_back_by_field(tmp_path):
+    """Migration 0015: a preview kept in ECR's previewResult structure reads back as PreviewResult."""
+    from kikoto.domain.lifecycle import PreviewResult
+    from kikoto.storage.meta.lifecycle import LifecycleStore
+    from kikoto.storage.meta.store import MetadataStore
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    command.upgrade(_alembic(url), "0014")
+    engine = sa.create_engine(url)
+    old = {
+        "imageTags": ["v1"],
+        "imageDigest": "sha256:" + "a" * 64,
+        "imagePushedAt": 1_700_000_000.0,
+        "action": {"type": "TRANSITION", "targetStorageClass": "ARCHIVE"},
+        "appliedRulePriority": 2,
+        "storageClass": "STANDARD",
+    }
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO repositories (id, name, created_at) VALUES (1, 'app', 0)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO lifecycle_preview_results (repo_id, digest, pushed_at, tagged, result) "
+                "VALUES (1, :digest, 1700000000.0, 1, :result)"
+            ),
+            {"digest": old["imageDigest"], "result": json.dumps(old)},
+        )
+    engine.dispose()
+    command.upgrade(_alembic(url), "head")
+
+    async def read():
+        meta = MetadataStore(create_engine(url))
+        try:
+            return await LifecycleStore(meta).preview_page(1, None, 10)
+        finally:
+            await meta.engine.dispose()
+
+    assert asyncio.run(read()) == [
+        PreviewResult(old["imageDigest"], ("v1",), 1_700_000_000.0, "TRANSITION", 2, "STANDARD")
+    ]
+    command.downgrade(_alembic(url), "0014")  # and back, to ECR's structure
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert json.loads(conn.execute(sa.text("SELECT result FROM lifecycle_preview_results")).scalar()) == old
+    engine.dispose()

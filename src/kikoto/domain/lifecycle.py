@@ -79,6 +79,31 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class PreviewResult:
+    """What a preview says a policy would do to one image (GetLifecyclePolicyPreview's result)."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: float
+    action: str  # EXPIRE or TRANSITION (to the archive)
+    rule: int  # the priority of the rule that acts
+    storage_class: str  # where the image is now
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A page of a stored preview, with its summary for the page's filter."""
+
+    repository: str
+    policy: str
+    status: str
+    results: list[PreviewResult]
+    expiring: int
+    transitioning: int
+    next_token: str | None
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 

@@ -14,7 +14,7 @@ from ..domain.errors import (
     LifecyclePolicyNotFound,
     LifecyclePreviewNotFound,
 )
-from ..domain.lifecycle import Decision, Image, LifecycleError, evaluate, parse_policy
+from ..domain.lifecycle import Decision, Image, LifecycleError, Preview, PreviewResult, evaluate, parse_policy
 from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.audit import AuditStore
@@ -24,6 +24,7 @@ from ..storage.meta.lifecycle import LifecycleStore
 from ..storage.meta.repositories import Repository
 from ..storage.meta.store import MetadataStore
 from ..storage.meta.usage import UsageStore
+from .images.listing import ImageId
 from .registry import invalid_parameter, repository_not_found, token_position
 
 EXPIRE_BATCH = 500  # manifests deleted per transaction: one transaction per image cost 0.3 ms each
@@ -214,26 +215,22 @@ class Lifecycle:
         return record.name, record.lifecycle_policy, record.lifecycle_evaluated_at or 0  # ECR: 0 until evaluated
 
     async def start_preview(self, name: str, text: str | None) -> tuple[str, str]:
-        """Evaluate a policy (the stored one unless `text`) and keep its results; (name, policy).
-        The results are kept in ECR's preview-result structure, which GetLifecyclePolicyPreview returns."""
+        """Evaluate a policy (the stored one unless `text`) and keep its results; (name, policy)."""
         plan = await self.plan(name, text)
         results = []
         for decision in sorted(
             (d for d in plan.decisions.values() if d.action), key=lambda d: (plan.images[d.digest].pushed_at, d.digest)
         ):
             image = plan.images[decision.digest]
-            action = {"type": decision.action.upper()}
-            if decision.action == "transition":
-                action["targetStorageClass"] = "ARCHIVE"
             results.append(
-                {
-                    "imageTags": list(image.tags),
-                    "imageDigest": image.digest,
-                    "imagePushedAt": image.pushed_at,
-                    "action": action,
-                    "appliedRulePriority": decision.rule,
-                    "storageClass": image.storage_class,
-                }
+                PreviewResult(
+                    image.digest,
+                    tuple(image.tags),
+                    image.pushed_at,
+                    (decision.action or "").upper(),
+                    decision.rule,
+                    image.storage_class,
+                )
             )
         await self.store.save_preview(plan.repository.id, plan.policy, "COMPLETE", results)
         return plan.repository.name, plan.policy
@@ -241,11 +238,11 @@ class Lifecycle:
     async def get_preview(
         self,
         name: str,
-        image_ids: list[dict[str, Any]] | None,
+        image_ids: list[ImageId] | None,
         tag_status: str | None,
         max_results: int | None,
         next_token: str | None,
-    ) -> dict[str, Any]:
+    ) -> Preview:
         """The last preview: repository, policy, status, a page of results (by key, oldest push
         first), their summary for the filter, and the next token."""
         record = await self._repository(name)
@@ -262,21 +259,16 @@ class Lifecycle:
             if max_results or next_token:
                 raise invalid_parameter("maxResults", "maxResults and nextToken cannot be used with imageIds")
             candidates = await self.store.preview_results(
-                record.id,
-                [w["imageDigest"] for w in image_ids if "imageDigest" in w],
-                [w["imageTag"] for w in image_ids if "imageTag" in w],
+                record.id, [w.digest for w in image_ids if w.digest], [w.tag for w in image_ids if w.tag]
             )
             results = [
                 r
                 for r in candidates
-                if any(
-                    w.get("imageDigest") in (None, r["imageDigest"]) and w.get("imageTag") in (None, *r["imageTags"])
-                    for w in image_ids
-                )
+                if any(w.digest in (None, r.digest) and w.tag in (None, *r.tags) for w in image_ids)
             ]
-            results = [r for r in results if tag_status == "ANY" or bool(r["imageTags"]) == (tag_status == "TAGGED")]
-            expiring = sum(1 for r in results if r["action"]["type"] == "EXPIRE")
-            transitioning = sum(1 for r in results if r["action"]["type"] == "TRANSITION")
+            results = [r for r in results if tag_status == "ANY" or bool(r.tags) == (tag_status == "TAGGED")]
+            expiring = sum(1 for r in results if r.action == "EXPIRE")
+            transitioning = sum(1 for r in results if r.action == "TRANSITION")
         else:
             limit = max_results or 100
             scope = f"GetLifecyclePolicyPreview:{record.name}"
@@ -284,18 +276,10 @@ class Lifecycle:
             results = await self.store.preview_page(record.id, tuple(after) if after else None, limit + 1, tag_status)
             if len(results) > limit:
                 results = results[:limit]
-                token = sign_token(self.token_key, scope, [results[-1]["imagePushedAt"], results[-1]["imageDigest"]])
+                token = sign_token(self.token_key, scope, [results[-1].pushed_at, results[-1].digest])
             counts = summary.get(tag_status, summary["ANY"])
             expiring, transitioning = counts["EXPIRE"], counts["TRANSITION"]
-        return {
-            "repository": record.name,
-            "policy": policy,
-            "status": status,
-            "results": results,
-            "expiring": expiring,
-            "transitioning": transitioning,
-            "next_token": token,
-        }
+        return Preview(record.name, policy, status, results, expiring, transitioning, token)
 
     async def update_storage_class(self, name: str, image_id: dict[str, Any], target: str) -> tuple[str, str]:
         """Archive or restore one image; (repository name, its digest)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...domain.lifecycle import PreviewResult
 from ...services.images.listing import ImageFailure, ImageId
 from ...services.registry import RegistryIdentity
 
@@ -76,3 +77,18 @@ def image_detail(name: str, image, registry: RegistryIdentity, scan=None) -> dic
                 "findingSeverityCounts": scan.severity_counts,
             }
     return detail | {k: v for k, v in optional.items() if v}
+
+
+def preview_result(result: PreviewResult) -> dict[str, Any]:
+    """One of GetLifecyclePolicyPreview's previewResults."""
+    action: dict[str, Any] = {"type": result.action}
+    if result.action == "TRANSITION":
+        action["targetStorageClass"] = "ARCHIVE"
+    return {
+        "imageTags": list(result.tags),
+        "imageDigest": result.digest,
+        "imagePushedAt": result.pushed_at,
+        "action": action,
+        "appliedRulePriority": result.rule,
+        "storageClass": result.storage_class,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import time
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, tuple_, update
 
 from ...domain.events import ImageChanged, StorageClassChanged
+from ...domain.lifecycle import PreviewResult
 from .base import SqlStore
 from .outbox import record_changes, repository_name
 from .schema import (
@@ -34,6 +36,11 @@ def _chunks(items: Iterable[str]):
     items = list(items)
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
+
+
+def _result(text: str) -> PreviewResult:
+    stored = json.loads(text)
+    return PreviewResult(**{**stored, "tags": tuple(stored["tags"])})
 
 
 class LifecycleStore(SqlStore):
@@ -124,13 +131,13 @@ class LifecycleStore(SqlStore):
 
     # -- previews ----------------------------------------------------------------------------------
 
-    async def save_preview(self, repo_id: int, policy: str, status: str, results: list[dict[str, Any]]) -> None:
-        """Keep a preview: its results one row each (ECR's previewResult structure), and the
-        counts GetLifecyclePolicyPreview's summary reports for each tag-status filter."""
+    async def save_preview(self, repo_id: int, policy: str, status: str, results: list[PreviewResult]) -> None:
+        """Keep a preview: its results one row each (their fields, JSON), and the counts
+        GetLifecyclePolicyPreview's summary reports for each tag-status filter."""
         summary: dict[str, dict[str, int]] = {s: {"EXPIRE": 0, "TRANSITION": 0} for s in ("ANY", "TAGGED", "UNTAGGED")}
         for result in results:
-            for scope in ("ANY", "TAGGED" if result["imageTags"] else "UNTAGGED"):
-                summary[scope][result["action"]["type"]] += 1
+            for scope in ("ANY", "TAGGED" if result.tags else "UNTAGGED"):
+                summary[scope][result.action] += 1
         async with self._write(changed=False) as conn:
             await conn.execute(delete(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
             await conn.execute(delete(lifecycle_preview_results).where(lifecycle_preview_results.c.repo_id == repo_id))
@@ -145,10 +152,10 @@ class LifecycleStore(SqlStore):
                     [
                         {
                             "repo_id": repo_id,
-                            "digest": r["imageDigest"],
-                            "pushed_at": r["imagePushedAt"],
-                            "tagged": bool(r["imageTags"]),
-                            "result": json.dumps(r),
+                            "digest": r.digest,
+                            "pushed_at": r.pushed_at,
+                            "tagged": bool(r.tags),
+                            "result": json.dumps(dataclasses.asdict(r)),
                         }
                         for r in results
                     ],
@@ -164,7 +171,7 @@ class LifecycleStore(SqlStore):
 
     async def preview_page(
         self, repo_id: int, after: tuple[float, str] | None, limit: int, tag_status: str = "ANY"
-    ) -> list[dict[str, Any]]:
+    ) -> list[PreviewResult]:
         """Up to `limit` preview results after `after` (pushed_at, digest), oldest push first."""
         table = lifecycle_preview_results
         query = select(table.c.result).where(table.c.repo_id == repo_id)
@@ -174,9 +181,9 @@ class LifecycleStore(SqlStore):
             query = query.where(table.c.tagged == (tag_status == "TAGGED"))
         query = query.order_by(table.c.pushed_at, table.c.digest).limit(limit)
         async with self.engine.connect() as conn:
-            return [json.loads(r) for r in await conn.scalars(query)]
+            return [_result(r) for r in await conn.scalars(query)]
 
-    async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[dict[str, Any]]:
+    async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[PreviewResult]:
         """The preview results of the images these digests or (current) tags name."""
         table = lifecycle_preview_results
         by_tag = select(tags.c.digest).where(tags.c.repo_id == repo_id, tags.c.name.in_(tag_names))
@@ -186,4 +193,4 @@ class LifecycleStore(SqlStore):
             .order_by(table.c.pushed_at, table.c.digest)
         )
         async with self.engine.connect() as conn:
-            return [json.loads(r) for r in await conn.scalars(query)]
+            return [_result(r) for r in await conn.scalars(query)]

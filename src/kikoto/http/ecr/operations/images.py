@@ -142,25 +142,23 @@ async def get_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
     p = call.params
     preview = await call.ecr.lifecycle.get_preview(
         p["repositoryName"],
-        p.get("imageIds"),
+        [shapes.image_id_in(i) for i in p["imageIds"]] if p.get("imageIds") else None,
         (p.get("filter") or {}).get("tagStatus"),
         p.get("maxResults"),
         p.get("nextToken"),
     )
     summary = {
-        "expiringImageTotalCount": preview["expiring"],
-        "transitioningImageTotalCounts": [
-            {"targetStorageClass": "ARCHIVE", "imageTotalCount": preview["transitioning"]}
-        ],
+        "expiringImageTotalCount": preview.expiring,
+        "transitioningImageTotalCounts": [{"targetStorageClass": "ARCHIVE", "imageTotalCount": preview.transitioning}],
     }
     return shapes.page(
         "previewResults",
-        preview["results"],
-        preview["next_token"],
+        [shapes.preview_result(r) for r in preview.results],
+        preview.next_token,
         registryId=call.ecr.registry.account,
-        repositoryName=preview["repository"],
-        lifecyclePolicyText=preview["policy"],
-        status=preview["status"],
+        repositoryName=preview.repository,
+        lifecyclePolicyText=preview.policy,
+        status=preview.status,
         summary=summary,
     )
 
