@@ -228,7 +228,7 @@ class Lifecycle:
                     tuple(image.tags),
                     image.pushed_at,
                     (decision.action or "").upper(),
-                    decision.rule,
+                    decision.rule or 0,
                     image.storage_class,
                 )
             )

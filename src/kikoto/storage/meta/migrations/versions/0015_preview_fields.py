@@ -6,6 +6,8 @@ Revises: 0014
 """
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +26,7 @@ RESULTS = sa.table(
 BATCH = 1000
 
 
-def _rewrite(convert) -> None:
+def _rewrite(convert: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     conn, after = op.get_bind(), (-1, "")
     while True:  # in batches by key
         rows = conn.execute(
@@ -45,7 +47,7 @@ def _rewrite(convert) -> None:
         after = (rows[-1].repo_id, rows[-1].digest)
 
 
-def _fields(ecr: dict) -> dict:
+def _fields(ecr: dict[str, Any]) -> dict[str, Any]:
     if "digest" in ecr:  # already written by name
         return ecr
     return {
@@ -58,7 +60,7 @@ def _fields(ecr: dict) -> dict:
     }
 
 
-def _ecr(fields: dict) -> dict:
+def _ecr(fields: dict[str, Any]) -> dict[str, Any]:
     action = {
         "type": fields["action"],
         **({"targetStorageClass": "ARCHIVE"} if fields["action"] == "TRANSITION" else {}),
