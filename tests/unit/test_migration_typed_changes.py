@@ -118,3 +118,54 @@ def test_old_preview_results_read_back_by_field(tmp_path):
     with engine.connect() as conn:
         assert json.loads(conn.execute(sa.text("SELECT result FROM lifecycle_preview_results")).scalar()) == old
     engine.dispose()
+
+
+def test_old_creation_templates_read_back_by_field(tmp_path):
+    """Migration 0016: a template kept in the API's shape reads back as a CreationTemplate."""
+    from kikoto.domain.templates import CreationTemplate
+    from kikoto.storage.meta.ecr import EcrStore
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    command.upgrade(_alembic(url), "0015")
+    old = {
+        "prefix": "team",
+        "appliedFor": ["CREATE_ON_PUSH", "REPLICATION"],
+        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": "latest"}],
+        "resourceTags": [{"Key": "team", "Value": "a"}],
+        "encryptionConfiguration": {"encryptionType": "AES256"},
+        "description": "the team's",
+    }
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO creation_templates (prefix, body, created_at, updated_at) VALUES ('team', :b, 1, 2)"),
+            {"b": json.dumps(old)},
+        )
+    engine.dispose()
+    command.upgrade(_alembic(url), "head")
+
+    async def read():
+        store = EcrStore(create_engine(url))
+        try:
+            return await store.templates()
+        finally:
+            await store.engine.dispose()
+
+    [template] = asyncio.run(read())
+    assert template == CreationTemplate(
+        prefix="team",
+        applied_for=("CREATE_ON_PUSH", "REPLICATION"),
+        description="the team's",
+        encryption={"encryptionType": "AES256"},
+        resource_tags=[{"Key": "team", "Value": "a"}],
+        tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+        mutability_exclusions=[{"filterType": "WILDCARD", "filter": "latest"}],
+        created_at=1.0,
+        updated_at=2.0,
+    )
+    command.downgrade(_alembic(url), "0015")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert json.loads(conn.execute(sa.text("SELECT body FROM creation_templates")).scalar()) == old
+    engine.dispose()

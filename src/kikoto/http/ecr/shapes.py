@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...domain.lifecycle import PreviewResult
+from ...domain.templates import CreationTemplate
 from ...services.images.listing import ImageFailure, ImageId
 from ...services.registry import RegistryIdentity
 
@@ -92,3 +93,35 @@ def preview_result(result: PreviewResult) -> dict[str, Any]:
         "appliedRulePriority": result.rule,
         "storageClass": result.storage_class,
     }
+
+
+# A creation template's members and its fields, in ECR's order.
+TEMPLATE_MEMBERS = {
+    "prefix": "prefix",
+    "description": "description",
+    "encryptionConfiguration": "encryption",
+    "resourceTags": "resource_tags",
+    "imageTagMutability": "tag_mutability",
+    "imageTagMutabilityExclusionFilters": "mutability_exclusions",
+    "repositoryPolicy": "repository_policy",
+    "lifecyclePolicy": "lifecycle_policy",
+    "appliedFor": "applied_for",
+    "customRoleArn": "custom_role_arn",
+}
+
+
+def template_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The CreationTemplate fields a request names (the others it leaves alone)."""
+    fields = {field: params[member] for member, field in TEMPLATE_MEMBERS.items() if params.get(member) is not None}
+    if "applied_for" in fields:
+        fields["applied_for"] = tuple(fields["applied_for"])
+    return fields
+
+
+def template(found: CreationTemplate) -> dict[str, Any]:
+    shaped: dict[str, Any] = {}
+    for member, field in TEMPLATE_MEMBERS.items():
+        value = getattr(found, field)
+        if value not in (None, [], ()):
+            shaped[member] = list(value) if isinstance(value, tuple) else value
+    return {**shaped, "createdAt": found.created_at, "updatedAt": found.updated_at}

@@ -3,6 +3,7 @@ repository policies, and repository creation templates (CREATE_ON_PUSH)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -22,24 +23,13 @@ from ...domain.errors import (
 from ...domain.names import REPOSITORY_NAME
 from ...domain.paging import sign_token
 from ...domain.policy import PolicyError, parse_policy
+from ...domain.templates import ROOT, CreationTemplate, most_specific
 from ...storage.meta.ecr import EcrStore
 from ...storage.meta.repositories import Repository
 from ..access import Access
 from ..registry import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
 
 log = logging.getLogger("kikoto.ecr")
-TEMPLATE_FIELDS = (
-    "prefix",
-    "description",
-    "encryptionConfiguration",
-    "resourceTags",
-    "imageTagMutability",
-    "imageTagMutabilityExclusionFilters",
-    "repositoryPolicy",
-    "lifecyclePolicy",
-    "appliedFor",
-    "customRoleArn",
-)
 
 
 def check_mutability(mode: str | None, filters: list[Any] | None) -> None:
@@ -231,18 +221,17 @@ class RepositoryAdmin:
             self.access.forget(record.name)
         return record.name, record.repository_policy
 
-    # -- repository creation templates (documents in ECR's own structure) --------------------
+    # -- repository creation templates --------------------------------------------------------
 
-    def _template_body(self, template: dict[str, Any]) -> dict[str, Any]:
-        prefix = template["prefix"]
-        if prefix != "ROOT" and not REPOSITORY_NAME.fullmatch(prefix.rstrip("/")):
+    def _checked(self, template: CreationTemplate) -> CreationTemplate:
+        prefix = template.prefix.rstrip("/") if template.prefix != ROOT else ROOT
+        if prefix != ROOT and not REPOSITORY_NAME.fullmatch(prefix):
             raise invalid_parameter("prefix", "must be ROOT or a repository namespace")
-        check_mutability(template.get("imageTagMutability"), template.get("imageTagMutabilityExclusionFilters"))
-        check_resource_tags(template.get("resourceTags") or [])
-        if template.get("repositoryPolicy"):
-            check_repository_policy(template["repositoryPolicy"], field="repositoryPolicy")
-        fields = {k: template[k] for k in TEMPLATE_FIELDS if template.get(k) is not None}
-        return fields | {"prefix": prefix.rstrip("/")}
+        check_mutability(template.tag_mutability, template.mutability_exclusions)
+        check_resource_tags(template.resource_tags)
+        if template.repository_policy:
+            check_repository_policy(template.repository_policy, field="repositoryPolicy")
+        return dataclasses.replace(template, prefix=prefix)
 
     def _template_missing(self, prefix: str) -> KikotoError:
         return TemplateNotFound(
@@ -250,40 +239,41 @@ class RepositoryAdmin:
             f"with id '{self.registry.account}'"
         )
 
-    async def create_template(self, template: dict[str, Any]) -> dict[str, Any]:
-        body = self._template_body(template)
-        body.setdefault("imageTagMutability", "MUTABLE")
-        saved = await self.store.put_template(body["prefix"], body, create=True)
+    async def create_template(self, template: CreationTemplate) -> CreationTemplate:
+        checked = self._checked(template)
+        saved = await self.store.put_template(checked, create=True)
         if saved is None:
             raise TemplateAlreadyExists(
-                f"The repository creation template with prefix '{body['prefix']}' already exists in the "
+                f"The repository creation template with prefix '{checked.prefix}' already exists in the "
                 f"registry with id '{self.registry.account}'"
             )
         return saved
 
-    async def update_template(self, changes: dict[str, Any]) -> dict[str, Any]:
-        existing = {t["prefix"]: t for t in await self.store.templates()}.get(changes["prefix"].rstrip("/"))
+    async def update_template(self, prefix: str, changes: dict[str, Any]) -> CreationTemplate:
+        """Change the fields named in `changes` (CreationTemplate's), keep the others."""
+        existing = {t.prefix: t for t in await self.store.templates()}.get(prefix.rstrip("/"))
         if existing is None:
-            raise self._template_missing(changes["prefix"])
-        merged = {k: v for k, v in existing.items() if k in TEMPLATE_FIELDS} | changes
-        saved = await self.store.put_template(merged["prefix"].rstrip("/"), self._template_body(merged), create=False)
+            raise self._template_missing(prefix)
+        saved = await self.store.put_template(self._checked(dataclasses.replace(existing, **changes)), create=False)
         if saved is None:
-            raise self._template_missing(changes["prefix"])
+            raise self._template_missing(prefix)
         return saved
 
-    async def delete_template(self, prefix: str) -> dict[str, Any]:
+    async def delete_template(self, prefix: str) -> CreationTemplate:
         deleted = await self.store.delete_template(prefix.rstrip("/"))
         if deleted is None:
             raise self._template_missing(prefix)
         return deleted
 
-    async def templates(self, prefixes: list[str] | None, max_results: int | None, next_token: str | None):
+    async def templates(
+        self, prefixes: list[str] | None, max_results: int | None, next_token: str | None
+    ) -> tuple[list[CreationTemplate], str | None]:
         """(a page of the templates, filtered by prefix, the next token)."""
         templates = await self.store.templates()
         if prefixes:
-            templates = [t for t in templates if t["prefix"] in {p.rstrip("/") for p in prefixes}]
+            templates = [t for t in templates if t.prefix in {p.rstrip("/") for p in prefixes}]
         return keyset_page(
-            templates, lambda t: t["prefix"], "RepositoryCreationTemplates", self.token_key, max_results, next_token
+            templates, lambda t: t.prefix, "RepositoryCreationTemplates", self.token_key, max_results, next_token
         )
 
     async def create_from_template(self, name: str) -> Repository | None:
@@ -293,28 +283,25 @@ class RepositoryAdmin:
     async def create_for_cache(self, name: str, rule_prefix: str) -> Repository:
         """The repository a pull-through cache rule's first pull creates: from the most specific
         PULL_THROUGH_CACHE template, else with the defaults, as on ECR."""
-        return await self._from_template(name, "PULL_THROUGH_CACHE", {"upstream": rule_prefix}, required=False)
+        created = await self._from_template(name, "PULL_THROUGH_CACHE", {"upstream": rule_prefix}, required=False)
+        if created is None:  # deleted as soon as it was made
+            raise repository_not_found(name, self.registry.account)
+        return created
 
     async def _from_template(
         self, name: str, applied_for: str, extra: dict[str, Any] | None = None, required: bool = True
-    ):
-        candidates = [
-            t
-            for t in await self.store.templates()
-            if applied_for in t.get("appliedFor", []) and (t["prefix"] == "ROOT" or name.startswith(t["prefix"] + "/"))
-        ]
-        if not candidates and required:
+    ) -> Repository | None:
+        template = most_specific(await self.store.templates(), name, applied_for)
+        if template is None and required:
             return None
-        template = max(candidates, key=lambda t: -1 if t["prefix"] == "ROOT" else len(t["prefix"]), default={})
+        template = template or CreationTemplate(ROOT)  # ECR's defaults
         settings = {
-            "tag_mutability": template.get("imageTagMutability", "MUTABLE"),
-            "mutability_exclusions": template.get("imageTagMutabilityExclusionFilters"),
-            "encryption": encryption_configuration(
-                template.get("encryptionConfiguration"), self.registry.region, self.registry.account
-            ),
-            "resource_tags": template.get("resourceTags"),
-            "repository_policy": template.get("repositoryPolicy"),
-            "lifecycle_policy": template.get("lifecyclePolicy"),
+            "tag_mutability": template.tag_mutability,
+            "mutability_exclusions": template.mutability_exclusions,
+            "encryption": encryption_configuration(template.encryption, self.registry.region, self.registry.account),
+            "resource_tags": template.resource_tags or None,
+            "repository_policy": template.repository_policy,
+            "lifecycle_policy": template.lifecycle_policy,
             **(extra or {}),
         }
         return await self.store.create_repository(name, settings) or await self.store.get_repository(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ....domain.errors import InvalidParameter
+from ....domain.templates import CreationTemplate
 from .. import shapes
 from ..context import Call
 from .table import operation
@@ -111,18 +112,20 @@ async def delete_repository_policy(call: Call) -> dict[str, Any]:
     return await _repository_policy(call, delete=True)
 
 
-def _template(call: Call, template: dict[str, Any]) -> dict[str, Any]:
-    return call.of_registry(repositoryCreationTemplate=template)
+def _template(call: Call, template: CreationTemplate) -> dict[str, Any]:
+    return call.of_registry(repositoryCreationTemplate=shapes.template(template))
 
 
 @operation("CreateRepositoryCreationTemplate")
 async def create_repository_creation_template(call: Call) -> dict[str, Any]:
-    return _template(call, await call.ecr.repositories.create_template(call.params))
+    template = CreationTemplate(**shapes.template_fields(call.params))
+    return _template(call, await call.ecr.repositories.create_template(template))
 
 
 @operation("UpdateRepositoryCreationTemplate")
 async def update_repository_creation_template(call: Call) -> dict[str, Any]:
-    return _template(call, await call.ecr.repositories.update_template(call.params))
+    changes = shapes.template_fields(call.params)
+    return _template(call, await call.ecr.repositories.update_template(changes.pop("prefix"), changes))
 
 
 @operation("DeleteRepositoryCreationTemplate")
@@ -134,4 +137,9 @@ async def delete_repository_creation_template(call: Call) -> dict[str, Any]:
 async def describe_repository_creation_templates(call: Call) -> dict[str, Any]:
     p = call.params
     templates, token = await call.ecr.repositories.templates(p.get("prefixes"), p.get("maxResults"), p.get("nextToken"))
-    return shapes.page("repositoryCreationTemplates", templates, token, registryId=call.ecr.registry.account)
+    return shapes.page(
+        "repositoryCreationTemplates",
+        [shapes.template(t) for t in templates],
+        token,
+        registryId=call.ecr.registry.account,
+    )
