@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import shapes
@@ -119,14 +120,8 @@ async def _lifecycle_policy(call: Call, delete: bool) -> dict[str, Any]:
     return call.of_registry(repositoryName=name, lifecyclePolicyText=text, lastEvaluatedAt=evaluated)
 
 
-@operation("GetLifecyclePolicy")
-async def get_lifecycle_policy(call: Call) -> dict[str, Any]:
-    return await _lifecycle_policy(call, delete=False)
-
-
-@operation("DeleteLifecyclePolicy")
-async def delete_lifecycle_policy(call: Call) -> dict[str, Any]:
-    return await _lifecycle_policy(call, delete=True)
+for _name, _delete in (("GetLifecyclePolicy", False), ("DeleteLifecyclePolicy", True)):  # the same answer
+    operation(_name)(functools.partial(_lifecycle_policy, delete=_delete))
 
 
 @operation("StartLifecyclePolicyPreview")

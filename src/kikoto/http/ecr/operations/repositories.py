@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ....domain.errors import InvalidParameter
@@ -102,14 +103,8 @@ async def _repository_policy(call: Call, delete: bool) -> dict[str, Any]:
     return call.of_registry(repositoryName=name, policyText=text)
 
 
-@operation("GetRepositoryPolicy")
-async def get_repository_policy(call: Call) -> dict[str, Any]:
-    return await _repository_policy(call, delete=False)
-
-
-@operation("DeleteRepositoryPolicy")
-async def delete_repository_policy(call: Call) -> dict[str, Any]:
-    return await _repository_policy(call, delete=True)
+for _name, _delete in (("GetRepositoryPolicy", False), ("DeleteRepositoryPolicy", True)):  # the same answer
+    operation(_name)(functools.partial(_repository_policy, delete=_delete))
 
 
 def _template(call: Call, template: CreationTemplate) -> dict[str, Any]:
