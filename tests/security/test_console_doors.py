@@ -92,10 +92,18 @@ async def test_settings_sections_need_the_actions_the_api_needs(registry_with):
             "Statement": [{"Effect": "Allow", "Action": "ecr:DescribeRepositoryCreationTemplates", "Resource": "*"}],
         }
     )
+    status, _ = await registry.ecr(
+        "CreateRepositoryCreationTemplate",
+        {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH", "REPLICATION"], "description": "for the team"},
+    )
+    assert status == 200
     key, secret = await registry.new_key("templates-reader", templates_only)
     cookie, _ = await sign_in(registry, key, secret)
     page = await (await registry.client.get("/console/settings", cookies={"kikoto_console": cookie})).text()
     assert "ecr-pullthroughcache" not in page and "registry-1.docker.io" not in page
+    # the section it may see shows the template, its uses, mutability and description
+    assert "<code>team</code>" in page and "CREATE_ON_PUSH, REPLICATION" in page
+    assert "MUTABLE" in page and "for the team" in page
     # the API refuses the same principal the same data
     status, body = await registry.ecr("DescribePullThroughCacheRules", {}, key=key, secret=secret)
     assert status == 400 and body["__type"] == "AccessDeniedException"
