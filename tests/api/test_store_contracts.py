@@ -4,6 +4,8 @@ outbox and its cursors, the repository record), run on SQLite and on PostgreSQL 
 
 from __future__ import annotations
 
+import pytest
+
 from kikoto.app import SERVICES
 from kikoto.domain.events import ImageDeleted, ImagePushed, ImageScanned
 
@@ -79,6 +81,7 @@ async def test_the_outbox_hands_each_consumer_its_changes_typed_and_in_order(cli
     assert pushed.tag == "v1" and pushed.media_type and pushed.is_image and pushed.digest == digest
     assert scanned.severity_counts == {"LOW": 1} and scanned.tags == ("v1",)
     assert deleted.tag == "v1" and deleted.id > scanned.id > pushed.id > position
+    assert await outbox.events_after(position, 10) == changes and await outbox.cursor("late") == position
     await outbox.advance("late", scanned.id)
     await outbox.advance("late", pushed.id)  # a cursor never moves back
     _, rest = await outbox.changes_for("late", 10)
@@ -95,3 +98,131 @@ async def test_a_repository_is_one_record_by_name_or_id(client):
     assert by_meta == by_ecr and by_meta is not None and by_meta.scan_on_push
     assert await core.meta.repository_name(by_meta.id) == "team/app"
     assert await core.meta.get_repository("missing") is None and await core.meta.repository_name(-1) is None
+
+
+async def test_principals_and_keys(client):
+    from kikoto.storage.meta.identities import AlreadyExists
+
+    store = client.app[SERVICES].core.identities.store
+    before = await store.count_principals()
+    ci = await store.create_principal("ci", '{"Version": "2012-10-17", "Statement": []}')
+    assert await store.count_principals() == before + 1 and (await store.principal("ci")) == ci
+    with pytest.raises(AlreadyExists):
+        await store.create_principal("ci", "{}")
+    await store.add_key(ci.id, "AKIACI00000000000001", "sealed")
+    with pytest.raises(AlreadyExists):
+        await store.add_key(ci.id, "AKIACI00000000000001", "again")
+    key = await store.key("AKIACI00000000000001")
+    assert key is not None and key.principal == ci and key.secret == "sealed" and key.status == "Active"
+    assert await store.set_key_status("AKIACI00000000000001", "Inactive")
+    assert not await store.set_key_status("AKIANOSUCHKEY0000000", "Inactive")
+    assert {k.id: k.status for k in await store.keys()}["AKIACI00000000000001"] == "Inactive"
+    assert await store.principal("nobody") is None and await store.key("AKIANOSUCHKEY0000000") is None
+    await store.set_policy(ci.id, "{}")
+    assert (await store.principal("ci")).policy == "{}"
+
+
+async def test_uploads_advance_by_compare_and_set(client):
+    meta = client.app[SERVICES].core.meta
+    repo = await meta.ensure_repository("app")
+    assert await meta.ensure_repository("app") == repo  # idempotent
+    upload = await meta.create_upload("5d1f6c1e-0000-4000-8000-000000000001", repo.id, "sha256")
+    assert upload.offset == 0 and await meta.get_upload(upload.id, "app") == upload
+    assert await meta.get_upload(upload.id, "other") is None  # another repository's upload is not found
+    assert await meta.advance_upload(upload.id, 0, 100)
+    assert not await meta.advance_upload(upload.id, 0, 200)  # a stale writer loses
+    assert (await meta.get_upload(upload.id, "app")).offset == 100
+    assert await meta.delete_upload(upload.id) and not await meta.delete_upload(upload.id)
+
+
+async def test_tags_list_by_key_and_delete_one(client):
+    core = client.app[SERVICES].core
+    await push_blob(client, "app", SHARED_CONFIG)
+    digest = await push(client, "app", 1, "b")
+    for tag in ("c", "a"):
+        response = await put_manifest(client, "app", tag, numbered_manifest(1))
+        assert response.status == 201
+    repo = await core.meta.get_repository("app")
+    assert await core.meta.list_tags(repo.id, None, None) == ["a", "b", "c"]
+    assert await core.meta.list_tags(repo.id, 1, "a") == ["b"]
+    assert (await core.meta.find_manifest("app", tag="c")).digest == digest
+    assert await core.meta.delete_tag(repo.id, "b") and not await core.meta.delete_tag(repo.id, "b")
+    assert await core.meta.list_tags(repo.id, None, None) == ["a", "c"]
+    assert "app" in await core.meta.list_repositories(None, None)
+
+
+async def test_registry_documents_and_creation_templates(client):
+    from kikoto.domain.templates import CreationTemplate
+
+    store = client.app[SERVICES].core.ecr_store
+    assert await store.document("registry_policy") is None
+    await store.put_document("registry_policy", "{}")
+    assert await store.document("registry_policy") == "{}"
+    await store.put_document("registry_policy", None)
+    assert await store.document("registry_policy") is None
+    template = CreationTemplate("team", ("CREATE_ON_PUSH",), resource_tags=[{"Key": "a", "Value": "b"}])
+    created = await store.put_template(template, create=True)
+    assert created is not None and created.created_at == created.updated_at > 0
+    assert await store.put_template(template, create=True) is None  # taken
+    assert await store.put_template(CreationTemplate("nope"), create=False) is None  # missing
+    [read] = await store.templates()
+    assert read == created
+    assert await store.delete_template("team") == created and await store.delete_template("team") is None
+
+
+# Every public method of every store should have a contract here or in test_metadata_contract.py;
+# these do not yet (they are exercised by the API suites on both databases). The list may only
+# shrink: a new store method comes with its contract. (A method counts as covered when a contract
+# calls a method of its name: SigningStore's keys share IdentityStore's names.)
+NOT_YET = set(
+    """
+    EventStore.add_target EventStore.targets EventStore.remove_target EventStore.delivery
+    EventStore.delivery_by_id EventStore.save_delivery EventStore.deliveries PullThroughStore.rules
+    PullThroughStore.add_rule PullThroughStore.update_rule PullThroughStore.delete_rule
+    PullThroughStore.mark_repository PullThroughStore.checked_at PullThroughStore.mark_checked
+    PullThroughStore.secret PullThroughStore.add_secret PullThroughStore.update_secret
+    PullThroughStore.delete_secret PullThroughStore.list_secrets ReplicationStore.add_peer
+    ReplicationStore.peers ReplicationStore.remove_peer ReplicationStore.derive_items
+    ReplicationStore.add_backfill ReplicationStore.finish_item ReplicationStore.statuses
+    ReplicationStore.backfill ReplicationStore.backfills ReplicationStore.set_backfill
+    ReplicationStore.stop_items ReplicationStore.backfill_counts ReplicationStore.backfill_items
+    ScanStore.put_vulnerabilities ScanStore.candidates ScanStore.documents ScanStore.vulndb_summary
+    ScanStore.scans ScanStore.stale SigningStore.set_status SigningStore.statuses SigningStore.stale
+    EcrStore.repositories
+    EcrStore.create_repository EcrStore.update_repository EcrStore.delete_repository EcrStore.image_count
+    EcrStore.image_ids_page EcrStore.repository_policies EcrStore.images EcrStore.parents
+    EcrStore.blob_is_referenced HousekeepingStore.reclaimable HousekeepingStore.gc_candidates
+    HousekeepingStore.collect HousekeepingStore.purge HousekeepingStore.blob_rows_after
+    HousekeepingStore.known_digests HousekeepingStore.forget_blob HousekeepingStore.trash_orphan
+    HousekeepingStore.broken_references HousekeepingStore.stale_uploads LifecycleStore.image_relations
+    LifecycleStore.set_storage_class LifecycleStore.blobs_to_retier LifecycleStore.set_tier
+    OutboxStore.event MetadataStore.close MetadataStore.repo_blob_size MetadataStore.add_blob
+    MetadataStore.claim_trashed MetadataStore.lock_blobs MetadataStore.repo_blob_sizes
+    MetadataStore.blob_tiers MetadataStore.repositories_with_blob MetadataStore.link_blob
+    MetadataStore.unlink_blob MetadataStore.put_manifest MetadataStore.manifest_contents
+    MetadataStore.manifest_content MetadataStore.record_pull MetadataStore.delete_manifests
+    MetadataStore.referrers UsageStore.repository_summaries UsageStore.largest_repositories
+    """.split()
+)
+
+
+def test_every_store_method_has_a_contract_or_is_listed():
+    import ast
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "kikoto"
+    here = Path(__file__).read_text()
+    contracts = (Path(__file__).parent / "test_metadata_contract.py").read_text() + here[: here.index("NOT_YET = set(")]
+    methods = set()
+    for path in [*(src / "storage" / "meta").glob("*.py"), *(src / "features").glob("*/store.py")]:
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and (node.name.endswith("Store") or node.name == "RepositoryRows"):
+                methods |= {
+                    f"{node.name}.{m.name}"
+                    for m in node.body
+                    if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef) and not m.name.startswith("_")
+                }
+    covered = {m for m in methods if re.search(rf"\.{m.split('.')[1]}\(", contracts)}
+    assert methods - covered - NOT_YET == set(), "new store methods need a contract"
+    assert NOT_YET - (methods - covered) == set(), "these have contracts now: strike them from NOT_YET"
