@@ -5,6 +5,7 @@ outbox and its cursors, the repository record), run on SQLite and on PostgreSQL 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
@@ -225,25 +226,66 @@ async def test_webhook_targets_and_deliveries(client):
     assert await store.targets() == [] and await store.deliveries("hook", False, 10) == []  # its records go too
 
 
+async def test_replication_peers_work_items_and_backfills(client):
+    from kikoto.features.replication.store import Backfill, Peer
+
+    store = client.app[SERVICES].features["replication"].service.store
+    peer = Peer("eu-west-1", "111111111111", "https://peer.test", "kikoto", "AKIA", "sealed", 1.0)
+    await store.add_peer(peer)
+    await store.add_peer(dataclasses.replace(peer, url="https://other.test"))  # replaces: one per destination
+    assert [p.url for p in await store.peers()] == ["https://other.test"]
+    assert await store.remove_peer("eu-west-1", "111111111111") and not await store.remove_peer("eu-west-1", "1")
+    item = {"region": "eu-west-1", "registry_id": "111111111111", "repository": "app", "digest": "sha256:a"}
+    position = await store.follow("replication-test")
+    assert await store.derive_items("replication-test", position, [{**item, "event_id": 1, "action": "REPLICATE"}], 5)
+    assert not await store.derive_items("replication-test", position, [], 6)  # another process moved it first
+    backfill = Backfill("bf-1", "eu-west-1", "111111111111", "IN_PROGRESS", 1.0, None, None)
+    await store.add_backfill(backfill, [{**item, "digest": f"sha256:{n}", "action": "REPLICATE"} for n in range(3)])
+    assert await store.backfill("bf-1") == backfill and await store.backfill("bf-2") is None
+    assert [b.id for b in await store.backfills(None, 10)] == ["bf-1"] and await store.backfills("bf-1", 10) == []
+    claimed = await store.claim("me", 60.0, 10)
+    assert len(claimed) == 4 and await store.claim("you", 60.0, 10) == []  # one claimant each
+    first = next(i for i in claimed if i.backfill_id == "bf-1")
+    await store.finish_item(first.id, "you", "COMPLETE")  # only the claimant records an outcome
+    await store.finish_item(first.id, "me", "COMPLETE")
+    await store.stop_items("bf-1")
+    assert await store.backfill_counts("bf-1") == {"COMPLETE": 1, "STOPPED": 2}
+    assert [i.id for i in await store.backfill_items("bf-1", None, 0, 10)] == [first.id]
+    await store.set_backfill("bf-1", "STOPPED", 9.0)
+    assert (await store.backfill("bf-1")).ended_at == 9.0
+    [latest] = await store.statuses("app", "sha256:a")  # the latest item per destination
+    assert latest.event_id == 1 and latest.status == "IN_PROGRESS"
+
+
+async def test_signing_keys_and_statuses(client):
+    store = client.app[SERVICES].features["signing"].service.store
+    repo_id = (await client.app[SERVICES].core.meta.ensure_repository("app")).id
+    assert await store.add_key("release", "sealed-key", "chain") and not await store.add_key("release", "x", "y")
+    assert [k.name for k in await store.keys()] == ["release"] and (
+        await store.key("release")
+    ).certificate_chain == "chain"
+    await store.set_status(repo_id, "sha256:a", "arn:profile", "IN_PROGRESS")
+    await store.set_status(repo_id, "sha256:a", "arn:profile", "FAILED", "SigningFailed", "no key")  # replaces
+    [status] = await store.statuses(repo_id, "sha256:a")
+    assert (status.status, status.failure_code, status.failure_reason) == ("FAILED", "SigningFailed", "no key")
+    await store.set_status(repo_id, "sha256:b", "arn:profile", "IN_PROGRESS")
+    assert await store.stale(time.time() + 60) == [(repo_id, "sha256:b", "arn:profile")]  # only what is in progress
+    assert await store.stale(0.0) == []
+
+
 # Every public method of every store should have a contract here or in test_metadata_contract.py;
 # these do not yet (they are exercised by the API suites on both databases). The list may only
 # shrink: a new store method comes with its contract. (A method counts as covered when a contract
 # calls a method of its name: SigningStore's keys share IdentityStore's names.)
 NOT_YET = set(
     """
-    ReplicationStore.add_peer ReplicationStore.peers ReplicationStore.remove_peer
-    ReplicationStore.derive_items ReplicationStore.add_backfill ReplicationStore.finish_item
-    ReplicationStore.statuses ReplicationStore.backfill ReplicationStore.backfills
-    ReplicationStore.set_backfill ReplicationStore.stop_items ReplicationStore.backfill_counts
-    ReplicationStore.backfill_items ScanStore.put_vulnerabilities ScanStore.candidates
-    ScanStore.documents ScanStore.vulndb_summary ScanStore.scans ScanStore.stale
-    SigningStore.set_status SigningStore.statuses SigningStore.stale EcrStore.repositories
-    EcrStore.create_repository EcrStore.update_repository EcrStore.delete_repository
-    EcrStore.image_count EcrStore.image_ids_page EcrStore.repository_policies EcrStore.images
-    EcrStore.parents EcrStore.blob_is_referenced HousekeepingStore.reclaimable
-    HousekeepingStore.gc_candidates HousekeepingStore.collect HousekeepingStore.purge
-    HousekeepingStore.blob_rows_after HousekeepingStore.known_digests HousekeepingStore.forget_blob
-    HousekeepingStore.trash_orphan HousekeepingStore.broken_references
+    ScanStore.put_vulnerabilities ScanStore.candidates ScanStore.documents ScanStore.vulndb_summary
+    ScanStore.scans EcrStore.repositories EcrStore.create_repository EcrStore.update_repository
+    EcrStore.delete_repository EcrStore.image_count EcrStore.image_ids_page
+    EcrStore.repository_policies EcrStore.images EcrStore.parents EcrStore.blob_is_referenced
+    HousekeepingStore.reclaimable HousekeepingStore.gc_candidates HousekeepingStore.collect
+    HousekeepingStore.purge HousekeepingStore.blob_rows_after HousekeepingStore.known_digests
+    HousekeepingStore.forget_blob HousekeepingStore.trash_orphan HousekeepingStore.broken_references
     HousekeepingStore.stale_uploads LifecycleStore.image_relations LifecycleStore.set_storage_class
     LifecycleStore.blobs_to_retier LifecycleStore.set_tier OutboxStore.event MetadataStore.close
     MetadataStore.repo_blob_size MetadataStore.add_blob MetadataStore.claim_trashed
