@@ -14,7 +14,8 @@ from sqlalchemy import and_, delete, select, tuple_, update
 from ...domain.events import ImageChanged, StorageClassChanged
 from ...domain.lifecycle import PreviewResult
 from .base import SqlStore
-from .outbox import record_changes, repository_name
+from .outbox import record_changes
+from .repositories import name_of
 from .schema import (
     blobs,
     lifecycle_preview_results,
@@ -73,7 +74,7 @@ class LifecycleStore(SqlStore):
         values.update({"archived_at": now} if storage_class == "ARCHIVE" else {"activated_at": now})
         async with self._write() as conn:
             changes: list[ImageChanged] = []
-            name = await repository_name(conn, repo_id) or ""
+            name = await name_of(conn, repo_id) or ""
             for chunk in _chunks(digests):  # ECR's event names the media types; a restore its time
                 query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type).where(
                     manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk)

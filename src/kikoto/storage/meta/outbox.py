@@ -14,12 +14,7 @@ from .base import SqlStore
 from .schema import (
     outbox,
     outbox_cursors,
-    repositories,
 )
-
-
-async def repository_name(conn, repo_id: int) -> str | None:
-    return await conn.scalar(select(repositories.c.name).where(repositories.c.id == repo_id))
 
 
 async def record_changes(conn, changes: Sequence[ImageChanged], now: float) -> None:

@@ -48,6 +48,11 @@ class Repository:
         )
 
 
+async def name_of(conn: Any, repo_id: int) -> str | None:
+    """A repository's name by id, inside the caller's connection or transaction."""
+    return await conn.scalar(select(repositories.c.name).where(repositories.c.id == repo_id))
+
+
 class RepositoryRows(SqlStore):
     """The lookups of a repository row, shared by the stores whose rows hang off one."""
 
@@ -58,4 +63,4 @@ class RepositoryRows(SqlStore):
 
     async def repository_name(self, repo_id: int) -> str | None:
         async with self.engine.connect() as conn:
-            return await conn.scalar(select(repositories.c.name).where(repositories.c.id == repo_id))
+            return await name_of(conn, repo_id)

@@ -18,8 +18,8 @@ from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedI
 from ...domain.events import ImageChanged, ImageDeleted, ImagePushed
 from ...domain.manifests import Manifest
 from .inline import InlineEngine
-from .outbox import record_changes, repository_name
-from .repositories import Repository, RepositoryRows
+from .outbox import record_changes
+from .repositories import Repository, RepositoryRows, name_of
 from .schema import (
     blobs,
     image_scans,
@@ -430,7 +430,7 @@ class MetadataStore(RepositoryRows):
             )
 
     async def _deleted(self, conn, repo_id: int, digests: list[str], tag: str | None = None) -> None:
-        name = await repository_name(conn, repo_id)
+        name = await name_of(conn, repo_id)
         if name is not None:
             changes = [ImageDeleted(repository=name, digest=d, tag=tag) for d in digests]
             await record_changes(conn, changes, self._clock())
