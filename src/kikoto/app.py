@@ -40,11 +40,9 @@ from .jobs.scheduler import Scheduler
 from .services.images.reads import Reads
 from .startup import StartupError, prepare
 from .storage.meta.listen import listen_for_changes
-from .storage.meta.store import MetadataStore
 
 __all__ = ["FEATURES", "Registry", "StartupError", "build_app", "compose", "prepare"]
 FEATURES = (pull_through, replication, events, scanning, signing)  # each package's feature(core) wires it in
-META = web.AppKey("meta", MetadataStore)
 SERVICES = web.AppKey("services", object)
 
 
@@ -57,14 +55,14 @@ class Registry:
     reads: Reads  # the core's reads, wrapped by the features
     ecr: EcrServices
 
-    def __getattr__(self, name: str) -> Any:  # registry.meta, registry.gc, ...: the core's
+    def __getattr__(self, name: str) -> Any:  # registry.stores, registry.gc, ...: the core's
         return getattr(self.core, name)
 
     async def close(self) -> None:
         for feature in self.features.values():
             for close in feature.closers:
                 await close()
-        await self.core.meta.close()
+        await self.core.engine.dispose()
 
 
 def compose(settings: Settings) -> Registry:
@@ -105,7 +103,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[RATE_LIMITS] = RateLimits(
         settings.rate_limit_per_principal, settings.rate_limit_per_address, settings.rate_limit_burst
     )
-    app[SERVICES], app[META], app[READS], app[ECR] = registry, core.meta, registry.reads, registry.ecr
+    app[SERVICES], app[READS], app[ECR] = registry, registry.reads, registry.ecr
     app[IDENTITIES], app[ACCESS], app[REGISTRY], app[ADMIN] = core.identities, core.access, core.registry, core.admin
     app[IMAGES], app[LAYERS], app[LIFECYCLE] = core.images, core.layers, core.lifecycle
     app[REGISTRY_SETTINGS], app[SCANS] = core.registry_settings, registry.ecr.scans
@@ -115,9 +113,9 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     app[AUTH_CHALLENGE] = settings.auth_challenge
     app.router.add_post("/", ecr_api)
     counters = [counter for f in features for counter in f.counters]
-    app.router.add_get("/metrics", metrics_handler(core.usage, settings.public_metrics, counters))
+    app.router.add_get("/metrics", metrics_handler(core.stores.usage, settings.public_metrics, counters))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz_handler(core.meta, core.blob_store.probe))
+    app.router.add_get("/readyz", readyz_handler(core.stores.repositories, core.blob_store.probe))
     add_routes(app)
     sections = tuple(section for f in features for section in f.settings_sections)
     console.setup(app, core.keys, sections, [page for f in features for page in f.console_pages])
@@ -126,7 +124,12 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     if background_jobs:
         periodic = [job for f in features for job in f.periodic]
         scheduler = Scheduler(
-            core.leases, core.lifecycle, core.gc, settings.lifecycle_interval, settings.gc_interval, periodic=periodic
+            core.stores.leases,
+            core.lifecycle,
+            core.gc,
+            settings.lifecycle_interval,
+            settings.gc_interval,
+            periodic=periodic,
         )
         app.cleanup_ctx.append(_background(scheduler.run_forever))
         if settings.outbox_interval > 0:

@@ -7,6 +7,8 @@ import os
 import socket
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from .config import Settings
 from .features import Core
 from .services.access import Access
@@ -24,15 +26,39 @@ from .services.repositories.admin import RepositoryAdmin
 from .services.repositories.lookup import Repositories
 from .startup import cache_max_age, identities_for, open_blob_store
 from .storage.changes import ChangeCounter, VersionedCache
-from .storage.meta.audit import AuditStore
-from .storage.meta.ecr import EcrStore
+from .storage.meta.audit import SqlAuditStore
+from .storage.meta.blobs import SqlBlobIndexStore
+from .storage.meta.documents import SqlDocumentStore
 from .storage.meta.engine import create_engine
-from .storage.meta.housekeeping import HousekeepingStore
-from .storage.meta.leases import LeaseStore
-from .storage.meta.lifecycle import LifecycleStore
-from .storage.meta.outbox import OutboxStore
-from .storage.meta.store import MetadataStore
-from .storage.meta.usage import UsageStore
+from .storage.meta.housekeeping import SqlHousekeepingStore
+from .storage.meta.images import SqlImageStore
+from .storage.meta.inline import InlineEngine
+from .storage.meta.leases import SqlLeaseStore
+from .storage.meta.lifecycle import SqlLifecycleStore
+from .storage.meta.manifests import SqlManifestStore
+from .storage.meta.outbox import SqlOutboxStore
+from .storage.meta.ports import Stores
+from .storage.meta.repositories import SqlRepositoryStore
+from .storage.meta.uploads import SqlUploadStore
+from .storage.meta.usage import SqlUsageStore
+
+
+def open_stores(engine: AsyncEngine | InlineEngine, changes: ChangeCounter) -> Stores:
+    """One store per aggregate, all on the one engine (mypy checks each against its port)."""
+    return Stores(
+        repositories=SqlRepositoryStore(engine, changes=changes),
+        manifests=SqlManifestStore(engine, changes=changes),
+        images=SqlImageStore(engine, changes=changes),
+        blobs=SqlBlobIndexStore(engine, changes=changes),
+        uploads=SqlUploadStore(engine, changes=changes),
+        documents=SqlDocumentStore(engine, changes=changes),
+        leases=SqlLeaseStore(engine, changes=changes),
+        lifecycle=SqlLifecycleStore(engine, changes=changes),
+        housekeeping=SqlHousekeepingStore(engine, changes=changes),
+        usage=SqlUsageStore(engine, changes=changes),
+        audit=SqlAuditStore(engine, changes=changes),
+        outbox=SqlOutboxStore(engine, changes=changes),
+    )
 
 
 def build_core(settings: Settings) -> Core:
@@ -42,35 +68,24 @@ def build_core(settings: Settings) -> Core:
     def cache() -> VersionedCache:
         return VersionedCache(changes, max_age)
 
-    meta, ecr_store = MetadataStore(engine, changes=changes), EcrStore(engine, changes=changes)
-    blob_store = open_blob_store(settings)
+    stores, blob_store = open_stores(engine, changes), open_blob_store(settings)
     identities = identities_for(settings, engine, changes)
-    lifecycles, housekeeping = LifecycleStore(meta), HousekeepingStore(meta)
-    usage, audit = UsageStore(engine, changes=changes), AuditStore(engine, changes=changes)
     keys = identities.key_material
     registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
-    access = Access(ecr_store, settings.account_id, settings.region, cache(), decisions=cache())
-    admin = RepositoryAdmin(ecr_store, access, registry, keys.tokens)
-    repositories = Repositories(meta, settings.create_on_push, admin.create_from_template, cache=cache())
-    blobs = Blobs(meta, blob_store, repositories, cache=cache(), min_free_space=settings.min_free_space)
-    manifests = Manifests(meta, repositories, allow_sparse_index=settings.allow_sparse_index, cache=cache())
-    lifecycle = Lifecycle(
-        meta, ecr_store, lifecycles, housekeeping, usage, audit, blob_store, registry.account, token_key=keys.tokens
+    access = Access(stores.repositories, settings.account_id, settings.region, cache(), decisions=cache())
+    admin = RepositoryAdmin(stores.repositories, stores.images, stores.documents, access, registry, keys.tokens)
+    repositories = Repositories(stores.repositories, settings.create_on_push, admin.create_from_template, cache=cache())
+    blobs = Blobs(
+        stores.blobs, stores.uploads, blob_store, repositories, cache=cache(), min_free_space=settings.min_free_space
     )
+    manifests = Manifests(stores.manifests, repositories, allow_sparse_index=settings.allow_sparse_index, cache=cache())
     return Core(
         settings=settings,
         keys=keys,
         engine=engine,
         changes=changes,
         holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-        meta=meta,
-        ecr_store=ecr_store,
-        leases=LeaseStore(engine, changes=changes),
-        lifecycle_store=lifecycles,
-        housekeeping=housekeeping,
-        usage=usage,
-        audit=audit,
-        outbox=OutboxStore(engine, changes=changes),
+        stores=stores,
         blob_store=blob_store,
         registry=registry,
         identities=identities,
@@ -80,13 +95,11 @@ def build_core(settings: Settings) -> Core:
         blobs=blobs,
         manifests=manifests,
         attachments=Attachments(blobs, manifests),
-        images=Images(ecr_store, meta, manifests, admin, registry, keys.tokens),
-        layers=Layers(blobs, ecr_store, admin, registry, keys.urls),
-        lifecycle=lifecycle,
-        registry_settings=RegistrySettings(ecr_store, cache(), keys.tokens),
-        gc=GarbageCollector(
-            meta, housekeeping, usage, audit, blob_store, settings.gc_grace_period, settings.upload_ttl
-        ),
-        fsck=Fsck(housekeeping, blob_store, settings.gc_grace_period),
+        images=Images(stores, manifests, admin, registry, keys.tokens),
+        layers=Layers(blobs, stores.images, admin, registry, keys.urls),
+        lifecycle=Lifecycle(stores, blob_store, registry.account, token_key=keys.tokens),
+        registry_settings=RegistrySettings(stores.documents, cache(), keys.tokens),
+        gc=GarbageCollector(stores, blob_store, settings.gc_grace_period, settings.upload_ttl),
+        fsck=Fsck(stores.housekeeping, blob_store, settings.gc_grace_period),
         max_age=max_age,
     )

@@ -14,7 +14,7 @@ from .storage.blobs.port import BlobStore
 from .storage.blobs.s3 import S3BlobStore
 from .storage.changes import ChangeCounter, VersionedCache
 from .storage.meta.engine import create_engine, migrate
-from .storage.meta.identities import IdentityStore
+from .storage.meta.identities import SqlIdentityStore
 
 
 class StartupError(Exception):
@@ -41,7 +41,7 @@ def private_directory(path: Path) -> None:
 
 def identities_for(settings: Settings, engine, changes: ChangeCounter | None = None) -> Identities:
     return Identities(
-        IdentityStore(engine, changes=changes),
+        SqlIdentityStore(engine, changes=changes),
         Keys(load_master_key(settings.master_key, settings.data_dir)),
         settings.account_id,
         cache=VersionedCache(changes, cache_max_age(settings)),
@@ -57,7 +57,7 @@ def cache_max_age(settings: Settings) -> float:
 async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
     engine = create_engine(settings.database)
     try:
-        store = IdentityStore(engine)
+        store = SqlIdentityStore(engine)
         if not settings.master_key and not (settings.data_dir / "master.key").exists() and await store.keys():
             raise StartupError(
                 f"{settings.data_dir / 'master.key'} is missing, but the database holds secrets "

@@ -10,8 +10,8 @@ from ..helpers import push_image
 
 async def test_one_scheduler_runs_each_job_per_interval(client):
     registry = client.app[SERVICES]
-    first = Scheduler(registry.leases, registry.lifecycle, registry.gc, 3600, 3600)
-    second = Scheduler(registry.leases, registry.lifecycle, registry.gc, 3600, 3600)
+    first = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 3600)
+    second = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 3600)
     assert sorted(await first.tick()) == ["gc", "lifecycle"]
     assert await second.tick() == []  # another process holds both leases
     assert await first.tick() == []  # and the holder does not run again before the interval is over
@@ -21,9 +21,9 @@ async def test_a_job_whose_runner_died_is_taken_over(client):
     import asyncio
 
     registry = client.app[SERVICES]
-    dying = Scheduler(registry.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
-    assert await registry.leases.acquire("job:lifecycle", dying.holder, 0.2)  # claimed, then "died"
-    other = Scheduler(registry.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
+    dying = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
+    assert await registry.stores.leases.acquire("job:lifecycle", dying.holder, 0.2)  # claimed, then "died"
+    other = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.2)
     assert await other.tick() == []  # the claim still holds
     await asyncio.sleep(0.3)
     assert await other.tick() == ["lifecycle"]  # taken over once the claim lapsed
@@ -46,7 +46,7 @@ async def test_scheduled_lifecycle_applies_policies(client):
         }
     )
     await registry.ecr.repositories.store.update_repository("sched", {"lifecycle_policy": policy})
-    await Scheduler(registry.leases, registry.lifecycle, registry.gc, 60, 0).run_lifecycle()
+    await Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 60, 0).run_lifecycle()
     tags = await (await client.get("/v2/sched/tags/list")).json()
     assert tags["tags"] == ["v2"]
 

@@ -20,11 +20,12 @@ async def push(client, n: int, tag: str | None) -> str:
 
 
 async def test_images_page_by_digest_with_filters(client):
-    store = client.app[SERVICES].ecr.repositories.store
+    stores = client.app[SERVICES].core.stores
+    store = stores.images
     await push_blob(client, "repo", CONFIG)
     tagged = {await push(client, n, f"t{n}") for n in range(0, 30, 2)}
     untagged = {await push(client, n, None) for n in range(1, 30, 2)}
-    repo = await store.get_repository("repo")
+    repo = await stores.repositories.get_repository("repo")
     pages, after = [], ""
     while page := await store.images_page(repo.id, after, 7):
         assert [i.digest for i in page] == sorted(i.digest for i in page)
@@ -45,10 +46,10 @@ async def test_images_page_by_digest_with_filters(client):
 
 async def test_paging_is_stable_while_images_come_and_go(client):
     registry = client.app[SERVICES]
-    store = registry.ecr.repositories.store
+    store = registry.stores.images
     await push_blob(client, "repo", CONFIG)
     original = [await push(client, n, f"v{n}") for n in range(40)]
-    repo = await store.get_repository("repo")
+    repo = await registry.stores.repositories.get_repository("repo")
     deleted: set[str] = set()
     seen: list[str] = []
     after, round_ = "", 0
@@ -59,7 +60,7 @@ async def test_paging_is_stable_while_images_come_and_go(client):
         await push(client, 1000 + round_, f"new{round_}")  # inserts, before and after the position
         victim = original[(round_ * 7) % len(original)]
         if victim not in seen and victim not in deleted:  # deletes ahead of the position
-            assert await registry.meta.delete_manifest(repo.id, victim)
+            assert await registry.stores.manifests.delete_manifest(repo.id, victim)
             deleted.add(victim)
     assert len(seen) == len(set(seen))
     assert set(original) - deleted <= set(seen)
@@ -67,7 +68,7 @@ async def test_paging_is_stable_while_images_come_and_go(client):
 
 
 async def test_repositories_after_pages_by_name(client):
-    store = client.app[SERVICES].ecr.repositories.store
+    store = client.app[SERVICES].core.stores.repositories
     names = [f"r{n:03}" for n in range(25)]
     for name in reversed(names):
         await client.app[SERVICES].ecr.repositories.create(name, [], None, None, False, None)
@@ -87,22 +88,22 @@ async def test_preview_results_page_by_push_time_then_digest(client):
         PreviewResult(d, (f"t{n}",) if n % 2 else (), float(n // 3), "EXPIRE" if n % 4 else "TRANSITION", 1, "STANDARD")
         for n, d in enumerate(digests)
     ]
-    await registry.core.lifecycle_store.save_preview(repo.id, "{}", "COMPLETE", results)
+    await registry.core.stores.lifecycle.save_preview(repo.id, "{}", "COMPLETE", results)
     order = [r.digest for r in sorted(results, key=lambda r: (r.pushed_at, r.digest))]
     seen, after = [], None
-    while page := await registry.core.lifecycle_store.preview_page(repo.id, after, 4):
+    while page := await registry.core.stores.lifecycle.preview_page(repo.id, after, 4):
         seen += [r.digest for r in page]
         after = (page[-1].pushed_at, page[-1].digest)
     assert seen == order
-    assert {r.digest: r for r in await registry.core.lifecycle_store.preview_page(repo.id, None, 100)} == {
+    assert {r.digest: r for r in await registry.core.stores.lifecycle.preview_page(repo.id, None, 100)} == {
         r.digest: r for r in results
     }  # read back as written
-    untagged = await registry.core.lifecycle_store.preview_page(repo.id, None, 100, "UNTAGGED")
+    untagged = await registry.core.stores.lifecycle.preview_page(repo.id, None, 100, "UNTAGGED")
     assert {r.digest for r in untagged} == {d for n, d in enumerate(digests) if n % 2 == 0}
-    _, _, summary = await registry.core.lifecycle_store.preview(repo.id)
+    _, _, summary = await registry.core.stores.lifecycle.preview(repo.id)
     assert summary["ANY"] == {"EXPIRE": 8, "TRANSITION": 3}
     assert summary["TAGGED"]["EXPIRE"] + summary["UNTAGGED"]["EXPIRE"] == 8
-    by_tag = await registry.core.lifecycle_store.preview_results(repo.id, [], ["t3"])
+    by_tag = await registry.core.stores.lifecycle.preview_results(repo.id, [], ["t3"])
     assert [r.digest for r in by_tag] == [digests[3]]
 
 

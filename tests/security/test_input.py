@@ -9,7 +9,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kikoto.app import META
+from kikoto.app import SERVICES
 
 from ..helpers import LAYER_TYPE, descriptor, push_blob, sha256
 
@@ -111,7 +111,7 @@ async def test_range_requests_beyond_reason_are_416(registry_with):
 
 async def test_readiness_never_tells_an_anonymous_caller_the_details(registry_with, monkeypatch):
     registry = await registry_with()
-    meta = registry.app[META]
+    meta = registry.app[SERVICES].core.stores.repositories
 
     async def fail(*_args):
         raise RuntimeError("connection to postgresql://kikoto:hunter2@db.internal failed")

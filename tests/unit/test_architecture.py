@@ -175,3 +175,17 @@ def test_the_cli_is_a_package_of_command_groups():
     cli = ROOT / "cli"
     assert (cli / "__init__.py").exists() and (cli / "common.py").exists()
     assert not list(ROOT.glob("cli*.py")), "command modules live in kikoto/cli/"
+
+
+def test_services_and_features_reach_the_metadata_stores_through_their_ports():
+    """The core's services and the features type against one Protocol per aggregate
+    (storage/meta/ports.py); only a feature's own store module implements SQL, and its wiring
+    (`__init__.py`, a composition root of its own) builds that store on the core's engine."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in [*modules("services"), *modules("features"), *modules("jobs")]
+        if path.name not in ("store.py", "__init__.py")
+        for name in sorted(imports(path))
+        if name.startswith("kikoto.storage.meta") and not name.startswith("kikoto.storage.meta.ports")
+    ]
+    assert found == []

@@ -12,7 +12,7 @@ from alembic.config import Config
 
 from kikoto.domain.events import ImageCached, ImagePushed, ImageReplicated, ImageScanned, StorageClassChanged
 from kikoto.storage.meta.engine import MIGRATIONS, create_engine
-from kikoto.storage.meta.outbox import OutboxStore
+from kikoto.storage.meta.outbox import SqlOutboxStore
 
 OLD_ROWS = [
     ("PUSH", "1.0", {"manifest-media-type": "application/vnd.oci.image.manifest.v1+json", "artifact-media-type": "c"}),
@@ -54,7 +54,7 @@ def test_old_outbox_rows_read_back_typed(tmp_path):
     command.upgrade(_alembic(url), "head")
 
     async def read():
-        store = OutboxStore(create_engine(url))
+        store = SqlOutboxStore(create_engine(url))
         try:
             return await store.events_after(0, 100)
         finally:
@@ -77,8 +77,7 @@ def test_old_outbox_rows_read_back_typed(tmp_path):
 def test_old_preview_results_read_back_by_field(tmp_path):
     """Migration 0015: a preview kept in ECR's previewResult structure reads back as PreviewResult."""
     from kikoto.domain.lifecycle import PreviewResult
-    from kikoto.storage.meta.lifecycle import LifecycleStore
-    from kikoto.storage.meta.store import MetadataStore
+    from kikoto.storage.meta.lifecycle import SqlLifecycleStore
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
     command.upgrade(_alembic(url), "0014")
@@ -104,11 +103,11 @@ def test_old_preview_results_read_back_by_field(tmp_path):
     command.upgrade(_alembic(url), "head")
 
     async def read():
-        meta = MetadataStore(create_engine(url))
+        store = SqlLifecycleStore(create_engine(url))
         try:
-            return await LifecycleStore(meta).preview_page(1, None, 10)
+            return await store.preview_page(1, None, 10)
         finally:
-            await meta.engine.dispose()
+            await store.engine.dispose()
 
     assert asyncio.run(read()) == [
         PreviewResult(old["imageDigest"], ("v1",), 1_700_000_000.0, "TRANSITION", 2, "STANDARD")
@@ -123,7 +122,7 @@ def test_old_preview_results_read_back_by_field(tmp_path):
 def test_old_creation_templates_read_back_by_field(tmp_path):
     """Migration 0016: a template kept in the API's shape reads back as a CreationTemplate."""
     from kikoto.domain.templates import CreationTemplate
-    from kikoto.storage.meta.ecr import EcrStore
+    from kikoto.storage.meta.documents import SqlDocumentStore
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
     command.upgrade(_alembic(url), "0015")
@@ -146,7 +145,7 @@ def test_old_creation_templates_read_back_by_field(tmp_path):
     command.upgrade(_alembic(url), "head")
 
     async def read():
-        store = EcrStore(create_engine(url))
+        store = SqlDocumentStore(create_engine(url))
         try:
             return await store.templates()
         finally:

@@ -102,7 +102,7 @@ def lifecycle_log(config_file: Path | None, repository: str | None, limit: int, 
     from rich.table import Table
 
     async def events(registry):
-        return await registry.audit.events(repository, limit)
+        return await registry.stores.audit.events(repository, limit)
 
     table = Table("when (UTC)", "actor", "action", "repository", "digest", "detail")
     for event in with_registry(events, config_file, options):

@@ -98,7 +98,7 @@ def storage(config_file: Path | None, **options: Any) -> None:
     from rich.table import Table
 
     async def read(registry):
-        return await registry.usage.storage_by_repository(), await registry.usage.stored_bytes()
+        return await registry.stores.usage.storage_by_repository(), await registry.stores.usage.stored_bytes()
 
     rows, (blobs, total) = with_registry(read, config_file, options)
     table = Table("repository", "images", "bytes referenced")

@@ -39,15 +39,8 @@ from ..services.repositories.admin import RepositoryAdmin
 from ..services.repositories.lookup import Repositories
 from ..storage.blobs.port import BlobStore
 from ..storage.changes import ChangeCounter, VersionedCache
-from ..storage.meta.audit import AuditStore
-from ..storage.meta.ecr import EcrStore
-from ..storage.meta.housekeeping import HousekeepingStore
 from ..storage.meta.inline import InlineEngine
-from ..storage.meta.leases import LeaseStore
-from ..storage.meta.lifecycle import LifecycleStore
-from ..storage.meta.outbox import OutboxStore
-from ..storage.meta.store import MetadataStore
-from ..storage.meta.usage import UsageStore
+from ..storage.meta.ports import Stores
 
 
 @dataclass(frozen=True)
@@ -59,14 +52,7 @@ class Core:
     engine: AsyncEngine | InlineEngine
     changes: ChangeCounter
     holder: str  # this process, in lease rows
-    meta: MetadataStore
-    ecr_store: EcrStore
-    leases: LeaseStore
-    lifecycle_store: LifecycleStore
-    housekeeping: HousekeepingStore
-    usage: UsageStore
-    audit: AuditStore
-    outbox: OutboxStore
+    stores: Stores
     blob_store: BlobStore
     registry: RegistryIdentity
     identities: Identities

@@ -101,13 +101,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def readyz_handler(meta, probe_store):
+def readyz_handler(repositories, probe_store):
     """Readiness: the database answers and the blob store is writable; 503 otherwise."""
 
     async def readyz(request: web.Request) -> web.Response:
         problems = {}
         try:
-            await meta.list_repositories(1, None)
+            await repositories.list_repositories(1, None)
         except Exception as exc:  # any failure means "not ready"; the details go to the log only,
             problems["database"] = "unavailable"  # as a probe is anonymous (hosts, users, paths)
             log.warning("readiness: the database is unavailable: %s", exc)

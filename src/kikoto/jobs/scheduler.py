@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ..http.metrics import GC_BLOBS, GC_BYTES, LIFECYCLE_ACTIONS
 from ..services.gc import GarbageCollector
 from ..services.lifecycle import Lifecycle
-from ..storage.meta.leases import LeaseStore
+from ..storage.meta.ports import LeaseStore
 
 log = logging.getLogger("kikoto.jobs")
 TICK = 60.0  # how often a worker checks whether a job is due

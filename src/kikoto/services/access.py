@@ -10,14 +10,14 @@ from ..domain.ecr import repository_arn
 from ..domain.errors import AccessDenied
 from ..domain.policy import ANONYMOUS, PolicyError, Statement, evaluate, parse_policy
 from ..storage.changes import VersionedCache
-from ..storage.meta.ecr import EcrStore
+from ..storage.meta.ports import RepositoryStore
 from .identity import Principal
 
 
 class Access:
     def __init__(
         self,
-        store: EcrStore,
+        store: RepositoryStore,
         account: str,
         region: str,
         cache: VersionedCache | None = None,

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..storage.blobs.port import BlobStore
-from ..storage.meta.housekeeping import HousekeepingStore
+from ..storage.meta.ports import HousekeepingStore
 
 BATCH = 500
 OTHER_TIER = {"standard": "archive", "archive": "standard"}

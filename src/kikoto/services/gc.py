@@ -15,10 +15,7 @@ import time
 from dataclasses import dataclass
 
 from ..storage.blobs.port import BlobStore
-from ..storage.meta.audit import AuditStore
-from ..storage.meta.housekeeping import HousekeepingStore
-from ..storage.meta.store import MetadataStore
-from ..storage.meta.usage import UsageStore
+from ..storage.meta.ports import Stores
 
 BATCH = 1000  # blobs per transaction: large enough to amortise it, small enough to keep locks short
 
@@ -34,17 +31,14 @@ class GcSummary:
 class GarbageCollector:
     def __init__(
         self,
-        meta: MetadataStore,
-        store: HousekeepingStore,
-        usage: UsageStore,
-        audit: AuditStore,
+        stores: Stores,
         blobs: BlobStore,
         grace: float,
         upload_ttl: float,
         clock=time.time,
     ) -> None:
-        self.meta, self.store, self.blobs = meta, store, blobs
-        self.usage, self.audit = usage, audit
+        self.uploads, self.store, self.blobs = stores.uploads, stores.housekeeping, blobs
+        self.usage, self.audit = stores.usage, stores.audit
         self.grace, self.upload_ttl = grace, upload_ttl
         self._clock = clock
 
@@ -55,7 +49,7 @@ class GarbageCollector:
         for upload_id in await self.store.stale_uploads(now - self.upload_ttl):
             summary.uploads += 1
             if not dry_run:
-                await self.meta.delete_upload(upload_id)
+                await self.uploads.delete_upload(upload_id)
                 await self.blobs.abort_upload(upload_id)
         if not dry_run:  # bytes a run that crashed had still to delete
             while await self.store.purge(self.blobs.remove, BATCH) == BATCH:

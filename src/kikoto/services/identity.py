@@ -27,7 +27,7 @@ from ..domain.ecr import principal_arn
 from ..domain.errors import AccessKeyNotFound, InvalidParameter
 from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, parse_policy
 from ..storage.changes import VersionedCache
-from ..storage.meta.identities import AlreadyExists, IdentityStore
+from ..storage.meta.ports import AlreadyExists, IdentityStore
 from .keys import Keys
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours

@@ -17,13 +17,7 @@ from ..domain.errors import (
 from ..domain.lifecycle import Decision, Image, LifecycleError, Preview, PreviewResult, evaluate, parse_policy
 from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
-from ..storage.meta.audit import AuditStore
-from ..storage.meta.ecr import EcrStore, ImageRecord
-from ..storage.meta.housekeeping import HousekeepingStore
-from ..storage.meta.lifecycle import LifecycleStore
-from ..storage.meta.repositories import Repository
-from ..storage.meta.store import MetadataStore
-from ..storage.meta.usage import UsageStore
+from ..storage.meta.ports import ImageRecord, Repository, Stores
 from .images.listing import ImageId
 from .registry import invalid_parameter, repository_not_found, token_position
 
@@ -57,25 +51,21 @@ def policy_error(exc: LifecycleError) -> KikotoError:
 class Lifecycle:
     def __init__(
         self,
-        meta: MetadataStore,
-        ecr: EcrStore,
-        store: LifecycleStore,
-        housekeeping: HousekeepingStore,
-        usage: UsageStore,
-        audit: AuditStore,
+        stores: Stores,
         blobs: BlobStore,
         account: str,
         clock=time.time,
         token_key: bytes = b"",
     ) -> None:
         self.token_key = token_key  # signs preview nextTokens (keyset positions)
-        self.meta, self.ecr, self.store, self.blobs = meta, ecr, store, blobs
-        self.housekeeping, self.usage, self.audit = housekeeping, usage, audit
+        self.manifests, self.images, self.repositories = stores.manifests, stores.images, stores.repositories
+        self.store, self.blobs = stores.lifecycle, blobs
+        self.housekeeping, self.usage, self.audit = stores.housekeeping, stores.usage, stores.audit
         self.account = account
         self._clock = clock
 
     async def _repository(self, name: str) -> Repository:
-        record = await self.ecr.get_repository(name)
+        record = await self.repositories.get_repository(name)
         if record is None:
             raise repository_not_found(name, self.account)
         return record
@@ -123,7 +113,7 @@ class Lifecycle:
             parsed = parse_policy(text, strict=strict)
         except LifecycleError as exc:
             raise policy_error(exc) from None
-        records = {i.digest: i for i in await self.ecr.images(record.id)}
+        records = {i.digest: i for i in await self.images.images(record.id)}
         parents, blob_refs = await self.store.image_relations(record.id)
         images = [
             Image(
@@ -151,13 +141,13 @@ class Lifecycle:
         expiring = plan.acting("expire")
         for start in range(0, len(expiring), EXPIRE_BATCH):  # bytes go later, with GC, once nothing references them
             batch = expiring[start : start + EXPIRE_BATCH]
-            await self.meta.delete_manifests(repo.id, [d.digest for d in batch])
+            await self.manifests.delete_manifests(repo.id, [d.digest for d in batch])
             events += [self._event(actor, "EXPIRE", plan, d) for d in batch]
         archiving = [d.digest for d in plan.acting("transition")]
         if archiving:
             await self.change_storage_class(repo.id, archiving, "ARCHIVE")
             events += [self._event(actor, "TRANSITION", plan, d) for d in plan.acting("transition")]
-        await self.ecr.update_repository(repo.name, {"lifecycle_evaluated_at": self._clock()})
+        await self.repositories.update_repository(repo.name, {"lifecycle_evaluated_at": self._clock()})
         await self.audit.record(events)
 
     def _event(self, actor: str, action: str, plan: Plan, decision: Decision) -> dict[str, Any]:
@@ -188,7 +178,7 @@ class Lifecycle:
             await self.store.set_tier(digest, tier)
 
     async def repositories_with_policies(self, only: str | None = None) -> list[str]:
-        records = await self.ecr.repositories([only] if only else None)
+        records = await self.repositories.repositories([only] if only else None)
         if only and not records:
             raise repository_not_found(only, self.account)
         return [r.name for r in records if r.lifecycle_policy]
@@ -202,7 +192,7 @@ class Lifecycle:
             parse_policy(text)
         except LifecycleError as exc:
             raise policy_error(exc) from None
-        await self.ecr.update_repository(record.name, {"lifecycle_policy": text})
+        await self.repositories.update_repository(record.name, {"lifecycle_policy": text})
         return record.name
 
     async def get_policy(self, name: str, delete: bool = False) -> tuple[str, str, float]:
@@ -211,7 +201,7 @@ class Lifecycle:
         if not record.lifecycle_policy:
             raise self._missing_policy(record.name)
         if delete:
-            await self.ecr.update_repository(record.name, {"lifecycle_policy": None})
+            await self.repositories.update_repository(record.name, {"lifecycle_policy": None})
         return record.name, record.lifecycle_policy, record.lifecycle_evaluated_at or 0  # ECR: 0 until evaluated
 
     async def start_preview(self, name: str, text: str | None) -> tuple[str, str]:
@@ -286,7 +276,7 @@ class Lifecycle:
         record = await self._repository(name)
         digests = [image_id["imageDigest"]] if "imageDigest" in image_id else []
         tag_names = [image_id["imageTag"]] if "imageTag" in image_id else []
-        images = await self.ecr.find_images(record.id, digests, tag_names)  # just the image named
+        images = await self.images.find_images(record.id, digests, tag_names)  # just the image named
         found = next(
             (
                 i

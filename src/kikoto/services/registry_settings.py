@@ -11,7 +11,7 @@ from typing import Any
 
 from ..domain.errors import ExclusionAlreadyExists, ExclusionNotFound, InvalidParameter, LimitExceeded
 from ..storage.changes import VersionedCache
-from ..storage.meta.ecr import EcrStore
+from ..storage.meta.ports import DocumentStore
 from .registry import keyset_page
 from .repositories.admin import check_repository_policy
 
@@ -28,7 +28,7 @@ EXCLUSIONS_DOCUMENT = "pull_time_update_exclusions"
 
 
 class RegistrySettings:
-    def __init__(self, store: EcrStore, cache: VersionedCache | None = None, token_key: bytes = b"") -> None:
+    def __init__(self, store: DocumentStore, cache: VersionedCache | None = None, token_key: bytes = b"") -> None:
         self.token_key = token_key  # signs nextTokens
         self.store = store
         self._cache = cache or VersionedCache(None, 0)

@@ -20,7 +20,7 @@ def feature(core: Core) -> Feature:
     settings, clients = core.settings, Peers()
     service = Events(
         EventStore(core.engine, changes=core.changes),
-        core.leases,
+        core.stores.leases,
         clients,
         core.keys,
         core.registry,

@@ -25,7 +25,7 @@ from ...domain.errors import InvalidParameter, NotFound
 from ...domain.events import ImageChanged
 from ...services.keys import Keys
 from ...services.registry import RegistryIdentity
-from ...storage.meta.leases import LeaseStore
+from ...storage.meta.ports import LeaseStore
 from .bridge import cloud_event, envelope
 from .patterns import matches, parse_pattern
 from .store import Delivery, EventStore, Target

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
-from ...storage.meta.outbox import OutboxStore
+from ...storage.meta.outbox import SqlOutboxStore
 from ...storage.meta.schema import deliveries, event_targets
 
 
@@ -33,7 +33,7 @@ class Delivery:
     updated_at: float
 
 
-class EventStore(OutboxStore):
+class EventStore(SqlOutboxStore):
     # -- webhook targets and deliveries --------------------------------------------------------------
 
     async def add_target(self, target: Target) -> bool:

@@ -29,9 +29,7 @@ from ...services.blobs.service import BlobLocation
 from ...services.images.manifests import PulledManifest
 from ...services.images.reads import Caller, Reads, Wrapper
 from ...services.repositories.lookup import Repositories
-from ...storage.meta.leases import LeaseStore
-from ...storage.meta.repositories import Repository
-from ...storage.meta.store import MetadataStore, Referrer
+from ...storage.meta.ports import LeaseStore, Referrer, Repository, Stores
 from .model import Rule
 from .rules import PullThroughRules
 from .store import PullThroughStore
@@ -136,7 +134,7 @@ class PullThroughCache(Wrapper):
         inner: Reads,
         rules: PullThroughRules,
         store: PullThroughStore,
-        meta: MetadataStore,
+        stores: Stores,
         repositories: Repositories,
         upstreams: Upstreams,
         fetches: OneFetch,
@@ -145,7 +143,8 @@ class PullThroughCache(Wrapper):
         stats: Counter[str] | None = None,
     ) -> None:
         super().__init__(inner)
-        self.rules, self.store, self.meta, self.repositories = rules, store, meta, repositories
+        self.rules, self.store, self.repositories = rules, store, repositories
+        self.manifest_store, self.blob_index = stores.manifests, stores.blobs
         self.upstreams, self.fetches, self.create_repository = upstreams, fetches, create_repository
         self.tag_ttl = tag_ttl
         self.stats = Counter[str]() if stats is None else stats  # exported by /metrics
@@ -206,7 +205,7 @@ class PullThroughCache(Wrapper):
         return self.upstreams.client(rule.base_url, await self.rules.credentials(rule))
 
     async def repository(self, name: str, rule: Rule, may_import: bool, may_create: bool) -> Repository:
-        repo = await self.meta.get_repository(name)
+        repo = await self.repositories.find(name)
         if repo is not None:
             return repo
         if not (may_import and may_create):
@@ -268,7 +267,7 @@ class PullThroughCache(Wrapper):
 
         async def stored() -> bool:
             if digest:
-                return await self.meta.find_manifest(name, digest=digest) is not None
+                return await self.manifest_store.find_manifest(name, digest=digest) is not None
             checked = await self.store.checked_at(repo.id, tag or "")
             return checked is not None and checked >= since
 
@@ -277,7 +276,7 @@ class PullThroughCache(Wrapper):
             wanted = digest
             if tag is not None:  # a HEAD first: cheap, and not counted by Docker Hub's pull limit
                 head = await client.manifest(upstream_repo, tag, head=True)
-                local = await self.meta.find_manifest(name, tag=tag)
+                local = await self.manifest_store.find_manifest(name, tag=tag)
                 if head.digest and local is not None and local.digest == head.digest:
                     await self.store.mark_checked(repo.id, tag, time.time())
                     return
@@ -308,7 +307,7 @@ class PullThroughCache(Wrapper):
         if not may_import:
             raise BlobNotFound(digest)
         repo = await self.repository(name, rule, may_import, may_create)
-        if await self.meta.link_blob(repo.id, digest):  # already stored for another repository
+        if await self.blob_index.link_blob(repo.id, digest):  # already stored for another repository
             return None
         feed = Feed()
         key = f"blob:{repo.id}:{digest}"
@@ -331,7 +330,7 @@ class PullThroughCache(Wrapper):
         publish = feed.publish
 
         async def stored() -> bool:
-            return await self.meta.repo_blob_size(name, digest) is not None
+            return await self.blob_index.repo_blob_size(name, digest) is not None
 
         async def lead() -> None:
             client = await self._client(rule)
@@ -368,7 +367,7 @@ class PullThroughCache(Wrapper):
 
     async def _referrers(self, name: str, subject: str, rule: Rule, may_import: bool) -> None:
         """Cache the upstream's referrers of `subject` (at most once per tag_ttl)."""
-        repo = await self.meta.get_repository(name)
+        repo = await self.repositories.find(name)
         if repo is None or not may_import:
             return
         marker = f"@referrers:{subject}"
@@ -378,7 +377,7 @@ class PullThroughCache(Wrapper):
         try:
             client = await self._client(rule)
             for descriptor in await client.referrers(rule.upstream_repository(name), subject):
-                if await self.meta.find_manifest(name, digest=descriptor["digest"]) is None:
+                if await self.manifest_store.find_manifest(name, digest=descriptor["digest"]) is None:
                     await self._fetch_manifest(repo, rule, name, descriptor["digest"], None)
         except UpstreamFailed as failure:
             log.warning("referrers of %s in %s not refreshed: %s", subject, name, failure.message)

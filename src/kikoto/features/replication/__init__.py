@@ -20,10 +20,8 @@ def feature(core: Core) -> Feature:
     settings, clients = core.settings, Peers()
     replication = Replication(
         ReplicationStore(core.engine, changes=core.changes),
-        core.ecr_store,
-        core.meta,
+        core.stores,
         core.blob_store,
-        core.leases,
         clients,
         core.keys,
         core.registry,

@@ -33,9 +33,7 @@ from ...domain.paging import sign_token
 from ...services.keys import Keys
 from ...services.registry import RegistryIdentity, token_position
 from ...storage.blobs.port import BlobStore
-from ...storage.meta.ecr import EcrStore
-from ...storage.meta.leases import LeaseStore
-from ...storage.meta.store import MetadataStore
+from ...storage.meta.ports import Stores
 from .store import Backfill, Item, Peer, ReplicationStore
 
 log = logging.getLogger("kikoto.replication")
@@ -50,18 +48,17 @@ class Replication:
     def __init__(
         self,
         store: ReplicationStore,
-        ecr_store: EcrStore,
-        meta: MetadataStore,
+        stores: Stores,
         blob_store: BlobStore,
-        leases: LeaseStore,
         peers,
         keys: Keys,
         registry: RegistryIdentity,
         holder: str,
         retry_cap: float = 300.0,
     ) -> None:
-        self.store, self.ecr_store, self.meta, self.blob_store = store, ecr_store, meta, blob_store
-        self.leases, self.peers, self._fernet = leases, peers, keys.secrets_at_rest()
+        self.store, self.documents, self.blob_store = store, stores.documents, blob_store
+        self.repository_store, self.manifest_store, self.images = stores.repositories, stores.manifests, stores.images
+        self.leases, self.peers, self._fernet = stores.leases, peers, keys.secrets_at_rest()
         self.account, self.region, self.holder = registry.account, registry.region, holder
         self.token_key = keys.tokens
         self.retry_cap = retry_cap
@@ -69,7 +66,7 @@ class Replication:
     # -- the configuration ---------------------------------------------------------------------
 
     async def configuration(self) -> dict[str, Any]:
-        text = await self.ecr_store.document(DOCUMENT)
+        text = await self.documents.document(DOCUMENT)
         return json.loads(text) if text else {"rules": []}
 
     async def put_configuration(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +81,7 @@ class Replication:
                 destinations.add((destination["region"], destination["registryId"]))
         if len(destinations) > MAX_DESTINATIONS:
             raise LimitExceeded(f"A registry may replicate to at most {MAX_DESTINATIONS} unique destinations.")
-        await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
+        await self.documents.put_document(DOCUMENT, json.dumps(config))
         await self.store.follow(CONSUMER)  # rules act from now on
         return config
 
@@ -171,7 +168,7 @@ class Replication:
                 peer.region,
             )
             if item.action == "DELETE":
-                if await self.meta.find_manifest(item.repository, digest=item.digest) is None:
+                if await self.manifest_store.find_manifest(item.repository, digest=item.digest) is None:
                     await client.delete_manifest(item.repository, item.digest)
             else:
                 await client.ensure_repository(item.repository)
@@ -211,8 +208,8 @@ class Replication:
             await self.store.record([replicated])
 
     async def _replicate(self, client, repository: str, digest: str, with_tags: bool = False) -> None:
-        head = await self.meta.find_manifest(repository, digest=digest)
-        content = await self.meta.manifest_content(repository, digest) if head else None
+        head = await self.manifest_store.find_manifest(repository, digest=digest)
+        content = await self.manifest_store.manifest_content(repository, digest) if head else None
         if head is None or content is None:
             return  # deleted at the source since: nothing to converge on
         manifest = parse_manifest(content, head.media_type, digest)
@@ -227,8 +224,8 @@ class Replication:
             await client.push_blob(repository, blob.digest, blob.size, self._bytes(blob.digest))
         await client.put_manifest(repository, digest, content, head.media_type)
         if with_tags:
-            repo = await self.meta.get_repository(repository)
-            images = await self.ecr_store.find_images(repo.id, [digest], []) if repo else []
+            repo = await self.repository_store.get_repository(repository)
+            images = await self.images.find_images(repo.id, [digest], []) if repo else []
             for tag in images[0].tags if images else ():
                 await client.put_manifest(repository, tag, content, head.media_type)
 
@@ -261,12 +258,12 @@ class Replication:
         items = []
         after = ""
         while True:
-            repositories = await self.ecr_store.repositories_after(after, 500)
+            repositories = await self.repository_store.repositories_after(after, 500)
             for repo in repositories:
                 if (region, registry_id) not in self._destinations(config, repo.name):
                     continue
                 cursor = ""
-                while page := await self.ecr_store.images_page(repo.id, cursor, 1000):
+                while page := await self.images.images_page(repo.id, cursor, 1000):
                     items += [
                         {
                             "region": region,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from ...storage.meta.base import record
-from ...storage.meta.outbox import OutboxStore
+from ...storage.meta.outbox import SqlOutboxStore
 from ...storage.meta.schema import outbox_cursors, peers, replication_backfills, replication_items
 
 
@@ -53,7 +53,7 @@ def _item(row: Any) -> Item:
     return record(Item, row)
 
 
-class ReplicationStore(OutboxStore):
+class ReplicationStore(SqlOutboxStore):
     # -- peers --------------------------------------------------------------------------------------
 
     async def add_peer(self, peer: Peer) -> None:

@@ -23,14 +23,12 @@ def feature(core: Core) -> Feature:
     store = ScanStore(core.engine, changes=core.changes)
     scanner = Scanner(
         store,
-        VulnerabilityData(store, core.ecr_store),
-        core.meta,
-        core.ecr_store,
+        VulnerabilityData(store, core.stores.documents),
+        core.stores,
         core.blob_store,
         core.blobs,
         core.manifests,
         core.attachments,
-        core.outbox,
         core.keys.tokens,
         settings.scan_cyclonedx,
         timeout=settings.scan_timeout,

@@ -37,9 +37,7 @@ from ...services.images.attachments import Attachments
 from ...services.images.manifests import Manifests
 from ...services.registry import token_position
 from ...storage.blobs.port import BlobStore
-from ...storage.meta.ecr import EcrStore
-from ...storage.meta.outbox import OutboxStore
-from ...storage.meta.store import MetadataStore
+from ...storage.meta.ports import Stores
 from .inventory import OsRelease, Package
 from .layers import Budget, Inventory, ScanLimitExceeded, inventory_of
 from .sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE, cyclonedx, spdx
@@ -59,20 +57,20 @@ class Scanner:
         self,
         scans: ScanStore,
         data: VulnerabilityData,
-        meta: MetadataStore,
-        ecr_store: EcrStore,
+        stores: Stores,
         blob_store: BlobStore,
         blobs: Blobs,
         manifests: Manifests,
         attachments: Attachments,
-        outbox: OutboxStore,
         token_key: bytes,
         cyclonedx: bool = False,
         timeout: float = 300.0,
         max_layer_bytes: int = 8 << 30,
     ) -> None:
-        self.scans, self.data, self.meta, self.ecr_store = scans, data, meta, ecr_store
-        self.blob_store, self.blobs, self.manifests, self.outbox = blob_store, blobs, manifests, outbox
+        self.scans, self.data, self.outbox = scans, data, stores.outbox
+        self.repository_store, self.manifest_store, self.images = stores.repositories, stores.manifests, stores.images
+        self.documents = stores.documents
+        self.blob_store, self.blobs, self.manifests = blob_store, blobs, manifests
         self.attachments, self.token_key, self.cyclonedx = attachments, token_key, cyclonedx
         self.timeout, self.max_layer_bytes = timeout, max_layer_bytes
         self._swept: int | None = None  # the data version the last full sweep of stale scans covered
@@ -81,14 +79,14 @@ class Scanner:
     # -- configuration -----------------------------------------------------------------------------
 
     async def configuration(self) -> dict[str, Any]:
-        text = await self.ecr_store.document(DOCUMENT)
+        text = await self.documents.document(DOCUMENT)
         return json.loads(text) if text else {"scanType": "BASIC", "rules": []}
 
     async def put_configuration(self, scan_type: str | None, rules: list[dict[str, Any]] | None) -> dict[str, Any]:
         config: dict[str, Any] = {"scanType": scan_type or "BASIC", "rules": rules or []}
         if len({r["scanFrequency"] for r in config["rules"]}) != len(config["rules"]):
             raise InvalidParameter("Invalid parameter: each scan frequency may appear in one rule only")
-        await self.ecr_store.put_document(DOCUMENT, json.dumps(config))
+        await self.documents.put_document(DOCUMENT, json.dumps(config))
         await self.outbox.follow(CONSUMER)
         return config
 
@@ -108,7 +106,7 @@ class Scanner:
         return ("SCAN_ON_PUSH" if scan_on_push else "MANUAL"), []
 
     async def repository_frequency(self, name: str) -> tuple[str, list[dict[str, Any]]]:
-        record = await self.ecr_store.get_repository(name)
+        record = await self.repository_store.get_repository(name)
         return self.frequency(await self.configuration(), name, bool(record and record.scan_on_push))
 
     # -- triggers: pushes, requests, new vulnerability data ---------------------------------------------
@@ -124,7 +122,7 @@ class Scanner:
             if not isinstance(event, ImagePushed | ImageCached) or not event.is_image:
                 continue  # deletions, and signatures, SBOMs and other artifacts: not images to scan
             if event.repository not in records:
-                records[event.repository] = await self.ecr_store.get_repository(event.repository)
+                records[event.repository] = await self.repository_store.get_repository(event.repository)
             record = records[event.repository]
             if record is None:
                 continue
@@ -140,8 +138,8 @@ class Scanner:
         """StartImageScan."""
         if archived:
             raise ImageArchived(f"The image with digest '{digest}' is archived and cannot be scanned.")
-        head = await self.meta.find_manifest(name, digest=digest)
-        content = await self.meta.manifest_content(name, digest) if head else None
+        head = await self.manifest_store.find_manifest(name, digest=digest)
+        content = await self.manifest_store.manifest_content(name, digest) if head else None
         if head is None or content is None or not self._scannable(content, head.media_type, digest):
             raise UnsupportedImageType("The image is not a container image or index that can be scanned.")
         existing = await self.scans.scan(repo_id, digest)
@@ -160,8 +158,8 @@ class Scanner:
     async def scan_now(self, name: str, reference: str, progress=None) -> tuple[ScanRow, list[dict[str, Any]]]:
         """Scan an image at once, in this process (`kikoto scan`): the same scan a push or
         StartImageScan asks for, its result stored as theirs are."""
-        repo = await self.meta.get_repository(name)
-        head = await self.meta.find_manifest(
+        repo = await self.repository_store.get_repository(name)
+        head = await self.manifest_store.find_manifest(
             name, **({"digest": reference} if ":" in reference else {"tag": reference})
         )
         if repo is None or head is None:
@@ -211,8 +209,8 @@ class Scanner:
         repositories: dict[int, tuple[str | None, str]] = {}
         for scan in rows:
             if scan.repo_id not in repositories:
-                name = await self.meta.repository_name(scan.repo_id)
-                record = await self.ecr_store.get_repository(name) if name else None
+                name = await self.repository_store.repository_name(scan.repo_id)
+                record = await self.repository_store.get_repository(name) if name else None
                 frequency = self.frequency(config, name, record.scan_on_push)[0] if name and record else "MANUAL"
                 repositories[scan.repo_id] = (name, frequency)
             name, frequency = repositories[scan.repo_id]
@@ -229,7 +227,7 @@ class Scanner:
     # -- a scan -----------------------------------------------------------------------------------
 
     async def run(self, scan: ScanRow, progress=None) -> None:
-        name = await self.meta.repository_name(scan.repo_id)
+        name = await self.repository_store.repository_name(scan.repo_id)
         if name is None:
             return
         budget = Budget.starting_now(self.timeout, self.max_layer_bytes)
@@ -284,8 +282,8 @@ class Scanner:
         self, name: str, digest: str, progress=None, budget: Budget | None = None, nested: bool = False
     ) -> list[tuple[str, Inventory]]:
         budget = budget or Budget.starting_now(self.timeout, self.max_layer_bytes)
-        head = await self.meta.find_manifest(name, digest=digest)
-        content = await self.meta.manifest_content(name, digest) if head else None
+        head = await self.manifest_store.find_manifest(name, digest=digest)
+        content = await self.manifest_store.manifest_content(name, digest) if head else None
         if head is None or content is None:
             raise Unsupported("the image is gone")
         manifest = parse_manifest(content, head.media_type, digest)
@@ -347,9 +345,9 @@ class Scanner:
             repo_id, digest, "COMPLETE", "The scan was completed successfully.", stored, findings, counts, version, now
         )
         tags = []
-        repo = await self.meta.get_repository(name)
+        repo = await self.repository_store.get_repository(name)
         if repo:
-            images = await self.ecr_store.find_images(repo.id, [digest], [])
+            images = await self.images.find_images(repo.id, [digest], [])
             tags = list(images[0].tags) if images else []
         await self.outbox.record(
             [ImageScanned(repository=name, digest=digest, severity_counts=counts, tags=tuple(tags))]

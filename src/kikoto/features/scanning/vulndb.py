@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...storage.meta.ecr import EcrStore
+from ...storage.meta.ports import DocumentStore
 from . import matching
 from .inventory import OsRelease, Package
 from .store import ScanStore
@@ -142,17 +142,17 @@ class Imported:
 
 
 class VulnerabilityData:
-    def __init__(self, store: ScanStore, ecr_store: EcrStore) -> None:
-        self.store, self.ecr_store = store, ecr_store
+    def __init__(self, store: ScanStore, documents: DocumentStore) -> None:
+        self.store, self.documents = store, documents
 
     async def status(self) -> dict[str, Any]:
-        text = await self.ecr_store.document(DOCUMENT)
+        text = await self.documents.document(DOCUMENT)
         status = json.loads(text) if text else {"version": 0, "imported_at": None, "sources": []}
         count, newest, per = await self.store.vulndb_summary()
         return {**status, "records": count, "newest_modified": newest, "ecosystems": per}
 
     async def version(self) -> int:
-        text = await self.ecr_store.document(DOCUMENT)
+        text = await self.documents.document(DOCUMENT)
         return json.loads(text)["version"] if text else 0
 
     async def import_path(self, path: Path, progress: Callable[[int], None] | None = None) -> Imported:
@@ -189,7 +189,7 @@ class VulnerabilityData:
         source = {"path": str(path), "records": done.read, "skipped": done.skipped_count, "at": time.time()}
         sources = [*status.get("sources", []), source][-20:]
         version = status["version"] + (1 if done.written else 0)
-        await self.ecr_store.put_document(
+        await self.documents.put_document(
             DOCUMENT, json.dumps({"version": version, "imported_at": time.time(), "sources": sources})
         )
         return done

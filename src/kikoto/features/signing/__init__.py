@@ -18,7 +18,7 @@ RESUME_INTERVAL = 300.0  # how often images whose signing process died are looke
 def feature(core: Core) -> Feature:
     signing = Signing(
         SigningStore(core.engine, changes=core.changes),
-        core.ecr_store,
+        core.stores.documents,
         core.attachments,
         core.manifests,
         core.keys,
@@ -29,5 +29,5 @@ def feature(core: Core) -> Feature:
         signing,
         operations=bound(OPERATIONS, signing),
         on_push=[signing.image_pushed],
-        periodic=[("signing", RESUME_INTERVAL, lambda: signing.resume_stale(core.meta.repository_name))],
+        periodic=[("signing", RESUME_INTERVAL, lambda: signing.resume_stale(core.stores.repositories.repository_name))],
     )

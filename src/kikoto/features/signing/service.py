@@ -23,7 +23,7 @@ from ...services.images.attachments import Attachments
 from ...services.images.manifests import Manifests, PushedManifest
 from ...services.keys import Keys
 from ...services.registry import RegistryIdentity
-from ...storage.meta.ecr import EcrStore
+from ...storage.meta.ports import DocumentStore
 from . import notary
 from .store import SigningStatus, SigningStore
 
@@ -37,7 +37,7 @@ class Signing:
     def __init__(
         self,
         store: SigningStore,
-        documents: EcrStore,
+        documents: DocumentStore,
         attachments: Attachments,
         manifests: Manifests,
         keys: Keys,

@@ -26,7 +26,7 @@ from ...domain.errors import (
     UploadInvalid,
     UploadNotFound,
 )
-from ...storage.meta.ecr import EcrStore
+from ...storage.meta.ports import ImageStore
 from ..registry import RegistryIdentity
 from .service import Blobs
 
@@ -42,9 +42,11 @@ class LayerCheck:
 
 
 class Layers:
-    def __init__(self, blobs: Blobs, ecr: EcrStore, repositories, registry: RegistryIdentity, url_key: bytes) -> None:
+    def __init__(
+        self, blobs: Blobs, images: ImageStore, repositories, registry: RegistryIdentity, url_key: bytes
+    ) -> None:
         self.blobs = blobs
-        self.ecr = ecr
+        self.images = images
         self.repositories = repositories  # RepositoryAdmin
         self.registry = registry
         self._url_key = url_key
@@ -52,8 +54,8 @@ class Layers:
     async def check(self, name: str, digests: list[str]) -> list[LayerCheck]:
         await self.repositories.get(name)
         checks = []
-        tiers = await self.blobs.meta.blob_tiers(digests)
-        sizes = await self.blobs.meta.repo_blob_sizes(name, digests)
+        tiers = await self.blobs.index.blob_tiers(digests)
+        sizes = await self.blobs.index.repo_blob_sizes(name, digests)
         for digest in digests:
             try:
                 parse_digest(digest)
@@ -112,7 +114,7 @@ class Layers:
             raise self._unknown(upload_id) from None
         if status.offset == 0:
             raise EmptyUpload(f"The upload with id '{upload_id}' does not contain any layer parts")
-        if await self.blobs.meta.repo_blob_size(name, digest) is not None:
+        if await self.blobs.index.repo_blob_size(name, digest) is not None:
             await self.blobs.cancel(name, upload_id)
             raise LayerAlreadyExists(
                 f"The layer with digest '{digest}' already exists in the repository with name '{name}' in "
@@ -137,12 +139,12 @@ class Layers:
             raise InvalidParameter(
                 f"Invalid parameter at 'layerDigest' failed to satisfy constraint: 'invalid digest {digest}'"
             ) from None
-        if await self.blobs.meta.repo_blob_size(name, digest) is None:
+        if await self.blobs.index.repo_blob_size(name, digest) is None:
             raise LayerNotFound(
                 f"The layer with digest '{digest}' does not exist in the "
                 f"repository with name '{name}' in the registry with id '{self.registry.account}'"
             )
-        if not await self.ecr.blob_is_referenced(record.id, digest):
+        if not await self.images.blob_is_referenced(record.id, digest):
             raise LayerInaccessible(
                 f"The layer with digest '{digest}' is not referenced by any image in the repository with name '{name}'"
             )

@@ -25,7 +25,7 @@ from ...domain.errors import (
 )
 from ...storage.blobs.port import BlobArchived, BlobStore, UploadConflict
 from ...storage.changes import ByteCache, VersionedCache
-from ...storage.meta.store import MetadataStore, Upload
+from ...storage.meta.ports import BlobIndexStore, Upload, UploadStore
 from ..repositories.lookup import Repositories
 from .streams import hashing_sink, pump
 
@@ -54,13 +54,14 @@ class BlobLocation:
 class Blobs:
     def __init__(
         self,
-        meta: MetadataStore,
+        index: BlobIndexStore,
+        uploads: UploadStore,
         store: BlobStore,
         repositories: Repositories,
         cache: VersionedCache | None = None,
         min_free_space: int = 0,
     ) -> None:
-        self.meta = meta
+        self.index, self.uploads = index, uploads
         self.min_free_space = min_free_space
         self.store = store
         self.repositories = repositories
@@ -79,7 +80,7 @@ class Blobs:
         size, token = self._sizes.get((repository, digest))
         if size is None:
             parse_digest(digest)
-            size = await self.meta.repo_blob_size(repository, digest)
+            size = await self.index.repo_blob_size(repository, digest)
             if size is not None:
                 self._sizes.put((repository, digest), size, token)
         if size is None:
@@ -129,7 +130,7 @@ class Blobs:
         """Unlink the blob from this repository; its bytes go when nothing references them (GC)."""
         parse_digest(digest)
         repo = await self.repositories.get(repository)
-        if not await self.meta.unlink_blob(repo.id, digest):
+        if not await self.index.unlink_blob(repo.id, digest):
             raise BlobNotFound(digest)
 
     # -- mounting -------------------------------------------------------------------------
@@ -143,15 +144,15 @@ class Blobs:
         if source is not None:
             candidates = (
                 [source]
-                if await self.meta.repo_blob_size(source, digest) is not None and await readable(source)
+                if await self.index.repo_blob_size(source, digest) is not None and await readable(source)
                 else []
             )
         else:
-            candidates = [name for name in await self.meta.repositories_with_blob(digest) if await readable(name)]
+            candidates = [name for name in await self.index.repositories_with_blob(digest) if await readable(name)]
         if not candidates:
             return False
         repo = await self.repositories.for_push(repository)
-        return await self.meta.link_blob(repo.id, digest)
+        return await self.index.link_blob(repo.id, digest)
 
     # -- uploads --------------------------------------------------------------------------
 
@@ -164,7 +165,7 @@ class Blobs:
             raise storage_full(f"{free} bytes free, below the min_free_space floor of {self.min_free_space}")
         upload_id = str(uuid.uuid4())
         await self.store.start_upload(upload_id)
-        await self.meta.create_upload(upload_id, repo.id, algorithm)
+        await self.uploads.create_upload(upload_id, repo.id, algorithm)
         return UploadState(upload_id, repository, 0)
 
     async def _upload(self, repository: str, upload_id: str) -> Upload:
@@ -174,7 +175,7 @@ class Blobs:
         except ValueError:
             pass
         else:
-            upload = await self.meta.get_upload(upload_id, repository)
+            upload = await self.uploads.get_upload(upload_id, repository)
         if upload is None:
             raise UploadNotFound(detail={"upload": upload_id})
         return upload
@@ -229,9 +230,9 @@ class Blobs:
         # Bytes first, then the row: a blob row never exists before its file. When the content was
         # already stored, the upload is kept until the row is written, in case garbage
         # collection removed the old copy meanwhile (it never touches a freshly linked blob).
-        await self.meta.claim_trashed(str(actual))
+        await self.index.claim_trashed(str(actual))
         placed = await self.store.commit_upload(upload.id, str(actual))
-        if not await self.meta.add_blob(upload.repo_id, str(actual), size, finished_upload=(upload.id, offset)):
+        if not await self.index.add_blob(upload.repo_id, str(actual), size, finished_upload=(upload.id, offset)):
             raise UploadBusy("the upload was changed by another request")
         if not placed:
             await self.store.settle_upload(upload.id, str(actual))
@@ -251,7 +252,7 @@ class Blobs:
 
     async def _discard(self, upload: Upload) -> None:
         self._hashers.pop(upload.id, None)
-        await self.meta.delete_upload(upload.id)
+        await self.uploads.delete_upload(upload.id)
         await self.store.abort_upload(upload.id)
 
     def _check_range(self, content_range, content_length, offset, repository, upload_id) -> int | None:
@@ -295,7 +296,7 @@ class Blobs:
             self._hashers.pop(upload.id, None)
             raise SizeInvalid(f"expected {expected} bytes, received {written}")
         new_offset = offset + written
-        if record and written and not await self.meta.advance_upload(upload.id, offset, new_offset):
+        if record and written and not await self.uploads.advance_upload(upload.id, offset, new_offset):
             self._hashers.pop(upload.id, None)
             raise UploadBusy("the upload was changed by another request")
         self._remember(upload.id, new_offset, hasher)

@@ -37,7 +37,7 @@ class Attachments:
         annotations: dict[str, str] | None = None,
     ) -> str:
         """Attach `layer` to image `subject` of `repository`; returns the artifact's digest."""
-        head = await self.manifests.meta.find_manifest(repository, digest=subject)
+        head = await self.manifests.store.find_manifest(repository, digest=subject)
         if head is None:
             raise ImageNotFound(f"manifest unknown: {subject}")
         for content in (EMPTY_CONFIG, layer):

@@ -19,8 +19,7 @@ from ...domain.errors import (
 )
 from ...domain.names import is_valid_tag
 from ...domain.paging import sign_token
-from ...storage.meta.ecr import EcrStore, ImageRecord
-from ...storage.meta.store import MetadataStore
+from ...storage.meta.ports import ImageRecord, Stores
 from ..registry import RegistryIdentity, token_position
 from .manifests import Manifests
 
@@ -54,16 +53,14 @@ class GotImage:
 class Images:
     def __init__(
         self,
-        ecr: EcrStore,
-        meta: MetadataStore,
+        stores: Stores,
         manifests: Manifests,
         repositories,
         registry: RegistryIdentity,
         token_key: bytes = b"",
     ) -> None:
         self.token_key = token_key  # signs nextTokens (keyset positions)
-        self.ecr = ecr
-        self.meta = meta
+        self.records, self.store = stores.images, stores.manifests
         self.manifests = manifests
         self.repositories = repositories  # RepositoryAdmin
         self.registry = registry
@@ -95,7 +92,7 @@ class Images:
         record = await self.repositories.get(name)
         digests = [i.digest for i in image_ids if i.digest]
         tags = [i.tag for i in image_ids if i.tag]
-        return record.id, await self.ecr.find_images(record.id, digests, tags)
+        return record.id, await self.records.find_images(record.id, digests, tags)
 
     def _page(self, name: str, kind: str, max_results: int | None, next_token: str | None) -> tuple[int, list[Any]]:
         if max_results is not None and not 1 <= max_results <= 1000:
@@ -107,7 +104,7 @@ class Images:
         return max_results or 100, after
 
     async def archived(self, repo_id: int, digest: str) -> bool:
-        images = await self.ecr.find_images(repo_id, [digest], [])
+        images = await self.records.find_images(repo_id, [digest], [])
         return bool(images) and images[0].storage_class == "ARCHIVE"
 
     async def resolve(self, name: str, image_id: ImageId) -> tuple[int, str]:
@@ -134,7 +131,7 @@ class Images:
         cursor, inclusive = position[0], bool(after)
         while len(ids) <= limit:
             # inclusive: the token's image comes back first (its later tags may be due), so one more
-            batch = await self.ecr.image_ids_page(
+            batch = await self.records.image_ids_page(
                 record.id, cursor, limit + 1 + inclusive, tag_status or "ANY", image_status or "ANY", inclusive
             )
             for digest, tag_names in batch:
@@ -176,7 +173,7 @@ class Images:
             return found, None
         limit, after = self._page(name, "DescribeImages", max_results, next_token)
         record = await self.repositories.get(name)
-        images = await self.ecr.images_page(
+        images = await self.records.images_page(
             record.id, after[0] if after else "", limit + 1, tag_status or "ANY", image_status or "ANY"
         )
         token = None
@@ -241,7 +238,7 @@ class Images:
                 code = "ImageTagDoesNotMatchDigest" if digest_only else "ImageNotFound"
                 failure = ImageFailure(image_id, code, "Requested image not found")
             if failure is None and image is not None and (len(image.tags) <= 1 or image_id.tag is None):
-                parents = await self.ecr.parents(repo_id, image.digest)
+                parents = await self.records.parents(repo_id, image.digest)
                 if parents:
                     failure = ImageFailure(
                         image_id,
@@ -253,11 +250,11 @@ class Images:
                 continue
             images.remove(image)
             if image_id.tag is not None and len(image.tags) > 1:
-                await self.meta.delete_tag(repo_id, image_id.tag)
+                await self.store.delete_tag(repo_id, image_id.tag)
                 images.append(dataclasses.replace(image, tags=tuple(t for t in image.tags if t != image_id.tag)))
                 deleted.append(ImageId(image.digest, image_id.tag))
                 continue
-            await self.meta.delete_manifest(repo_id, image.digest, image_id.tag)
+            await self.store.delete_manifest(repo_id, image.digest, image_id.tag)
             # As ECR: one entry per tag the deletion removed (a digest alone when it had none).
             removed = [image_id.tag] if image_id.tag is not None else list(image.tags)
             deleted += [ImageId(image.digest, t) for t in removed] or [ImageId(image.digest)]
@@ -282,7 +279,9 @@ class Images:
                 "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'"
             )
         existing = (
-            await self.meta.find_manifest(name, tag=tag) if tag else await self.meta.find_manifest(name, digest=digest)
+            await self.store.find_manifest(name, tag=tag)
+            if tag
+            else await self.store.find_manifest(name, digest=digest)
         )
         if existing is not None and existing.digest == digest:
             raise ImageAlreadyExists(

@@ -15,7 +15,7 @@ from ...domain.events import ImageChanged
 from ...domain.manifests import OCI_INDEX, parse_manifest
 from ...domain.names import check_repository_name, check_tag, parse_reference
 from ...storage.changes import ByteCache, VersionedCache
-from ...storage.meta.store import MetadataStore, Referrer
+from ...storage.meta.ports import ManifestStore, Referrer
 from ..repositories.lookup import Repositories
 
 PULL_TIME_RESOLUTION = 60.0  # lastRecordedPullTime is kept to the minute (ECR: at least daily)
@@ -44,12 +44,12 @@ class PulledManifest:
 class Manifests:
     def __init__(
         self,
-        meta: MetadataStore,
+        store: ManifestStore,
         repositories: Repositories,
         allow_sparse_index: bool = False,
         cache: VersionedCache | None = None,
     ) -> None:
-        self.meta = meta
+        self.store = store
         self.repositories = repositories
         self.allow_sparse_index = allow_sparse_index
         self._cache = ByteCache(CACHE_BYTES)
@@ -74,7 +74,7 @@ class Manifests:
             raise ManifestInvalid(f"at most {MAX_EXTRA_TAGS} tag parameters are accepted")
         tags = list(dict.fromkeys(([ref.tag] if ref.tag else []) + [check_tag(t) for t in extra_tags]))
         repo = await self.repositories.for_push(repository)
-        await self.meta.put_manifest(
+        await self.store.put_manifest(
             repo,
             manifest,
             content,
@@ -112,7 +112,7 @@ class Manifests:
             raise DigestInvalid(f"the upstream sent a manifest whose digest is {actual}, not {digest}")
         manifest = parse_manifest(content, content_type, digest)
         repo = await self.repositories.get(repository)
-        await self.meta.put_manifest(repo, manifest, content, tags, True, lazy=True, change=change)
+        await self.store.put_manifest(repo, manifest, content, tags, True, lazy=True, change=change)
         self._cache.put(digest, content)
 
     async def pull(
@@ -125,9 +125,9 @@ class Manifests:
         if head is None:
             ref = parse_reference(reference)
             if ref.tag:
-                head = await self.meta.find_manifest(repository, tag=ref.tag)
+                head = await self.store.find_manifest(repository, tag=ref.tag)
             else:
-                head = await self.meta.find_manifest(repository, digest=str(ref.digest))
+                head = await self.store.find_manifest(repository, digest=str(ref.digest))
             if head is not None:
                 self._reads.put(("head", repository, reference), head, token)
         if head is None:
@@ -142,7 +142,7 @@ class Manifests:
         if with_content:
             content = self._cache.get(head.digest)
             if content is None:
-                content = await self.meta.manifest_content(repository, head.digest)
+                content = await self.store.manifest_content(repository, head.digest)
                 if content is None:  # deleted between the two queries
                     raise ImageNotFound(f"manifest unknown: {reference}")
                 self._cache.put(head.digest, content)
@@ -161,7 +161,7 @@ class Manifests:
         if len(self._pulled) > 100_000:
             self._pulled.clear()
         self._pulled[key] = now
-        task = asyncio.ensure_future(self.meta.record_pull(head.repo_id, head.digest, now))
+        task = asyncio.ensure_future(self.store.record_pull(head.repo_id, head.digest, now))
         self._pull_writes.add(task)
         task.add_done_callback(self._pull_writes.discard)
 
@@ -170,22 +170,22 @@ class Manifests:
         repo = await self.repositories.get(repository)
         ref = parse_reference(reference)
         if ref.tag:
-            deleted = await self.meta.delete_tag(repo.id, ref.tag)
+            deleted = await self.store.delete_tag(repo.id, ref.tag)
         else:
-            deleted = await self.meta.delete_manifest(repo.id, str(ref.digest))
+            deleted = await self.store.delete_manifest(repo.id, str(ref.digest))
         if not deleted:
             raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})
 
     async def contents(self, repository: str, digests: list[str]) -> dict[str, bytes]:
         """The bytes of several manifests in one query (the console's index platforms)."""
-        return await self.meta.manifest_contents(repository, digests)
+        return await self.store.manifest_contents(repository, digests)
 
     async def tags(self, repository: str, limit: int | None, after: str | None) -> list[str]:
         cached, token = self._reads.get(("tags", repository, limit, after))
         if cached is not None:
             return cached
         repo = await self.repositories.get(repository)
-        tags = await self.meta.list_tags(repo.id, limit, after)
+        tags = await self.store.list_tags(repo.id, limit, after)
         self._reads.put(("tags", repository, limit, after), tags, token)
         return tags
 
@@ -194,10 +194,10 @@ class Manifests:
     ) -> list[Referrer]:
         """Manifests whose subject is `subject`; an empty list (never an error) for an unknown one."""
         check_repository_name(repository)
-        repo = await self.meta.get_repository(repository)
+        repo = await self.repositories.find(repository)
         if repo is None:
             return []
-        return await self.meta.referrers(repo.id, subject, artifact_type, limit, after)
+        return await self.store.referrers(repo.id, subject, artifact_type, limit, after)
 
 
 def referrers_index(referrers: list[Referrer]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ...storage.meta.store import Referrer
+from ...storage.meta.ports import Referrer
 from ..blobs.service import BlobLocation, Blobs
 from .manifests import Manifests, PulledManifest
 

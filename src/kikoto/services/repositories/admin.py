@@ -24,8 +24,7 @@ from ...domain.names import REPOSITORY_NAME
 from ...domain.paging import sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...domain.templates import ROOT, CreationTemplate, most_specific
-from ...storage.meta.ecr import EcrStore
-from ...storage.meta.repositories import Repository
+from ...storage.meta.ports import DocumentStore, ImageStore, Repository, RepositoryStore
 from ..access import Access
 from ..registry import RegistryIdentity, invalid_parameter, keyset_page, repository_not_found, token_position
 
@@ -86,9 +85,17 @@ def _merge_tags(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> lis
 
 
 class RepositoryAdmin:
-    def __init__(self, store: EcrStore, access: Access, registry: RegistryIdentity, token_key: bytes = b"") -> None:
+    def __init__(
+        self,
+        store: RepositoryStore,
+        images: ImageStore,
+        templates: DocumentStore,
+        access: Access,
+        registry: RegistryIdentity,
+        token_key: bytes = b"",
+    ) -> None:
         self.token_key = token_key  # signs nextTokens (keyset positions)
-        self.store = store
+        self.store, self.images, self.documents = store, images, templates
         self.access = access
         self.registry = registry
 
@@ -157,7 +164,7 @@ class RepositoryAdmin:
 
     async def delete(self, name: str, force: bool) -> Repository:
         record = await self.get(name)
-        if not force and await self.store.image_count(record.id):
+        if not force and await self.images.image_count(record.id):
             raise RepositoryNotEmpty(
                 f"The repository with name '{record.name}' in registry with id '{self.registry.account}' "
                 f"cannot be deleted because it still contains images"
@@ -241,7 +248,7 @@ class RepositoryAdmin:
 
     async def create_template(self, template: CreationTemplate) -> CreationTemplate:
         checked = self._checked(template)
-        saved = await self.store.put_template(checked, create=True)
+        saved = await self.documents.put_template(checked, create=True)
         if saved is None:
             raise TemplateAlreadyExists(
                 f"The repository creation template with prefix '{checked.prefix}' already exists in the "
@@ -251,16 +258,16 @@ class RepositoryAdmin:
 
     async def update_template(self, prefix: str, changes: dict[str, Any]) -> CreationTemplate:
         """Change the fields named in `changes` (CreationTemplate's), keep the others."""
-        existing = {t.prefix: t for t in await self.store.templates()}.get(prefix.rstrip("/"))
+        existing = {t.prefix: t for t in await self.documents.templates()}.get(prefix.rstrip("/"))
         if existing is None:
             raise self._template_missing(prefix)
-        saved = await self.store.put_template(self._checked(dataclasses.replace(existing, **changes)), create=False)
+        saved = await self.documents.put_template(self._checked(dataclasses.replace(existing, **changes)), create=False)
         if saved is None:
             raise self._template_missing(prefix)
         return saved
 
     async def delete_template(self, prefix: str) -> CreationTemplate:
-        deleted = await self.store.delete_template(prefix.rstrip("/"))
+        deleted = await self.documents.delete_template(prefix.rstrip("/"))
         if deleted is None:
             raise self._template_missing(prefix)
         return deleted
@@ -269,7 +276,7 @@ class RepositoryAdmin:
         self, prefixes: list[str] | None, max_results: int | None, next_token: str | None
     ) -> tuple[list[CreationTemplate], str | None]:
         """(a page of the templates, filtered by prefix, the next token)."""
-        templates = await self.store.templates()
+        templates = await self.documents.templates()
         if prefixes:
             templates = [t for t in templates if t.prefix in {p.rstrip("/") for p in prefixes}]
         return keyset_page(
@@ -291,7 +298,7 @@ class RepositoryAdmin:
     async def _from_template(
         self, name: str, applied_for: str, extra: dict[str, Any] | None = None, required: bool = True
     ) -> Repository | None:
-        template = most_specific(await self.store.templates(), name, applied_for)
+        template = most_specific(await self.documents.templates(), name, applied_for)
         if template is None and required:
             return None
         template = template or CreationTemplate(ROOT)  # ECR's defaults

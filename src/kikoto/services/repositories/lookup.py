@@ -5,30 +5,34 @@ from __future__ import annotations
 from ...domain.errors import PullThroughPushRefused, RepositoryNotFound
 from ...domain.names import check_repository_name
 from ...storage.changes import VersionedCache
-from ...storage.meta.repositories import Repository
-from ...storage.meta.store import MetadataStore
+from ...storage.meta.ports import Repository, RepositoryStore
 
 
 class Repositories:
     def __init__(
-        self, meta: MetadataStore, create_on_push: bool = False, from_template=None, cache: VersionedCache | None = None
+        self,
+        store: RepositoryStore,
+        create_on_push: bool = False,
+        from_template=None,
+        cache: VersionedCache | None = None,
     ) -> None:
-        self.meta = meta
+        self.store = store
         self._known = cache or VersionedCache(None, 0)  # name -> Repository, until something changes
         self.create_on_push = create_on_push  # operator override: create any repository on first push
         self.from_template = from_template  # async (name) -> created record or None (ECR's CREATE_ON_PUSH)
 
-    async def _lookup(self, name: str) -> Repository | None:
+    async def find(self, name: str) -> Repository | None:
+        """The repository, or None (cached until anything changes)."""
         repo, token = self._known.get(name)
         if repo is None:
-            repo = await self.meta.get_repository(name)
+            repo = await self.store.get_repository(name)
             if repo is not None:
                 self._known.put(name, repo, token)
         return repo
 
     async def get(self, name: str) -> Repository:
         check_repository_name(name)
-        repo = await self._lookup(name)
+        repo = await self.find(name)
         if repo is None:
             raise RepositoryNotFound(name)
         return repo
@@ -37,7 +41,7 @@ class Repositories:
         """The repository a push writes to. A missing one is created only by a CREATE_ON_PUSH
         template (as on ECR) or when the operator enabled create_on_push."""
         check_repository_name(name)
-        repo = await self._lookup(name)
+        repo = await self.find(name)
         if repo is not None:
             if repo.upstream is not None:
                 raise PullThroughPushRefused(
@@ -46,7 +50,7 @@ class Repositories:
                 )
             return repo
         if self.create_on_push:
-            return await self.meta.ensure_repository(name)
+            return await self.store.ensure_repository(name)
         if self.from_template is not None and await self.from_template(name) is not None:
             return await self.get(name)
         raise RepositoryNotFound(
@@ -56,4 +60,4 @@ class Repositories:
         )
 
     async def catalog(self, limit: int | None, after: str | None) -> list[str]:
-        return await self.meta.list_repositories(limit, after)
+        return await self.store.list_repositories(limit, after)

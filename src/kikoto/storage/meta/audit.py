@@ -13,7 +13,7 @@ from .schema import (
 )
 
 
-class AuditStore(SqlStore):
+class SqlAuditStore(SqlStore):
     # -- audit ---------------------------------------------------------------------------------------
 
     async def record(self, events: list[dict[str, Any]]) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, TextClause, text
+from sqlalchemy import Table, TextClause, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +35,22 @@ class SqlStore:
         self.changes = changes
         # INSERT ... ON CONFLICT in the database's own dialect
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
+        self._bytewise = (lambda column: column.collate("C")) if engine.dialect.name == "postgresql" else (lambda c: c)
+
+    def _insert_ignore(self, table: Table, rows: Any, keys: Iterable[str]) -> Any:
+        return self._insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys))
+
+    async def _names_after(self, column: Any, limit: int | None, after: str | None, *where: Any) -> list[str]:
+        """Names in byte order after `after`: the one query behind tag lists and the catalog."""
+        name = self._bytewise(column)
+        query = select(column).where(*where).order_by(name)
+        if after:
+            query = query.where(name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
 
     @asynccontextmanager
     async def _write(self, changed: bool = True) -> AsyncIterator[Any]:

@@ -3,12 +3,12 @@ trash, then its bytes) and the consistency checks of fsck."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import delete, exists, or_, select
 
 from .base import SqlStore
+from .blobs import lock_blobs
 from .schema import (
     blob_trash,
     blobs,
@@ -17,7 +17,6 @@ from .schema import (
     repositories,
     uploads,
 )
-from .store import MetadataStore
 
 CHUNK = 500  # digests per IN (...) list
 
@@ -28,11 +27,7 @@ def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield items[start : start + CHUNK]
 
 
-class HousekeepingStore(SqlStore):
-    def __init__(self, meta: MetadataStore, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(meta.engine, clock, meta.changes)
-        self.meta = meta
-
+class SqlHousekeepingStore(SqlStore):
     async def reclaimable(self, repo_id: int, leaving: set[str], candidates: set[str]) -> dict[str, int]:
         """Of `candidates` (blobs of the manifests `leaving` the repository), those no other
         manifest anywhere references, with their sizes: the bytes GC would then free."""
@@ -70,7 +65,7 @@ class HousekeepingStore(SqlStore):
         one locked transaction (re-checked under the lock a manifest push takes). Their bytes
         are deleted afterwards by `purge`. Returns digest -> size forgotten."""
         async with self._write() as conn:  # blobs vanish from repositories: caches must drop them
-            await self.meta.lock_blobs(conn, digests)
+            await lock_blobs(conn, digests)
             rows = (
                 await conn.execute(
                     select(blobs.c.digest, blobs.c.size, blobs.c.tier).where(
@@ -136,7 +131,7 @@ class HousekeepingStore(SqlStore):
         says its bytes are missing or wrong: the registry then tells the truth (HEAD 404), and
         a client pushing an image with it uploads it again."""
         async with self._write() as conn:
-            await self.meta.lock_blobs(conn, [digest])
+            await lock_blobs(conn, [digest])
             tier = await conn.scalar(select(blobs.c.tier).where(blobs.c.digest == digest))
             if tier is None or not await still_broken(tier):
                 return False

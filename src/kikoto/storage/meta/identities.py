@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .base import SqlStore
+from .ports import AccessKeyRow, AlreadyExists, PrincipalRow
 from .schema import access_keys, principals, revoked_sessions
 
 
-class AlreadyExists(Exception):
-    """Another process created the same principal or key first."""
-
-
-@dataclass(frozen=True)
-class PrincipalRow:
-    id: int
-    name: str
-    policy: str
-
-
-@dataclass(frozen=True)
-class AccessKeyRow:
-    id: str
-    principal: PrincipalRow
-    secret: str  # encrypted
-    status: str
-    created_at: float
-
-
-class IdentityStore(SqlStore):
+class SqlIdentityStore(SqlStore):
     async def count_principals(self) -> int:
         async with self.engine.connect() as conn:
             return await conn.scalar(select(func.count()).select_from(principals))

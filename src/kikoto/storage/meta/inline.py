@@ -47,6 +47,7 @@ T = TypeVar("T")
 
 class InlineConnection:
     def __init__(self, connection: Connection) -> None:
+        self.dialect = connection.dialect
         self._connection = connection
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:

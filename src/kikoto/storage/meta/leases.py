@@ -12,7 +12,7 @@ from .schema import (
 )
 
 
-class LeaseStore(SqlStore):
+class SqlLeaseStore(SqlStore):
     # -- leases: one holder of a background job at a time --------------------------------------------
 
     async def acquire(self, name: str, holder: str, ttl: float) -> bool:

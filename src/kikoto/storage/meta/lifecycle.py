@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +23,6 @@ from .schema import (
     manifests,
     tags,
 )
-from .store import MetadataStore
 
 CHUNK = 500  # digests per IN (...) list
 
@@ -44,11 +42,7 @@ def _result(text: str) -> PreviewResult:
     return PreviewResult(**{**stored, "tags": tuple(stored["tags"])})
 
 
-class LifecycleStore(SqlStore):
-    def __init__(self, meta: MetadataStore, clock=time.time) -> None:
-        super().__init__(meta.engine, clock, meta.changes)
-        self.meta = meta
-
+class SqlLifecycleStore(SqlStore):
     # -- what an evaluation needs ---------------------------------------------------------
 
     async def image_relations(self, repo_id: int) -> tuple[dict[str, list[str]], dict[str, set[str]]]:

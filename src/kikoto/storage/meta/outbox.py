@@ -42,7 +42,7 @@ def _change(row) -> ImageChanged:
     )
 
 
-class OutboxStore(SqlStore):
+class SqlOutboxStore(SqlStore):
     # -- the outbox and its cursors ---------------------------------------------------------------
 
     async def record(self, changes: Sequence[ImageChanged]) -> None:

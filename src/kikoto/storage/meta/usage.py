@@ -14,7 +14,7 @@ from .schema import (
 )
 
 
-class UsageStore(SqlStore):
+class SqlUsageStore(SqlStore):
     async def storage_by_repository(self) -> list[tuple[str, int, int]]:
         """(repository, images, deduplicated bytes of the blobs its manifests reference)."""
         per_repo = (

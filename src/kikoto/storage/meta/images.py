@@ -1,43 +1,13 @@
-"""What the ECR API reads and writes beyond the registry core: repository settings, image
-details, registry documents and repository creation templates."""
+"""Image records: a repository's manifests with their tags and details, paged by digest for the
+listings (ListImages, DescribeImages) and whole for lifecycle evaluation."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass
-from typing import Any
+from sqlalchemy import select, text
 
-from sqlalchemy import delete, select, text, update
-
-from ...domain.templates import CreationTemplate
-from .repositories import Repository, RepositoryRows
-from .schema import (
-    creation_templates,
-    image_scans,
-    manifest_refs,
-    manifests,
-    registry_documents,
-    repo_blobs,
-    repositories,
-    scan_findings,
-    tags,
-    upstream_checks,
-)
-
-SETTINGS_COLUMNS = (
-    "tag_mutability",
-    "mutability_exclusions",
-    "scan_on_push",
-    "encryption",
-    "resource_tags",
-    "repository_policy",
-    "lifecycle_policy",
-    "lifecycle_evaluated_at",
-    "upstream",
-)
-JSON_COLUMNS = ("mutability_exclusions", "encryption", "resource_tags")
-
+from .base import SqlStore
+from .ports import ImageRecord
+from .schema import manifest_refs, manifests, tags
 
 # ListImages' page as one statement: the page of digests by the primary key, then their tags.
 _IMAGE_IDS = (
@@ -47,22 +17,6 @@ _IMAGE_IDS = (
 )
 SQL_IMAGE_IDS = text(_IMAGE_IDS.format(op=">"))
 SQL_IMAGE_IDS_FROM = text(_IMAGE_IDS.format(op=">="))
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    digest: str
-    tags: tuple[str, ...]
-    media_type: str
-    config_media_type: str | None
-    artifact_type: str | None
-    subject_digest: str | None
-    size: int
-    pushed_at: float
-    last_pulled_at: float | None
-    storage_class: str = "STANDARD"
-    archived_at: float | None = None
-    activated_at: float | None = None
 
 
 def _image_records(rows, tag_rows) -> list[ImageRecord]:
@@ -89,41 +43,7 @@ def _image_records(rows, tag_rows) -> list[ImageRecord]:
     ]
 
 
-class EcrStore(RepositoryRows):
-    # -- repositories -----------------------------------------------------------------------
-
-    async def repositories(self, names: list[str] | None = None) -> list[Repository]:
-        query = select(repositories).order_by(repositories.c.name)
-        if names is not None:
-            query = query.where(repositories.c.name.in_(names))
-        async with self.engine.connect() as conn:
-            return [Repository.from_row(row) for row in await conn.execute(query)]
-
-    async def create_repository(self, name: str, settings: dict[str, Any]) -> Repository | None:
-        """None when the name is taken."""
-        values = {"name": name, "created_at": self._clock(), **self._encode(settings)}
-        async with self._write() as conn:
-            if await conn.scalar(select(repositories.c.id).where(repositories.c.name == name)) is not None:
-                return None
-            await conn.execute(repositories.insert().values(values))
-        return await self.get_repository(name)
-
-    async def update_repository(self, name: str, settings: dict[str, Any]) -> None:
-        async with self._write() as conn:
-            await conn.execute(update(repositories).where(repositories.c.name == name).values(self._encode(settings)))
-
-    @staticmethod
-    def _encode(settings: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(settings) - set(SETTINGS_COLUMNS)
-        assert not unknown, unknown
-        return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in settings.items()}
-
-    async def delete_repository(self, repo_id: int) -> None:
-        async with self._write() as conn:
-            for table in (scan_findings, image_scans, upstream_checks, tags, manifest_refs, manifests, repo_blobs):
-                await conn.execute(delete(table).where(table.c.repo_id == repo_id))
-            await conn.execute(delete(repositories).where(repositories.c.id == repo_id))
-
+class SqlImageStore(SqlStore):
     async def image_count(self, repo_id: int) -> int:
         async with self.engine.connect() as conn:
             return len(
@@ -228,17 +148,6 @@ class EcrStore(RepositoryRows):
         async with self.engine.connect() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
 
-    async def repository_policies(self, names: list[str]) -> dict[str, str | None]:
-        """name -> repository policy text, for the named repositories that exist (one query)."""
-        query = select(repositories.c.name, repositories.c.repository_policy).where(repositories.c.name.in_(names))
-        async with self.engine.connect() as conn:
-            return {row.name: row.repository_policy for row in await conn.execute(query)}
-
-    async def repositories_after(self, after: str, limit: int) -> list[Repository]:
-        query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
-        async with self.engine.connect() as conn:
-            return [Repository.from_row(row) for row in await conn.execute(query)]
-
     async def images(self, repo_id: int) -> list[ImageRecord]:
         """Every image (manifest) of a repository with its tags, oldest push first (lifecycle
         evaluation needs them all; listings page with `images_page`)."""
@@ -270,67 +179,3 @@ class EcrStore(RepositoryRows):
         )
         async with self.engine.connect() as conn:
             return (await conn.scalar(query)) is not None
-
-    # -- registry documents and templates ---------------------------------------------------
-
-    async def document(self, name: str) -> str | None:
-        async with self.engine.connect() as conn:
-            return await conn.scalar(select(registry_documents.c.body).where(registry_documents.c.name == name))
-
-    async def put_document(self, name: str, body: str | None) -> None:
-        async with self._write() as conn:
-            await conn.execute(delete(registry_documents).where(registry_documents.c.name == name))
-            if body is not None:
-                await conn.execute(registry_documents.insert().values(name=name, body=body, updated_at=self._clock()))
-
-    async def templates(self) -> list[CreationTemplate]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(creation_templates).order_by(creation_templates.c.prefix))).all()
-        return [_template(r.prefix, r.body, r.created_at, r.updated_at) for r in rows]
-
-    async def put_template(self, template: CreationTemplate, create: bool) -> CreationTemplate | None:
-        """Create (None if it exists) or update (None if it does not) a template."""
-        now, body = self._clock(), _template_body(template)
-        async with self._write() as conn:
-            existing = (
-                await conn.execute(select(creation_templates).where(creation_templates.c.prefix == template.prefix))
-            ).first()
-            if (existing is None) != create:
-                return None
-            if create:
-                await conn.execute(
-                    creation_templates.insert().values(
-                        prefix=template.prefix, body=body, created_at=now, updated_at=now
-                    )
-                )
-                created = now
-            else:
-                await conn.execute(
-                    update(creation_templates)
-                    .where(creation_templates.c.prefix == template.prefix)
-                    .values(body=body, updated_at=now)
-                )
-                created = existing.created_at
-        return dataclasses.replace(template, created_at=created, updated_at=now)
-
-    async def delete_template(self, prefix: str) -> CreationTemplate | None:
-        async with self._write() as conn:
-            row = (await conn.execute(select(creation_templates).where(creation_templates.c.prefix == prefix))).first()
-            if row is None:
-                return None
-            await conn.execute(delete(creation_templates).where(creation_templates.c.prefix == prefix))
-        return _template(row.prefix, row.body, row.created_at, row.updated_at)
-
-
-def _template_body(template: CreationTemplate) -> str:
-    """A template's settings by field name (the prefix and the times are columns)."""
-    stored = dataclasses.asdict(template)
-    for column in ("prefix", "created_at", "updated_at"):
-        del stored[column]
-    return json.dumps({k: v for k, v in stored.items() if v not in (None, [], ())})
-
-
-def _template(prefix: str, body: str, created_at: float, updated_at: float) -> CreationTemplate:
-    stored = json.loads(body)
-    stored["applied_for"] = tuple(stored.get("applied_for", ()))
-    return CreationTemplate(prefix=prefix, created_at=created_at, updated_at=updated_at, **stored)
