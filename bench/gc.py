@@ -10,25 +10,18 @@ import asyncio
 import hashlib
 import sqlite3
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psutil
+from prepared import fresh_registry
 
-from kikoto.app import compose, prepare
+from kikoto.app import compose
 from kikoto.config import Settings
 
 
 def setup(count: int) -> Settings:
-    data = Path(tempfile.mkdtemp()) / "data"
-    settings = Settings(
-        data_dir=data,
-        workers=1,
-        admin_access_key_id="AKIAGCBENCH000000001",
-        admin_secret_access_key="gc-bench-secret-0123456789",
-    )
-    prepare(settings)  # blocking: migrations run their own event loop
+    settings = fresh_registry("gc")
+    data = settings.data_dir
     rows = []
     for i in range(count):
         content = f"dead {i}".encode() * 40

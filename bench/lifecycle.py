@@ -11,11 +11,11 @@ import hashlib
 import json
 import sqlite3
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from kikoto.app import compose, prepare
+from prepared import fresh_registry
+
+from kikoto.app import compose
 from kikoto.config import Settings
 
 POLICY = json.dumps(
@@ -33,14 +33,8 @@ POLICY = json.dumps(
 
 
 def setup(count: int) -> Settings:
-    data = Path(tempfile.mkdtemp()) / "data"
-    settings = Settings(
-        data_dir=data,
-        workers=1,
-        admin_access_key_id="AKIALCBENCH000000001",
-        admin_secret_access_key="lifecycle-bench-secret-0123",
-    )
-    prepare(settings)  # blocking: migrations run their own event loop
+    settings = fresh_registry("lifecycle")
+    data = settings.data_dir
     db = sqlite3.connect(data / "kikoto.db")
     with db:
         db.execute("INSERT INTO repositories (name, created_at, lifecycle_policy) VALUES ('big', 0, ?)", (POLICY,))
@@ -71,7 +65,7 @@ async def run(settings: Settings) -> None:
     plan = await registry.lifecycle.plan("big")
     await registry.lifecycle.apply(plan, actor="bench")
     ran = time.perf_counter() - started
-    left = len(await registry.ecr.images.ecr.images((await registry.ecr.repositories.get("big")).id))
+    left = len(await registry.stores.images.images((await registry.ecr.repositories.get("big")).id))
     print(
         json.dumps(
             {

@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from .errors import PageSizeInvalid
 
+T = TypeVar("T")
 MAX_PAGE = 10_000  # a larger `n` is clamped; the Link header then tells the client there is more
 
 
@@ -43,3 +45,23 @@ def open_token(key: bytes, scope: str, token: str) -> list[Any]:
     if signed_scope != scope or not isinstance(position, list):
         raise ValueError("the nextToken belongs to another listing")
     return position
+
+
+async def fill_page(
+    fetch: Callable[[str], Awaitable[list[T]]],
+    keep: Callable[[list[T]], Awaitable[list[T]]],
+    key: Callable[[T], str],
+    after: str,
+    limit: int,
+) -> tuple[list[T], bool]:
+    """A page of up to `limit` items that `keep` lets through (a filter the store cannot apply:
+    a policy, a requested kind), read in batches of `limit + 1` by key after `after` until the page
+    is full; and whether more may follow. The cost grows with the page and what it skips."""
+    found: list[T] = []
+    while len(found) <= limit:
+        batch = await fetch(after)
+        found += await keep(batch)
+        if len(batch) <= limit:
+            break
+        after = key(batch[-1])
+    return found[:limit], len(found) > limit

@@ -18,8 +18,8 @@ from ...domain.errors import (
     ScanNotFound,
 )
 from ...domain.names import is_valid_tag
-from ...domain.paging import sign_token
-from ...storage.meta.ports import ImageRecord, Stores
+from ...domain.paging import fill_page, sign_token
+from ...storage.meta.ports import ImageRecord, Referrer, Stores
 from ..registry import RegistryIdentity, token_position
 from .manifests import Manifests
 
@@ -313,17 +313,15 @@ class Images:
         scope = f"ListImageReferrers:{name}:{subject}"
         after = (token_position(self.token_key, scope, next_token) or [""])[0]
         wanted = set(artifact_types or [])
-        found: list[Any] = []
-        while len(found) <= limit:
-            batch = await self.manifests.referrers(name, subject, None, limit + 1, after or None)
-            found += [r for r in batch if not wanted or r.artifact_type in wanted]
-            if len(batch) <= limit:
-                break
-            after = batch[-1].digest
-        if len(found) <= limit:
-            return found, None
-        found = found[:limit]
-        return found, sign_token(self.token_key, scope, [found[-1].digest])
+
+        async def fetch(after: str) -> list[Referrer]:
+            return await self.manifests.referrers(name, subject, None, limit + 1, after or None)
+
+        async def keep(batch: list[Referrer]) -> list[Referrer]:
+            return [r for r in batch if not wanted or r.artifact_type in wanted]
+
+        found, more = await fill_page(fetch, keep, lambda r: r.digest, after, limit)
+        return found, sign_token(self.token_key, scope, [found[-1].digest]) if more else None
 
 
 def _declared_media_type(text: str) -> str | None:

@@ -21,7 +21,7 @@ from ...domain.errors import (
     TooManyResourceTags,
 )
 from ...domain.names import REPOSITORY_NAME
-from ...domain.paging import sign_token
+from ...domain.paging import fill_page, sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...domain.templates import ROOT, CreationTemplate, most_specific
 from ...storage.meta.ports import DocumentStore, ImageStore, Repository, RepositoryStore
@@ -149,18 +149,17 @@ class RepositoryAdmin:
         name from the token's position, reading batches until the page is full."""
         limit = max_results or 100
         after = (token_position(self.token_key, "DescribeRepositories", next_token) or [""])[0]
-        page: list[Repository] = []
-        while len(page) <= limit:
+
+        async def fetch(after: str) -> list[Repository]:
             batch = await self.store.repositories_after(after, limit + 1)
             await self.access.preload([r.name for r in batch])
-            page += [r for r in batch if await visible(r.name)]
-            if len(batch) <= limit:
-                break
-            after = batch[-1].name
-        if len(page) <= limit:
-            return page, None
-        page = page[:limit]
-        return page, sign_token(self.token_key, "DescribeRepositories", [page[-1].name])
+            return batch
+
+        async def keep(batch: list[Repository]) -> list[Repository]:
+            return [r for r in batch if await visible(r.name)]
+
+        page, more = await fill_page(fetch, keep, lambda r: r.name, after, limit)
+        return page, sign_token(self.token_key, "DescribeRepositories", [page[-1].name]) if more else None
 
     async def delete(self, name: str, force: bool) -> Repository:
         record = await self.get(name)
