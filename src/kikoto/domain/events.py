@@ -39,8 +39,7 @@ IMAGE_CONFIGS = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class ImagePushed(ImageChanged):
+class ImagePushed(ImageChanged):  # no facts of its own: the base's dataclass serves
     KIND = "PUSH"
 
 
@@ -53,8 +52,7 @@ class ImageCached(ImageChanged):
     upstream_url: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ImageDeleted(ImageChanged):
+class ImageDeleted(ImageChanged):  # no facts of its own: the base's dataclass serves
     KIND = "DELETE"
 
 
