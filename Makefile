@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/kikoto serve --data-dir ./data --listen 127.0.0.1:5000
 
 # The second pass runs the client-facing e2e suites again on the replicated deployment's
-# storage (PostgreSQL + S3 through moto); the suites that inspect local files stay out of it.
+# storage (PostgreSQL + SeaweedFS's S3); the suites that inspect local files stay out of it.
 E2E_SHARED := tests/e2e/test_clients.py tests/e2e/test_ecr_api.py tests/e2e/test_walkthrough.py tests/e2e/test_ecr_fuzz.py \
               tests/e2e/test_ecr_compat.py tests/e2e/test_signing.py tests/e2e/test_paging.py \
               tests/e2e/test_pull_through.py tests/e2e/test_events.py tests/e2e/test_replication.py \

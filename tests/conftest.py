@@ -39,48 +39,28 @@ ADMIN_KEY, ADMIN_SECRET = "AKIATESTADMIN0000001", "test-admin-secret-0123456789"
 
 
 @pytest.fixture(scope="session")
-def s3_url():
-    """An S3 API on 127.0.0.1 (moto's server), with a fresh bucket; yields (url, endpoint)."""
-    import shutil as _shutil
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+def object_store():
+    """A real S3-compatible object store on 127.0.0.1 (SeaweedFS), with a fresh bucket; the
+    AWS_* variables a replica reads carry its credentials."""
+    from .weed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 
-    from .pg import free_port
-
-    server = Path(sys.executable).parent / "moto_server"
-    require(None if server.exists() or _shutil.which("moto_server") else "moto_server (PyPI moto[server]) is missing")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    endpoint = f"http://127.0.0.1:{port}"
+    require(SeaweedServer.available())
+    server = SeaweedServer().start("kikoto-tests")
     for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "moto"),
-        ("AWS_SECRET_ACCESS_KEY", "moto"),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_REGION", "us-east-1"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
-        os.environ.setdefault(variable, value)
-    import boto3
+        os.environ[variable] = value
+    yield server
+    server.stop()
 
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="moto", aws_secret_access_key="moto"
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            s3.create_bucket(Bucket="kikoto-tests")
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.2)
-    yield "s3://kikoto-tests", endpoint
-    process.terminate()
-    process.wait(10)
+
+@pytest.fixture(scope="session")
+def s3_url(object_store):
+    """(bucket URL, endpoint) of the tests' object store."""
+    return "s3://kikoto-tests", object_store.endpoint
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

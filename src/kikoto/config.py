@@ -18,7 +18,7 @@ class Settings:
     public_host: str | None = None  # HOST[:PORT] used in URLs the registry returns
     database_url: str | None = None  # default: SQLite in the data dir
     blob_store: str | None = None  # file:///path (default <data-dir>) or s3://bucket/prefix
-    s3_endpoint_url: str | None = None  # for S3-compatible stores other than AWS (MinIO, Ceph, moto)
+    s3_endpoint_url: str | None = None  # for S3-compatible stores other than AWS (SeaweedFS, MinIO, Ceph)
     s3_proxy_downloads: bool = False  # stream blobs through the registry instead of 307 to presigned URLs
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -234,7 +234,7 @@ def test_workers_die_with_a_killed_supervisor(tmp_path):
 
 
 async def test_fsck_on_postgresql_and_s3(aiohttp_client, postgres, s3_url, tmp_path):
-    """The same checks and repairs through the S3 store (moto) and PostgreSQL."""
+    """The same checks and repairs through the S3 store (SeaweedFS) and PostgreSQL."""
     import asyncio
     import uuid
 

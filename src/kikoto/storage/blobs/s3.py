@@ -1,4 +1,4 @@
-"""S3-compatible blob store (AWS S3, MinIO, Ceph RGW, Garage, moto), through obstore.
+"""S3-compatible blob store (AWS S3, SeaweedFS, MinIO, Ceph RGW, Garage), through obstore.
 
 Layout under the configured prefix: `blobs/<alg>/<hex>` (standard tier), `archive/<alg>/<hex>`
 (archive tier), and `uploads/<id>/<offset>` — one object per request that wrote to an upload,
