@@ -228,3 +228,32 @@ async def test_empty_blob(client):
     response = await client.get(f"/v2/app/blobs/{digest}")
     assert response.status == 200
     assert await response.read() == b""
+
+
+async def test_a_put_retried_after_a_crash_between_placing_and_recording(client, monkeypatch):
+    """The request that placed the bytes died before writing the blob's row (a replica killed in
+    between): the upload's bytes are gone, its row stays. The same PUT again is told the upload is
+    unknown (its digest was never checked against this request's), and the blob started again
+    completes with the bytes already placed."""
+    from kikoto.app import SERVICES
+
+    data = os.urandom(70_000)
+    start = await client.post("/v2/app/blobs/uploads/")
+    patched = await client.patch(start.headers["Location"], data=data[:50_000], headers={"Content-Range": "0-49999"})
+    assert patched.status == 202
+    index = client.app[SERVICES].core.stores.blobs
+    record = index.add_blob
+
+    async def dies(*args, **kwargs):
+        monkeypatch.setattr(index, "add_blob", record)  # once: the process is gone
+        raise ConnectionResetError("killed")
+
+    monkeypatch.setattr(index, "add_blob", dies)
+    put = f"{patched.headers['Location']}?digest={sha256(data)}"
+    assert (await client.put(put, data=data[50_000:])).status >= 500  # the client saw it fail
+    again = await client.put(put, data=data[50_000:])
+    assert again.status == 404 and await error_code(again) == "BLOB_UPLOAD_UNKNOWN", await again.text()
+    assert (await client.get(f"/v2/app/blobs/{sha256(data)}")).status == 404  # nothing half-recorded
+    await push_blob(client, "app", data)  # the client starts the blob again
+    pulled = await client.get(f"/v2/app/blobs/{sha256(data)}")
+    assert pulled.status == 200 and await pulled.read() == data

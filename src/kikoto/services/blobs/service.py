@@ -217,7 +217,10 @@ class Blobs:
         """PUT: append the final chunk if any, verify the digest, commit the blob."""
         wanted = _digest_param(digest)
         upload = await self._upload(repository, upload_id)
-        offset = await self._durable_offset(upload)
+        stored = await self.store.upload_size(upload.id)
+        if 0 < upload.offset and stored < upload.offset:  # bytes acknowledged are gone: see _lost
+            raise await self._lost(upload)
+        offset = max(0, min(upload.offset, stored))  # as _durable_offset, from the size read above
         expected = self._check_range(content_range, content_length, offset, repository, upload_id)
         size = await self._write(upload, offset, body, expected, record=False)  # add_blob closes the upload
         actual = await self._final_digest(upload, size, wanted.algorithm)
@@ -237,6 +240,18 @@ class Blobs:
         if not placed:
             await self.store.settle_upload(upload.id, str(actual))
         return str(actual)
+
+    async def _lost(self, upload: Upload) -> UploadNotFound:
+        """The upload's row says bytes were written that its store no longer has: a request that
+        finished it placed them as a blob and was cut off before recording it (a replica killed in
+        between), or the disk lost them. Its digest was never checked against what this request
+        names, so the session ends here and the client starts the blob again (which then finds the
+        placed bytes and links them)."""
+        await self._discard(upload)
+        return UploadNotFound(
+            "the upload's bytes are no longer stored (the request that finished it was cut off); "
+            "start the blob upload again"
+        )
 
     async def upload_whole(
         self, repository: str, digest: str, body: AsyncIterator[bytes], length: int | None, cache: bool = False
