@@ -1,6 +1,6 @@
 #!/bin/sh
 # Debian packages the tests drive: skopeo, podman and containerd (real OCI clients), CNCF
-# Distribution (docker-registry: an upstream for the pull-through cache), PostgreSQL (the
+# Distribution (docker-registry: an upstream for the pull-through cache), HAProxy, PostgreSQL (the
 # server binaries and psql). Installs only what is missing; needs root for apt-get.
 set -e
 missing=""
@@ -11,6 +11,7 @@ command -v ctr >/dev/null 2>&1 || missing="$missing containerd"
 command -v go >/dev/null 2>&1 || missing="$missing golang-go"  # builds the Go binary the scanner reads
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # the console's browser tests (Playwright)
 command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
+command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"  # the load balancer of the replicated tests
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing="$missing postgresql"
 fi

@@ -46,13 +46,27 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
+        self._start()
+        return self
+
+    def _start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=300"
         subprocess.run(
             _as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"),
             check=True,
             capture_output=True,
         )
-        return self
+
+    def outage(self, seconds: float) -> None:
+        """`pg_ctl stop -m fast`, `seconds` of nothing, then the server again (as a restart does,
+        with time to see what clients get meanwhile)."""
+        import time
+
+        subprocess.run(
+            _as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"), check=True, capture_output=True
+        )
+        time.sleep(seconds)
+        self._start()
 
     def stop(self) -> None:
         subprocess.run(_as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"), capture_output=True)

@@ -43,7 +43,7 @@ def port_open(port: int) -> bool:
 
 ADMIN_KEY, ADMIN_SECRET = "AKIAE2EADMIN00000001", "e2e-admin-secret-0123456789"
 REGION = "us-east-1"
-# KIKOTO_E2E_BACKEND=s3: every server these tests start runs on PostgreSQL + S3 (moto), the
+# KIKOTO_E2E_BACKEND=s3: every server these tests start runs on PostgreSQL + S3 (SeaweedFS), the
 # replicated deployment's storage, instead of SQLite + local disk (`make test` runs both).
 SHARED_BACKEND = os.environ.get("KIKOTO_E2E_BACKEND", "local") == "s3"
 _backend: dict = {}
@@ -51,14 +51,28 @@ _backend: dict = {}
 
 @pytest.fixture(scope="session", autouse=SHARED_BACKEND)
 def shared_backend(request):
-    """Start PostgreSQL and moto once for the whole session when the S3 backend is asked for."""
+    """Start PostgreSQL and SeaweedFS once for the whole session when the S3 backend is asked for."""
     _backend["postgres"] = request.getfixturevalue("postgres")
     _backend["s3"] = request.getfixturevalue("s3_url")
     yield
     _backend.clear()
 
 
-class Server:
+class Local:
+    """Something the tests started, listening on a port of 127.0.0.1."""
+
+    port: int
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+
+class Server(Local):
     def __init__(
         self,
         data_dir: Path,
@@ -94,14 +108,6 @@ class Server:
     @property
     def process_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
 
     def start(self) -> Server:
         argv = [
@@ -150,6 +156,30 @@ class Server:
             check=check,
             timeout=300,
         )
+
+    def aws(self, *args: str, stdin: str | None = None) -> str:
+        """The aws CLI (`aws ecr ...`, `aws secretsmanager ...`) against this server, as the admin;
+        its standard output (JSON for the API calls)."""
+        config = self.data_dir.parent / "aws-config"  # v1 fetches any parameter that looks like a URL
+        config.write_text("[default]\ncli_follow_urlparam = false\n")  # unless told not to
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
+            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": str(config),
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+        result = subprocess.run(
+            [str(VENV_BIN / "aws"), *args, "--endpoint-url", self.url, "--output", "json"],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
+        return result.stdout
 
     def ecr(self, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET):
         """A boto3 ECR client pointed at this server (real SigV4 signing)."""
@@ -243,3 +273,43 @@ def podman(tmp_path):
     run.root, run.runroot = tmp_path / "podman", runroot
     yield run
     shutil.rmtree(runroot, ignore_errors=True)
+
+
+@pytest.fixture
+def containerd(tmp_path):
+    require(None if shutil.which("containerd") and shutil.which("ctr") else "containerd is not installed")
+    require(None if os.geteuid() == 0 else "containerd runs as root here")
+    root = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))  # socket paths must be short
+    config = root / "config.toml"
+    config.write_text(
+        f"""version = 2
+root = "{root}/root"
+state = "{root}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "{root}/c.sock"
+[ttrpc]
+  address = "{root}/t.sock"
+"""
+    )
+    process = subprocess.Popen(
+        ["containerd", "--config", str(config)], stdout=open(root / "log", "wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while not (root / "c.sock").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def ctr(*args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["ctr", "--address", str(root / "c.sock"), "-n", "k8s.io", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"ctr {' '.join(args)} failed:\n{result.stderr}\n{result.stdout}"
+        return result
+
+    yield ctr
+    process.terminate()
+    process.wait(timeout=20)
+    shutil.rmtree(root, ignore_errors=True)

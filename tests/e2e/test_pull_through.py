@@ -8,12 +8,9 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psutil
 import pytest
@@ -27,7 +24,6 @@ from .conftest import (
     ADMIN_KEY,
     ADMIN_SECRET,
     REGION,
-    SHARED_BACKEND,
     VENV_BIN,
     Server,
     free_port,
@@ -302,26 +298,10 @@ def test_the_aws_cli_creates_the_secret_and_the_rule_and_a_second_kikoto_is_an_u
             f"oci:{layout.root}:v1",
             f"docker://{upstream.host}/platform/web:v1",
         )
-        # aws CLI v1 fetches any parameter that looks like a URL unless told not to
-        (tmp_path / "aws-config").write_text("[default]\ncli_follow_urlparam = false\n")
-        env = {
-            "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
-            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
-            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-            "AWS_DEFAULT_REGION": REGION,
-            "PATH": f"{VENV_BIN}:/usr/bin:/bin",
-        }
 
         def aws(*args: str) -> dict:
-            result = subprocess.run(
-                [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url, "--output", "json"],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
-            return json.loads(result.stdout) if result.stdout.strip() else {}
+            out = server.aws(*args)
+            return json.loads(out) if out.strip() else {}
 
         secret = json.dumps({"username": "AWS", "accessToken": upstream.password()})
         arn = aws("secretsmanager", "create-secret", "--name", "ecr-pullthroughcache/peer", "--secret-string", secret)[
@@ -463,7 +443,7 @@ def big_image(layout: Layout, size: int) -> tuple[dict, dict]:
 
 def test_sixteen_concurrent_pulls_of_a_256_mib_layer_fetch_it_once_with_flat_memory(tmp_path, upstream, skopeo):
     layout = Layout(tmp_path / "images")
-    size = (32 if SHARED_BACKEND else 256) << 20  # moto holds S3 objects in memory
+    size = 256 << 20
     image, layer = big_image(layout, size)
     layout.tag(image, "big")
     push_to_upstream(skopeo, upstream, layout, "big", "data/big")
@@ -505,46 +485,6 @@ def test_sixteen_concurrent_pulls_of_a_256_mib_layer_fetch_it_once_with_flat_mem
         assert grown < 64, f"a worker grew by {grown:.1f} MiB"
     finally:
         server.stop()
-
-
-@pytest.fixture
-def containerd(tmp_path):
-    require(None if shutil.which("containerd") and shutil.which("ctr") else "containerd is not installed")
-    require(None if os.geteuid() == 0 else "containerd runs as root here")
-    root = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))  # socket paths must be short
-    config = root / "config.toml"
-    config.write_text(
-        f"""version = 2
-root = "{root}/root"
-state = "{root}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "{root}/c.sock"
-[ttrpc]
-  address = "{root}/t.sock"
-"""
-    )
-    process = subprocess.Popen(
-        ["containerd", "--config", str(config)], stdout=open(root / "log", "wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 20
-    while not (root / "c.sock").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-    def ctr(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            ["ctr", "--address", str(root / "c.sock"), "-n", "k8s.io", *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, f"ctr {' '.join(args)} failed:\n{result.stderr}\n{result.stdout}"
-        return result
-
-    yield ctr
-    process.terminate()
-    process.wait(timeout=20)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_containerd_pulls_and_unpacks_through_the_cache(tmp_path, upstream, skopeo, containerd):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tarfile
 import time
 import zipfile
@@ -17,7 +16,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from . import scan_images as build
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, SHARED_BACKEND, VENV_BIN, Server
+from .conftest import SHARED_BACKEND, Server
 from .images import Layout
 from .webhooks import Receiver
 
@@ -128,20 +127,7 @@ def wait_for_scan(ecr, repository: str, tag: str, seconds: float = 60) -> dict:
 
 
 def aws(server: Server, *args: str) -> dict:
-    result = subprocess.run(
-        [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url, "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
-            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-            "AWS_DEFAULT_REGION": REGION,
-            "PATH": f"{VENV_BIN}:/usr/bin:/bin",
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(server.aws(*args))
 
 
 def findings_by_name(server: Server, repository: str, tag: str) -> dict[str, dict]:
@@ -350,7 +336,7 @@ def test_continuous_scanning_finds_what_new_vulnerability_data_names(tmp_path, s
         server.stop()
 
 
-@pytest.mark.skipif(SHARED_BACKEND, reason="moto keeps S3 objects in memory: 1 GiB is for the local pass")
+@pytest.mark.skipif(SHARED_BACKEND, reason="1 GiB through the object store adds minutes: the local pass covers it")
 def test_a_one_gib_image_scans_on_push_with_flat_memory(tmp_path):
     server = Server(tmp_path / "data", workers=1, env=FAST).start()
     try:

@@ -5,36 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 
 import pytest
 
-from .conftest import ADMIN_KEY, ADMIN_SECRET, REGION, VENV_BIN, Server
+from .conftest import Server
 from .images import Layout
 
 pytestmark = pytest.mark.e2e
-
-
-def aws(server: Server, *args: str, stdin: str | None = None) -> str:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ADMIN_KEY,
-        "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    result = subprocess.run(
-        [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"aws {' '.join(args)} failed:\n{result.stderr}"
-    return result.stdout
 
 
 def load_into_podman(podman, skopeo, tmp_path, seed: str, name: str) -> None:
@@ -54,10 +31,10 @@ def ecr_server(tmp_path):
 
 def test_readme_walkthrough(ecr_server, podman, skopeo, tmp_path):
     server = ecr_server
-    created = json.loads(aws(server, "ecr", "create-repository", "--repository-name", "node-app"))
+    created = json.loads(server.aws("ecr", "create-repository", "--repository-name", "node-app"))
     assert created["repository"]["repositoryUri"] == f"{server.host}/node-app"
 
-    password = aws(server, "ecr", "get-login-password").strip()
+    password = server.aws("ecr", "get-login-password").strip()
     login = podman("login", "--tls-verify=false", "--username", "AWS", "--password-stdin", server.host, stdin=password)
     assert "Login Succeeded" in login.stdout
 
@@ -68,7 +45,7 @@ def test_readme_walkthrough(ecr_server, podman, skopeo, tmp_path):
     podman("tag", "localhost/node-app:1.2.0", f"{server.host}/node-app:latest")
     podman("push", "--tls-verify=false", f"{server.host}/node-app:latest")
 
-    details = json.loads(aws(server, "ecr", "describe-images", "--repository-name", "node-app"))["imageDetails"]
+    details = json.loads(server.aws("ecr", "describe-images", "--repository-name", "node-app"))["imageDetails"]
     tags = sorted(tuple(sorted(d["imageTags"])) for d in details)
     assert tags == [("1.0.0",), ("1.2.0", "latest")]
     assert all(d["imageSizeInBytes"] > 0 for d in details)
@@ -97,7 +74,7 @@ def test_readme_walkthrough(ecr_server, podman, skopeo, tmp_path):
     )
     assert json.loads((out / "index.json").read_text())["manifests"]
 
-    listed = json.loads(aws(server, "ecr", "list-images", "--repository-name", "node-app"))["imageIds"]
+    listed = json.loads(server.aws("ecr", "list-images", "--repository-name", "node-app"))["imageIds"]
     assert len(listed) == 3
 
 

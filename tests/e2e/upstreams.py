@@ -13,10 +13,10 @@ from pathlib import Path
 
 import bcrypt
 
-from .conftest import free_port
+from .conftest import Local, free_port
 
 
-class Distribution:
+class Distribution(Local):
     def __init__(self, root: Path, user: str = "hubuser", password: str = "hub-password-1"):
         self.root, self.user, self.password = root, user, password
         self.port = free_port()
@@ -26,14 +26,6 @@ class Distribution:
     @staticmethod
     def available() -> str | None:
         return None if shutil.which("docker-registry") else "docker-registry (Debian's Distribution) is not installed"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
 
     @property
     def creds(self) -> str:

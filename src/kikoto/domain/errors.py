@@ -338,6 +338,17 @@ class RequestTimeout(KikotoError):
     default = "the request body stopped arriving"
 
 
+class StoreUnavailable(KikotoError):
+    """A backing store (the database, the object store) cannot be reached or refused for now:
+    nothing was changed, and the same request may succeed in `retry_after` seconds."""
+
+    default = "the registry's storage is unavailable; try again shortly"
+
+    def __init__(self, message: str | None = None, retry_after: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StorageFull(KikotoError):
     default = "the registry is out of storage space"
 

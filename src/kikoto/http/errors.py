@@ -52,6 +52,7 @@ OCI_ERRORS: dict[type, tuple[str, int]] = {
     e.Throttled: ("TOOMANYREQUESTS", 429),
     e.RequestTimeout: ("SIZE_INVALID", 408),
     e.StorageFull: ("UNKNOWN", 507),
+    e.StoreUnavailable: ("UNAVAILABLE", 503),  # the database or the object store, for now
     e.UpstreamFailed: ("UNAVAILABLE", 503),
     e.UpstreamMissing: ("NAME_UNKNOWN", 404),  # (answered as MANIFEST_UNKNOWN or BLOB_UNKNOWN by the cache)
     e.UpstreamRateLimited: ("TOOMANYREQUESTS", 429),  # Distribution's code for a registry that cannot answer now
@@ -84,7 +85,7 @@ def as_oci(error: e.KikotoError | OciError) -> OciError:
     headers = {}
     if isinstance(error, e.UploadOutOfOrder):
         headers = range_headers(error.repository, error.upload_id, error.offset)
-    elif isinstance(error, e.Throttled | e.UpstreamRateLimited):  # ours, or the upstream's passed on
+    elif isinstance(error, e.Throttled | e.UpstreamRateLimited | e.StoreUnavailable):  # ours, or the upstream's
         headers = {"Retry-After": str(max(1, int((error.retry_after or 60) + 0.999)))}
     elif isinstance(error, e.RequestTimeout):
         headers = {"Connection": "close"}

@@ -40,7 +40,7 @@ class EventStore(SqlOutboxStore):
         return await self._insert_new(event_targets, dataclasses.asdict(target), changed=False)
 
     async def targets(self) -> list[Target]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(event_targets).order_by(event_targets.c.name))).all()
         return [Target(r.name, r.url, r.pattern, r.secret, bool(r.cloudevents), r.created_at) for r in rows]
 
@@ -52,12 +52,12 @@ class EventStore(SqlOutboxStore):
 
     async def delivery(self, target: str, event_id: int) -> Delivery | None:
         query = select(deliveries).where(deliveries.c.target == target, deliveries.c.event_id == event_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return Delivery(*row) if row else None
 
     async def delivery_by_id(self, delivery_id: int) -> Delivery | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))).first()
         return Delivery(*row) if row else None
 
@@ -82,5 +82,5 @@ class EventStore(SqlOutboxStore):
             query = query.where(deliveries.c.target == target)
         if failed_only:
             query = query.where(deliveries.c.status == "failed")
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [Delivery(*r) for r in await conn.execute(query)]

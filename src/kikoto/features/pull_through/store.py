@@ -26,7 +26,7 @@ class PullThroughStore(SqlStore):
 
     async def rules(self) -> list[Rule]:
         """Every rule, by prefix (a registry holds at most 50)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(pull_through_rules).order_by(pull_through_rules.c.prefix))).all()
         return [_rule(r) for r in rows]
 
@@ -53,7 +53,7 @@ class PullThroughStore(SqlStore):
     # -- cached tags --------------------------------------------------------------------------------
 
     async def checked_at(self, repo_id: int, tag: str) -> float | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(
                 select(upstream_checks.c.checked_at).where(
                     upstream_checks.c.repo_id == repo_id, upstream_checks.c.tag == tag
@@ -71,7 +71,7 @@ class PullThroughStore(SqlStore):
 
     async def secret(self, name_or_arn: str) -> SecretRow | None:
         """By name, full ARN, or partial ARN (an ARN without the random suffix)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(secrets).where((secrets.c.name == name_or_arn) | (secrets.c.arn == name_or_arn))
@@ -99,5 +99,5 @@ class PullThroughStore(SqlStore):
         query = select(secrets).where(secrets.c.deletion_date.is_(None)).order_by(secrets.c.name).limit(limit)
         if after is not None:
             query = query.where(secrets.c.name > after)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_secret(r) for r in (await conn.execute(query)).all()]

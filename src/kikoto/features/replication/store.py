@@ -64,7 +64,7 @@ class ReplicationStore(SqlOutboxStore):
             await conn.execute(peers.insert().values(**peer.__dict__))
 
     async def peers(self) -> list[Peer]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(peers).order_by(peers.c.region, peers.c.registry_id))).all()
         return [record(Peer, r) for r in rows]
 
@@ -130,7 +130,7 @@ class ReplicationStore(SqlOutboxStore):
             .order_by(replication_items.c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             candidates = list((await conn.scalars(due)).all())
         claimed = []
         for item_id in candidates:
@@ -174,14 +174,14 @@ class ReplicationStore(SqlOutboxStore):
             .where(replication_items.c.repository == repository, replication_items.c.digest == digest)
             .order_by(replication_items.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             latest: dict[tuple[str, str], Item] = {}
             for row in await conn.execute(query):
                 latest[(row.region, row.registry_id)] = _item(row)
         return list(latest.values())
 
     async def backfill(self, backfill_id: str) -> Backfill | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(select(replication_backfills).where(replication_backfills.c.id == backfill_id))
             ).first()
@@ -191,7 +191,7 @@ class ReplicationStore(SqlOutboxStore):
         query = select(replication_backfills).order_by(replication_backfills.c.id).limit(limit)
         if after:
             query = query.where(replication_backfills.c.id > after)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [Backfill(*r) for r in await conn.execute(query)]
 
     async def set_backfill(self, backfill_id: str, status: str, ended_at: float | None) -> None:
@@ -216,7 +216,7 @@ class ReplicationStore(SqlOutboxStore):
             .where(replication_items.c.backfill_id == backfill_id)
             .group_by(replication_items.c.status)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {status: count for status, count in await conn.execute(query)}
 
     async def backfill_items(self, backfill_id: str, status: str | None, after: int, limit: int) -> list[Item]:
@@ -227,5 +227,5 @@ class ReplicationStore(SqlOutboxStore):
             .order_by(replication_items.c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_item(r) for r in await conn.execute(query)]

@@ -62,7 +62,7 @@ class ScanStore(SqlStore):
     async def candidates(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
         """package name -> [(ecosystem, vulnerability id)] for the names any record mentions."""
         found: dict[str, list[tuple[str, str]]] = {}
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for start in range(0, len(names), 500):
                 query = select(vulnerable_packages).where(vulnerable_packages.c.name.in_(names[start : start + 500]))
                 for row in await conn.execute(query):
@@ -71,7 +71,7 @@ class ScanStore(SqlStore):
 
     async def documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = {}
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for start in range(0, len(ids), 500):
                 query = select(vulnerabilities.c.id, vulnerabilities.c.document).where(
                     vulnerabilities.c.id.in_(ids[start : start + 500])
@@ -81,7 +81,7 @@ class ScanStore(SqlStore):
 
     async def vulndb_summary(self) -> tuple[int, float | None, dict[str, int]]:
         """(records, newest modified time, records per ecosystem)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             count = await conn.scalar(select(func.count()).select_from(vulnerabilities)) or 0
             newest = await conn.scalar(select(func.max(vulnerabilities.c.modified)))
             per = {
@@ -98,7 +98,7 @@ class ScanStore(SqlStore):
 
     async def scan(self, repo_id: int, digest: str) -> ScanRow | None:
         query = select(image_scans).where(image_scans.c.repo_id == repo_id, image_scans.c.digest == digest)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return _scan(row) if row else None
 
@@ -106,7 +106,7 @@ class ScanStore(SqlStore):
         if not digests:
             return {}
         query = select(image_scans).where(image_scans.c.repo_id == repo_id, image_scans.c.digest.in_(digests))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {row.digest: _scan(row) for row in await conn.execute(query)}
 
     async def request(self, repo_id: int, digest: str, now: float, manual: bool) -> None:
@@ -154,7 +154,7 @@ class ScanStore(SqlStore):
             .order_by(image_scans.c.requested_at)
             .limit(5)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             candidates = (await conn.execute(query)).all()
         for repo_id, digest in candidates:
             async with self._write(changed=False) as conn:
@@ -221,7 +221,7 @@ class ScanStore(SqlStore):
             .order_by(scan_findings.c.position)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [(row.position, json.loads(row.finding)) for row in await conn.execute(query)]
 
     async def stale(self, vulndb_version: int, after: tuple[int, str] | None, limit: int) -> list[ScanRow]:
@@ -235,5 +235,5 @@ class ScanStore(SqlStore):
         )
         if after is not None:
             query = query.where(tuple_(image_scans.c.repo_id, image_scans.c.digest) > after)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_scan(row) for row in await conn.execute(query)]

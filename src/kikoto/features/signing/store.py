@@ -40,12 +40,12 @@ class SigningStore(SqlStore):
         return True
 
     async def key(self, name: str) -> SigningKeyRow | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(signing_keys).where(signing_keys.c.name == name))).first()
         return SigningKeyRow(row.name, row.private_key, row.certificate_chain, row.created_at) if row else None
 
     async def keys(self) -> list[SigningKeyRow]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(signing_keys).order_by(signing_keys.c.name))).all()
         return [record(SigningKeyRow, r) for r in rows]
 
@@ -82,7 +82,7 @@ class SigningStore(SqlStore):
             .where(image_signing.c.repo_id == repo_id, image_signing.c.digest == digest)
             .order_by(image_signing.c.profile_arn)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [record(SigningStatus, r) for r in rows]
 
@@ -94,5 +94,5 @@ class SigningStore(SqlStore):
             .where(image_signing.c.status == "IN_PROGRESS", image_signing.c.updated_at < before)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [tuple(r) for r in await conn.execute(query)]

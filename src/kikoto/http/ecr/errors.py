@@ -55,6 +55,7 @@ ECR_ERRORS: dict[type, tuple[str, int]] = {
     e.Throttled: ("ThrottlingException", 400),
     e.RequestTimeout: ("RequestTimeoutException", 408),
     e.StorageFull: ("ServerException", 500),
+    e.StoreUnavailable: ("ServerException", 503),  # SDKs retry a 503 (after Retry-After)
     e.PullThroughRuleNotFound: ("PullThroughCacheRuleNotFoundException", 400),
     e.PullThroughRuleAlreadyExists: ("PullThroughCacheRuleAlreadyExistsException", 400),
     e.UnsupportedUpstream: ("UnsupportedUpstreamRegistryException", 400),
@@ -80,6 +81,7 @@ SECRETS_ERRORS: dict[type, tuple[str, int]] = {
     e.BodyTooLarge: ("InvalidRequestException", 413),
     e.RequestTimeout: ("InvalidRequestException", 408),
     e.StorageFull: ("InternalServiceError", 500),
+    e.StoreUnavailable: ("InternalServiceError", 503),
 }
 
 
@@ -109,7 +111,7 @@ def as_ecr(
             "uploadId": error.upload_id,
             "lastValidByteReceived": error.last_valid_byte,
         }
-    elif isinstance(error, e.Throttled):
+    elif isinstance(error, e.Throttled | e.StoreUnavailable):
         headers = {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
     return {"__type": name, "message": message, **extra}, status, headers
 

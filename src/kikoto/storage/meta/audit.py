@@ -49,7 +49,7 @@ class SqlAuditStore(SqlStore):
             query = query.where(audit_events.c.at >= since)
         if action is not None:
             query = query.where(audit_events.c.action == action)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [
             {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import errno
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -11,15 +13,48 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, TextClause, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ...domain.errors import StoreUnavailable
 from ..changes import ChangeCounter
 from .inline import InlineEngine
 
 R = TypeVar("R")
 CHANGES_CHANNEL = "kikoto_changes"
 NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
+
+
+# SQLSTATEs of a server that is away for now: connection exceptions (class 08), shutting down or
+# starting up (57P01-57P03), out of connection slots (53300).
+TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database server is gone or refusing for now (down, restarting, the connection cut,
+    the pool exhausted): a transient condition, not a fault of the request."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        origins = (exc.orig, getattr(exc.orig, "__cause__", None))
+        states = [str(getattr(o, "sqlstate", None) or getattr(o, "pgcode", None) or "") for o in origins]
+        return any(state.startswith(TRANSIENT_STATES) for state in states if state)
+    return isinstance(exc, ConnectionError | SqlTimeout | asyncio.TimeoutError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE)
+    )
+
+
+@asynccontextmanager
+async def _guarded(context: Any) -> AsyncIterator[Any]:
+    """A connection or transaction on PostgreSQL whose loss becomes a typed StoreUnavailable."""
+    try:
+        async with context as conn:
+            yield conn
+    except Exception as exc:
+        if unreachable(exc):
+            raise StoreUnavailable("the registry's database is unavailable; nothing was changed, try again") from exc
+        raise
 
 
 class SqlStore:
@@ -33,6 +68,7 @@ class SqlStore:
         self._writer = engine.execution_options(kikoto_write=True)  # SQLite: BEGIN IMMEDIATE
         self._clock = clock
         self.changes = changes
+        self._local = isinstance(engine, InlineEngine)  # SQLite: a file, never "unreachable"
         # INSERT ... ON CONFLICT in the database's own dialect
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
@@ -49,14 +85,18 @@ class SqlStore:
             query = query.where(name > after)
         if limit is not None:
             query = query.limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return list((await conn.scalars(query)).all())
+
+    def _read(self) -> Any:
+        """A connection for reads (autocommit); on PostgreSQL its loss is StoreUnavailable."""
+        return self.engine.connect() if self._local else _guarded(self.engine.connect())
 
     @asynccontextmanager
     async def _write(self, changed: bool = True) -> AsyncIterator[Any]:
         """A write transaction; `changed` writes (what reads resolve) bump the change counter
         after commit, so every process's caches drop what they knew."""
-        async with self._writer.begin() as conn:
+        async with self._writer.begin() if self._local else _guarded(self._writer.begin()) as conn:
             yield conn
             if changed and self.engine.dialect.name == "postgresql":
                 # Delivered at commit to every replica listening (storage/listen.py).
@@ -84,7 +124,7 @@ class SqlStore:
                 [(clause.text, params, expected) for clause, params, expected in steps], write
             )
         try:
-            async with self._write(changed=False) if write else self.engine.connect() as conn:
+            async with self._write(changed=False) if write else self._read() as conn:
                 rows = None
                 for clause, params, expected in steps:
                     result = await conn.execute(clause, params)

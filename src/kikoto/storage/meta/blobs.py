@@ -45,7 +45,7 @@ class SqlBlobIndexStore(SqlStore):
             )
             .where(repositories.c.name == repo_name, repo_blobs.c.digest == digest)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(query)
 
     async def add_blob(
@@ -82,11 +82,11 @@ class SqlBlobIndexStore(SqlStore):
             )
             .where(repositories.c.name == repo_name, repo_blobs.c.digest.in_(digests))
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {row.digest: row.size for row in await conn.execute(query)}
 
     async def blob_tiers(self, digests: list[str]) -> dict[str, str]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))
             return {row.digest: row.tier for row in rows}
 
@@ -96,7 +96,7 @@ class SqlBlobIndexStore(SqlStore):
             .select_from(repo_blobs.join(repositories, repositories.c.id == repo_blobs.c.repo_id))
             .where(repo_blobs.c.digest == digest)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return list((await conn.scalars(query)).all())
 
     async def link_blob(self, repo_id: int, digest: str) -> bool:

@@ -15,7 +15,7 @@ from .schema import creation_templates, registry_documents
 
 class SqlDocumentStore(SqlStore):
     async def document(self, name: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(select(registry_documents.c.body).where(registry_documents.c.name == name))
 
     async def put_document(self, name: str, body: str | None) -> None:
@@ -25,7 +25,7 @@ class SqlDocumentStore(SqlStore):
                 await conn.execute(registry_documents.insert().values(name=name, body=body, updated_at=self._clock()))
 
     async def templates(self) -> list[CreationTemplate]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(creation_templates).order_by(creation_templates.c.prefix))).all()
         return [_template(r.prefix, r.body, r.created_at, r.updated_at) for r in rows]
 

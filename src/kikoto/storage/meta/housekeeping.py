@@ -33,7 +33,7 @@ class SqlHousekeepingStore(SqlStore):
         manifest anywhere references, with their sizes: the bytes GC would then free."""
         shared: set[str] = set()
         sizes: dict[str, int] = {}
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for chunk in _chunks(candidates):
                 query = select(manifest_refs.c.child_digest).where(
                     manifest_refs.c.child_digest.in_(chunk),
@@ -57,7 +57,7 @@ class SqlHousekeepingStore(SqlStore):
             .order_by(blobs.c.digest)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return list((await conn.scalars(query)).all())
 
     async def collect(self, digests: list[str], cutoff: float) -> dict[str, int]:
@@ -113,12 +113,12 @@ class SqlHousekeepingStore(SqlStore):
             .order_by(blobs.c.digest)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [tuple(row) for row in await conn.execute(query)]
 
     async def known_digests(self, digests: list[str]) -> tuple[dict[str, str], set[str]]:
         """Of `digests`: those with a blob row (-> tier) and those in the GC trash."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = {
                 r.digest: r.tier
                 for r in await conn.execute(select(blobs.c.digest, blobs.c.tier).where(blobs.c.digest.in_(digests)))
@@ -163,9 +163,9 @@ class SqlHousekeepingStore(SqlStore):
             .where(manifest_refs.c.child_kind == "blob", blobs.c.digest.is_(None), repositories.c.upstream.is_(None))
             .order_by(repositories.c.name, manifest_refs.c.parent_digest)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [tuple(row) for row in await conn.execute(query)]
 
     async def stale_uploads(self, cutoff: float) -> list[str]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return list((await conn.scalars(select(uploads.c.id).where(uploads.c.updated_at < cutoff))).all())

@@ -12,11 +12,11 @@ from .schema import access_keys, principals, revoked_sessions
 
 class SqlIdentityStore(SqlStore):
     async def count_principals(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(select(func.count()).select_from(principals))
 
     async def principal(self, name: str) -> PrincipalRow | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(principals).where(principals.c.name == name))).first()
         return PrincipalRow(row.id, row.name, row.policy) if row else None
 
@@ -55,7 +55,7 @@ class SqlIdentityStore(SqlStore):
             .join(principals, principals.c.id == access_keys.c.principal_id)
             .where(access_keys.c.id == key_id)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
@@ -69,7 +69,7 @@ class SqlIdentityStore(SqlStore):
             .join(principals, principals.c.id == access_keys.c.principal_id)
             .order_by(principals.c.name, access_keys.c.created_at)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [
             AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy), r.secret, r.status, r.created_at)
@@ -92,6 +92,6 @@ class SqlIdentityStore(SqlStore):
             )
 
     async def session_revoked(self, session_id: str) -> bool:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             found = await conn.scalar(select(revoked_sessions.c.id).where(revoked_sessions.c.id == session_id))
         return found is not None

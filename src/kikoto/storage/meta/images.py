@@ -45,7 +45,7 @@ def _image_records(rows, tag_rows) -> list[ImageRecord]:
 
 class SqlImageStore(SqlStore):
     async def image_count(self, repo_id: int) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return len(
                 (await conn.scalars(select(manifests.c.digest).where(manifests.c.repo_id == repo_id).limit(1))).all()
             )
@@ -106,7 +106,7 @@ class SqlImageStore(SqlStore):
         query = self._page_query(self._image_columns(), repo_id, after, limit, tag_status, image_status, inclusive)
         if query is None:
             return []
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
 
     async def image_ids_page(
@@ -128,7 +128,7 @@ class SqlImageStore(SqlStore):
         query = self._page_query(select(manifests.c.digest), repo_id, after, limit, tag_status, image_status, inclusive)
         if query is None:
             return []
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             digests = list((await conn.scalars(query)).all())
             by_digest: dict[str, list[str]] = {d: [] for d in digests}
             if digests:
@@ -145,7 +145,7 @@ class SqlImageStore(SqlStore):
         query = self._image_columns().where(
             manifests.c.repo_id == repo_id, manifests.c.digest.in_(digests) | manifests.c.digest.in_(tagged)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
 
     async def images(self, repo_id: int) -> list[ImageRecord]:
@@ -157,7 +157,7 @@ class SqlImageStore(SqlStore):
             .order_by(manifests.c.pushed_at, manifests.c.digest)
         )
         tag_query = select(tags.c.name, tags.c.digest).where(tags.c.repo_id == repo_id).order_by(tags.c.name)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
             return _image_records(rows, (await conn.execute(tag_query)).all())
 
@@ -168,7 +168,7 @@ class SqlImageStore(SqlStore):
             manifest_refs.c.child_digest == digest,
             manifest_refs.c.child_kind == "manifest",
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return list((await conn.scalars(query)).all())
 
     async def blob_is_referenced(self, repo_id: int, digest: str) -> bool:
@@ -177,5 +177,5 @@ class SqlImageStore(SqlStore):
             .where(manifest_refs.c.repo_id == repo_id, manifest_refs.c.child_digest == digest)
             .limit(1)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.scalar(query)) is not None

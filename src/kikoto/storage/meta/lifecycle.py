@@ -52,7 +52,7 @@ class SqlLifecycleStore(SqlStore):
         )
         parents: dict[str, list[str]] = {}
         blob_refs: dict[str, set[str]] = {}
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for row in await conn.execute(query):
                 if row.child_kind == "manifest":
                     parents.setdefault(row.child_digest, []).append(row.parent_digest)
@@ -96,7 +96,7 @@ class SqlLifecycleStore(SqlStore):
         """(blobs that only archived manifests reference, in the standard tier; blobs that some
         active manifest references, in the archive tier) among `digests`."""
         to_archive, to_restore = set(), set()
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for chunk in _chunks(digests):
                 active = set(
                     (
@@ -158,7 +158,7 @@ class SqlLifecycleStore(SqlStore):
 
     async def preview(self, repo_id: int) -> tuple[str, str, dict[str, Any]] | None:
         """(policy, status, summary counts) of the repository's last preview."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(select(lifecycle_previews).where(lifecycle_previews.c.repo_id == repo_id))
             ).first()
@@ -175,7 +175,7 @@ class SqlLifecycleStore(SqlStore):
         if tag_status in ("TAGGED", "UNTAGGED"):
             query = query.where(table.c.tagged == (tag_status == "TAGGED"))
         query = query.order_by(table.c.pushed_at, table.c.digest).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_result(r) for r in await conn.scalars(query)]
 
     async def preview_results(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[PreviewResult]:
@@ -187,5 +187,5 @@ class SqlLifecycleStore(SqlStore):
             .where(table.c.repo_id == repo_id, table.c.digest.in_(digests) | table.c.digest.in_(by_tag))
             .order_by(table.c.pushed_at, table.c.digest)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_result(r) for r in await conn.scalars(query)]

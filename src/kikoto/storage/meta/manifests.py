@@ -159,7 +159,7 @@ class SqlManifestStore(SqlStore):
             query = query.where(repositories.c.name == repo_name, tags.c.name == tag)
         else:
             query = query.where(repositories.c.name == repo_name, manifests.c.digest == digest)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return ManifestHead(*row) if row else None
 
@@ -171,7 +171,7 @@ class SqlManifestStore(SqlStore):
             .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repo_id))
             .where(repositories.c.name == repo_name, manifests.c.digest.in_(digests))
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {row.digest: row.content for row in await conn.execute(query)}
 
     async def manifest_content(self, repo_name: str, digest: str) -> bytes | None:
@@ -180,7 +180,7 @@ class SqlManifestStore(SqlStore):
             .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repo_id))
             .where(repositories.c.name == repo_name, manifests.c.digest == digest)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(query)
 
     async def record_pull(self, repo_id: int, digest: str, when: float) -> None:
@@ -251,7 +251,7 @@ class SqlManifestStore(SqlStore):
             query = query.where(manifests.c.artifact_type == artifact_type)
         if after:
             query = query.where(manifests.c.digest > after)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [
             Referrer(

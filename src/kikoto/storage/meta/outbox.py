@@ -52,11 +52,11 @@ class SqlOutboxStore(SqlStore):
 
     async def events_after(self, position: int, limit: int) -> list[ImageChanged]:
         query = select(outbox).where(outbox.c.id > position).order_by(outbox.c.id).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_change(r) for r in await conn.execute(query)]
 
     async def event(self, event_id: int) -> ImageChanged | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(outbox).where(outbox.c.id == event_id))).first()
         return _change(row) if row else None
 
@@ -71,12 +71,12 @@ class SqlOutboxStore(SqlStore):
         return await self.cursor(consumer, start=await self.last_event_id())
 
     async def last_event_id(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await conn.scalar(select(func.max(outbox.c.id))) or 0
 
     async def cursor(self, consumer: str, start: int = 0) -> int:
         """A consumer's position; a new consumer starts at `start` (then saved)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             position = await conn.scalar(select(outbox_cursors.c.position).where(outbox_cursors.c.consumer == consumer))
         if position is not None:
             return position

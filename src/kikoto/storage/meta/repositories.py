@@ -62,12 +62,12 @@ async def name_of(conn: Any, repo_id: int) -> str | None:
 
 class SqlRepositoryStore(SqlStore):
     async def get_repository(self, name: str) -> Repository | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).first()
         return repository_from_row(row) if row else None
 
     async def repository_name(self, repo_id: int) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await name_of(conn, repo_id)
 
     async def ensure_repository(self, name: str) -> Repository:
@@ -86,7 +86,7 @@ class SqlRepositoryStore(SqlStore):
         query = select(repositories).order_by(repositories.c.name)
         if names is not None:
             query = query.where(repositories.c.name.in_(names))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [repository_from_row(row) for row in await conn.execute(query)]
 
     async def create_repository(self, name: str, settings: dict[str, Any]) -> Repository | None:
@@ -117,10 +117,10 @@ class SqlRepositoryStore(SqlStore):
     async def repository_policies(self, names: list[str]) -> dict[str, str | None]:
         """name -> repository policy text, for the named repositories that exist (one query)."""
         query = select(repositories.c.name, repositories.c.repository_policy).where(repositories.c.name.in_(names))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {row.name: row.repository_policy for row in await conn.execute(query)}
 
     async def repositories_after(self, after: str, limit: int) -> list[Repository]:
         query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [repository_from_row(row) for row in await conn.execute(query)]

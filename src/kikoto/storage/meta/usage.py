@@ -34,7 +34,7 @@ class SqlUsageStore(SqlStore):
             .order_by(repositories.c.name)
         )
         counts = select(manifests.c.repo_id, func.count()).group_by(manifests.c.repo_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             sizes = {name: size for name, size in await conn.execute(query)}
             ids = {row.id: row.name for row in await conn.execute(select(repositories.c.id, repositories.c.name))}
             images = {ids[repo_id]: n for repo_id, n in await conn.execute(counts)}
@@ -42,7 +42,7 @@ class SqlUsageStore(SqlStore):
 
     async def stored_bytes(self) -> tuple[int, int]:
         """(blobs, bytes) held by the registry, each blob counted once."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(func.count(), func.coalesce(func.sum(blobs.c.size), 0)))).one()
         return int(row[0]), int(row[1])
 
@@ -67,7 +67,7 @@ class SqlUsageStore(SqlStore):
             .select_from(referenced.join(blobs, blobs.c.digest == referenced.c.child_digest))
             .group_by(referenced.c.repo_id)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             found = {row[0]: (row[1], 0, row[2]) for row in await conn.execute(counts)}
             for repo_id, total in await conn.execute(sizes):
                 images, _, pushed = found.get(repo_id, (0, 0, None))
@@ -91,6 +91,6 @@ class SqlUsageStore(SqlStore):
     async def snapshots(self, limit: int = 365) -> list[tuple[float, int, int]]:
         """(time, blobs, bytes), oldest first, the latest `limit`."""
         query = select(storage_snapshots).order_by(storage_snapshots.c.at.desc()).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [(r.at, r.blobs, r.bytes) for r in reversed(rows)]

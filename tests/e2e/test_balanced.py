@@ -1,0 +1,343 @@
+"""The replicated deployment as docs/deploy.md lays it out: three `kikoto serve` replicas on one
+PostgreSQL and one SeaweedFS bucket, behind HAProxy health-checking /readyz; every real client
+goes through the balancer."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+
+from ..conftest import require
+from ..helpers import image_manifest, sha256
+from ..pg import PostgresServer
+from .balancer import Balancer
+from .conftest import Server
+from .images import Layout
+
+pytestmark = pytest.mark.e2e
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+
+class Cluster:
+    def __init__(self, balancer: Balancer, replicas: list[Server]) -> None:
+        self.balancer, self.replicas = balancer, replicas
+        # what clients talk to: a replica's settings, the balancer's address
+        self.front = copy.copy(replicas[0])
+        self.front.port, self.front.process = balancer.port, None
+
+    def stop(self) -> None:
+        self.balancer.stop()
+        for replica in self.replicas:
+            replica.stop()
+
+
+def start_all(servers: list[Server]) -> None:
+    threads = [threading.Thread(target=s.start) for s in servers]  # they migrate together
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(s.process and s.process.poll() is None for s in servers)
+
+
+def start_cluster(postgres, object_store, root) -> Cluster:
+    require(Balancer.available())
+    database = postgres.create_database(f"balanced_{int(time.time() * 1000)}")
+    balancer = Balancer(root / "lb", [])
+    env = {
+        "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),  # one key: tokens of any replica work on all
+        "KIKOTO_BLOB_STORE": f"s3://kikoto-tests/{root.name}",
+        "KIKOTO_S3_ENDPOINT_URL": object_store.endpoint,
+        "KIKOTO_PUBLIC_HOST": balancer.host,
+        "KIKOTO_CREATE_ON_PUSH": "false",  # as on ECR: repositories are created first
+    }
+    replicas = [Server(root / name, workers=1, database_url=database, env=env) for name in ("a", "b", "c")]
+    start_all(replicas)
+    balancer.backends = [r.host for r in replicas]
+    return Cluster(balancer.start(), replicas)
+
+
+@pytest.fixture
+def cluster(postgres, object_store, tmp_path):
+    instance = start_cluster(postgres, object_store, tmp_path)
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of the test's own, for the tests that take it down."""
+    require(PostgresServer.available())
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def served_by(cluster: Cluster) -> list[int]:
+    """How many requests the balancer has sent each replica so far."""
+    return cluster.balancer.requests_per_replica()
+
+
+def test_every_client_through_the_balancer(cluster, skopeo, podman, containerd, tmp_path):
+    front = cluster.front
+    created = json.loads(front.aws("ecr", "create-repository", "--repository-name", "team/app"))
+    assert created["repository"]["repositoryUri"] == f"{front.host}/team/app"
+    password = front.aws("ecr", "get-login-password").strip()
+    creds = f"AWS:{password}"
+
+    source = Layout(tmp_path / "src")
+    image = source.image("app", layers=4)
+    source.tag(image, "1.0.0")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        f"oci:{source.root}:1.0.0",
+        f"docker://{front.host}/team/app:1.0.0",
+    )
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", creds, f"docker://{front.host}/team/app:1.0.0")
+    assert raw.stdout.encode() == source.read(image["digest"])
+
+    login = podman("login", "--tls-verify=false", "--username", "AWS", "--password-stdin", front.host, stdin=password)
+    assert "Login Succeeded" in login.stdout
+    podman("pull", "--tls-verify=false", f"{front.host}/team/app:1.0.0")
+    podman("tag", f"{front.host}/team/app:1.0.0", f"{front.host}/team/app:1.0.1")
+    podman("push", "--tls-verify=false", f"{front.host}/team/app:1.0.1")
+
+    containerd("images", "pull", "--plain-http", "--user", creds, f"{front.host}/team/app:1.0.1")
+    listed = containerd("images", "ls", "-q").stdout.split()
+    assert f"{front.host}/team/app:1.0.1" in listed
+
+    out = tmp_path / "back"
+    skopeo(
+        "copy", "--src-tls-verify=false", "--src-creds", creds, f"docker://{front.host}/team/app:1.0.0", f"oci:{out}:x"
+    )
+    manifest = json.loads(source.read(image["digest"]))
+    for descriptor in [manifest["config"], *manifest["layers"]]:
+        blob = (out / "blobs" / "sha256" / descriptor["digest"].split(":")[1]).read_bytes()
+        assert blob == source.read(descriptor["digest"])
+
+    tags = json.loads(front.aws("ecr", "list-images", "--repository-name", "team/app"))["imageIds"]
+    assert {i.get("imageTag") for i in tags} == {"1.0.0", "1.0.1"}
+    assert all(count > 0 for count in served_by(cluster)), "the balancer spread the clients over every replica"
+
+
+def test_the_balancer_takes_a_stopped_replica_out_and_back(cluster):
+    front = cluster.front
+    front.ecr().create_repository(repositoryName="app")
+    password = front.password()
+    down = cluster.replicas[1]
+    down.kill()
+    # /readyz stops answering: after the health checks fail (2 × 500 ms) no request reaches it
+    time.sleep(1.5)
+    for _ in range(12):
+        assert requests.get(f"{front.url}/v2/", auth=("AWS", password), timeout=10).status_code == 200
+    down.start()
+    time.sleep(1.5)
+    before = served_by(cluster)[1]
+    for _ in range(12):
+        assert requests.get(f"{front.url}/v2/app/tags/list", auth=("AWS", password), timeout=10).status_code == 200
+    assert served_by(cluster)[1] > before, "the restarted replica is back in rotation"
+
+
+class RetryingClient:
+    """What a registry client does when a request fails mid-way: retry it, and resume a chunked
+    upload from the offset the registry reports (GET on the upload: the OCI `Range`). Counts
+    what it had to retry."""
+
+    def __init__(self, front: Server, password: str) -> None:
+        self.url, self.auth = front.url, ("AWS", password)
+        self.session = requests.Session()
+        self.retries = 0
+        self.seen: list[str] = []  # what it had to retry, for the failure message
+
+    def request(self, method: str, url: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
+        for attempt in range(20):
+            try:
+                response = self.session.request(method, url, auth=self.auth, timeout=30, **kwargs)
+                if response.status_code in ok:
+                    return response
+                if response.status_code < 500:
+                    raise AssertionError(f"{method} {url}: {response.status_code} {response.text}")
+                self.seen.append(f"{method}: {response.status_code} {response.text[:200]}")
+            except requests.ConnectionError:
+                pass
+            self.retries += 1
+            time.sleep(0.1 * (attempt + 1))
+        raise AssertionError(f"{method} {url} kept failing")
+
+    def push_blob(self, repository: str, data: bytes, chunk: int) -> str:
+        for _ in range(5):  # the whole blob again when the registry says the session is gone
+            if self._upload(repository, data, chunk):
+                return sha256(data)
+            self.retries += 1
+        raise AssertionError("the blob upload kept being lost")
+
+    def _upload(self, repository: str, data: bytes, chunk: int) -> bool:
+        location = self.request("POST", f"{self.url}/v2/{repository}/blobs/uploads/", (202,)).headers["Location"]
+        offset = 0
+        while offset < len(data):
+            piece = data[offset : offset + chunk]
+            headers = {
+                "Content-Range": f"{offset}-{offset + len(piece) - 1}",
+                "Content-Type": "application/octet-stream",
+            }
+            try:
+                answer = self.session.patch(location, data=piece, headers=headers, auth=self.auth, timeout=30)
+            except requests.ConnectionError:
+                answer = None
+            if answer is not None and answer.status_code == 202:
+                location, offset = answer.headers["Location"], offset + len(piece)
+                continue
+            self.retries += 1  # where did it get to? ask (any replica answers for any upload)
+            said = f"{answer.status_code} {answer.text[:200]}" if answer is not None else "cut off"
+            self.seen.append(f"PATCH at {offset}: {said}")
+            if len(self.seen) > 50:
+                raise AssertionError("\n".join(self.seen))
+            status = self.request("GET", location, (204, 404))
+            if status.status_code == 404:
+                return False
+            offset = int(status.headers["Range"].split("-")[1]) + 1 if "Range" in status.headers else 0
+        return self.request("PUT", location, (201, 404), params={"digest": sha256(data)}).status_code == 201
+
+    def push_image(self, repository: str, tag: str, seed: str) -> tuple[bytes, dict[str, bytes]]:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
+        layers = [os.urandom(600_000) for _ in range(2)]
+        for blob in [config, *layers]:
+            self.push_blob(repository, blob, 150_000)
+        body = image_manifest(config, layers)
+        self.request(
+            "PUT",
+            f"{self.url}/v2/{repository}/manifests/{tag}",
+            (201,),
+            data=body,
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        return body, {sha256(b): b for b in [config, *layers]}
+
+
+def test_a_replica_killed_in_the_middle_of_twenty_pushes_loses_nothing_acknowledged(cluster):
+    front = cluster.front
+    front.ecr().create_repository(repositoryName="busy")
+    password = front.password()
+    pushed: dict[str, tuple[bytes, dict[str, bytes]]] = {}
+    clients = [RetryingClient(front, password) for _ in range(20)]
+    errors: list[BaseException] = []
+
+    def push(n: int) -> None:
+        try:
+            pushed[f"v{n}"] = clients[n].push_image("busy", f"v{n}", f"seed-{n}")
+        except BaseException as exc:  # reported below, with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # mid-way: uploads are under way on every replica
+    cluster.replicas[1].kill()  # SIGKILL: no goodbye
+    for thread in threads:
+        thread.join(120)
+    stuck = [f"v{n}: {clients[n].seen[-5:]}" for n, t in enumerate(threads) if t.is_alive()]
+    assert errors == [] and stuck == []
+    assert sorted(pushed) == sorted(f"v{n}" for n in range(20)), sorted(pushed)
+    retried = sum(c.retries for c in clients)
+    assert retried > 0, "the kill landed after every push had finished: nothing was tested"
+    reader = RetryingClient(front, password)
+    for tag, (manifest, blobs) in pushed.items():  # every acknowledged push reads back byte for byte
+        assert reader.request("GET", f"{front.url}/v2/busy/manifests/{tag}", (200,)).content == manifest
+        for digest, data in blobs.items():
+            assert reader.request("GET", f"{front.url}/v2/busy/blobs/{digest}", (200,)).content == data
+    print(f"twenty pushes through a replica killed mid-way: {retried} requests retried, none lost")
+
+
+def test_postgresql_restarted_under_steady_pushes_and_pulls(own_postgres, object_store, tmp_path):
+    """During the outage every answer is a success or a 503 with Retry-After in the protocol's
+    own error format; the replicas reconnect by themselves; nothing acknowledged is lost."""
+    cluster = start_cluster(own_postgres, object_store, tmp_path)
+    try:
+        front = cluster.front
+        ecr = front.ecr()
+        ecr.create_repository(repositoryName="steady")
+        password = front.password()
+        auth = ("AWS", password)
+        acknowledged: dict[str, bytes] = {}
+        answers: list[tuple[float, str, int, dict, str]] = []  # (when, what, status, headers, body)
+        stop = threading.Event()
+
+        def traffic(worker: int) -> None:
+            session, n = requests.Session(), 0
+            while not stop.is_set():
+                n += 1
+                config = json.dumps({"architecture": "amd64", "os": "linux", "w": worker, "n": n}).encode()
+                body = image_manifest(config, [])
+                steps = [
+                    ("push blob", "POST", f"/v2/steady/blobs/uploads/?digest={sha256(config)}", config, {}),
+                    ("push manifest", "PUT", f"/v2/steady/manifests/w{worker}-{n}", body, {"Content-Type": OCI}),
+                    ("pull manifest", "GET", f"/v2/steady/manifests/w{worker}-{n}", None, {"Accept": OCI}),
+                ]
+                for what, method, path, data, headers in steps:
+                    try:
+                        r = session.request(method, front.url + path, data=data, headers=headers, auth=auth, timeout=30)
+                    except requests.ConnectionError as exc:
+                        answers.append((time.monotonic(), what, 0, {}, str(exc)))
+                        break
+                    answers.append((time.monotonic(), what, r.status_code, r.headers, r.text))
+                    if r.status_code >= 300:
+                        break
+                    if what == "push manifest":
+                        acknowledged[f"w{worker}-{n}"] = body
+                time.sleep(0.02)
+
+        def api() -> None:  # the ECR API beside /v2
+            while not stop.is_set():
+                try:
+                    ecr.describe_repositories(repositoryNames=["steady"])
+                    answers.append((time.monotonic(), "ecr", 200, {}, ""))
+                except Exception as exc:  # botocore gave up after its retries: record what it saw
+                    error = getattr(exc, "response", {}) or {}
+                    status = error.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                    answers.append((time.monotonic(), "ecr", status, {}, json.dumps(error.get("Error", {}))))
+                time.sleep(0.05)
+
+        workers = [threading.Thread(target=traffic, args=(w,)) for w in range(4)] + [threading.Thread(target=api)]
+        for worker in workers:
+            worker.start()
+        time.sleep(2)
+        down_at = time.monotonic()
+        own_postgres.outage(3.0)
+        back_at = time.monotonic()
+        time.sleep(6)
+        stop.set()
+        for worker in workers:
+            worker.join(60)
+
+        during = [a for a in answers if down_at <= a[0] <= back_at]
+        refused = [a for a in during if a[2] == 503]
+        assert refused, "no request met the outage"
+        for _when, what, status, headers, body in answers:
+            assert status != 500 and status != 0, (what, status, body)  # never a traceback, never a dropped line
+            if status == 503 and what != "ecr":
+                assert "Retry-After" in headers, (what, headers, body)
+                assert int(headers["Retry-After"]) >= 1 and json.loads(body)["errors"][0]["code"] == "UNAVAILABLE"
+        recovered = [a for a in answers if a[0] > back_at and a[2] in (200, 201)]
+        assert recovered and min(a[0] for a in recovered) - back_at < 5.0, "replicas reconnect within 5 s"
+        late = [a for a in answers if a[0] > back_at + 5.0]
+        assert late and all(a[2] in (200, 201) for a in late), [a[1:3] for a in late if a[2] not in (200, 201)]
+        for tag, body in acknowledged.items():  # every acknowledged push is there, byte for byte
+            r = requests.get(f"{front.url}/v2/steady/manifests/{tag}", auth=auth, headers={"Accept": OCI}, timeout=30)
+            assert r.status_code == 200 and r.content == body, tag
+        print(
+            f"PostgreSQL down {back_at - down_at:.1f} s: {len(answers)} requests, {len(refused)} answered 503 "
+            f"during the outage, first success {min(a[0] for a in recovered) - back_at:.2f} s after its return, "
+            f"{len(acknowledged)} pushes acknowledged, all read back"
+        )
+    finally:
+        cluster.stop()
