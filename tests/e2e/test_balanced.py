@@ -19,6 +19,7 @@ from ..helpers import image_manifest, sha256
 from ..pg import PostgresServer
 from .balancer import Balancer
 from .conftest import Server
+from .faults import FaultProxy
 from .images import Layout
 
 pytestmark = pytest.mark.e2e
@@ -47,14 +48,14 @@ def start_all(servers: list[Server]) -> None:
     assert all(s.process and s.process.poll() is None for s in servers)
 
 
-def start_cluster(postgres, object_store, root) -> Cluster:
+def start_cluster(postgres, object_store, root, endpoint: str | None = None) -> Cluster:
     require(Balancer.available())
     database = postgres.create_database(f"balanced_{int(time.time() * 1000)}")
     balancer = Balancer(root / "lb", [])
     env = {
         "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),  # one key: tokens of any replica work on all
         "KIKOTO_BLOB_STORE": f"s3://kikoto-tests/{root.name}",
-        "KIKOTO_S3_ENDPOINT_URL": object_store.endpoint,
+        "KIKOTO_S3_ENDPOINT_URL": endpoint or object_store.endpoint,
         "KIKOTO_PUBLIC_HOST": balancer.host,
         "KIKOTO_CREATE_ON_PUSH": "false",  # as on ECR: repositories are created first
     }
@@ -341,3 +342,75 @@ def test_postgresql_restarted_under_steady_pushes_and_pulls(own_postgres, object
         )
     finally:
         cluster.stop()
+
+
+def test_the_object_store_stopped_then_throttling(postgres, object_store, tmp_path):
+    """Pushes fail cleanly (503 with Retry-After, nothing half-written visible), what lives in the
+    database keeps serving, and everything works again when the store comes back."""
+    proxy = FaultProxy(int(object_store.endpoint.rsplit(":", 1)[1]))
+    cluster = start_cluster(postgres, object_store, tmp_path, endpoint=proxy.endpoint)
+    try:
+        front = cluster.front
+        front.ecr().create_repository(repositoryName="app")
+        password = front.password()
+        auth = ("AWS", password)
+        client = RetryingClient(front, password)
+        manifest, blobs = client.push_image("app", "before", "before")
+
+        def push_attempt(seed: str) -> list[requests.Response]:
+            config = json.dumps({"seed": seed}).encode()
+            answers = [
+                requests.post(
+                    f"{front.url}/v2/app/blobs/uploads/?digest={sha256(config)}", data=config, auth=auth, timeout=60
+                )
+            ]
+            body = image_manifest(config, [])
+            answers.append(
+                requests.put(
+                    f"{front.url}/v2/app/manifests/{seed}",
+                    data=body,
+                    auth=auth,
+                    timeout=60,
+                    headers={"Content-Type": OCI},
+                )
+            )
+            return answers
+
+        for mode in ("stopped", "slowdown"):
+            if mode == "stopped":
+                proxy.stop()
+            else:
+                proxy.start()
+                proxy.mode = "slowdown"
+            time.sleep(1.5)  # the health checks see it (and keep the replicas: degraded, not down)
+            started = time.monotonic()
+            blob, put = push_attempt(mode)
+            assert blob.status_code == 503 and int(blob.headers["Retry-After"]) >= 1, (mode, blob.text)
+            assert blob.json()["errors"][0]["code"] == "UNAVAILABLE"
+            assert time.monotonic() - started < 30, "bounded retries inside the registry"
+            assert put.json()["errors"][0]["code"] in ("UNAVAILABLE", "MANIFEST_BLOB_UNKNOWN"), put.text
+            ready = requests.get(f"{cluster.replicas[0].url}/readyz", timeout=30).json()
+            assert ready == {"status": "degraded", "blob_store": "unavailable"}
+            # what the database holds keeps serving: manifests, tags, the API, logins
+            got = requests.get(f"{front.url}/v2/app/manifests/before", auth=auth, headers={"Accept": OCI}, timeout=30)
+            assert got.status_code == 200 and got.content == manifest
+            assert requests.get(f"{front.url}/v2/app/tags/list", auth=auth, timeout=30).json()["tags"] == ["before"]
+            assert front.ecr().describe_images(repositoryName="app")["imageDetails"]
+            assert requests.get(f"{front.url}/v2/app/manifests/{mode}", auth=auth, timeout=30).status_code == 404
+
+        proxy.mode = "slow"  # back, but slow: everything works, only later
+        proxy.delay = 0.3
+        after, after_blobs = client.push_image("app", "after", "after")
+        proxy.mode = "pass"
+        for tag, (body, stored) in {"before": (manifest, blobs), "after": (after, after_blobs)}.items():
+            assert (
+                requests.get(
+                    f"{front.url}/v2/app/manifests/{tag}", auth=auth, headers={"Accept": OCI}, timeout=30
+                ).content
+                == body
+            )
+            for digest, data in stored.items():
+                assert requests.get(f"{front.url}/v2/app/blobs/{digest}", auth=auth, timeout=30).content == data
+    finally:
+        cluster.stop()
+        proxy.stop()

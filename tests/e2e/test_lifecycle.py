@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from .conftest import VENV_BIN, Server
 from .images import Layout
-from .test_walkthrough import aws
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +41,7 @@ def server(tmp_path):
 
 
 def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
-    aws(server, "ecr", "create-repository", "--repository-name", "team/api")
+    server.aws("ecr", "create-repository", "--repository-name", "team/api")
     layout = Layout(tmp_path / "src")
     versions = [f"1.{i}.0" for i in range(6)]
     for version in versions:
@@ -67,11 +66,11 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
             ]
         }
     )
-    aws(server, "ecr", "put-lifecycle-policy", "--repository-name", "team/api", "--lifecycle-policy-text", policy)
+    server.aws("ecr", "put-lifecycle-policy", "--repository-name", "team/api", "--lifecycle-policy-text", policy)
 
-    started = json.loads(aws(server, "ecr", "start-lifecycle-policy-preview", "--repository-name", "team/api"))
+    started = json.loads(server.aws("ecr", "start-lifecycle-policy-preview", "--repository-name", "team/api"))
     assert started["status"] == "COMPLETE"
-    preview = json.loads(aws(server, "ecr", "get-lifecycle-policy-preview", "--repository-name", "team/api"))
+    preview = json.loads(server.aws("ecr", "get-lifecycle-policy-preview", "--repository-name", "team/api"))
     expiring = sorted(tag for r in preview["previewResults"] for tag in r["imageTags"])
     assert expiring == versions[:3]
     assert preview["summary"]["expiringImageTotalCount"] == 3
@@ -104,7 +103,7 @@ def test_policy_preview_run_pull_and_reclaimed_bytes(server, skopeo, tmp_path):
     for version in versions[:3]:
         response = requests.get(f"{server.url}/v2/team/api/manifests/{version}", auth=("AWS", server.password()))
         assert response.status_code == 404
-    evaluated = json.loads(aws(server, "ecr", "get-lifecycle-policy", "--repository-name", "team/api"))
+    evaluated = json.loads(server.aws("ecr", "get-lifecycle-policy", "--repository-name", "team/api"))
     assert "lastEvaluatedAt" in evaluated
 
     log = kikoto(server, "lifecycle", "log", "--repository", "team/api")

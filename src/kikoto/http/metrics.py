@@ -3,6 +3,7 @@ time (deduplicated bytes per repository and for the registry); job counters are 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter as Counts
 from collections.abc import Sequence
@@ -101,8 +102,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+PROBE_SECONDS = 1.5
+
+
 def readyz_handler(repositories, probe_store):
-    """Readiness: the database answers and the blob store is writable; 503 otherwise."""
+    """Readiness: 503 when the database does not answer (nothing can be served). A blob store
+    that cannot be written leaves the replica ready but degraded (200, said in the body): every
+    replica shares it, so taking them all out would stop manifests, tags, the API and logins too,
+    which still work; pushes and downloads answer 503 with Retry-After meanwhile."""
 
     async def readyz(request: web.Request) -> web.Response:
         problems = {}
@@ -111,12 +118,12 @@ def readyz_handler(repositories, probe_store):
         except Exception as exc:  # any failure means "not ready"; the details go to the log only,
             problems["database"] = "unavailable"  # as a probe is anonymous (hosts, users, paths)
             log.warning("readiness: the database is unavailable: %s", exc)
-        try:
-            await probe_store()
-        except Exception as exc:  # unreachable or not writable
+        try:  # a balancer's check must be answered quickly, whatever the store's retries take
+            await asyncio.wait_for(probe_store(), PROBE_SECONDS)
+        except Exception as exc:  # unreachable, not writable, or too slow
             problems["blob_store"] = "unavailable"
             log.warning("readiness: the blob store is unavailable: %s", exc)
-        status = 503 if problems else 200
-        return web.json_response({"status": "unavailable" if problems else "ready", **problems}, status=status)
+        state = "unavailable" if "database" in problems else "degraded" if problems else "ready"
+        return web.json_response({"status": state, **problems}, status=503 if state == "unavailable" else 200)
 
     return readyz

@@ -10,12 +10,58 @@ object (multipart, so no 5 GB limit). Downloads are presigned URLs: the registry
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import obstore
+from obstore.exceptions import GenericError
 from obstore.store import S3Store
 
+from ...domain.errors import StoreUnavailable
 from .port import StoredBlob
+
+if TYPE_CHECKING:  # typed dicts of the stubs only
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
+F = TypeVar("F", bound=Callable[..., Any])
+# A request to the store is retried (5xx such as SlowDown, dropped connections) for at most this
+# long, then the client is told to come back: obstore's default of 3 minutes outlasts any
+# client's patience, and a registry request waits on it.
+RETRY: RetryConfig = {
+    "max_retries": 4,
+    "retry_timeout": datetime.timedelta(seconds=10),
+    "backoff": {"init_backoff": datetime.timedelta(milliseconds=100), "max_backoff": datetime.timedelta(seconds=2)},
+}
+UNAVAILABLE = "the registry's object store is unavailable; nothing was stored, try again"
+
+
+def _typed(method: F) -> F:
+    """The store's transient failures (unreachable, 5xx after the retries) as StoreUnavailable;
+    a missing object stays FileNotFoundError, as the port says."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(*args: Any, **kwargs: Any) -> Any:
+            try:
+                async for item in method(*args, **kwargs):
+                    yield item
+            except GenericError as exc:
+                raise StoreUnavailable(UNAVAILABLE) from exc
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except GenericError as exc:
+            raise StoreUnavailable(UNAVAILABLE) from exc
+
+    return call  # type: ignore[return-value]
+
 
 SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are streamed
 # Multipart writes hold at most PART_BYTES * PARTS_IN_FLIGHT in memory (obstore's defaults,
@@ -28,16 +74,19 @@ PRESIGN_TTL = datetime.timedelta(hours=1)
 class S3BlobStore:
     def __init__(self, url: str, endpoint_url: str | None = None, proxy_downloads: bool = False) -> None:
         self.proxy_downloads = proxy_downloads
-        options = {"endpoint": endpoint_url} if endpoint_url else {}
-        client = {"allow_http": True} if endpoint_url and endpoint_url.startswith("http://") else None
+        client: ClientConfig = {"connect_timeout": datetime.timedelta(seconds=2)}
+        if endpoint_url and endpoint_url.startswith("http://"):
+            client["allow_http"] = True
         # Credentials come from the standard AWS environment variables (or the instance role).
-        self.store = S3Store.from_url(url, client_options=client, **options)
+        config: S3Config = {"endpoint": endpoint_url} if endpoint_url else {}
+        self.store = S3Store.from_url(url, config=config, client_options=client, retry_config=RETRY)
 
     @staticmethod
     def _blob(digest: str, tier: str = "standard") -> str:
         algorithm, encoded = digest.split(":", 1)
         return f"{'archive' if tier == 'archive' else 'blobs'}/{algorithm}/{encoded}"
 
+    @_typed
     async def _parts(self, upload_id: str) -> list[tuple[int, str, int]]:
         listed = await obstore.list(self.store, prefix=f"uploads/{upload_id}/").collect_async()
         parts = [(int(m["path"].rsplit("/", 1)[1]), m["path"], m["size"]) for m in listed]
@@ -46,24 +95,30 @@ class S3BlobStore:
     async def start_upload(self, upload_id: str) -> None:
         """Nothing to do: parts appear with the bytes."""
 
+    @_typed
     async def upload_size(self, upload_id: str) -> int:
         parts = await self._parts(upload_id)
         return sum(size for _, _, size in parts) if parts else -1
 
     @asynccontextmanager
     async def open_upload(self, upload_id: str, offset: int):
-        for start, path, size in await self._parts(upload_id):
-            if start >= offset:
-                await obstore.delete_async(self.store, path)  # written past the acknowledged offset
-            elif start + size > offset:
-                head = await obstore.get_range_async(self.store, path, start=0, end=offset - start)
-                await obstore.put_async(self.store, path, bytes(head))
+        await self._truncate(upload_id, offset)
         writer = _PartWriter(self.store, f"uploads/{upload_id}/{offset:016d}")
         try:
             yield writer
         finally:
             await writer.close()
 
+    @_typed
+    async def _truncate(self, upload_id: str, offset: int) -> None:
+        for start, path, size in await self._parts(upload_id):
+            if start >= offset:
+                await obstore.delete_async(self.store, path)  # written past the acknowledged offset
+            elif start + size > offset:
+                head = await obstore.get_range_async(self.store, path, start=0, end=offset - start)
+                await obstore.put_async(self.store, path, bytes(head))
+
+    @_typed
     async def read_upload(self, upload_id: str):
         for _, path, _ in await self._parts(upload_id):
             async for chunk in await obstore.get_async(self.store, path):
@@ -86,18 +141,21 @@ class S3BlobStore:
         for _, path, _ in parts:
             await obstore.delete_async(self.store, path)
 
+    @_typed
     async def commit_upload(self, upload_id: str, digest: str) -> bool:
         if await self.exists(digest):
             return False
         await self._assemble(upload_id, self._blob(digest))
         return True
 
+    @_typed
     async def settle_upload(self, upload_id: str, digest: str) -> None:
         if await self.exists(digest):
             await self.abort_upload(upload_id)
         else:
             await self._assemble(upload_id, self._blob(digest))
 
+    @_typed
     async def abort_upload(self, upload_id: str) -> None:
         await self._delete_parts(await self._parts(upload_id))
 
@@ -108,6 +166,7 @@ class S3BlobStore:
         except FileNotFoundError:
             return False
 
+    @_typed
     async def exists(self, digest: str) -> bool:
         return await self._present(self._blob(digest))
 
@@ -119,16 +178,19 @@ class S3BlobStore:
             return None
         return await obstore.sign_async(self.store, "GET", self._blob(digest), PRESIGN_TTL)
 
+    @_typed
     async def remove(self, digest: str, tier: str = "standard") -> None:
         try:
             await obstore.delete_async(self.store, self._blob(digest, tier))
         except FileNotFoundError:
             pass
 
+    @_typed
     async def probe(self) -> None:
         await obstore.put_async(self.store, "readyz", b"ok")
         await obstore.delete_async(self.store, "readyz")
 
+    @_typed
     async def move(self, digest: str, to_tier: str) -> None:
         source = self._blob(digest, "standard" if to_tier == "archive" else "archive")
         try:
@@ -151,16 +213,19 @@ class S3BlobStore:
     def free_space(self) -> None:
         return None  # a bucket has no floor to keep
 
+    @_typed
     async def stat(self, digest: str, tier: str = "standard") -> int | None:
         try:
             return (await obstore.head_async(self.store, self._blob(digest, tier)))["size"]
         except FileNotFoundError:
             return None
 
+    @_typed
     async def read(self, digest: str, tier: str = "standard"):
         async for chunk in await obstore.get_async(self.store, self._blob(digest, tier)):
             yield bytes(chunk)
 
+    @_typed
     async def inventory(self):
         for tier, prefix in (("standard", "blobs/"), ("archive", "archive/")):
             async for batch in obstore.list(self.store, prefix=prefix):
@@ -168,6 +233,7 @@ class S3BlobStore:
                     _, algorithm, encoded = meta["path"].rsplit("/", 2)
                     yield StoredBlob(f"{algorithm}:{encoded}", tier, meta["size"], meta["last_modified"].timestamp())
 
+    @_typed
     async def stream(self, digest: str):
         """The blob's bytes through the registry (when downloads are proxied, not redirected)."""
         async for chunk in await obstore.get_async(self.store, self._blob(digest)):
@@ -184,11 +250,13 @@ class _PartWriter:
     def __init__(self, store, path: str) -> None:
         self._store, self._path, self._file = store, path, None
 
+    @_typed
     async def write(self, data: bytes) -> None:
         if self._file is None:
             self._file = _writer(self._store, self._path)
         await self._file.write(data)
 
+    @_typed
     async def close(self) -> None:
         if self._file is not None:
             await self._file.close()
