@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast test-repeat lint bench bench-scale clean
+.PHONY: run test test-fast test-repeat lint bench bench-scale soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,11 @@ bench-scale: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	sh scripts/system-deps.sh
 	$(BIN)/python bench/scale.py
+
+# The soak (not part of `make test`): three replicas on PostgreSQL + SeaweedFS behind HAProxy,
+# clients pushing, pulling, tagging and deleting while a replica is killed every minute and
+# PostgreSQL is stopped twice, GC and lifecycle running; then fsck and every image pulled back.
+# SOAK_MINUTES (default 15).
+soak: $(STAMP)
+	sh scripts/system-deps.sh
+	$(BIN)/python bench/soak.py

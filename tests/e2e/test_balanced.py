@@ -4,65 +4,22 @@ goes through the balancer."""
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import threading
 import time
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
 from ..conftest import require
 from ..helpers import image_manifest, sha256
 from ..pg import PostgresServer
-from .balancer import Balancer
-from .conftest import Server
+from .cluster import Cluster, RetryingClient, start_cluster
 from .faults import FaultProxy
 from .images import Layout
 
 pytestmark = pytest.mark.e2e
 OCI = "application/vnd.oci.image.manifest.v1+json"
-
-
-class Cluster:
-    def __init__(self, balancer: Balancer, replicas: list[Server]) -> None:
-        self.balancer, self.replicas = balancer, replicas
-        # what clients talk to: a replica's settings, the balancer's address
-        self.front = copy.copy(replicas[0])
-        self.front.port, self.front.process = balancer.port, None
-
-    def stop(self) -> None:
-        self.balancer.stop()
-        for replica in self.replicas:
-            replica.stop()
-
-
-def start_all(servers: list[Server]) -> None:
-    threads = [threading.Thread(target=s.start) for s in servers]  # they migrate together
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(s.process and s.process.poll() is None for s in servers)
-
-
-def start_cluster(postgres, object_store, root, endpoint: str | None = None) -> Cluster:
-    require(Balancer.available())
-    database = postgres.create_database(f"balanced_{int(time.time() * 1000)}")
-    balancer = Balancer(root / "lb", [])
-    env = {
-        "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),  # one key: tokens of any replica work on all
-        "KIKOTO_BLOB_STORE": f"s3://kikoto-tests/{root.name}",
-        "KIKOTO_S3_ENDPOINT_URL": endpoint or object_store.endpoint,
-        "KIKOTO_PUBLIC_HOST": balancer.host,
-        "KIKOTO_CREATE_ON_PUSH": "false",  # as on ECR: repositories are created first
-    }
-    replicas = [Server(root / name, workers=1, database_url=database, env=env) for name in ("a", "b", "c")]
-    start_all(replicas)
-    balancer.backends = [r.host for r in replicas]
-    return Cluster(balancer.start(), replicas)
 
 
 @pytest.fixture
@@ -147,82 +104,6 @@ def test_the_balancer_takes_a_stopped_replica_out_and_back(cluster):
     for _ in range(12):
         assert requests.get(f"{front.url}/v2/app/tags/list", auth=("AWS", password), timeout=10).status_code == 200
     assert served_by(cluster)[1] > before, "the restarted replica is back in rotation"
-
-
-class RetryingClient:
-    """What a registry client does when a request fails mid-way: retry it, and resume a chunked
-    upload from the offset the registry reports (GET on the upload: the OCI `Range`). Counts
-    what it had to retry."""
-
-    def __init__(self, front: Server, password: str) -> None:
-        self.url, self.auth = front.url, ("AWS", password)
-        self.session = requests.Session()
-        self.retries = 0
-        self.seen: list[str] = []  # what it had to retry, for the failure message
-
-    def request(self, method: str, url: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
-        for attempt in range(20):
-            try:
-                response = self.session.request(method, url, auth=self.auth, timeout=30, **kwargs)
-                if response.status_code in ok:
-                    return response
-                if response.status_code < 500:
-                    raise AssertionError(f"{method} {url}: {response.status_code} {response.text}")
-                self.seen.append(f"{method}: {response.status_code} {response.text[:200]}")
-            except requests.ConnectionError:
-                pass
-            self.retries += 1
-            time.sleep(0.1 * (attempt + 1))
-        raise AssertionError(f"{method} {url} kept failing")
-
-    def push_blob(self, repository: str, data: bytes, chunk: int) -> str:
-        for _ in range(5):  # the whole blob again when the registry says the session is gone
-            if self._upload(repository, data, chunk):
-                return sha256(data)
-            self.retries += 1
-        raise AssertionError("the blob upload kept being lost")
-
-    def _upload(self, repository: str, data: bytes, chunk: int) -> bool:
-        location = self.request("POST", f"{self.url}/v2/{repository}/blobs/uploads/", (202,)).headers["Location"]
-        offset = 0
-        while offset < len(data):
-            piece = data[offset : offset + chunk]
-            headers = {
-                "Content-Range": f"{offset}-{offset + len(piece) - 1}",
-                "Content-Type": "application/octet-stream",
-            }
-            try:
-                answer = self.session.patch(location, data=piece, headers=headers, auth=self.auth, timeout=30)
-            except requests.ConnectionError:
-                answer = None
-            if answer is not None and answer.status_code == 202:
-                location, offset = answer.headers["Location"], offset + len(piece)
-                continue
-            self.retries += 1  # where did it get to? ask (any replica answers for any upload)
-            said = f"{answer.status_code} {answer.text[:200]}" if answer is not None else "cut off"
-            self.seen.append(f"PATCH at {offset}: {said}")
-            if len(self.seen) > 50:
-                raise AssertionError("\n".join(self.seen))
-            status = self.request("GET", location, (204, 404))
-            if status.status_code == 404:
-                return False
-            offset = int(status.headers["Range"].split("-")[1]) + 1 if "Range" in status.headers else 0
-        return self.request("PUT", location, (201, 404), params={"digest": sha256(data)}).status_code == 201
-
-    def push_image(self, repository: str, tag: str, seed: str) -> tuple[bytes, dict[str, bytes]]:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed}).encode()
-        layers = [os.urandom(600_000) for _ in range(2)]
-        for blob in [config, *layers]:
-            self.push_blob(repository, blob, 150_000)
-        body = image_manifest(config, layers)
-        self.request(
-            "PUT",
-            f"{self.url}/v2/{repository}/manifests/{tag}",
-            (201,),
-            data=body,
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        return body, {sha256(b): b for b in [config, *layers]}
 
 
 def test_a_replica_killed_in_the_middle_of_twenty_pushes_loses_nothing_acknowledged(cluster):
