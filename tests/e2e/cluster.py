@@ -71,6 +71,7 @@ class RetryingClient:
         self.url, self.auth = front.url, ("AWS", password)
         self.session = requests.Session()
         self.retries = 0
+        self.blobs = 0  # blobs pushed so far
         self.seen: list[str] = []  # what it had to retry, for the failure message
 
     def request(self, method: str, url: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
@@ -91,6 +92,7 @@ class RetryingClient:
     def push_blob(self, repository: str, data: bytes, chunk: int) -> str:
         for _ in range(5):  # the whole blob again when the registry says the session is gone
             if self._upload(repository, data, chunk):
+                self.blobs += 1
                 return sha256(data)
             self.retries += 1
         raise AssertionError("the blob upload kept being lost")
@@ -120,7 +122,8 @@ class RetryingClient:
             status = self.request("GET", location, (204, 404))
             if status.status_code == 404:
                 return False
-            offset = int(status.headers["Range"].split("-")[1]) + 1 if "Range" in status.headers else 0
+            end = int(status.headers.get("Range", "0-0").split("-")[1])
+            offset = end + 1 if end else 0  # "0-0" is an empty upload (as Distribution says it); chunks are bigger
         return self.request("PUT", location, (201, 404), params={"digest": sha256(data)}).status_code == 201
 
     def push_image(

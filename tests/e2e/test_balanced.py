@@ -123,7 +123,9 @@ def test_a_replica_killed_in_the_middle_of_twenty_pushes_loses_nothing_acknowled
     threads = [threading.Thread(target=push, args=(n,)) for n in range(20)]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)  # mid-way: uploads are under way on every replica
+    deadline = time.monotonic() + 60  # mid-way: some blobs are in, most pushes are under way
+    while sum(c.blobs for c in clients) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
     cluster.replicas[1].kill()  # SIGKILL: no goodbye
     for thread in threads:
         thread.join(120)
