@@ -63,8 +63,8 @@ def client_loop(front, password: str, ledger: Ledger, stop: threading.Event, see
         repository = rng.choice(REPOSITORIES)
         roll, started = rng.random(), time.monotonic()
         try:
-            with ledger.lock:
-                known = [key for key in ledger.images if key[0] == repository]
+            with ledger.lock:  # a key and its image, read together: another client may delete it next
+                known = [(key, image) for key, image in ledger.images.items() if key[0] == repository]
             if roll < 0.45 or not known:
                 tag = f"c{seed}-{n}"
                 image = client.push_image(
@@ -74,8 +74,7 @@ def client_loop(front, password: str, ledger: Ledger, stop: threading.Event, see
                     ledger.images[(repository, tag)] = image
                 ledger.timed("push", started)
             elif roll < 0.8:
-                key = rng.choice(known)
-                manifest, blobs = ledger.images[key]
+                key, (manifest, blobs) = rng.choice(known)
                 got = client.request(
                     "GET", f"{client.url}/v2/{key[0]}/manifests/{key[1]}", (200, 404), headers={"Accept": OCI}
                 )
@@ -92,8 +91,7 @@ def client_loop(front, password: str, ledger: Ledger, stop: threading.Event, see
                     ledger.errors["WRONG BYTES (blob)"] += 1
                 ledger.timed("pull", started)
             elif roll < 0.9:
-                key = rng.choice(known)
-                manifest, blobs = ledger.images[key]
+                key, (manifest, blobs) = rng.choice(known)
                 tag = f"t{seed}-{n}"
                 client.request(
                     "PUT",
@@ -106,7 +104,7 @@ def client_loop(front, password: str, ledger: Ledger, stop: threading.Event, see
                     ledger.images[(key[0], tag)] = (manifest, blobs)
                 ledger.timed("tag", started)
             else:
-                key = rng.choice(known)
+                key, _ = rng.choice(known)
                 with ledger.lock:  # out of the ledger first: a reader meanwhile may see it gone
                     ledger.images.pop(key, None)
                 client.request("DELETE", f"{client.url}/v2/{key[0]}/manifests/{key[1]}", (202, 404))

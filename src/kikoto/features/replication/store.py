@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from ...storage.meta.base import record
+from ...storage.meta.base import batches, record
 from ...storage.meta.outbox import SqlOutboxStore
 from ...storage.meta.schema import outbox_cursors, peers, replication_backfills, replication_items
 
@@ -103,7 +103,7 @@ class ReplicationStore(SqlOutboxStore):
         now = self._clock()
         async with self._write(changed=False) as conn:
             await conn.execute(replication_backfills.insert().values(**backfill.__dict__))
-            for start in range(0, len(items), 500):
+            for batch in batches(items):
                 await conn.execute(
                     replication_items.insert(),
                     [
@@ -116,7 +116,7 @@ class ReplicationStore(SqlOutboxStore):
                             "event_id": None,
                             **item,
                         }
-                        for item in items[start : start + 500]
+                        for item in batch
                     ],
                 )
 

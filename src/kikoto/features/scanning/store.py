@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 
-from ...storage.meta.base import SqlStore, record
+from ...storage.meta.base import SqlStore, batches, record
 from ...storage.meta.schema import image_scans, scan_findings, vulnerabilities, vulnerable_packages
 
 
@@ -63,8 +63,8 @@ class ScanStore(SqlStore):
         """package name -> [(ecosystem, vulnerability id)] for the names any record mentions."""
         found: dict[str, list[tuple[str, str]]] = {}
         async with self._read() as conn:
-            for start in range(0, len(names), 500):
-                query = select(vulnerable_packages).where(vulnerable_packages.c.name.in_(names[start : start + 500]))
+            for batch in batches(names):
+                query = select(vulnerable_packages).where(vulnerable_packages.c.name.in_(batch))
                 for row in await conn.execute(query):
                     found.setdefault(row.name, []).append((row.ecosystem, row.vuln_id))
         return found
@@ -72,10 +72,8 @@ class ScanStore(SqlStore):
     async def documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = {}
         async with self._read() as conn:
-            for start in range(0, len(ids), 500):
-                query = select(vulnerabilities.c.id, vulnerabilities.c.document).where(
-                    vulnerabilities.c.id.in_(ids[start : start + 500])
-                )
+            for batch in batches(ids):
+                query = select(vulnerabilities.c.id, vulnerabilities.c.document).where(vulnerabilities.c.id.in_(batch))
                 found.update({row.id: json.loads(row.document) for row in await conn.execute(query)})
         return found
 

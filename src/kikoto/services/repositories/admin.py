@@ -89,13 +89,13 @@ class RepositoryAdmin:
         self,
         store: RepositoryStore,
         images: ImageStore,
-        templates: DocumentStore,
+        documents: DocumentStore,
         access: Access,
         registry: RegistryIdentity,
         token_key: bytes = b"",
     ) -> None:
         self.token_key = token_key  # signs nextTokens (keyset positions)
-        self.store, self.images, self.documents = store, images, templates
+        self.store, self.images, self.documents = store, images, documents
         self.access = access
         self.registry = registry
 

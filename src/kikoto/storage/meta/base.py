@@ -7,7 +7,7 @@ import dataclasses
 import errno
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -22,8 +22,19 @@ from ..changes import ChangeCounter
 from .inline import InlineEngine
 
 R = TypeVar("R")
+T = TypeVar("T")
 CHANGES_CHANNEL = "kikoto_changes"
 NOTIFY_CHANGE = text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
+
+
+IN_LIST = 500  # values per IN (...) list: well inside every database's parameter limit
+
+
+def batches(items: Iterable[T], size: int = IN_LIST) -> Iterator[list[T]]:
+    """`items` in lists of at most `size`, for IN (...) clauses and bulk inserts."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 # SQLSTATEs of a server that is away for now: connection exceptions (class 08), shutting down or

@@ -3,11 +3,9 @@ trash, then its bytes) and the consistency checks of fsck."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 from sqlalchemy import delete, exists, or_, select
 
-from .base import SqlStore
+from .base import SqlStore, batches
 from .blobs import lock_blobs
 from .schema import (
     blob_trash,
@@ -18,14 +16,6 @@ from .schema import (
     uploads,
 )
 
-CHUNK = 500  # digests per IN (...) list
-
-
-def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
-    items = list(items)
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
 
 class SqlHousekeepingStore(SqlStore):
     async def reclaimable(self, repo_id: int, leaving: set[str], candidates: set[str]) -> dict[str, int]:
@@ -34,7 +24,7 @@ class SqlHousekeepingStore(SqlStore):
         shared: set[str] = set()
         sizes: dict[str, int] = {}
         async with self._read() as conn:
-            for chunk in _chunks(candidates):
+            for chunk in batches(candidates):
                 query = select(manifest_refs.c.child_digest).where(
                     manifest_refs.c.child_digest.in_(chunk),
                     or_(manifest_refs.c.repo_id != repo_id, manifest_refs.c.parent_digest.not_in(leaving or {""})),

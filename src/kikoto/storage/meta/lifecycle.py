@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, select, tuple_, update
 
 from ...domain.events import ImageChanged, StorageClassChanged
 from ...domain.lifecycle import PreviewResult
-from .base import SqlStore
+from .base import SqlStore, batches
 from .outbox import record_changes
 from .repositories import name_of
 from .schema import (
@@ -24,17 +23,9 @@ from .schema import (
     tags,
 )
 
-CHUNK = 500  # digests per IN (...) list
-
 
 def _iso(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _chunks(items: Iterable[str]):
-    items = list(items)
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 def _result(text: str) -> PreviewResult:
@@ -69,7 +60,7 @@ class SqlLifecycleStore(SqlStore):
         async with self._write() as conn:
             changes: list[ImageChanged] = []
             name = await name_of(conn, repo_id) or ""
-            for chunk in _chunks(digests):  # ECR's event names the media types; a restore its time
+            for chunk in batches(digests):  # ECR's event names the media types; a restore its time
                 query = select(manifests.c.digest, manifests.c.media_type, manifests.c.config_media_type).where(
                     manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk)
                 )
@@ -85,7 +76,7 @@ class SqlLifecycleStore(SqlStore):
                     for row in await conn.execute(query)
                 ]
             await record_changes(conn, changes if name else [], now)
-            for chunk in _chunks(digests):
+            for chunk in batches(digests):
                 await conn.execute(
                     update(manifests)
                     .where(manifests.c.repo_id == repo_id, manifests.c.digest.in_(chunk))
@@ -97,7 +88,7 @@ class SqlLifecycleStore(SqlStore):
         active manifest references, in the archive tier) among `digests`."""
         to_archive, to_restore = set(), set()
         async with self._read() as conn:
-            for chunk in _chunks(digests):
+            for chunk in batches(digests):
                 active = set(
                     (
                         await conn.scalars(
