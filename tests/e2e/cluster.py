@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+import uuid
 
 import requests
 from cryptography.fernet import Fernet
@@ -46,7 +47,7 @@ def start_cluster(
 ) -> Cluster:
     require(Balancer.available())
     root.mkdir(parents=True, exist_ok=True)
-    database = postgres.create_database(f"balanced_{int(time.time() * 1000)}")
+    database = postgres.create_database(f"balanced_{uuid.uuid4().hex[:12]}")
     balancer = Balancer(root / "lb", [])
     settings = {
         "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),  # one key: tokens of any replica work on all

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -95,9 +96,12 @@ class Server(Local):
         self.workers = workers
         self.extra = extra or []
         if _backend and database_url is None:
-            database_url = _backend["postgres"].create_database(f"e2e_{self.port}_{os.getpid()}")
+            # a port comes free again once its server stops, so it cannot name what outlives
+            # the server: a later server on the same port met its predecessor's database
+            unique = uuid.uuid4().hex[:12]
+            database_url = _backend["postgres"].create_database(f"e2e_{unique}")
             bucket, endpoint = _backend["s3"]
-            self.env.setdefault("KIKOTO_BLOB_STORE", f"{bucket}/e2e-{self.port}-{os.getpid()}")
+            self.env.setdefault("KIKOTO_BLOB_STORE", f"{bucket}/e2e-{unique}")
             self.env.setdefault("KIKOTO_S3_ENDPOINT_URL", endpoint)
         self.database_url = database_url
         if database_url:  # in the environment, so admin commands run beside the server find it too

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def replicas(postgres, tmp_path):
-    url = postgres.create_database(f"replicas_{int(time.time() * 1000)}")
+    url = postgres.create_database(f"replicas_{uuid.uuid4().hex[:12]}")
     env = {"KIKOTO_MASTER_KEY": Fernet.generate_key().decode()}  # replicas share the master key
     servers = [Server(tmp_path / name, workers=1, database_url=url, env=env) for name in ("a", "b")]
     threads = [threading.Thread(target=s.start) for s in servers]  # both start (and migrate) at once
@@ -64,7 +65,7 @@ def test_replicas_see_each_others_changes_at_once(replicas):
 
 @pytest.fixture
 def s3_replicas(postgres, s3_url, tmp_path):
-    url = postgres.create_database(f"s3replicas_{int(time.time() * 1000)}")
+    url = postgres.create_database(f"s3replicas_{uuid.uuid4().hex[:12]}")
     bucket, endpoint = s3_url
     env = {
         "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),
@@ -280,7 +281,7 @@ def test_s3_downloads_proxied_when_configured(postgres, s3_url, tmp_path):
     server = Server(
         tmp_path / "p",
         workers=1,
-        database_url=postgres.create_database(f"proxy_{int(time.time())}"),
+        database_url=postgres.create_database(f"proxy_{uuid.uuid4().hex[:12]}"),
         env={
             "KIKOTO_BLOB_STORE": f"{bucket}/{tmp_path.name}",
             "KIKOTO_S3_ENDPOINT_URL": endpoint,
