@@ -346,7 +346,7 @@ def main() -> None:
     }
     results["backends"]["sqlite"] = run_backend("sqlite", sizes, repo_sizes, None)
     if not args.no_postgres and PostgresServer.available() is None:
-        postgres = PostgresServer().start()
+        postgres = PostgresServer(durable=True).start()
         try:
             url = postgres.create_database("scale")
             results["backends"]["postgresql"] = run_backend("postgresql", sizes, repo_sizes, url)

@@ -118,7 +118,7 @@ def client_loop(front, password: str, ledger: Ledger, stop: threading.Event, see
 def main() -> int:
     minutes = float(os.environ.get("SOAK_MINUTES", "15"))
     root = Path(tempfile.mkdtemp(prefix="kikoto-soak-"))
-    postgres, store = PostgresServer().start(), SeaweedServer().start("kikoto-tests")
+    postgres, store = PostgresServer(durable=True).start(), SeaweedServer().start("kikoto-tests")
     os.environ.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION="us-east-1")
     env = {"KIKOTO_GC_INTERVAL": "20", "KIKOTO_GC_GRACE_PERIOD": "10", "KIKOTO_LIFECYCLE_INTERVAL": "30"}
     ledger, stop, clients, cluster = Ledger(), threading.Event(), [], None

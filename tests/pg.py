@@ -23,7 +23,9 @@ def _as_postgres(*argv: str) -> list[str]:
 
 
 class PostgresServer:
-    def __init__(self):
+    def __init__(self, durable: bool = False):
+        """`durable`: fsync on, as in production (the benchmarks); tests run without it."""
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="kikoto-pg-"))
         self.port = free_port()
         self.data = self.root / "data"
@@ -50,7 +52,8 @@ class PostgresServer:
         return self
 
     def _start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=300"
+        fsync = "on" if self.durable else "off"
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync={fsync} -c max_connections=300"
         subprocess.run(
             _as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"),
             check=True,

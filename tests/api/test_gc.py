@@ -4,6 +4,8 @@ import asyncio
 import json
 import os
 
+import pytest
+
 from kikoto.app import SERVICES
 
 from ..helpers import image_manifest, push_blob, put_manifest, sha256
@@ -104,3 +106,37 @@ async def test_deleted_image_blobs_are_freed_but_shared_ones_stay(client):
     assert not (blobs_dir / sha256(own)[7:9] / sha256(own)[7:]).exists()
     assert (await client.get(f"/v2/two/blobs/{sha256(shared)}")).status == 200
     assert (await client.get("/v2/two/manifests/v1")).status == 200
+
+
+async def test_a_run_that_stopped_is_continued_where_it_was(client, monkeypatch):
+    """harbor#19991: a GC of a large store must not start over after every crash. The run notes
+    how far it got; the next one goes on from there, and the counts add up across both."""
+    from kikoto.domain.digests import key_position
+    from kikoto.services import gc
+
+    monkeypatch.setattr(gc, "BATCH", 20)
+    monkeypatch.setattr(gc, "CHECKPOINT_EVERY", 1)  # note every batch
+    registry = client.app[SERVICES]
+    dead = sorted([await push_blob(client, "junk", os.urandom(100)) for _ in range(100)])
+    positions: list[float] = []
+
+    class Killed(Exception):
+        pass
+
+    def dies_after_two_batches(position: float, blobs: int, _bytes: int) -> None:
+        positions.append(position)
+        if len(positions) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        await registry.gc.run(grace=0, progress=dies_after_two_batches)
+    assert (await registry.gc.run(grace=0, dry_run=True)).blobs == 60  # the first two batches went
+
+    positions.clear()
+    summary = await registry.gc.run(grace=0, progress=lambda position, *_: positions.append(position))
+    assert summary.resumed_at == key_position(dead[19])  # the checkpoint of the first batch
+    # the noted batch counts; the one freed after the note was gone before the next run could see it
+    assert summary.blobs == 80 and summary.bytes == 80 * 100
+    assert positions[0] > summary.resumed_at and positions[-1] == 1.0 and positions == sorted(positions)
+    assert [(await client.head(f"/v2/junk/blobs/{d}")).status for d in dead] == [404] * 100
+    assert (await registry.gc.run(grace=0)).resumed_at is None  # a finished run leaves nothing to resume

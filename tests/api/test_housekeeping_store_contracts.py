@@ -36,8 +36,8 @@ async def test_gc_finds_unreferenced_blobs_by_key_and_trashes_them_once(client):
     assert await s.housekeeping.known_digests(loose) == ({loose[2]: "standard"}, {loose[0], loose[1]})
     removed: list[tuple[str, str]] = []
 
-    async def remove(digest: str, tier: str) -> None:
-        removed.append((digest, tier))
+    async def remove(blobs: list[tuple[str, str]]) -> None:
+        removed.extend(blobs)
 
     assert await s.housekeeping.purge(remove, 1) == 1 and await s.housekeeping.purge(remove, 10) == 1
     assert sorted(removed) == [(loose[0], "standard"), (loose[1], "standard")]
@@ -99,8 +99,10 @@ async def test_stale_uploads_are_those_untouched_since_the_cutoff(client):
     s = stores(client)
     repo = await s.repositories.ensure_repository("app")
     upload = await s.uploads.create_upload("5d1f6c1e-0000-4000-8000-0000000000bb", repo.id, "sha256")
+    other = await s.uploads.create_upload("5d1f6c1e-0000-4000-8000-0000000000aa", repo.id, "sha256")
     assert await s.housekeeping.stale_uploads(time.time() - 3600) == []
-    assert await s.housekeeping.stale_uploads(LATER) == [upload.id]
+    assert await s.housekeeping.stale_uploads(LATER) == [other.id, upload.id]  # by id
+    assert await s.housekeeping.stale_uploads(LATER, after=other.id, limit=1) == [upload.id]
 
 
 async def test_archiving_marks_images_records_the_change_and_says_which_blobs_move(client):

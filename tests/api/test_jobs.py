@@ -5,7 +5,7 @@ import json
 from kikoto.app import SERVICES
 from kikoto.jobs.scheduler import Scheduler
 
-from ..helpers import push_image
+from ..helpers import push_blob, push_image
 
 
 async def test_one_scheduler_runs_each_job_per_interval(client):
@@ -49,6 +49,48 @@ async def test_scheduled_lifecycle_applies_policies(client):
     await Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 60, 0).run_lifecycle()
     tags = await (await client.get("/v2/sched/tags/list")).json()
     assert tags["tags"] == ["v2"]
+
+
+async def test_a_scheduled_gc_shows_its_progress_in_the_metrics_while_it_runs(client):
+    from kikoto.http.metrics import GC_BLOBS, GC_POSITION
+
+    registry = client.app[SERVICES]
+    for n in range(3):
+        await push_blob(client, "junk", f"dead {n}".encode())
+    scraped: list[str] = []
+    collect = registry.stores.housekeeping.collect
+
+    async def collecting(digests, cutoff):  # scrape /metrics between two batches of the run
+        scraped.append(await (await client.get("/metrics")).text())
+        return await collect(digests, cutoff)
+
+    registry.stores.housekeeping.collect = collecting
+    registry.gc.grace = 0
+    before = GC_BLOBS._value.get()
+    await Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 0, 60).run_gc()
+    assert "kikoto_gc_position 0.0" in scraped[0]  # the run had begun, at the start of the key space
+    assert GC_BLOBS._value.get() - before == 3 and GC_POSITION._value.get() == 1.0
+    body = await (await client.get("/metrics")).text()
+    assert "kikoto_gc_position 1.0" in body and "kikoto_gc_blobs_total" in body
+
+
+async def test_a_running_job_keeps_its_lease_past_one_claim(client):
+    import asyncio
+
+    registry = client.app[SERVICES]
+    runner = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.3)
+    other = Scheduler(registry.stores.leases, registry.lifecycle, registry.gc, 3600, 0, claim=0.3)
+    taken: list[list[str]] = []
+
+    async def long_lifecycle() -> None:  # a job three claims long: the other must not start it too
+        for _ in range(4):
+            await asyncio.sleep(0.25)
+            taken.append(await other.tick())
+
+    runner.jobs["lifecycle"] = (3600, long_lifecycle)
+    other.jobs["lifecycle"] = (3600, long_lifecycle)
+    assert await runner.tick() == ["lifecycle"]
+    assert taken == [[], [], [], []]
 
 
 async def test_metrics_and_health(client):

@@ -17,6 +17,7 @@ import psutil
 import requests
 
 from ..e2e.conftest import Server
+from ..garbage import digests, leave_garbage
 from ..helpers import image_manifest, sha256
 
 KIKOTO = str(Path(sys.executable).parent / "kikoto")
@@ -67,29 +68,53 @@ def _pull_ok(session, server, repo: str, tag: str, blobs: list[bytes]) -> None:
         assert got.status_code == 200 and got.content == blob
 
 
-def _leave_garbage(server: Server, round_: int, count: int) -> None:
-    """What abandoned pushes leave: blob files, their rows and repository links, no manifest.
-    Written straight into the store and the database (pushing them one by one would take
-    longer than the GC that must be interrupted)."""
+def test_a_gc_killed_9_goes_on_where_it_stopped(tmp_path):
+    """harbor#19991: GC of a large store must not start over after every crash. Killed -9 once
+    it has noted its progress, the next run goes on from that digest; nothing live is lost."""
+    import json
     import sqlite3
 
-    rows = []
-    for i in range(count):
-        data = f"garbage {round_} {i}".encode()
-        encoded = hashlib.sha256(data).hexdigest()
-        folder = server.data_dir / "blobs" / "sha256" / encoded[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / encoded).write_bytes(data)
-        rows.append(("sha256:" + encoded, len(data)))
-    db = sqlite3.connect(server.data_dir / "kikoto.db", timeout=60)
-    with db:
-        repo = db.execute("SELECT id FROM repositories WHERE name = 'junk'").fetchone()[0]
-        db.executemany("INSERT INTO blobs (digest, size, created_at, tier) VALUES (?, ?, 0, 'standard')", rows)
-        db.executemany(
-            "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, 0)",
-            [(repo, digest) for digest, _ in rows],
+    from kikoto.domain.digests import key_position
+
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        session = requests.Session()
+        session.headers.update(server.auth_headers())
+        images = [("keep", f"v{i}", *_push_image(session, server, "keep", f"v{i}")) for i in range(3)]
+        dead = digests("stopped", 40_000)
+        leave_garbage(server.data_dir, dead)
+
+        def checkpoint() -> str | None:
+            with sqlite3.connect(server.data_dir / "kikoto.db", timeout=60) as db:
+                row = db.execute("SELECT body FROM registry_documents WHERE name = 'gc-checkpoint'").fetchone()
+            return row[0] if row else None
+
+        gc = subprocess.Popen(
+            [KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=server.process_env,
         )
-    db.close()
+        while (noted := checkpoint()) is None:
+            assert gc.poll() is None, "gc finished before it noted its progress"
+            time.sleep(0.02)
+        gc.kill()
+        gc.wait()
+        reached = json.loads(noted)["after"]
+        assert reached.removeprefix("sha256:") < max(dead)  # it was stopped part way
+
+        finished = _kikoto(server, "gc", "--grace-period", "0")
+        assert finished.returncode == 0, finished.stderr
+        went_on = f"left off ({key_position(reached):.0%} of the digests)"
+        assert went_on in finished.stdout, finished.stdout
+        assert checkpoint() is None
+        assert not any((server.data_dir / "blobs" / "sha256" / d[:2] / d).exists() for d in dead)
+        fsck = _kikoto(server, "fsck")
+        assert fsck.returncode == 0 and "0 faults" in fsck.stdout, fsck.stdout + fsck.stderr
+        for repo, tag, _digest, blobs in images:
+            _pull_ok(session, server, repo, tag, blobs)
+    finally:
+        server.stop()
 
 
 def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
@@ -105,7 +130,7 @@ def test_kill_9_during_gc_twenty_times_leaves_the_registry_consistent(tmp_path):
         killed_mid_run = 0
         for round_ in range(20):  # more garbage every round, so each GC has work when it is killed
             dead += [_push_blob(session, server, "junk", f"dead blob {round_}/{i} ".encode() * 40) for i in range(50)]
-            _leave_garbage(server, round_, 8_000)  # GC frees ~15,000 blobs/s: enough to be killed mid-run
+            leave_garbage(server.data_dir, digests(f"garbage {round_}", 8_000))  # enough to be killed mid-run
             gc = subprocess.Popen(
                 [KIKOTO, "gc", "--grace-period", "0", "--data-dir", str(server.data_dir)],
                 stdout=subprocess.DEVNULL,

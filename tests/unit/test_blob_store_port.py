@@ -64,7 +64,7 @@ async def test_commit_dedup_settle_and_abort(store):
     assert await store.commit_upload("b", digest(data)) is False  # already stored: the upload is kept
     await store.settle_upload("b", digest(data))
     assert await store.upload_size("b") == -1
-    await store.remove(digest(data))
+    await store.remove([(digest(data), "standard")])
     await write(store, "c", 0, data)
     assert await store.commit_upload("c", digest(data)) is True  # gone meanwhile: placed again
     await write(store, "d", 0, b"abandoned")
@@ -78,7 +78,7 @@ async def test_settle_restores_a_blob_removed_after_a_deduplicated_commit(store)
     await store.commit_upload("a", digest(data))
     await write(store, "b", 0, data)
     assert await store.commit_upload("b", digest(data)) is False
-    await store.remove(digest(data))  # garbage collection raced the second upload
+    await store.remove([(digest(data), "standard")])  # garbage collection raced the second upload
     await store.settle_upload("b", digest(data))
     assert await fetch(await store.location(digest(data))) == data
 
@@ -95,7 +95,7 @@ async def test_archive_tier(store):
     await store.move(digest(data), "standard")
     assert await fetch(await store.location(digest(data))) == data
     await store.move(digest(data), "archive")
-    await store.remove(digest(data), "archive")
+    await store.remove([(digest(data), "archive")])
     await store.move(digest(data), "standard")  # nothing to move: no error
     assert not await store.exists(digest(data))
 
@@ -129,3 +129,15 @@ async def test_filesystem_allows_one_writer_at_a_time(tmp_path):
         with pytest.raises(UploadConflict):
             async with store.open_upload("busy", 0):
                 pass
+
+
+async def test_remove_deletes_a_batch_and_ignores_what_is_absent(store):
+    """GC hands over a thousand blobs at once: threads unlink them on disk, one DeleteObjects on S3."""
+    contents = [f"batch {i}".encode() for i in range(40)]
+    for i, data in enumerate(contents):
+        await write(store, f"u{i}", 0, data)
+        await store.commit_upload(f"u{i}", digest(data))
+    kept = contents.pop()
+    await store.remove([(digest(data), "standard") for data in contents] + [(digest(b"never stored"), "standard")])
+    assert [await store.exists(digest(data)) for data in contents] == [False] * len(contents)
+    assert await store.exists(digest(kept))

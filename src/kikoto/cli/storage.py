@@ -21,14 +21,21 @@ def gc(config_file: Path | None, dry_run: bool, grace_period: float | None, **op
     """Free blobs no manifest references and expire abandoned uploads (online: pushes may continue)."""
 
     async def run(registry: Any) -> GcSummary:
-        return await progressing(
-            "collecting",
-            lambda update: registry.gc.run(
-                dry_run=dry_run, grace=grace_period, progress=lambda done, total: update(completed=done, total=total)
-            ),
-        )
+        def collecting(update: Any) -> Any:
+            freed = 0
+
+            def advance(position: float, blobs: int, _bytes: int) -> None:
+                nonlocal freed
+                freed += blobs
+                update(completed=round(position * 100, 1), total=100, description=f"collecting ({freed:,} freed)")
+
+            return registry.gc.run(dry_run=dry_run, grace=grace_period, progress=advance)
+
+        return await progressing("collecting", collecting)
 
     summary = with_registry(run, config_file, options)
+    if summary.resumed_at is not None:
+        click.echo(f"gc went on from where a stopped run had left off ({summary.resumed_at:.0%} of the digests)")
     verb = "would free" if dry_run else "freed"
     click.echo(
         f"gc {verb} {summary.blobs} blobs ({human_size(summary.bytes)}, {summary.bytes} bytes) and "

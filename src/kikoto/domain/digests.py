@@ -49,3 +49,13 @@ def new_hasher(algorithm: str):
 
 def digest_bytes(data: bytes, algorithm: str = "sha256") -> Digest:
     return Digest(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+
+def key_position(digest: str) -> float:
+    """Where a digest falls in its algorithm's key space, from 0 to 1: digests are uniform, so
+    a walk in digest order that has reached this one has done this share of the work."""
+    encoded = digest.partition(":")[2][:8]
+    try:
+        return int(encoded.ljust(8, "0"), 16) / 16**8
+    except ValueError:
+        return 0.0

@@ -30,6 +30,11 @@ LIFECYCLE_ACTIONS = Counter(
 )
 GC_BLOBS = Counter("kikoto_gc_blobs", "Blobs freed by garbage collection", registry=REGISTRY)
 GC_BYTES = Counter("kikoto_gc_bytes", "Bytes freed by garbage collection", registry=REGISTRY)
+GC_POSITION = Gauge(
+    "kikoto_gc_position",
+    "Share of the digest key space the running garbage collection has walked (1 once it finished)",
+    registry=REGISTRY,
+)
 
 
 class ProcessCounts:

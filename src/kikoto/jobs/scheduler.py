@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from ..http.metrics import GC_BLOBS, GC_BYTES, LIFECYCLE_ACTIONS
+from ..http.metrics import GC_BLOBS, GC_BYTES, GC_POSITION, LIFECYCLE_ACTIONS
 from ..services.gc import GarbageCollector
 from ..services.lifecycle import Lifecycle
 from ..storage.meta.ports import LeaseStore
@@ -59,9 +59,13 @@ class Scheduler:
                 log.exception("lifecycle run failed for %s", name)
 
     async def run_gc(self) -> None:
-        summary = await self.gc.run()
-        GC_BLOBS.inc(summary.blobs)
-        GC_BYTES.inc(summary.bytes)
+        def advance(position: float, blobs: int, freed: int) -> None:  # scraped while the run goes on
+            GC_POSITION.set(position)
+            GC_BLOBS.inc(blobs)
+            GC_BYTES.inc(freed)
+
+        GC_POSITION.set(0)
+        summary = await self.gc.run(progress=advance)
         if summary.blobs or summary.uploads:
             log.info("gc: %d blobs (%d bytes), %d abandoned uploads", summary.blobs, summary.bytes, summary.uploads)
 
@@ -72,13 +76,26 @@ class Scheduler:
         ran = []
         for name, (interval, job) in self.jobs.items():
             if interval > 0 and await self.store.acquire(f"job:{name}", self.holder, min(self.claim, interval)):
+                holding = asyncio.ensure_future(self._renew(f"job:{name}", min(self.claim, interval)))
                 try:
                     await job()
                     ran.append(name)
                 except Exception:
                     log.exception("job %s failed", name)
+                finally:
+                    holding.cancel()
                 await self.store.hold(f"job:{name}", self.holder, interval)
         return ran
+
+    async def _renew(self, lease: str, ttl: float) -> None:
+        """Keep a running job's lease while it runs: a GC of a large store outlasts one claim, and
+        another replica must not start the same walk beside it (while one that died hands over)."""
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                await self.store.hold(lease, self.holder, ttl)
+            except Exception:  # the database is away: the job itself will fail or go on
+                log.warning("could not renew the lease %s", lease, exc_info=True)
 
     async def run_forever(self) -> None:
         await asyncio.sleep(5)  # let the server finish starting

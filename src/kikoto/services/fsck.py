@@ -81,7 +81,7 @@ class Fsck:
                     report.wrong_digest.append(digest)
                 if fault and repair and await self.store.forget_blob(digest, self._recheck(digest, size, fault)):
                     if fault != "missing":  # bytes that are not what the digest says are no blob at all
-                        await self.blobs.remove(digest, tier)
+                        await self.blobs.remove([(digest, tier)])
                     report.repaired += 1
             if progress:
                 progress("blobs", report.blobs)

@@ -11,13 +11,21 @@ upload sessions expire too.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..domain.digests import key_position
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ports import Stores
 
 BATCH = 1000  # blobs per transaction: large enough to amortise it, small enough to keep locks short
+CHECKPOINT = "gc-checkpoint"  # the document where a run notes how far it got
+CHECKPOINT_EVERY = 10  # batches: a run killed -9 leaves at most these to walk again (a few seconds)
+
+# position (share of the digest key space walked, 0 to 1), blobs and bytes the last batch freed
+Progress = Callable[[float, int, int], object]
 
 
 @dataclass
@@ -26,6 +34,7 @@ class GcSummary:
     bytes: int = 0
     uploads: int = 0
     dry_run: bool = False
+    resumed_at: float | None = None  # the position a killed run had reached, when this run went on from it
 
 
 class GarbageCollector:
@@ -38,40 +47,45 @@ class GarbageCollector:
         clock=time.time,
     ) -> None:
         self.uploads, self.store, self.blobs = stores.uploads, stores.housekeeping, blobs
-        self.usage, self.audit = stores.usage, stores.audit
+        self.usage, self.audit, self.documents = stores.usage, stores.audit, stores.documents
         self.grace, self.upload_ttl = grace, upload_ttl
         self._clock = clock
 
-    async def run(self, dry_run: bool = False, grace: float | None = None, progress=None) -> GcSummary:
+    async def run(
+        self, dry_run: bool = False, grace: float | None = None, progress: Progress | None = None
+    ) -> GcSummary:
+        """Walk the blobs by digest, a batch at a time: memory stays flat at any size, and each
+        batch is one locked transaction, then one purge. Every few batches the run notes the
+        digest it reached (and what it freed); a run killed -9 is continued from there by the next
+        one instead of walking again what it had done (a dry run neither reads nor writes it)."""
         now = self._clock()
         cutoff = now - (self.grace if grace is None else grace)
         summary = GcSummary(dry_run=dry_run)
-        for upload_id in await self.store.stale_uploads(now - self.upload_ttl):
-            summary.uploads += 1
-            if not dry_run:
-                await self.uploads.delete_upload(upload_id)
-                await self.blobs.abort_upload(upload_id)
+        await self._expire_uploads(now - self.upload_ttl, dry_run, summary)
         if not dry_run:  # bytes a run that crashed had still to delete
             while await self.store.purge(self.blobs.remove, BATCH) == BATCH:
                 pass
-        # Batches by key: memory stays flat, and each batch is one locked transaction, then one purge.
-        after, seen = "", 0
+        after = "" if dry_run else await self._resume(summary)
+        batches = 0
         while chunk := await self.store.gc_candidates(cutoff, after, BATCH):
             after = chunk[-1]
             if dry_run:
-                sizes = await self.store.reclaimable(-1, set(), set(chunk))
-                summary.blobs += len(sizes)
-                summary.bytes += sum(sizes.values())
+                freed = await self.store.reclaimable(-1, set(), set(chunk))
             else:
                 freed = await self.store.collect(chunk, cutoff)
                 while await self.store.purge(self.blobs.remove, BATCH) == BATCH:
                     pass
-                summary.blobs += len(freed)
-                summary.bytes += sum(freed.values())
-            seen += len(chunk)
+            summary.blobs += len(freed)
+            summary.bytes += sum(freed.values())
             if progress:
-                progress(seen, None)
+                progress(key_position(after), len(freed), sum(freed.values()))
+            batches += 1
+            if not dry_run and batches % CHECKPOINT_EVERY == 0:
+                await self._save(after, summary)
+        if progress:
+            progress(1.0, 0, 0)
         if not dry_run:
+            await self.documents.put_document(CHECKPOINT, None)
             await self.usage.snapshot()
         if not dry_run and (summary.blobs or summary.uploads):
             await self.audit.record(
@@ -84,3 +98,27 @@ class GarbageCollector:
                 ]
             )
         return summary
+
+    async def _expire_uploads(self, cutoff: float, dry_run: bool, summary: GcSummary) -> None:
+        after = ""
+        while stale := await self.store.stale_uploads(cutoff, after, BATCH):
+            after = stale[-1]
+            summary.uploads += len(stale)
+            if not dry_run:
+                for upload_id in stale:
+                    await self.uploads.delete_upload(upload_id)
+                    await self.blobs.abort_upload(upload_id)
+
+    async def _resume(self, summary: GcSummary) -> str:
+        """The digest a killed run reached ("" when the last run finished), its counts added."""
+        body = await self.documents.document(CHECKPOINT)
+        if not body:
+            return ""
+        saved = json.loads(body)
+        summary.blobs, summary.bytes = saved["blobs"], saved["bytes"]
+        summary.resumed_at = key_position(saved["after"])
+        return str(saved["after"])
+
+    async def _save(self, after: str, summary: GcSummary) -> None:
+        body = json.dumps({"after": after, "blobs": summary.blobs, "bytes": summary.bytes, "at": self._clock()})
+        await self.documents.put_document(CHECKPOINT, body)

@@ -11,12 +11,15 @@ import errno
 import fcntl
 import os
 import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .port import BlobArchived, StoredBlob, UploadConflict
 
 READ_CHUNK = 1 << 20
+_UNLINKERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kikoto-unlink")
 SMALL_WRITE = 1 << 16
 FLUSH_EVERY = 64 << 20
 
@@ -108,10 +111,18 @@ class FilesystemBlobStore:
             raise BlobArchived(digest)
         return path
 
-    async def remove(self, digest: str, tier: str = "standard") -> None:
+    async def remove(self, blobs: Sequence[tuple[str, str]]) -> None:
         """No await inside: garbage collection calls it within a write transaction, where
-        nothing may suspend on SQLite (storage/meta/inline.py)."""
-        self.blob_path(digest, tier).unlink(missing_ok=True)
+        nothing may suspend on SQLite (storage/meta/inline.py). A batch is unlinked by several
+        threads while this one waits: an unlink waits on the disk, not the CPU, and this disk
+        unlinked twice as many files a second with four threads as with one (bench/gc.py)."""
+        paths = [self.blob_path(digest, tier) for digest, tier in blobs]
+        if len(paths) < 16:
+            for path in paths:
+                _unlink(path)
+        else:
+            for _ in _UNLINKERS.map(_unlink, paths, chunksize=16):
+                pass
 
     def free_space(self) -> int:
         return shutil.disk_usage(self.uploads).free
@@ -194,3 +205,7 @@ class _FileWriter:
 def _entries(directory: Path) -> list[os.DirEntry[str]]:
     """A directory's entries by name (read in a worker thread: a prefix can hold many)."""
     return sorted(os.scandir(directory), key=lambda e: e.name)
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)

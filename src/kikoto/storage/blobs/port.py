@@ -3,7 +3,7 @@ files that become a blob only when committed under their verified digest."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +58,9 @@ class BlobStore(Protocol):
         """A local path to serve with sendfile, a URL to redirect the client to, or None:
         then `stream(digest)` yields the bytes for the registry to send itself."""
 
-    async def remove(self, digest: str, tier: str = "standard") -> None:
-        """Delete a blob's bytes (GC calls it inside its locked transaction; on SQLite the
-        filesystem store never suspends there)."""
+    async def remove(self, blobs: Sequence[tuple[str, str]]) -> None:
+        """Delete the bytes of (digest, tier) pairs, absent ones included (GC calls it inside
+        its locked transaction; on SQLite the filesystem store never suspends there)."""
 
     async def probe(self) -> None:
         """Raise unless the store is reachable and writable (readiness)."""

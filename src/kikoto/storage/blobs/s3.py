@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -179,9 +179,10 @@ class S3BlobStore:
         return await obstore.sign_async(self.store, "GET", self._blob(digest), PRESIGN_TTL)
 
     @_typed
-    async def remove(self, digest: str, tier: str = "standard") -> None:
+    async def remove(self, blobs: Sequence[tuple[str, str]]) -> None:
+        """One DeleteObjects request per thousand blobs (S3 answers success for absent keys)."""
         try:
-            await obstore.delete_async(self.store, self._blob(digest, tier))
+            await obstore.delete_async(self.store, [self._blob(digest, tier) for digest, tier in blobs])
         except FileNotFoundError:
             pass
 

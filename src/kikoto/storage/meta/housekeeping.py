@@ -87,9 +87,8 @@ class SqlHousekeepingStore(SqlStore):
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await conn.execute(query)).all()
-            for row in rows:
-                await remove(row.digest, row.tier)
             if rows:
+                await remove([(row.digest, row.tier) for row in rows])
                 await conn.execute(delete(blob_trash).where(blob_trash.c.digest.in_([r.digest for r in rows])))
         return len(rows)
 
@@ -156,6 +155,8 @@ class SqlHousekeepingStore(SqlStore):
         async with self._read() as conn:
             return [tuple(row) for row in await conn.execute(query)]
 
-    async def stale_uploads(self, cutoff: float) -> list[str]:
+    async def stale_uploads(self, cutoff: float, after: str = "", limit: int | None = None) -> list[str]:
+        """Upload sessions untouched since the cutoff, by id after `after` (a batch of `limit`)."""
+        query = select(uploads.c.id).where(uploads.c.updated_at < cutoff, uploads.c.id > after).order_by(uploads.c.id)
         async with self._read() as conn:
-            return list((await conn.scalars(select(uploads.c.id).where(uploads.c.updated_at < cutoff))).all())
+            return list((await conn.scalars(query.limit(limit))).all())

@@ -340,7 +340,7 @@ class HousekeepingStore(Protocol):
         one locked transaction (re-checked under the lock a manifest push takes). Their bytes
         are deleted afterwards by `purge`. Returns digest -> size forgotten."""
 
-    async def purge(self, remove: Callable[[str, str], Awaitable[object]], limit: int) -> int:
+    async def purge(self, remove: Callable[[list[tuple[str, str]]], Awaitable[object]], limit: int) -> int:
         """Delete the bytes of up to `limit` trashed blobs, then their trash rows, in one
         transaction holding those rows (an upload of the same content claims its trash row
         first, so it waits for this, or this skips the blob). A crash in between leaves trash
@@ -364,7 +364,8 @@ class HousekeepingStore(Protocol):
         """(repository, manifest digest, missing blob) for every manifest that references a
         blob the registry no longer has (pull-through cache repositories fetch theirs on demand)."""
 
-    async def stale_uploads(self, cutoff: float) -> list[str]: ...
+    async def stale_uploads(self, cutoff: float, after: str = "", limit: int | None = None) -> list[str]:
+        """Upload sessions untouched since the cutoff, by id after `after` (a batch of `limit`)."""
 
 
 class LifecycleStore(Protocol):
