@@ -34,13 +34,11 @@ class Access:
         return repository_arn(self.region, self.account, repository) if repository else "*"
 
     async def _repository_policy(self, repository: str) -> tuple[Statement, ...]:
-        cached, token = self._policies.get(repository)
-        if cached is not None:
-            return cached
-        record = await self.store.get_repository(repository)
-        statements = _statements(record.repository_policy if record else None)
-        self._policies.put(repository, statements, token)
-        return statements
+        async def load() -> tuple[Statement, ...]:
+            record = await self.store.get_repository(repository)
+            return _statements(record.repository_policy if record else None)
+
+        return await self._policies.fetch(repository, load)
 
     async def preload(self, repositories: list[str]) -> None:
         """Read the policies of a listing's repositories in one query, so the per-repository
@@ -61,16 +59,15 @@ class Access:
         repository's ARN, or `resource` (another service's ARN, e.g. a secret's)."""
         known = principal if principal is not None and not principal.anonymous else None
         key = ((known.arn, known.key_id) if known else None, action, repository, resource)
-        cached, token = self._decisions.get(key)
-        if cached is not None:
-            return cached[0]
-        policies = [known.policy] if known else []
-        if repository:
-            policies.append(await self._repository_policy(repository))
-        arn = known.arn if known else ANONYMOUS
-        decision = evaluate(policies, arn, self.account, action, resource or self.resource(repository))
-        self._decisions.put(key, (decision,), token)
-        return decision
+
+        async def load() -> tuple[str | None]:  # in a tuple: "nothing allows it" is cached too
+            policies = [known.policy] if known else []
+            if repository:
+                policies.append(await self._repository_policy(repository))
+            arn = known.arn if known else ANONYMOUS
+            return (evaluate(policies, arn, self.account, action, resource or self.resource(repository)),)
+
+        return (await self._decisions.fetch(key, load))[0]
 
     async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
         return await self.decide(principal, action, repository) == "Allow"

@@ -217,22 +217,20 @@ class Identities:
 
     async def lookup(self, key_id: str) -> tuple[Principal | None, str | None]:
         """(principal, secret) for an active key; (None, None) for an unknown or revoked one."""
-        cached, token = self._keys.get(key_id)
-        if cached is not None:
-            return cached
-        row = await self.store.key(key_id)
-        if row is None or row.status != "Active":
-            principal, secret = None, None
-        else:
+
+        async def load() -> tuple[Principal | None, str | None]:
+            row = await self.store.key(key_id)
+            if row is None or row.status != "Active":
+                return None, None
             principal = Principal(
                 row.principal.name,
                 principal_arn(self.account, row.principal.name),
                 row.id,
                 parse_policy(row.principal.policy, resource_policy=False),
             )
-            secret = self._decrypt(row.secret)
-        self._keys.put(key_id, (principal, secret), token)
-        return principal, secret
+            return principal, self._decrypt(row.secret)
+
+        return await self._keys.fetch(key_id, load)
 
     def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list[Any] | None = None) -> tuple[str, float]:
         """A password (never containing ':') that stands for `principal` until it expires."""

@@ -34,12 +34,10 @@ class RegistrySettings:
         self._cache = cache or VersionedCache(None, 0)
 
     async def _document(self, name: str) -> str | None:
-        cached, token = self._cache.get(name)
-        if cached is not None:
-            return cached[0]
-        body = await self.store.document(name)
-        self._cache.put(name, (body,), token)
-        return body
+        async def load() -> tuple[str | None]:  # in a tuple: "no such document" is cached too
+            return (await self.store.document(name),)
+
+        return (await self._cache.fetch(name, load))[0]
 
     # -- the registry policy (stored and returned; this registry has no other account to grant) --
 
@@ -87,12 +85,10 @@ class RegistrySettings:
         return sorted(await self._excluded_set())
 
     async def _excluded_set(self) -> frozenset[str]:
-        cached, token = self._cache.get("excluded-set")  # asked on every pull: parsed once per change
-        if cached is not None:
-            return cached
-        parsed = frozenset(json.loads(await self._document(EXCLUSIONS_DOCUMENT) or "[]"))
-        self._cache.put("excluded-set", parsed, token)
-        return parsed
+        async def load() -> frozenset[str]:  # asked on every pull: parsed once per change
+            return frozenset(json.loads(await self._document(EXCLUSIONS_DOCUMENT) or "[]"))
+
+        return await self._cache.fetch("excluded-set", load)
 
     async def excluded(self, principal_arn: str | None) -> bool:
         """Whether pulls by this principal leave lastRecordedPullTime alone (scanners, warmers)."""

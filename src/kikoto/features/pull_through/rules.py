@@ -38,11 +38,7 @@ class PullThroughRules:
         self._cache = cache or VersionedCache(None, 0)
 
     async def all(self) -> list[Rule]:
-        rules, token = self._cache.get("rules")
-        if rules is None:
-            rules = await self.store.rules()
-            self._cache.put("rules", rules, token)
-        return rules
+        return await self._cache.fetch("rules", self.store.rules)
 
     async def match(self, name: str) -> Rule | None:
         """The rule whose cache namespace holds repository `name`, if any (one cached lookup:

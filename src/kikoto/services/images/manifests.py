@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,15 +122,12 @@ class Manifests:
         """The manifest by tag or digest. A pull with content moves lastRecordedPullTime unless
         `record_pull` is False (a principal excluded from pull-time updates)."""
         check_repository_name(repository)
-        head, token = self._reads.get(("head", repository, reference))
-        if head is None:
-            ref = parse_reference(reference)
-            if ref.tag:
-                head = await self.store.find_manifest(repository, tag=ref.tag)
-            else:
-                head = await self.store.find_manifest(repository, digest=str(ref.digest))
-            if head is not None:
-                self._reads.put(("head", repository, reference), head, token)
+        ref = parse_reference(reference)
+        if ref.tag:
+            find = functools.partial(self.store.find_manifest, repository, tag=ref.tag)
+        else:
+            find = functools.partial(self.store.find_manifest, repository, digest=str(ref.digest))
+        head = await self._reads.fetch(("head", repository, reference), find)
         if head is None:
             await self.repositories.get(repository)  # NAME_UNKNOWN when the repository is missing
             raise ImageNotFound(f"manifest unknown: {reference}", detail={"reference": reference})

@@ -23,12 +23,7 @@ class Repositories:
 
     async def find(self, name: str) -> Repository | None:
         """The repository, or None (cached until anything changes)."""
-        repo, token = self._known.get(name)
-        if repo is None:
-            repo = await self.store.get_repository(name)
-            if repo is not None:
-                self._known.put(name, repo, token)
-        return repo
+        return await self._known.fetch(name, lambda: self.store.get_repository(name))
 
     async def get(self, name: str) -> Repository:
         check_repository_name(name)
