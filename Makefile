@@ -52,7 +52,9 @@ clean:
 bench: $(STAMP)
 	@command -v docker-registry >/dev/null && command -v wrk >/dev/null && command -v skopeo >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry wrk skopeo curl >/dev/null)
+	sh scripts/system-deps.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/replicated.py   # 1, 2, 3 replicas on PostgreSQL + SeaweedFS behind HAProxy
 
 # Costs against the size of the registry (1k/10k/100k images, 10k repositories; SQLite, then
 # PostgreSQL): JSON in bench/results/, log-log charts in docs/scale-*.png. About 25 minutes.
