@@ -16,6 +16,7 @@ class Settings:
     listen: str = "127.0.0.1:5000"
     data_dir: Path = Path("./data")
     public_host: str | None = None  # HOST[:PORT] used in URLs the registry returns
+    public_scheme: str | None = None  # https when TLS ends in front of it (a balancer); default: as it serves
     database_url: str | None = None  # default: SQLite in the data dir
     blob_store: str | None = None  # file:///path (default <data-dir>) or s3://bucket/prefix
     s3_endpoint_url: str | None = None  # for S3-compatible stores other than AWS (SeaweedFS, MinIO, Ceph)
@@ -72,6 +73,11 @@ class Settings:
 
     @property
     def scheme(self) -> str:
+        """The scheme of the URLs clients are given (Location, token realm, repository URIs)."""
+        return self.public_scheme or self.serving_scheme
+
+    @property
+    def serving_scheme(self) -> str:
         return "https" if self.tls_cert else "http"
 
     def validate(self) -> None:
@@ -79,6 +85,8 @@ class Settings:
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together")
+        if self.public_scheme not in (None, "http", "https"):
+            raise ValueError("public_scheme must be http or https")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):

@@ -63,7 +63,7 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
 def _ready_line(settings: Settings) -> str:
     database = settings.database.split("@")[-1] if "@" in settings.database else settings.database
     return (
-        f"kikoto ready on {settings.scheme}://{settings.listen} "
+        f"kikoto ready on {settings.serving_scheme}://{settings.listen} "
         f"(workers={settings.workers}, database={database}, data={settings.data_dir})"
     )
 

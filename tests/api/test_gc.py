@@ -140,3 +140,5 @@ async def test_a_run_that_stopped_is_continued_where_it_was(client, monkeypatch)
     assert positions[0] > summary.resumed_at and positions[-1] == 1.0 and positions == sorted(positions)
     assert [(await client.head(f"/v2/junk/blobs/{d}")).status for d in dead] == [404] * 100
     assert (await registry.gc.run(grace=0)).resumed_at is None  # a finished run leaves nothing to resume
+    await registry.stores.documents.put_document(gc.CHECKPOINT, "{not json")  # a note that cannot be read
+    assert (await registry.gc.run(grace=0)).resumed_at is None  # is no reason to stop: the walk starts over

@@ -16,8 +16,10 @@ CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"  # what 
 
 
 class Balancer(Local):
-    def __init__(self, root: Path, backends: list[str]) -> None:
-        self.root, self.backends = root, backends
+    def __init__(self, root: Path, backends: list[str], tls: Path | None = None) -> None:
+        """`tls`: a PEM of certificate and key: TLS ends here (`bind ... ssl crt`, as deploy.md says)."""
+        self.root, self.backends, self.tls = root, backends, tls
+        self.scheme = "https" if tls else "http"
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -58,7 +60,7 @@ class Balancer(Local):
             if line.strip().startswith("server "):
                 continue  # ours instead
             if line.strip().startswith("bind "):
-                line = f"    bind 127.0.0.1:{self.port}"
+                line = f"    bind 127.0.0.1:{self.port}" + (f" ssl crt {self.tls}" if self.tls else "")
             elif line.strip().startswith("stats socket "):
                 line = f"    stats socket {self.socket} level admin"
             lines.append(line)

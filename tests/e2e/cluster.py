@@ -25,7 +25,7 @@ class Cluster:
         self.balancer, self.replicas = balancer, replicas
         # what clients talk to: a replica's settings, the balancer's address
         self.front = copy.copy(replicas[0])
-        self.front.port, self.front.process = balancer.port, None
+        self.front.port, self.front.process, self.front.scheme = balancer.port, None, balancer.scheme
 
     def stop(self) -> None:
         self.balancer.stop()
@@ -43,17 +43,19 @@ def start_all(servers: list[Server]) -> None:
 
 
 def start_cluster(
-    postgres, object_store, root, endpoint: str | None = None, env: dict[str, str] | None = None
+    postgres, object_store, root, endpoint: str | None = None, env: dict[str, str] | None = None, tls=None
 ) -> Cluster:
+    """`tls`: a PEM (certificate and key) for the balancer, which then ends TLS for the replicas."""
     require(Balancer.available())
     root.mkdir(parents=True, exist_ok=True)
     database = postgres.create_database(f"balanced_{uuid.uuid4().hex[:12]}")
-    balancer = Balancer(root / "lb", [])
+    balancer = Balancer(root / "lb", [], tls)
     settings = {
         "KIKOTO_MASTER_KEY": Fernet.generate_key().decode(),  # one key: tokens of any replica work on all
         "KIKOTO_BLOB_STORE": f"s3://kikoto-tests/{root.name}",
         "KIKOTO_S3_ENDPOINT_URL": endpoint or object_store.endpoint,
         "KIKOTO_PUBLIC_HOST": balancer.host,
+        "KIKOTO_PUBLIC_SCHEME": "https" if tls else "http",
         "KIKOTO_CREATE_ON_PUSH": "false",  # as on ECR: repositories are created first
         **(env or {}),
     }

@@ -63,6 +63,7 @@ class Local:
     """Something the tests started, listening on a port of 127.0.0.1."""
 
     port: int
+    scheme = "http"
 
     @property
     def host(self) -> str:
@@ -70,7 +71,7 @@ class Local:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
 
 class Server(Local):

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from ..certificates import self_signed
 from ..conftest import require
 from ..helpers import image_manifest, sha256
 from ..pg import PostgresServer
@@ -297,3 +298,45 @@ def test_the_object_store_stopped_then_throttling(postgres, object_store, tmp_pa
     finally:
         cluster.stop()
         proxy.stop()
+
+
+def test_tls_ends_at_the_balancer(postgres, object_store, skopeo, tmp_path):
+    """deploy.md's TLS layout: HAProxy ends TLS (`bind ... ssl crt`), the replicas serve plain
+    HTTP with public_scheme = https. Clients verify the certificate; every URL they are given
+    (Location, repositoryUri's host, the token realm) sends them back through TLS."""
+    tls = self_signed(tmp_path / "tls")
+    ca, certs = str(tls.cert), tls.cert_dir
+    cluster = start_cluster(postgres, object_store, tmp_path / "cluster", tls=tls.pem)
+    try:
+        front = cluster.front
+        assert front.url.startswith("https://")
+        created = json.loads(front.aws("ecr", "create-repository", "--repository-name", "app", "--ca-bundle", ca))
+        assert created["repository"]["repositoryUri"] == f"{front.host}/app"
+        password = front.aws("ecr", "get-login-password", "--ca-bundle", ca).strip()
+        creds = f"AWS:{password}"
+        started = requests.post(f"{front.url}/v2/app/blobs/uploads/", auth=("AWS", password), verify=ca, timeout=10)
+        assert started.status_code == 202 and started.headers["Location"].startswith(f"https://{front.host}/")
+        challenge = requests.get(f"{front.url}/v2/", verify=ca, timeout=10).headers["WWW-Authenticate"]
+        assert f'realm="https://{front.host}' in challenge
+
+        source = Layout(tmp_path / "src")
+        image = source.image("tls", layers=3)
+        source.tag(image, "1.0.0")
+        skopeo(
+            "copy",
+            "--dest-cert-dir",
+            certs,
+            "--dest-creds",
+            creds,
+            f"oci:{source.root}:1.0.0",
+            f"docker://{front.host}/app:1.0.0",
+        )
+        out = tmp_path / "back"
+        pulled = f"docker://{front.host}/app:1.0.0"
+        skopeo("copy", "--src-cert-dir", certs, "--src-creds", creds, pulled, f"oci:{out}:x")
+        raw = skopeo("inspect", "--raw", "--cert-dir", certs, "--creds", creds, f"docker://{front.host}/app:1.0.0")
+        assert raw.stdout.encode() == source.read(image["digest"])
+        with pytest.raises(requests.exceptions.SSLError):  # and an unverified certificate is refused
+            requests.get(f"{front.url}/v2/", timeout=10)
+    finally:
+        cluster.stop()

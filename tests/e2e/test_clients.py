@@ -11,6 +11,7 @@ import requests
 
 from kikoto.domain.manifests import OCI_INDEX
 
+from ..certificates import self_signed
 from .conftest import ADMIN_KEY, ADMIN_SECRET, Server
 from .images import Layout
 
@@ -189,40 +190,16 @@ def test_oras_pushes_an_artifact_with_a_subject_found_through_referrers(server, 
 
 def test_tls_serving_with_skopeo(tmp_path, skopeo):
     """--tls-cert/--tls-key: the registry speaks HTTPS; skopeo copies through it."""
-    import datetime
-    import ipaddress
-
     import boto3
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    tls = self_signed(tmp_path)
     server = Server(
         tmp_path / "data",
         workers=1,
-        extra=["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")],
+        extra=["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)],
     ).start()
     try:
-        response = requests.get(f"https://{server.host}/v2/", verify=str(tmp_path / "cert.pem"))
+        response = requests.get(f"https://{server.host}/v2/", verify=str(tls.cert))
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith(f'Basic realm="https://{server.host}"')
         source = Layout(tmp_path / "src")
@@ -231,20 +208,23 @@ def test_tls_serving_with_skopeo(tmp_path, skopeo):
             "ecr",
             endpoint_url=f"https://{server.host}",
             region_name="us-east-1",
-            verify=str(tmp_path / "cert.pem"),
+            verify=str(tls.cert),
             aws_access_key_id=ADMIN_KEY,
             aws_secret_access_key=ADMIN_SECRET,
         )
         token = base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode()
         skopeo(
             "copy",
-            "--dest-tls-verify=false",
+            "--dest-cert-dir",
+            tls.cert_dir,
             "--dest-creds",
             token,
             f"oci:{source.root}:v1",
             f"docker://{server.host}/tls-app:v1",
         )
-        raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", token, f"docker://{server.host}/tls-app:v1")
+        raw = skopeo(
+            "inspect", "--raw", "--cert-dir", tls.cert_dir, "--creds", token, f"docker://{server.host}/tls-app:v1"
+        )
         assert json.loads(raw.stdout)["schemaVersion"] == 2
     finally:
         server.stop()

@@ -141,3 +141,33 @@ async def test_remove_deletes_a_batch_and_ignores_what_is_absent(store):
     await store.remove([(digest(data), "standard") for data in contents] + [(digest(b"never stored"), "standard")])
     assert [await store.exists(digest(data)) for data in contents] == [False] * len(contents)
     assert await store.exists(digest(kept))
+
+
+@pytest.mark.parametrize("size", [16 * 1024, (1 << 20) + 1])  # held in memory on S3, and a part
+async def test_a_request_that_finishes_an_upload_from_its_start(store, size):
+    """The hints of the request that carries a whole blob: S3 holds a small one in memory and
+    places it with one PUT; whatever a store does, the contract is the same."""
+    data = bytes(range(256)) * (size // 256) + b"!" * (size % 256)
+    await store.start_upload("w1")
+    async with store.open_upload("w1", 0, stored=-1, final=True) as writer:
+        await writer.write(data[:1000])
+        await writer.write(data[1000:])
+    assert await read_all(store, "w1") == data  # hashing again, as a switched algorithm needs
+    assert await store.commit_upload("w1", digest(data)) is True
+    assert await fetch(await store.location(digest(data))) == data
+    assert await store.upload_size("w1") == -1  # nothing of the upload is left behind
+
+    await store.start_upload("w2")  # the same content again: deduplicated, then settled
+    async with store.open_upload("w2", 0, stored=-1, final=True) as writer:
+        await writer.write(data)
+    assert await store.commit_upload("w2", digest(data)) is False
+    await store.remove([(digest(data), "standard")])  # garbage collection raced it
+    await store.settle_upload("w2", digest(data))
+    assert await fetch(await store.location(digest(data))) == data
+    assert await store.upload_size("w2") == -1
+
+    await store.start_upload("w3")  # a wrong digest: the upload is aborted, nothing is placed
+    async with store.open_upload("w3", 0, stored=-1, final=True) as writer:
+        await writer.write(b"other bytes")
+    await store.abort_upload("w3")
+    assert await store.upload_size("w3") == -1 and not await store.exists(digest(b"other bytes"))

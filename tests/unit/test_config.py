@@ -29,3 +29,13 @@ def test_bad_settings_are_refused(tmp_path):
         load_settings(None, {"listen": "nowhere"}, environ={})
     with pytest.raises(ValueError):
         load_settings(None, {"tls_cert": "/x"}, environ={})
+
+
+def test_the_scheme_of_returned_urls_follows_where_tls_ends():
+    """TLS at a balancer in front: the replica serves HTTP, but the URLs it gives are https."""
+    plain = load_settings(None, {}, environ={})
+    assert plain.scheme == plain.serving_scheme == "http"
+    behind = load_settings(None, {}, environ={"KIKOTO_PUBLIC_SCHEME": "https"})
+    assert behind.scheme == "https" and behind.serving_scheme == "http"
+    with pytest.raises(ValueError, match="public_scheme must be http or https"):
+        load_settings(None, {}, environ={"KIKOTO_PUBLIC_SCHEME": "ftp"})

@@ -85,7 +85,8 @@ class GarbageCollector:
         if progress:
             progress(1.0, 0, 0)
         if not dry_run:
-            await self.documents.put_document(CHECKPOINT, None)
+            if summary.resumed_at is not None or batches >= CHECKPOINT_EVERY:  # a note to clear
+                await self.documents.put_document(CHECKPOINT, None)
             await self.usage.snapshot()
         if not dry_run and (summary.blobs or summary.uploads):
             await self.audit.record(
@@ -112,12 +113,14 @@ class GarbageCollector:
     async def _resume(self, summary: GcSummary) -> str:
         """The digest a killed run reached ("" when the last run finished), its counts added."""
         body = await self.documents.document(CHECKPOINT)
-        if not body:
+        try:
+            saved = json.loads(body or "")
+            after, blobs, freed = str(saved["after"]), int(saved["blobs"]), int(saved["bytes"])
+        except (ValueError, KeyError, TypeError):  # none, or unreadable: the walk starts over
             return ""
-        saved = json.loads(body)
-        summary.blobs, summary.bytes = saved["blobs"], saved["bytes"]
-        summary.resumed_at = key_position(saved["after"])
-        return str(saved["after"])
+        summary.blobs, summary.bytes = blobs, freed
+        summary.resumed_at = key_position(after)
+        return after
 
     async def _save(self, after: str, summary: GcSummary) -> None:
         body = json.dumps({"after": after, "blobs": summary.blobs, "bytes": summary.bytes, "at": self._clock()})

@@ -213,16 +213,18 @@ class Blobs:
         body: AsyncIterator[bytes],
         content_range: str | None,
         content_length: int | None,
+        fresh: bool = False,
     ) -> str:
-        """PUT: append the final chunk if any, verify the digest, commit the blob."""
+        """PUT: append the final chunk if any, verify the digest, commit the blob. `fresh`: the
+        upload was started by this request, so nothing of it is stored yet."""
         wanted = _digest_param(digest)
         upload = await self._upload(repository, upload_id)
-        stored = await self.store.upload_size(upload.id)
+        stored = -1 if fresh else await self.store.upload_size(upload.id)
         if 0 < upload.offset and stored < upload.offset:  # bytes acknowledged are gone: see _lost
             raise await self._lost(upload)
         offset = max(0, min(upload.offset, stored))  # as _durable_offset, from the size read above
         expected = self._check_range(content_range, content_length, offset, repository, upload_id)
-        size = await self._write(upload, offset, body, expected, record=False)  # add_blob closes the upload
+        size = await self._write(upload, offset, body, expected, stored=stored)  # add_blob closes the upload
         actual = await self._final_digest(upload, size, wanted.algorithm)
         if str(actual) != str(wanted):
             await self._discard(upload)
@@ -260,7 +262,7 @@ class Blobs:
         itself, as start_upload says)."""
         wanted = _digest_param(digest)
         state = await self.start_upload(repository, wanted.algorithm, cache)
-        return await self.finish(repository, state.id, digest, body, None, length)
+        return await self.finish(repository, state.id, digest, body, None, length, fresh=True)
 
     async def cancel(self, repository: str, upload_id: str) -> None:
         await self._discard(await self._upload(repository, upload_id))
@@ -290,11 +292,19 @@ class Blobs:
         return length
 
     async def _write(
-        self, upload: Upload, offset: int, body: AsyncIterator[bytes], expected: int | None, record: bool = True
+        self,
+        upload: Upload,
+        offset: int,
+        body: AsyncIterator[bytes],
+        expected: int | None,
+        stored: int | None = None,
     ) -> int:
+        """Append the body at `offset`. `stored` (the stored size just read) is given only when
+        this request finishes the upload: the offset is then not recorded (add_blob closes it)."""
+        record = stored is None
         hasher = await self._hasher_at(upload, offset)
         try:
-            async with self.store.open_upload(upload.id, offset) as writer:
+            async with self.store.open_upload(upload.id, offset, stored, final=not record) as writer:
                 written = await pump(body, hashing_sink(hasher, writer))
         except UploadConflict:
             raise UploadBusy("another request is writing to this upload") from None

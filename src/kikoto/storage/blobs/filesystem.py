@@ -50,7 +50,7 @@ class FilesystemBlobStore:
             return -1
 
     @asynccontextmanager
-    async def open_upload(self, upload_id: str, offset: int):
+    async def open_upload(self, upload_id: str, offset: int, stored: int | None = None, final: bool = False):
         # Opening and closing are quick metadata syscalls: inline, no thread hand-off.
         file = os.fdopen(os.open(self._upload_path(upload_id), os.O_RDWR | os.O_CREAT, 0o600), "r+b")
         try:

@@ -36,9 +36,14 @@ class BlobStore(Protocol):
     async def upload_size(self, upload_id: str) -> int:
         """Bytes stored for an upload (-1 when it does not exist)."""
 
-    def open_upload(self, upload_id: str, offset: int) -> AbstractAsyncContextManager[UploadWriter]:
+    def open_upload(
+        self, upload_id: str, offset: int, stored: int | None = None, final: bool = False
+    ) -> AbstractAsyncContextManager[UploadWriter]:
         """Async context manager yielding an UploadWriter that appends at `offset`
-        (anything stored past it, from an interrupted request, is discarded)."""
+        (anything stored past it, from an interrupted request, is discarded). Hints a store
+        may use: `stored`, the upload's stored size as the caller just read it (-1: nothing);
+        `final`, this request finishes the upload (commit_upload follows in it, unless the
+        digest is wrong and abort_upload does)."""
 
     def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
         """The stored bytes of an upload, for re-hashing when no hash state is at hand."""

@@ -14,6 +14,7 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import obstore
@@ -69,6 +70,22 @@ SINGLE_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's ceiling; larger parts are str
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 2
 PRESIGN_TTL = datetime.timedelta(hours=1)
+# A whole blob sent in the request that finishes its upload, up to this size, is held in memory
+# until it is committed: then it goes to its place in one PUT, instead of a part that is put,
+# listed, copied and deleted (7 requests to the store per small push became 3: the store's work,
+# on the machine it runs on, was half of a replicated push's cost, docs/benchmarks.md).
+HELD_BYTES = 1 << 20
+# (upload id, bytes) held by this request: a context variable, so no other request can see them
+_HELD: ContextVar[tuple[str, bytes] | None] = ContextVar("kikoto_s3_held", default=None)
+
+
+def _held(upload_id: str, forget: bool = False) -> bytes | None:
+    held = _HELD.get()
+    if held is None or held[0] != upload_id:
+        return None
+    if forget:
+        _HELD.set(None)
+    return held[1]
 
 
 class S3BlobStore:
@@ -101,13 +118,18 @@ class S3BlobStore:
         return sum(size for _, _, size in parts) if parts else -1
 
     @asynccontextmanager
-    async def open_upload(self, upload_id: str, offset: int):
-        await self._truncate(upload_id, offset)
-        writer = _PartWriter(self.store, f"uploads/{upload_id}/{offset:016d}")
+    async def open_upload(self, upload_id: str, offset: int, stored: int | None = None, final: bool = False):
+        _HELD.set(None)  # whatever an earlier request on this connection held is not this one's
+        if stored != (-1 if offset == 0 else offset):  # unknown, or parts past the offset to drop
+            await self._truncate(upload_id, offset)
+        path = f"uploads/{upload_id}/{offset:016d}"
+        writer = _HeldWriter(self.store, path) if final and offset == 0 else _PartWriter(self.store, path)
         try:
             yield writer
         finally:
             await writer.close()
+        if isinstance(writer, _HeldWriter) and writer.held is not None:
+            _HELD.set((upload_id, bytes(writer.held)))
 
     @_typed
     async def _truncate(self, upload_id: str, offset: int) -> None:
@@ -120,6 +142,10 @@ class S3BlobStore:
 
     @_typed
     async def read_upload(self, upload_id: str):
+        held = _held(upload_id)
+        if held is not None:
+            yield held
+            return
         for _, path, _ in await self._parts(upload_id):
             async for chunk in await obstore.get_async(self.store, path):
                 yield bytes(chunk)
@@ -145,18 +171,27 @@ class S3BlobStore:
     async def commit_upload(self, upload_id: str, digest: str) -> bool:
         if await self.exists(digest):
             return False
-        await self._assemble(upload_id, self._blob(digest))
+        await self._place(upload_id, digest)
         return True
+
+    async def _place(self, upload_id: str, digest: str) -> None:
+        held = _held(upload_id, forget=True)
+        if held is not None:  # verified already: one PUT, atomic in S3, no parts were written
+            await obstore.put_async(self.store, self._blob(digest), held)
+        else:
+            await self._assemble(upload_id, self._blob(digest))
 
     @_typed
     async def settle_upload(self, upload_id: str, digest: str) -> None:
         if await self.exists(digest):
             await self.abort_upload(upload_id)
         else:
-            await self._assemble(upload_id, self._blob(digest))
+            await self._place(upload_id, digest)
 
     @_typed
     async def abort_upload(self, upload_id: str) -> None:
+        if _held(upload_id, forget=True) is not None:
+            return  # its bytes were only in memory: no part was written
         await self._delete_parts(await self._parts(upload_id))
 
     async def _present(self, path: str) -> bool:
@@ -243,6 +278,27 @@ class S3BlobStore:
 
 def _writer(store, path: str):
     return obstore.open_writer_async(store, path, buffer_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT)
+
+
+class _HeldWriter:
+    """The bytes of a request that finishes an upload from its start, kept in memory while they
+    fit in HELD_BYTES (committed by one PUT); beyond that, a part as _PartWriter writes it."""
+
+    def __init__(self, store, path: str) -> None:
+        self.held: bytearray | None = bytearray()
+        self._part = _PartWriter(store, path)
+
+    async def write(self, data: bytes) -> None:
+        if self.held is not None and len(self.held) + len(data) <= HELD_BYTES:
+            self.held += data
+            return
+        if self.held is not None:  # too large to hold: the part begins with what was held
+            held, self.held = self.held, None
+            await self._part.write(bytes(held))
+        await self._part.write(data)
+
+    async def close(self) -> None:
+        await self._part.close()
 
 
 class _PartWriter:
