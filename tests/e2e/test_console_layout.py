@@ -2,7 +2,8 @@
 repository's own pages), at 1280 and 390 px, in English and Hungarian: every visible form
 control is tall enough to use, not clipped by a box around it, and on the screen or in a box
 that scrolls to it. (A stylesheet rule for the storage chart once squeezed every filter form
-into a 14 px strip, and no click-through test noticed.)"""
+into a 14 px strip, and no click-through test noticed.) And a page visited as a user visits it
+shows no error (every repository page once showed a red "None" under its empty policy)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
         links = page.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")
         pages = sorted({*links, "/console/repository?name=team/web", "/console/lifecycle?name=team/web"})
         assert len(pages) >= 6, pages
+        page.goto(f"{server.url}/console/repository?name=team/web")
+        assert page.get_by_text("No repository policy: access follows").is_visible()  # a normal state, said so
         faults = []
         for language in ("en", "hu"):
             page.goto(f"{server.url}/console/lang/{language}?back=/console/repositories")
@@ -72,6 +75,8 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
                     response = page.goto(server.url + path)
                     assert response is not None and response.status == 200, (path, response and response.status)
                     faults += [f"{path} {language} {width}px: {fault}" for fault in page.evaluate(CHECK)]
+                    shown = page.locator(".error, [role=alert]").all_inner_texts()  # a normal visit shows no error
+                    faults += [f"{path} {language} {width}px: shows the error {text!r}" for text in shown]
         context.close()
         assert not faults, "\n".join(faults)
     finally:
