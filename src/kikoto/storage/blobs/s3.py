@@ -284,7 +284,7 @@ class _HeldWriter:
     """The bytes of a request that finishes an upload from its start, kept in memory while they
     fit in HELD_BYTES (committed by one PUT); beyond that, a part as _PartWriter writes it."""
 
-    def __init__(self, store, path: str) -> None:
+    def __init__(self, store: S3Store, path: str) -> None:
         self.held: bytearray | None = bytearray()
         self._part = _PartWriter(store, path)
 
@@ -304,7 +304,7 @@ class _HeldWriter:
 class _PartWriter:
     """One request's bytes as one object, streamed with multipart (no size held in memory)."""
 
-    def __init__(self, store, path: str) -> None:
+    def __init__(self, store: S3Store, path: str) -> None:
         self._store, self._path, self._file = store, path, None
 
     @_typed
