@@ -7,6 +7,8 @@ shows no error (every repository page once showed a red "None" under its empty p
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import Server
@@ -48,6 +50,18 @@ CHECK = """() => {
 def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(tmp_path, browser, skopeo):  # noqa: F811
     server = Server(tmp_path / "data", workers=1).start()
     try:
+        # what the README has a user do first: a template without a description, a policy whose
+        # rules have none (pages that rendered these once answered 500 with raw JSON)
+        server.aws(
+            "ecr",
+            "create-repository-creation-template",
+            "--prefix",
+            "team",
+            "--applied-for",
+            "CREATE_ON_PUSH",
+            "--image-tag-mutability",
+            "IMMUTABLE",
+        )
         source = Layout(tmp_path / "src")
         source.tag(source.image("layout"), "1.0.0")
         skopeo(
@@ -58,6 +72,12 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
             f"oci:{source.root}:1.0.0",
             f"docker://{server.host}/team/web:1.0.0",
         )
+        rule = {
+            "rulePriority": 1,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
+        }
+        policy = json.dumps({"rules": [{**rule, "action": {"type": "expire"}}]})
+        server.aws("ecr", "put-lifecycle-policy", "--repository-name", "team/web", "--lifecycle-policy-text", policy)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         sign_in(page, server)
@@ -79,5 +99,29 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
                     faults += [f"{path} {language} {width}px: shows the error {text!r}" for text in shown]
         context.close()
         assert not faults, "\n".join(faults)
+    finally:
+        server.stop()
+
+
+def test_the_console_refuses_the_names_the_api_refuses_and_says_why_beside_the_field(tmp_path, browser):  # noqa: F811
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        sign_in(page, server)
+        for bad in ("Bad_Name", "My App en", "team//web", "-lead"):
+            page.get_by_label("Repository name").fill(bad)
+            with page.expect_response(lambda r: r.request.method == "POST") as answered:
+                page.get_by_role("button", name="Create repository").click()
+            assert answered.value.status == 400
+            field = page.get_by_label("Repository name")
+            assert field.input_value() == bad and field.get_attribute("aria-invalid") == "true"
+            rule = page.locator("#name-rule")
+            assert rule.is_visible() and f"“{bad}” cannot be a repository name" in rule.inner_text()
+        listed = server.client("ecr").describe_repositories()["repositories"]
+        assert listed == []  # nothing the ECR API could not delete was created
+        page.get_by_label("Repository name").fill("team/web-app")
+        page.get_by_role("button", name="Create repository").click()
+        assert page.get_by_role("heading", name="team/web-app").is_visible()
+        page.close()
     finally:
         server.stop()

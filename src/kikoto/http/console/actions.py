@@ -8,14 +8,14 @@ import re
 
 from aiohttp import web
 
-from ...domain.errors import BodyTooLarge, InvalidParameter
+from ...domain.errors import BodyTooLarge, InvalidParameter, NameInvalid
 from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
 from ...services.identity import TokenError
 from ...services.images.listing import ImageId
 from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE
 from . import i18n
 from .common import SESSIONS, Visitor, page, read_form, render, require, security_headers, visitor
-from .pages import asked, repo_url, repository_page, see_other, when_text
+from .pages import asked, repo_url, repositories_page, repository_page, see_other, when_text
 from .session import COOKIE, LIFETIME
 
 SIGN_IN_LIMIT = 4096  # two keys: an unauthenticated client is read no further
@@ -70,7 +70,11 @@ async def create_repository(request: web.Request, who: Visitor) -> web.Response:
     name = str(form.get("name", "")).strip()
     await require(request, who, "ecr:CreateRepository", name)
     mutability = "IMMUTABLE" if form.get("immutable") else "MUTABLE"
-    await request.app[ADMIN].create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
+    try:  # the service checks the name as the API does; the form says why, beside the field
+        await request.app[ADMIN].create(name, [], mutability, None, bool(form.get("scan_on_push")), None)
+    except NameInvalid:
+        message = i18n.translator(who.language)("create.invalid_name", name=name)
+        return await repositories_page(request, who, create_name=name, create_error=message)
     raise see_other(repo_url(name))
 
 

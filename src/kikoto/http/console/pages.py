@@ -107,6 +107,13 @@ async def home(request: web.Request) -> web.Response:
 
 @page
 async def repositories(request: web.Request, who: Visitor) -> web.Response:
+    return await repositories_page(request, who)
+
+
+async def repositories_page(
+    request: web.Request, who: Visitor, create_name: str = "", create_error: str | None = None
+) -> web.Response:
+    """The repositories; with `create_error`, the create form shows it beside the name it keeps."""
     await require(request, who, "ecr:DescribeRepositories")
     query = request.query.get("q", "").strip()
 
@@ -133,9 +140,12 @@ async def repositories(request: web.Request, who: Visitor) -> web.Response:
         request,
         who,
         "repositories.html",
+        status=400 if create_error else 200,
         rows=rows,
         query=query,
         more=more,
+        create_name=create_name,
+        create_error=create_error,
         may_create=await can(request, who, "ecr:CreateRepository"),
         may_delete=await can(request, who, "ecr:DeleteRepository"),
     )

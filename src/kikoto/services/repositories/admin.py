@@ -20,7 +20,7 @@ from ...domain.errors import (
     TemplateNotFound,
     TooManyResourceTags,
 )
-from ...domain.names import REPOSITORY_NAME
+from ...domain.names import REPOSITORY_NAME, check_repository_name
 from ...domain.paging import fill_page, sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...domain.templates import ROOT, CreationTemplate, most_specific
@@ -117,6 +117,7 @@ class RepositoryAdmin:
         scan_on_push: bool,
         encryption: dict[str, Any] | None,
     ) -> Repository:
+        check_repository_name(name)  # the ECR face's model checks it first; the console relies on this
         check_resource_tags(tags)
         check_mutability(mutability, exclusions)
         settings = {
