@@ -118,7 +118,7 @@ def test_a_receiver_that_fails_for_a_while_gets_everything_in_order(tmp_path, re
         assert [e["detail"]["image-digest"] for e in events] == digests
         deliveries = server.kikoto("events", "deliveries", "--target", "deploy").stdout
         assert deliveries.count("delivered") == 4
-        assert server.kikoto("events", "deliveries", "--failed").stdout.strip() == ""
+        assert server.kikoto("events", "deliveries", "--failed").stdout.splitlines()[1:] == ["(none)"]
     finally:
         server.stop()
 

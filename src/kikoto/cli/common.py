@@ -108,6 +108,16 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def echo_rows(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """A listing as tab-separated lines under a header; an empty one says so instead of
+    printing nothing (which reads as a command that failed silently)."""
+    click.echo("\t".join(columns))
+    for row in rows:
+        click.echo("\t".join(str(value) for value in row))
+    if not rows:
+        click.echo("(none)")
+
+
 def when(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import storage_options, when, with_feature
+from ...cli.common import echo_rows, storage_options, when, with_feature
 
 
 @click.group()
@@ -46,9 +46,18 @@ def events_add_target(
 def events_list_targets(config_file: Path | None, **options: Any) -> None:
     """Targets, their URLs and patterns (never their secrets)."""
 
-    for t in with_feature("events", lambda service: service.targets(), config_file, options):
-        mode = "cloudevents" if t.cloudevents else "eventbridge"
-        click.echo(f"{t.name}\t{t.url}\t{mode}\t{'signed' if t.secret else 'unsigned'}\t{t.pattern or '*'}")
+    targets = with_feature("events", lambda service: service.targets(), config_file, options)
+    rows = [
+        (
+            t.name,
+            t.url,
+            "cloudevents" if t.cloudevents else "eventbridge",
+            "signed" if t.secret else "unsigned",
+            t.pattern or "*",
+        )
+        for t in targets
+    ]
+    echo_rows(("NAME", "URL", "FORMAT", "SIGNATURE", "PATTERN"), rows)
 
 
 @events.command("remove-target")
@@ -69,10 +78,11 @@ def events_remove_target(config_file: Path | None, name: str, **options: Any) ->
 def events_deliveries(config_file: Path | None, target: str | None, failed: bool, limit: int, **options: Any) -> None:
     """Recent deliveries, newest first: id, target, event, status, attempts, last error."""
 
-    for d in with_feature("events", lambda service: service.deliveries(target, failed, limit), config_file, options):
-        click.echo(
-            f"{d.id}\t{d.target}\t{d.event_id}\t{d.status}\t{d.attempts}\t{when(d.updated_at)}\t{d.last_error or ''}"
-        )
+    deliveries = with_feature("events", lambda service: service.deliveries(target, failed, limit), config_file, options)
+    rows = [
+        (d.id, d.target, d.event_id, d.status, d.attempts, when(d.updated_at), d.last_error or "") for d in deliveries
+    ]
+    echo_rows(("ID", "TARGET", "EVENT", "STATUS", "ATTEMPTS", "UPDATED", "LAST ERROR"), rows)
 
 
 @events.command("redeliver")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import storage_options, with_feature
+from ...cli.common import echo_rows, storage_options, with_feature
 
 
 @click.group()
@@ -55,8 +55,9 @@ def peers_add(
 def peers_list(config_file: Path | None, **options: Any) -> None:
     """Peers (never their secrets)."""
 
-    for peer in with_feature("replication", lambda service: service.peers_list(), config_file, options):
-        click.echo(f"{peer.region}\t{peer.registry_id}\t{peer.url}\t{peer.kind}\t{peer.access_key_id}")
+    peers = with_feature("replication", lambda service: service.peers_list(), config_file, options)
+    rows = [(p.region, p.registry_id, p.url, p.kind, p.access_key_id) for p in peers]
+    echo_rows(("REGION", "REGISTRY ID", "URL", "KIND", "ACCESS KEY ID"), rows)
 
 
 @peers.command("remove")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import storage_options, with_feature
+from ...cli.common import echo_rows, storage_options, with_feature
 from .service import Signing
 
 
@@ -37,6 +37,8 @@ def signing_keys_list(config_file: Path | None, **options: Any) -> None:
     async def rows(signing: Signing) -> list[tuple[str, str, float]]:
         return [(k.name, signing.profile_arn(k.name), k.created_at) for k in await signing.store.keys()]
 
-    for name, profile, created in with_feature("signing", rows, config_file, options):
-        when = datetime.datetime.fromtimestamp(created, datetime.UTC).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{name}\t{profile}\t{when}")
+    listed = [
+        (name, profile, datetime.datetime.fromtimestamp(created, datetime.UTC).strftime("%Y-%m-%d %H:%M"))
+        for name, profile, created in with_feature("signing", rows, config_file, options)
+    ]
+    echo_rows(("NAME", "PROFILE ARN", "CREATED"), listed)
