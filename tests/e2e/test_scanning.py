@@ -16,7 +16,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from . import scan_images as build
-from .conftest import SHARED_BACKEND, Server
+from .conftest import SHARED_BACKEND, Server, wait_until
 from .images import Layout
 from .webhooks import Receiver
 
@@ -266,6 +266,31 @@ def test_images_are_scanned_on_push_with_findings_sboms_and_events(tmp_path, sko
         assert scanned["team/debian"]["detail"]["finding-severity-counts"] == {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 1}
         assert scanned["team/debian"]["detail"]["image-tags"] == ["debian"]
         assert scanned["team/debian"]["resources"] == ["arn:aws:ecr:us-east-1:000000000000:repository/team/debian"]
+
+        # a rescan replaces the SBOMs the scanner made (each rescan used to add one more of each)
+        ecr.start_image_scan(repositoryName="team/debian", imageId={"imageDigest": digest})
+
+        def rescanned() -> list[dict] | None:
+            listed = aws(
+                server,
+                "ecr",
+                "list-image-referrers",
+                "--repository-name",
+                "team/debian",
+                "--subject-id",
+                f"imageDigest={digest}",
+            )["referrers"]
+            spdx = [r["digest"] for r in listed if r["artifactType"] == "application/spdx+json"]
+            return listed if spdx and spdx != [kinds["application/spdx+json"]] else None
+
+        again = wait_until(rescanned, 60, "the rescan's SBOMs")
+        assert sorted(r["artifactType"] for r in again) == ["application/spdx+json", "application/vnd.cyclonedx+json"]
+        gone = requests.get(
+            f"{server.url}/v2/team/debian/manifests/{kinds['application/spdx+json']}",
+            headers={**headers, "Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert gone.status_code == 404  # the one it replaced
+        kinds = {r["artifactType"]: r["digest"] for r in again}
 
         # manual scans: one per image per 24 h; artifacts cannot be scanned; unscanned images have no scan
         ecr.start_image_scan(repositoryName="team/alpine", imageId={"imageTag": "alpine"})

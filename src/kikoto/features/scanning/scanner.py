@@ -361,7 +361,7 @@ class Scanner:
         for media_type, document in documents:
             body = json.dumps(document, separators=(",", ":")).encode()
             with contextlib.suppress(ImageNotFound):  # deleted while it was scanned
-                await self.attachments.attach(name, digest, media_type, media_type, body, created)
+                await self.attachments.attach(name, digest, media_type, media_type, body, created, replacing="scanner")
 
     # -- reading ----------------------------------------------------------------------------------
 
