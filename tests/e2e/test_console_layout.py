@@ -125,3 +125,33 @@ def test_the_console_refuses_the_names_the_api_refuses_and_says_why_beside_the_f
         page.close()
     finally:
         server.stop()
+
+
+def test_storage_draws_its_trend_with_axes_and_lists_only_repositories_that_hold_bytes(tmp_path, browser, skopeo):  # noqa: F811
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        server.client("ecr").create_repository(repositoryName="empty/one")
+        source = Layout(tmp_path / "src")
+        source.tag(source.image("trend"), "1.0.0")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            server.creds,
+            f"oci:{source.root}:1.0.0",
+            f"docker://{server.host}/team/web:1.0.0",
+        )
+        for _ in range(2):  # a point of the trend after each collection
+            server.kikoto("gc")
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        sign_in(page, server)
+        page.goto(f"{server.url}/console/storage")
+        assert page.locator("ul.bars .label").all_inner_texts() == ["team/web"]  # not the empty repository
+        labels = page.locator("svg.trend text").all_text_contents()
+        assert len(labels) == 4 and labels[1] == "0 B" and labels[0].endswith(("B", "KiB", "MiB"))  # both axes
+        page.get_by_text("The values after each garbage collection").click()
+        assert len(page.locator("details li").all_inner_texts()) == 2
+        page.screenshot(path=str(tmp_path / "storage.png"), full_page=True)
+        page.close()
+    finally:
+        server.stop()

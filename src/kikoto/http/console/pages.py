@@ -296,16 +296,19 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ReadMetrics")
     lifecycle = request.app[LIFECYCLE]
     blobs, stored = await lifecycle.stored()
-    largest = await lifecycle.largest_repositories(10)
+    largest = [(n, b) for n, b in await lifecycle.largest_repositories(10) if b > 0]  # empty ones are not "largest"
     top = max([b for _, b in largest] or [1]) or 1
     bars = [{"name": n, "size": size(b), "width": round(100 * b / top, 1)} for n, b in largest]
     snapshots = await lifecycle.snapshots(90)
     peak = max([b for _, _, b in snapshots] or [1]) or 1
+    # The plot's box in the SVG's 680 x 190 view: the axes' labels take the left and the bottom.
+    left, right, top_y, bottom_y = 90, 670, 14, 160
     trend = [
         {
-            "x": round(i * 600 / max(1, len(snapshots) - 1), 1),
-            "y": round(150 - 140 * b / peak, 1),
-            "label": when_text(at),
+            "x": round(left + i * (right - left) / max(1, len(snapshots) - 1), 1),
+            "y": round(bottom_y - (bottom_y - top_y) * b / peak, 1),
+            "label": f"{when_text(at)}: {size(b)}",
+            "when": when_text(at),
         }
         for i, (at, _, b) in enumerate(snapshots)
     ]
@@ -319,6 +322,7 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
         bars=bars,
         trend=trend,
         points=" ".join(f"{p['x']},{p['y']}" for p in trend),
+        axes={"left": left, "right": right, "top": top_y, "bottom": bottom_y, "peak": size(peak), "zero": size(0)},
         last_gc={"when": when_text(gc[0]["at"]), **gc[0]["detail"], "size": size(gc[0]["detail"].get("bytes"))}
         if gc
         else None,
