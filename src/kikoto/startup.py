@@ -89,6 +89,7 @@ def open_blob_store(settings: Settings) -> BlobStore:
 
 def announce_admin(settings: Settings, key_id: str, secret: str) -> None:
     """Printed to the terminal once, never logged: the secret is not stored in clear anywhere."""
+    plain = " --tls-verify=false" if settings.scheme == "http" else ""  # podman refuses plain HTTP unless told
     print(
         f"""
 kikoto: created the admin principal. Its secret access key is shown only this once:
@@ -101,7 +102,7 @@ kikoto: created the admin principal. Its secret access key is shown only this on
   The console: {settings.scheme}://{settings.public}/ (sign in with the two keys above)
 
   aws ecr create-repository --repository-name my-app
-  aws ecr get-login-password | podman login --username AWS --password-stdin {settings.public}
+  aws ecr get-login-password | podman login{plain} --username AWS --password-stdin {settings.public}
 """,
         flush=True,
     )

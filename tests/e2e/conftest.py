@@ -275,7 +275,7 @@ def podman(tmp_path):
         assert result.returncode == 0, f"podman {' '.join(args)} failed:\n{result.stderr}"
         return result
 
-    run.root, run.runroot = tmp_path / "podman", runroot
+    run.root, run.runroot, run.base = tmp_path / "podman", runroot, base  # base: podman and its storage options
     yield run
     shutil.rmtree(runroot, ignore_errors=True)
 
