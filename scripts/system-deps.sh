@@ -3,6 +3,11 @@
 # Distribution (docker-registry: an upstream for the pull-through cache), HAProxy, PostgreSQL (the
 # server binaries and psql). Installs only what is missing; needs root for apt-get.
 set -e
+# axe-core (npm) for the console's accessibility checks, beside the venv (not committed)
+if [ ! -f .venv/node/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix .venv/node axe-core@4.14 >/dev/null 2>&1 || \
+        echo "system-deps: npm could not install axe-core; the accessibility checks will skip" >&2
+fi
 missing=""
 command -v skopeo >/dev/null 2>&1 || missing="$missing skopeo"
 command -v podman >/dev/null 2>&1 || missing="$missing podman"

@@ -1,15 +1,19 @@
 """The console's layout in a real browser, on every page the navigation reaches (and a
 repository's own pages), at 1280 and 390 px, in English and Hungarian: every visible form
 control is tall enough to use, not clipped by a box around it, and on the screen or in a box
-that scrolls to it. (A stylesheet rule for the storage chart once squeezed every filter form
-into a 14 px strip, and no click-through test noticed.) And a page visited as a user visits it
-shows no error (every repository page once showed a red "None" under its empty policy)."""
+that scrolls to it; axe-core finds no serious or critical accessibility violation. (A
+stylesheet rule for the storage chart once squeezed every filter form into a 14 px strip, and
+no click-through test noticed.) And a page visited as a user visits it shows no error (every
+repository page once showed a red "None" under its empty policy)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import require
 
 from .conftest import Server
 from .images import Layout
@@ -17,6 +21,15 @@ from .test_console import browser, sign_in  # noqa: F401 (the module's browser f
 
 pytestmark = pytest.mark.e2e
 VIEWPORTS = [(1280, 800), (390, 844)]
+AXE = Path(__file__).resolve().parents[2] / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+# axe-core's rules on the page as shown; what matters here is what it calls serious or critical.
+ACCESSIBILITY = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations
+    .filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+}"""
 
 # For each visible control: what is wrong with it, if anything (JavaScript, run in the page).
 CHECK = """() => {
@@ -48,6 +61,7 @@ CHECK = """() => {
 
 
 def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(tmp_path, browser, skopeo):  # noqa: F811
+    require(None if AXE.exists() else "axe-core is not installed (scripts/system-deps.sh installs it with npm)")
     server = Server(tmp_path / "data", workers=1).start()
     try:
         # what the README has a user do first: a template without a description, a policy whose
@@ -78,7 +92,8 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
         }
         policy = json.dumps({"rules": [{**rule, "action": {"type": "expire"}}]})
         server.aws("ecr", "put-lifecycle-policy", "--repository-name", "team/web", "--lifecycle-policy-text", policy)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        # bypass_csp: axe-core is injected as an inline script, which the console's CSP forbids
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
         page = context.new_page()
         sign_in(page, server)
         links = page.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")
@@ -95,6 +110,8 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
                     response = page.goto(server.url + path)
                     assert response is not None and response.status == 200, (path, response and response.status)
                     faults += [f"{path} {language} {width}px: {fault}" for fault in page.evaluate(CHECK)]
+                    page.add_script_tag(path=str(AXE))
+                    faults += [f"{path} {language} {width}px: {v}" for v in page.evaluate(ACCESSIBILITY)]
                     shown = page.locator(".error, [role=alert]").all_inner_texts()  # a normal visit shows no error
                     faults += [f"{path} {language} {width}px: shows the error {text!r}" for text in shown]
         context.close()
