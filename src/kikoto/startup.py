@@ -98,6 +98,7 @@ kikoto: created the admin principal. Its secret access key is shown only this on
     export AWS_SECRET_ACCESS_KEY={secret}
     export AWS_DEFAULT_REGION={settings.region}
     export AWS_ENDPOINT_URL_ECR={settings.scheme}://{settings.public}
+    export KIKOTO_DATA_DIR={settings.data_dir.resolve()}   # admin commands (kikoto keys ...) find this registry
 
   The console: {settings.scheme}://{settings.public}/ (sign in with the two keys above)
 

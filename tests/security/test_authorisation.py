@@ -201,7 +201,7 @@ def test_lifecycle_patterns_and_exclusion_filters_use_the_same_matcher():
 
 
 def _kikoto(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / "kikoto"), *args, "--data-dir", str(data_dir)]
+    command = [str(Path(sys.executable).parent / "kikoto"), *args, "--data-dir", str(data_dir), "--init"]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 

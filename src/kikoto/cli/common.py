@@ -37,6 +37,9 @@ def storage_options(command: F) -> F:
             ),
             click.option("--blob-store", help="file:///path or s3://bucket/prefix [file:// in the data dir]."),
             click.option("--s3-endpoint-url", help="Endpoint of an S3-compatible store (MinIO, Ceph RGW, ...)."),
+            click.option(
+                "--init", is_flag=True, help="Create a new registry here if there is none (otherwise that is refused)."
+            ),
         ]
     ):
         command = option(command)
@@ -57,10 +60,18 @@ def with_registry(action: Callable[[Any], Awaitable[T]], config_file: Path | Non
     import asyncio
 
     compose = click.get_current_context().find_root().obj  # the composition root, handed down by main()
+    init = options.pop("init", False)
     try:
         settings = load_settings(config_file, options)
     except (OSError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
+    database = settings.data_dir / "kikoto.db"
+    if not init and settings.database == f"sqlite:///{database.resolve()}" and not database.exists():
+        # run from another directory, an admin command once made a new ./data registry, admin key and all
+        raise click.ClickException(
+            f"no registry in {settings.data_dir.resolve()}: give its --data-dir (or KIKOTO_DATA_DIR, or "
+            f"--config), as `kikoto serve` printed it, or add --init to create a new registry there"
+        )
     try:
         created = prepare(settings)
     except Exception as exc:

@@ -22,7 +22,8 @@ from .common import start_failure, storage_options
 @click.option("--workers", type=int, help="Worker processes sharing the port [one per core].")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **options: Any) -> None:
-    """Run the registry."""
+    """Run the registry (creating it in an empty data directory: --init is implied)."""
+    options.pop("init", None)
     try:
         settings = load_settings(config_file, options)
     except (OSError, ValueError) as exc:
