@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import require
 
-from .conftest import Server
+from .conftest import ADMIN_KEY, ADMIN_SECRET, Server
 from .images import Layout
 from .test_console import browser, sign_in  # noqa: F401 (the module's browser fixture)
 
@@ -170,5 +170,59 @@ def test_storage_draws_its_trend_with_axes_and_lists_only_repositories_that_hold
         assert len(page.locator("details li").all_inner_texts()) == 2
         page.screenshot(path=str(tmp_path / "storage.png"), full_page=True)
         page.close()
+    finally:
+        server.stop()
+
+
+def test_copy_buttons_copy_over_plain_http_off_localhost(tmp_path, skopeo):
+    """A registry reached by name over plain HTTP is no secure context: the browser has no
+    clipboard API there, and the copy buttons used to do nothing at all."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from .test_console import CHROMIUM_FLAGS
+
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        source = Layout(tmp_path / "src")
+        source.tag(source.image("copy"), "1.0.0")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            server.creds,
+            f"oci:{source.root}:1.0.0",
+            f"docker://{server.host}/team/web:1.0.0",
+        )
+        named = f"http://registry.test:{server.port}"  # resolved to 127.0.0.1 by the browser itself
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"),
+                args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP registry.test 127.0.0.1"],
+            )
+            context = chromium.new_context()
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+            page = context.new_page()
+            page.goto(named + "/")
+            page.get_by_label("Access key ID").fill(ADMIN_KEY)
+            page.get_by_label("Secret access key").fill(ADMIN_SECRET)
+            page.get_by_role("button", name="Sign in").click()
+            page.goto(named + "/console/repository?name=team/web")
+            assert page.evaluate("window.isSecureContext") is False
+            button = page.locator("td button.copy[data-copy^='sha256:']").first  # an image's digest
+            wanted = button.get_attribute("data-copy")
+            button.click()
+            copied = page.locator("textarea.copy-field")
+            if copied.count():  # the browser refused even the selection: the text waits, selected
+                assert copied.input_value() == wanted
+                selected = "(f => f.value.substring(f.selectionStart, f.selectionEnd))(document.activeElement)"
+                assert page.evaluate(selected) == wanted
+            else:  # copied: read back from where the clipboard API is allowed
+                assert button.inner_text() == "✓"
+                reader = context.new_page()
+                reader.goto(server.url + "/")
+                assert reader.evaluate("navigator.clipboard.readText()") == wanted
+            chromium.close()
     finally:
         server.stop()
