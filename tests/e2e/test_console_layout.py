@@ -110,6 +110,9 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
                     response = page.goto(server.url + path)
                     assert response is not None and response.status == 200, (path, response and response.status)
                     faults += [f"{path} {language} {width}px: {fault}" for fault in page.evaluate(CHECK)]
+                    header = page.locator("header").bounding_box()
+                    if header and header["height"] > (110 if width < 600 else 80):  # it took 190 px of a phone
+                        faults.append(f"{path} {language} {width}px: the header is {header['height']:.0f} px tall")
                     page.add_script_tag(path=str(AXE))
                     faults += [f"{path} {language} {width}px: {v}" for v in page.evaluate(ACCESSIBILITY)]
                     shown = page.locator(".error, [role=alert]").all_inner_texts()  # a normal visit shows no error
