@@ -177,12 +177,10 @@ def test_storage_draws_its_trend_with_axes_and_lists_only_repositories_that_hold
         server.stop()
 
 
-def test_copy_buttons_copy_over_plain_http_off_localhost(tmp_path, skopeo):
+def test_copy_buttons_copy_over_plain_http_off_localhost(tmp_path, browser, skopeo):  # noqa: F811
     """A registry reached by name over plain HTTP is no secure context: the browser has no
     clipboard API there, and the copy buttons used to do nothing at all."""
     import shutil
-
-    from playwright.sync_api import sync_playwright
 
     from .test_console import CHROMIUM_FLAGS
 
@@ -199,33 +197,57 @@ def test_copy_buttons_copy_over_plain_http_off_localhost(tmp_path, skopeo):
             f"docker://{server.host}/team/web:1.0.0",
         )
         named = f"http://registry.test:{server.port}"  # resolved to 127.0.0.1 by the browser itself
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"),
-                args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP registry.test 127.0.0.1"],
-            )
-            context = chromium.new_context()
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-            page = context.new_page()
-            page.goto(named + "/")
-            page.get_by_label("Access key ID").fill(ADMIN_KEY)
-            page.get_by_label("Secret access key").fill(ADMIN_SECRET)
-            page.get_by_role("button", name="Sign in").click()
-            page.goto(named + "/console/repository?name=team/web")
-            assert page.evaluate("window.isSecureContext") is False
-            button = page.locator("td button.copy[data-copy^='sha256:']").first  # an image's digest
-            wanted = button.get_attribute("data-copy")
-            button.click()
-            copied = page.locator("textarea.copy-field")
-            if copied.count():  # the browser refused even the selection: the text waits, selected
-                assert copied.input_value() == wanted
-                selected = "(f => f.value.substring(f.selectionStart, f.selectionEnd))(document.activeElement)"
-                assert page.evaluate(selected) == wanted
-            else:  # copied: read back from where the clipboard API is allowed
-                assert button.inner_text() == "✓"
-                reader = context.new_page()
-                reader.goto(server.url + "/")
-                assert reader.evaluate("navigator.clipboard.readText()") == wanted
-            chromium.close()
+        # a browser of its own, which resolves the name (launched by the module's Playwright)
+        chromium = browser.browser_type.launch(
+            executable_path=shutil.which("chromium"),
+            args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP registry.test 127.0.0.1"],
+        )
+        context = chromium.new_context()
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        page = context.new_page()
+        page.goto(named + "/")
+        page.get_by_label("Access key ID").fill(ADMIN_KEY)
+        page.get_by_label("Secret access key").fill(ADMIN_SECRET)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(named + "/console/repository?name=team/web")
+        assert page.evaluate("window.isSecureContext") is False
+        button = page.locator("td button.copy[data-copy^='sha256:']").first  # an image's digest
+        wanted = button.get_attribute("data-copy")
+        button.click()
+        copied = page.locator("textarea.copy-field")
+        if copied.count():  # the browser refused even the selection: the text waits, selected
+            assert copied.input_value() == wanted
+            selected = "(f => f.value.substring(f.selectionStart, f.selectionEnd))(document.activeElement)"
+            assert page.evaluate(selected) == wanted
+        else:  # copied: read back from where the clipboard API is allowed
+            assert button.inner_text() == "✓"
+            reader = context.new_page()
+            reader.goto(server.url + "/")
+            assert reader.evaluate("navigator.clipboard.readText()") == wanted
+        chromium.close()
+    finally:
+        server.stop()
+
+
+def test_revoking_the_key_you_are_signed_in_with_warns_first(tmp_path, browser):  # noqa: F811
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        server.kikoto("keys", "create", "ci", "--role", "read-only")
+        page = browser.new_page()
+        sign_in(page, server)
+        page.goto(f"{server.url}/console/keys")
+        own = page.locator("tr", has=page.get_by_text(ADMIN_KEY))
+        assert own.get_by_text("you are signed in with it").is_visible()
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        own.get_by_role("button", name="Revoke").click()
+        assert asked and asked[0].startswith(f"{ADMIN_KEY} is the key you are signed in with")
+        page.goto(f"{server.url}/console/keys")  # dismissed: nothing happened
+        assert page.locator("tr", has=page.get_by_text(ADMIN_KEY)).get_by_role("button", name="Revoke").is_visible()
+        other = page.locator("tbody tr").filter(has_not=page.get_by_text(ADMIN_KEY)).first
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        other.get_by_role("button", name="Revoke").click()
+        assert asked[1].startswith("Revoke AKIA") and "signed in" not in asked[1]  # another key: the plain question
+        page.close()
     finally:
         server.stop()
