@@ -251,3 +251,26 @@ def test_revoking_the_key_you_are_signed_in_with_warns_first(tmp_path, browser):
         page.close()
     finally:
         server.stop()
+
+
+def test_the_navigation_shows_a_principal_only_the_pages_it_may_open(tmp_path, browser):  # noqa: F811
+    """A read-only key saw links to storage, the audit log and the keys, each leading to a page
+    that only said it was not allowed, in ARNs."""
+    server = Server(tmp_path / "data", workers=1).start()
+    try:
+        created = server.kikoto("keys", "create", "viewer", "--role", "read-only").stdout
+        key = created.split("AWS_ACCESS_KEY_ID=")[1].split()[0]
+        secret = created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
+        page = browser.new_page()
+        sign_in(page, server, key, secret)
+        links = page.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")
+        assert links == ["/console/repositories", "/console/settings"]
+        for link in links:
+            assert page.goto(server.url + link).status == 200
+        page.close()
+        admin = browser.new_page()
+        sign_in(admin, server)  # the admin sees every page
+        assert len(admin.eval_on_selector_all("nav a", "links => links.map(a => a.getAttribute('href'))")) == 5
+        admin.close()
+    finally:
+        server.stop()

@@ -46,13 +46,25 @@ FORM_LIMIT = 256 << 10  # the largest form: a lifecycle or repository policy
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
+# The navigation: each page with the actions of which the visitor needs one to see it (a link
+# to a page that would only say "not allowed" is not shown). Settings: its sections' actions.
+NAVIGATION = (
+    ("repositories", "/console/repositories", ("ecr:DescribeRepositories",)),
+    ("storage", "/console/storage", ("kikoto:ReadMetrics",)),
+    ("audit", "/console/audit", ("kikoto:ReadAuditLog",)),
+    ("keys", "/console/keys", ("kikoto:ManageKeys",)),
+    ("settings", "/console/settings", ("ecr:DescribeRepositoryCreationTemplates",)),
+)
+
+
 @dataclass
 class Visitor:
-    """Who is looking: the session, its principal, the language."""
+    """Who is looking: the session, its principal, the language, and the pages it may open."""
 
     session: Session | None
     principal: Principal | None
     language: str
+    menu: tuple[tuple[str, str], ...] = ()  # (name, path) of the navigation's pages it may see
 
     @property
     def signed_in(self) -> bool:
@@ -74,7 +86,17 @@ async def visitor(request: web.Request) -> Visitor:
     identities = request.app[IDENTITIES]
     if session is not None and not await identities.session_revoked(session.id):  # signed out
         principal, _ = await identities.lookup(session.key_id)  # None once the key is revoked
-    return Visitor(session if principal else None, principal, language)
+    menu: list[tuple[str, str]] = []
+    if principal is not None:
+        access = request.app[ACCESS]
+        sections = request.app[SECTIONS] if SECTIONS in request.app else ()
+        for name, path, actions in NAVIGATION:
+            wanted = actions + tuple(s.action for s in sections) if name == "settings" else actions
+            for action in wanted:
+                if await access.allowed(principal, action, None):
+                    menu.append((name, path))
+                    break
+    return Visitor(session if principal else None, principal, language, tuple(menu))
 
 
 async def can(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> bool:
