@@ -60,6 +60,14 @@ CHECK = """() => {
 }"""
 
 
+def push_image(skopeo, server: Server, tmp_path, seed: str) -> None:
+    """An image of its own as team/web:1.0.0, pushed with skopeo as a user pushes."""
+    source = Layout(tmp_path / "src")
+    source.tag(source.image(seed), "1.0.0")
+    destination = f"docker://{server.host}/team/web:1.0.0"
+    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", server.creds, f"oci:{source.root}:1.0.0", destination)
+
+
 def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(tmp_path, browser, skopeo):  # noqa: F811
     require(None if AXE.exists() else "axe-core is not installed (scripts/system-deps.sh installs it with npm)")
     server = Server(tmp_path / "data", workers=1).start()
@@ -76,16 +84,7 @@ def test_every_control_on_every_page_is_usable_at_both_widths_in_both_languages(
             "--image-tag-mutability",
             "IMMUTABLE",
         )
-        source = Layout(tmp_path / "src")
-        source.tag(source.image("layout"), "1.0.0")
-        skopeo(
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            server.creds,
-            f"oci:{source.root}:1.0.0",
-            f"docker://{server.host}/team/web:1.0.0",
-        )
+        push_image(skopeo, server, tmp_path, "layout")
         rule = {
             "rulePriority": 1,
             "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
@@ -151,16 +150,7 @@ def test_storage_draws_its_trend_with_axes_and_lists_only_repositories_that_hold
     server = Server(tmp_path / "data", workers=1).start()
     try:
         server.client("ecr").create_repository(repositoryName="empty/one")
-        source = Layout(tmp_path / "src")
-        source.tag(source.image("trend"), "1.0.0")
-        skopeo(
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            server.creds,
-            f"oci:{source.root}:1.0.0",
-            f"docker://{server.host}/team/web:1.0.0",
-        )
+        push_image(skopeo, server, tmp_path, "trend")
         for _ in range(2):  # a point of the trend after each collection
             server.kikoto("gc")
         page = browser.new_page(viewport={"width": 390, "height": 844})
@@ -186,16 +176,7 @@ def test_copy_buttons_copy_over_plain_http_off_localhost(tmp_path, browser, skop
 
     server = Server(tmp_path / "data", workers=1).start()
     try:
-        source = Layout(tmp_path / "src")
-        source.tag(source.image("copy"), "1.0.0")
-        skopeo(
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            server.creds,
-            f"oci:{source.root}:1.0.0",
-            f"docker://{server.host}/team/web:1.0.0",
-        )
+        push_image(skopeo, server, tmp_path, "copy")
         named = f"http://registry.test:{server.port}"  # resolved to 127.0.0.1 by the browser itself
         # a browser of its own, which resolves the name (launched by the module's Playwright)
         chromium = browser.browser_type.launch(

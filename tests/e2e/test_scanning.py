@@ -236,16 +236,18 @@ def test_images_are_scanned_on_push_with_findings_sboms_and_events(tmp_path, sko
 
         # the SBOMs: referrers of the image, SPDX 2.3 and CycloneDX 1.5, every package with its purl
         digest = debian["imageDigest"]
-        referrers = aws(
-            server,
-            "ecr",
-            "list-image-referrers",
-            "--repository-name",
-            "team/debian",
-            "--subject-id",
-            f"imageDigest={digest}",
-        )["referrers"]
-        kinds = {r["artifactType"]: r["digest"] for r in referrers}
+
+        def referrers() -> list[dict]:
+            listing = [
+                "list-image-referrers",
+                "--repository-name",
+                "team/debian",
+                "--subject-id",
+                f"imageDigest={digest}",
+            ]
+            return aws(server, "ecr", *listing)["referrers"]
+
+        kinds = {r["artifactType"]: r["digest"] for r in referrers()}
         assert set(kinds) == {"application/spdx+json", "application/vnd.cyclonedx+json"}
         headers = server.auth_headers()
         sbom_manifest = requests.get(
@@ -271,15 +273,7 @@ def test_images_are_scanned_on_push_with_findings_sboms_and_events(tmp_path, sko
         ecr.start_image_scan(repositoryName="team/debian", imageId={"imageDigest": digest})
 
         def rescanned() -> list[dict] | None:
-            listed = aws(
-                server,
-                "ecr",
-                "list-image-referrers",
-                "--repository-name",
-                "team/debian",
-                "--subject-id",
-                f"imageDigest={digest}",
-            )["referrers"]
+            listed = referrers()
             spdx = [r["digest"] for r in listed if r["artifactType"] == "application/spdx+json"]
             return listed if spdx and spdx != [kinds["application/spdx+json"]] else None
 
