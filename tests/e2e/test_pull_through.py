@@ -224,6 +224,8 @@ def test_rule_validation_credentials_and_messages(tmp_path, upstream):
         assert verdict["isValid"] is False and "401" in verdict["failure"], verdict
         response = requests.get(f"{server.url}/v2/wrong/app/manifests/1", headers=server.auth_headers())
         assert response.status_code == 503 and upstream.url in response.json()["errors"][0]["message"]
+        code, _ = error(ecr.describe_repositories, repositoryNames=["wrong/app"])  # the failed pull left none
+        assert code == "RepositoryNotFoundException"
         # the right credentials, put with PutSecretValue, make it valid
         secrets.put_secret_value(
             SecretId="ecr-pullthroughcache/wrong",

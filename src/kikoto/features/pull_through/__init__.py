@@ -50,6 +50,7 @@ def feature(core: Core) -> Feature:
             lambda name, rule: core.admin.create_for_cache(name, rule.prefix),
             settings.pull_through_tag_ttl,
             stats,
+            lambda name: core.admin.delete(name, force=False),
         )
 
     secrets_api = AwsService(

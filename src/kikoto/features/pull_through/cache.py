@@ -21,7 +21,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ...domain.errors import AccessDenied, BlobNotFound, DigestInvalid, ImageNotFound, UpstreamFailed, UpstreamMissing
+from ...domain.errors import (
+    AccessDenied,
+    BlobNotFound,
+    DigestInvalid,
+    ImageNotFound,
+    KikotoError,
+    UpstreamFailed,
+    UpstreamMissing,
+)
 from ...domain.events import ImageCached
 from ...domain.manifests import parse_manifest
 from ...domain.names import parse_reference
@@ -141,11 +149,15 @@ class PullThroughCache(Wrapper):
         create_repository: Callable[[str, Rule], Awaitable[object]],
         tag_ttl: float = 86400.0,
         stats: Counter[str] | None = None,
+        delete_empty: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """`delete_empty(name)`: deletes a repository unless it holds images (ECR's DeleteRepository
+        without force), for a first pull that created one and then failed."""
         super().__init__(inner)
         self.rules, self.store, self.repositories = rules, store, repositories
         self.manifest_store, self.blob_index = stores.manifests, stores.blobs
         self.upstreams, self.fetches, self.create_repository = upstreams, fetches, create_repository
+        self.delete_empty = delete_empty
         self.tag_ttl = tag_ttl
         self.stats = Counter[str]() if stats is None else stats  # exported by /metrics
 
@@ -166,7 +178,14 @@ class PullThroughCache(Wrapper):
             )
 
         may_import, may_create = await caller.may(IMPORT), await caller.may(CREATE)
-        return await self._manifest(name, reference, rule, local, may_import=may_import, may_create=may_create)
+        existed = await self.repositories.find(name) is not None
+        try:
+            return await self._manifest(name, reference, rule, local, may_import=may_import, may_create=may_create)
+        except (UpstreamFailed, ImageNotFound):
+            if not existed and self.delete_empty is not None:  # a failed first pull leaves no empty repository
+                with contextlib.suppress(KikotoError):  # filled meanwhile by a pull beside this one: it stays
+                    await self.delete_empty(name)
+            raise
 
     async def referrers(
         self, name: str, subject: str, caller: Caller, artifact_type: str | None, limit: int, after: str | None
