@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import Server
+from .conftest import Server, wait_until
 from .ecr_helpers import push
 from .webhooks import Receiver
 
@@ -116,8 +116,12 @@ def test_a_receiver_that_fails_for_a_while_gets_everything_in_order(tmp_path, re
         hook.failing = False  # the receiver recovers
         events = hook.wait_for(4)
         assert [e["detail"]["image-digest"] for e in events] == digests
-        deliveries = server.kikoto("events", "deliveries", "--target", "deploy").stdout
-        assert deliveries.count("delivered") == 4
+        # the receiver has the events a moment before the worker records their deliveries
+        wait_until(
+            lambda: server.kikoto("events", "deliveries", "--target", "deploy").stdout.count("delivered") == 4,
+            30,
+            "four deliveries recorded as delivered",
+        )
         assert server.kikoto("events", "deliveries", "--failed").stdout.splitlines()[1:] == ["(none)"]
     finally:
         server.stop()
