@@ -171,3 +171,38 @@ async def test_a_request_that_finishes_an_upload_from_its_start(store, size):
         await writer.write(b"other bytes")
     await store.abort_upload("w3")
     assert await store.upload_size("w3") == -1 and not await store.exists(digest(b"other bytes"))
+
+
+async def test_what_s3_holds_in_memory_is_bounded_for_the_whole_worker(s3_url, tmp_path, monkeypatch):
+    """A thousand clients each finishing a 1 MiB blob must not make a worker hold a GiB: past
+    HELD_TOTAL, bodies go to parts as before; what is held is let go once placed or aborted."""
+    import asyncio
+
+    from kikoto.storage.blobs import s3
+
+    url, endpoint = s3_url
+    store = S3BlobStore(f"{url}/{tmp_path.name}", endpoint_url=endpoint)
+    monkeypatch.setattr(s3, "HELD_TOTAL", 3000)
+    first, second = b"a" * 2000, b"b" * 2000
+
+    async def finish(upload_id: str, data: bytes) -> bool:  # each in its own task, as requests are
+        async with store.open_upload(upload_id, 0, stored=-1, final=True) as writer:
+            await writer.write(data)
+        held = s3._held(upload_id) is not None
+        await store.commit_upload(upload_id, digest(data))
+        return held
+
+    one = asyncio.ensure_future(finish("h1", first))
+    for _ in range(5):  # the first now holds its 2000 bytes, waiting on the store
+        await asyncio.sleep(0)
+    assert s3._holding == 2000
+    assert await finish("h2", second) is False  # past the bound: its body went to a part
+    assert await one is True
+    assert s3._holding == 0  # everything held was let go
+    for data in (first, second):
+        assert await fetch(await store.location(digest(data))) == data
+    async with store.open_upload("h3", 0, stored=-1, final=True) as writer:
+        await writer.write(b"c" * 100)
+    assert s3._holding == 100
+    await store.abort_upload("h3")
+    assert s3._holding == 0

@@ -75,8 +75,25 @@ PRESIGN_TTL = datetime.timedelta(hours=1)
 # listed, copied and deleted (7 requests to the store per small push became 3: the store's work,
 # on the machine it runs on, was half of a replicated push's cost, docs/benchmarks.md).
 HELD_BYTES = 1 << 20
+# What all requests of a worker may hold at once: a thousand clients each sending a 1 MiB blob
+# would otherwise hold a GiB; past this, bodies go to parts as they did before.
+HELD_TOTAL = 64 << 20
+_holding = 0  # bytes held now by this worker's requests, written or done (one loop: no lock)
 # (upload id, bytes) held by this request: a context variable, so no other request can see them
 _HELD: ContextVar[tuple[str, bytes] | None] = ContextVar("kikoto_s3_held", default=None)
+
+
+def _count(change: int) -> None:
+    global _holding
+    _holding += change
+
+
+def _let_go() -> None:
+    """What this request held is no longer needed (placed, aborted, or a new upload begins)."""
+    held = _HELD.get()
+    if held is not None:
+        _count(-len(held[1]))
+        _HELD.set(None)
 
 
 def _held(upload_id: str, forget: bool = False) -> bytes | None:
@@ -84,7 +101,7 @@ def _held(upload_id: str, forget: bool = False) -> bytes | None:
     if held is None or held[0] != upload_id:
         return None
     if forget:
-        _HELD.set(None)
+        _let_go()
     return held[1]
 
 
@@ -119,17 +136,21 @@ class S3BlobStore:
 
     @asynccontextmanager
     async def open_upload(self, upload_id: str, offset: int, stored: int | None = None, final: bool = False):
-        _HELD.set(None)  # whatever an earlier request on this connection held is not this one's
+        _let_go()  # whatever an earlier request on this connection held is not this one's
         if stored != (-1 if offset == 0 else offset):  # unknown, or parts past the offset to drop
             await self._truncate(upload_id, offset)
         path = f"uploads/{upload_id}/{offset:016d}"
         writer = _HeldWriter(self.store, path) if final and offset == 0 else _PartWriter(self.store, path)
         try:
             yield writer
+        except BaseException:
+            if isinstance(writer, _HeldWriter):
+                writer.drop()  # never acknowledged: nothing to keep
+            raise
         finally:
             await writer.close()
         if isinstance(writer, _HeldWriter) and writer.held is not None:
-            _HELD.set((upload_id, bytes(writer.held)))
+            _HELD.set((upload_id, bytes(writer.held)))  # counted while it was written
 
     @_typed
     async def _truncate(self, upload_id: str, offset: int) -> None:
@@ -289,13 +310,20 @@ class _HeldWriter:
         self._part = _PartWriter(store, path)
 
     async def write(self, data: bytes) -> None:
-        if self.held is not None and len(self.held) + len(data) <= HELD_BYTES:
-            self.held += data
-            return
-        if self.held is not None:  # too large to hold: the part begins with what was held
-            held, self.held = self.held, None
+        if self.held is not None:
+            if len(self.held) + len(data) <= HELD_BYTES and _holding + len(data) <= HELD_TOTAL:
+                self.held += data
+                _count(len(data))
+                return
+            held, self.held = self.held, None  # too large to hold: the part begins with what was held
+            _count(-len(held))
             await self._part.write(bytes(held))
         await self._part.write(data)
+
+    def drop(self) -> None:
+        if self.held is not None:
+            _count(-len(self.held))
+            self.held = None
 
     async def close(self) -> None:
         await self._part.close()
