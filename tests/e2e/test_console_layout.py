@@ -248,6 +248,13 @@ def test_the_navigation_shows_a_principal_only_the_pages_it_may_open(tmp_path, b
         assert links == ["/console/repositories", "/console/settings"]
         for link in links:
             assert page.goto(server.url + link).status == 200
+        refused = page.goto(server.url + "/console/keys")  # typed in by hand: said in words, not ARNs
+        assert refused.status == 403
+        said = page.get_by_role("alert")
+        assert said.inner_text().startswith("Your access key's policy does not allow this (kikoto:ManageKeys).")
+        assert not page.get_by_text("arn:aws:iam::").is_visible()  # AWS's own words wait, folded
+        page.get_by_text("What the API answers").click()
+        assert page.get_by_text("is not authorized to perform: kikoto:ManageKeys").is_visible()
         page.close()
         admin = browser.new_page()
         sign_in(admin, server)  # the admin sees every page

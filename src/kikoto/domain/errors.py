@@ -280,6 +280,10 @@ class SignatureMalformed(InvalidInput):
 class AccessDenied(KikotoError):
     default = "requested access to the resource is denied"
 
+    def __init__(self, message: str | None = None, detail: Any = None, action: str | None = None) -> None:
+        super().__init__(message, detail)
+        self.action = action  # the API action refused, for faces that say it in their own words
+
 
 class ImageArchived(KikotoError):
     """The image's blobs are in the archive tier: it must be restored before a pull."""

@@ -82,7 +82,8 @@ class Access:
             why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"
             raise AccessDenied(
                 f"User: {who} is not authorized to perform: {action} on resource: "
-                f"{resource or self.resource(repository)} {why}"
+                f"{resource or self.resource(repository)} {why}",
+                action=action,
             )
 
 

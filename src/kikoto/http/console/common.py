@@ -159,8 +159,10 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
                     return render(request, who, "error.html", status=403, message=message)
                 request["form"] = form
             return await handler(request, who)
-        except AccessDenied as denied:
-            return render(request, who, "error.html", status=403, message=denied.message)
+        except AccessDenied as denied:  # in the visitor's words; AWS's (with the ARNs) folded below
+            said = i18n.translator(who.language)("denied", action=denied.action) if denied.action else denied.message
+            technical = denied.message if denied.action else None
+            return render(request, who, "error.html", status=403, message=said, technical=technical)
         except BodyTooLarge as failure:
             return render(request, who, "error.html", status=413, message=failure.message)
         except KikotoError as failure:
