@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast test-repeat lint bench bench-scale soak clean
+.PHONY: run test test-fast test-repeat lint bench bench-scale soak clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ run: $(STAMP)
 E2E_SHARED := tests/e2e/test_clients.py tests/e2e/test_ecr_api.py tests/e2e/test_walkthrough.py tests/e2e/test_ecr_fuzz.py \
               tests/e2e/test_ecr_compat.py tests/e2e/test_signing.py tests/e2e/test_paging.py \
               tests/e2e/test_pull_through.py tests/e2e/test_events.py tests/e2e/test_replication.py \
-              tests/e2e/test_scanning.py
+              tests/e2e/test_scanning.py tests/e2e/test_iam.py tests/e2e/test_web_identity.py \
+              tests/e2e/test_conditions.py
 
 test: $(STAMP)
 	sh scripts/system-deps.sh
@@ -55,6 +56,13 @@ bench: $(STAMP)
 	sh scripts/system-deps.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/replicated.py   # 1, 2, 3 replicas on PostgreSQL + SeaweedFS behind HAProxy
+	$(BIN)/python bench/policy.py       # one decision over a 100-statement policy with Conditions
+
+# docs/screenshots/ anew, from a demo registry (no test data): every console page at 1280 px,
+# some in Hungarian and at 390 px, in Debian's chromium.
+screenshots: $(STAMP)
+	sh scripts/system-deps.sh
+	$(BIN)/python scripts/screenshots.py
 
 # Costs against the size of the registry (1k/10k/100k images, 10k repositories; SQLite, then
 # PostgreSQL): JSON in bench/results/, log-log charts in docs/scale-*.png. About 25 minutes.

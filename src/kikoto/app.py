@@ -19,6 +19,9 @@ from .http.ecr.api import AWS_SERVICES, aws_services
 from .http.ecr.api import handle as ecr_api
 from .http.ecr.context import ECR, EcrServices
 from .http.errors import error_middleware
+from .http.facts import PUBLIC_HTTPS, TRUSTED, networks
+from .http.iam import POLICIES, ROLES, USERS
+from .http.iam import handle as iam_api
 from .http.limits import BODY_IDLE, BUDGET, RATE_LIMITS, BodyBudget, RateLimits
 from .http.metrics import healthz, metrics_handler, readyz_handler
 from .http.oci.common import BLOBS, MANIFESTS, READS, REPOSITORIES
@@ -27,6 +30,7 @@ from .http.rates import address_rate_middleware
 from .http.services import (
     ACCESS,
     ADMIN,
+    AUDIT,
     IDENTITIES,
     IMAGES,
     LAYERS,
@@ -37,7 +41,11 @@ from .http.services import (
 )
 from .jobs.outbox import OutboxWorker
 from .jobs.scheduler import Scheduler
+from .remote.oidc import Issuers
 from .services.images.reads import Reads
+from .services.policies import Policies
+from .services.sts import Roles
+from .services.users import Users
 from .startup import StartupError, prepare
 from .storage.meta.listen import listen_for_changes
 
@@ -88,6 +96,12 @@ def compose(settings: Settings) -> Registry:
     return Registry(core, features, reads, ecr)
 
 
+async def aws_api(request: web.Request) -> web.StreamResponse:
+    """POST /: the JSON services name their operation in X-Amz-Target (ECR, Secrets Manager);
+    the query protocol's (IAM) names it in its form."""
+    return await (ecr_api(request) if "X-Amz-Target" in request.headers else iam_api(request))
+
+
 async def _no_scans(_repo_id: int, _digests: list[str]) -> dict[str, Any]:
     return {}
 
@@ -98,6 +112,7 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     # Per-address rate limiting is a middleware only when configured: each layer costs every request.
     limited = [address_rate_middleware] if settings.rate_limit_per_address else []
     app = web.Application(middlewares=[error_middleware, *limited, name_middleware, auth_middleware])
+    app[TRUSTED], app[PUBLIC_HTTPS] = networks(settings.trusted_proxies), settings.scheme == "https"
     app[BUDGET] = BodyBudget(settings.request_memory_limit)
     app[BODY_IDLE] = settings.body_idle_timeout
     app[RATE_LIMITS] = RateLimits(
@@ -105,13 +120,17 @@ def build_app(settings: Settings, background_jobs: bool = True) -> web.Applicati
     )
     app[SERVICES], app[READS], app[ECR] = registry, registry.reads, registry.ecr
     app[IDENTITIES], app[ACCESS], app[REGISTRY], app[ADMIN] = core.identities, core.access, core.registry, core.admin
-    app[IMAGES], app[LAYERS], app[LIFECYCLE] = core.images, core.layers, core.lifecycle
+    app[IMAGES], app[LAYERS], app[LIFECYCLE], app[AUDIT] = core.images, core.layers, core.lifecycle, core.audit
     app[REGISTRY_SETTINGS], app[SCANS] = core.registry_settings, registry.ecr.scans
     app[REPOSITORIES], app[BLOBS], app[MANIFESTS] = core.repositories, core.blobs, core.manifests
     operations = {name: handler for f in features for name, handler in f.operations.items()}
     app[AWS_SERVICES] = aws_services(operations, [service for f in features for service in f.aws_services])
     app[AUTH_CHALLENGE] = settings.auth_challenge
-    app.router.add_post("/", ecr_api)
+    app[USERS] = Users(core.identities)
+    issuers = Issuers(insecure=settings.oidc_insecure_issuers, offline=settings.oidc_jwks_dir)
+    app[ROLES] = Roles(core.identities, issuers)
+    app[POLICIES] = Policies(core.identities.store, settings.account_id)
+    app.router.add_post("/", aws_api)
     counters = [counter for f in features for counter in f.counters]
     app.router.add_get("/metrics", metrics_handler(core.stores.usage, settings.public_metrics, counters))
     app.router.add_get("/healthz", healthz)

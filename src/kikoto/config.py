@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -58,6 +59,11 @@ class Settings:
     rate_limit_burst: float = 50.0  # requests a client may make at once before the rate applies
     min_free_space: int = 1 << 30  # new uploads are refused when the data dir's disk has less free (bytes)
     public_metrics: bool = False  # /metrics without credentials, without repository names (trusted networks)
+    # balancers whose X-Forwarded-For names the client (CIDRs, comma-separated): aws:SourceIp is the
+    # socket's peer unless that peer is one of these, then the last address they did not add
+    trusted_proxies: str = ""
+    oidc_insecure_issuers: bool = False  # allow http:// OpenID Connect issuers (tests, private networks)
+    oidc_jwks_dir: Path | None = None  # key sets of issuers an offline site cannot reach (<host>.json)
 
     @property
     def host(self) -> str:
@@ -102,6 +108,11 @@ class Settings:
         for name in ("request_memory_limit", "header_timeout", "body_idle_timeout", "max_connections"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        for network in filter(None, (n.strip() for n in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {network!r} is not an address or a CIDR") from None
         if bool(self.admin_access_key_id) != bool(self.admin_secret_access_key):
             raise ValueError("admin_access_key_id and admin_secret_access_key go together")
 

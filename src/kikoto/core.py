@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .config import Settings
 from .features import Core
 from .services.access import Access
+from .services.audit import AuditLog
 from .services.blobs.layers import Layers
 from .services.blobs.service import Blobs
 from .services.fsck import Fsck
@@ -98,6 +99,7 @@ def build_core(settings: Settings) -> Core:
         images=Images(stores, manifests, admin, registry, keys.tokens),
         layers=Layers(blobs, stores.images, admin, registry, keys.urls),
         lifecycle=Lifecycle(stores, blob_store, registry.account, token_key=keys.tokens),
+        audit=AuditLog(stores.audit),
         registry_settings=RegistrySettings(stores.documents, cache(), keys.tokens),
         gc=GarbageCollector(stores, blob_store, settings.gc_grace_period, settings.upload_ttl),
         fsck=Fsck(stores.housekeeping, blob_store, settings.gc_grace_period),

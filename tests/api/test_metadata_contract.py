@@ -4,12 +4,16 @@ while images are pushed and deleted returns every image that stayed exactly once
 
 from __future__ import annotations
 
+import json
+
 from kikoto.app import SERVICES
 from kikoto.domain.lifecycle import PreviewResult
+from kikoto.domain.manifests import OCI_INDEX, OCI_MANIFEST
 
 from ..helpers import SHARED_CONFIG, numbered_manifest, push_blob, put_manifest, sha256
 
 CONFIG = SHARED_CONFIG
+CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 
 
 async def push(client, n: int, tag: str | None) -> str:
@@ -147,3 +151,52 @@ async def test_a_signed_out_console_session_stays_revoked_until_it_expires(clien
     assert await store.session_revoked("s1") and await store.session_revoked("s0")
     await store.revoke_session("s2", expires_at=10**12)
     assert not await store.session_revoked("s0") and await store.session_revoked("s2")
+
+
+async def test_browsing_pages_by_push_time_or_size_without_index_children_or_referrers(client):
+    stores = client.app[SERVICES].core.stores
+    store = stores.images
+    await push_blob(client, "repo", CONFIG)
+    tops = [await push(client, n, f"v{n}") for n in range(12)]
+    children = [await push(client, n, None) for n in (100, 101)]
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": d, "size": len(numbered_manifest(n))}
+                for d, n in zip(children, (100, 101), strict=True)
+            ],
+        }
+    ).encode()
+    assert (await put_manifest(client, "repo", "multi", index, OCI_INDEX)).status == 201
+    sbom = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/spdx+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(CONFIG),
+                "size": len(CONFIG),
+            },
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": tops[0], "size": len(numbered_manifest(0))},
+        }
+    ).encode()
+    assert (await put_manifest(client, "repo", sha256(sbom), sbom)).status == 201
+    repo = await stores.repositories.get_repository("repo")
+    records = await store.find_images(repo.id, [*tops, sha256(index)], [])
+    for order, key in (("pushed", lambda i: (i.pushed_at, i.digest)), ("size", lambda i: (i.size, i.digest))):
+        for descending in (True, False):
+            seen, after = [], None
+            while page := await store.browse(repo.id, order, descending, after, 5):
+                seen += page
+                last = page[-1]
+                after = (last.size if order == "size" else last.pushed_at, last.digest)
+            expected = sorted(records, key=key, reverse=descending)
+            assert [i.digest for i in seen] == [i.digest for i in expected], (order, descending)
+    newest = (await store.browse(repo.id, "pushed", True, None, 1))[0]
+    assert newest.digest == sha256(index) and newest.tags == ("multi",)
+    assert [r.digest for r in await store.referrers_of(repo.id, [tops[0], tops[1]])] == [sha256(sbom)]
+    assert await store.referrers_of(repo.id, []) == []

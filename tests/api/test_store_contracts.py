@@ -10,6 +10,7 @@ import time
 import pytest
 
 from kikoto.app import SERVICES
+from kikoto.domain.audit import Change
 from kikoto.domain.events import ImageDeleted, ImagePushed, ImageScanned
 
 from ..helpers import SHARED_CONFIG, numbered_manifest, push_blob, put_manifest, sha256
@@ -52,6 +53,31 @@ async def test_the_audit_log_lists_newest_first_and_pages_by_key(client):
     assert seen == ["d5", "d3", "d1"]
     assert [e["action"] for e in await audit.events(None, 100, action="GC")] == ["GC"]
     assert await audit.events(None, 100, since=10**12) == []
+
+
+async def test_the_audit_log_keeps_who_from_where_and_how_and_filters_by_each(client):
+    audit = client.app[SERVICES].core.stores.audit
+    arn = "arn:aws:iam::000000000000:user/" + "a-principal-with-a-long-name" * 4  # ARNs pass 64 characters
+    changes = [
+        Change(arn, "PutImage", "192.0.2.7", "ok", "web", "sha256:1", "1.0"),
+        Change(arn, "PutImage", "192.0.2.7", "ImageTagAlreadyExistsException", "web", None, "1.0"),
+        Change("cli:root", "keys create", "local", detail={"name": "ci"}),
+        Change(arn, "PutManifest", "192.0.2.8", "ok", "web", "sha256:2", "2.0"),
+    ]
+    await audit.record([c.row() for c in changes])
+    await audit.record([{"actor": "gc", "action": "GC"}])  # the older shape: outcome and source absent
+    newest = (await audit.events(None, 1, tag="2.0"))[0]
+    assert (newest["actor"], newest["source"], newest["outcome"], newest["tag"]) == (arn, "192.0.2.8", "ok", "2.0")
+    assert [e["outcome"] for e in await audit.events("web", 10, tag="1.0")] == ["ImageTagAlreadyExistsException", "ok"]
+    refused = await audit.events(None, 10, outcome="refused")
+    assert [e["action"] for e in refused] == ["PutImage"]
+    assert [e["action"] for e in await audit.events(None, 10, outcome="ok")] == [
+        "GC",
+        "PutManifest",
+        "keys create",
+        "PutImage",
+    ]
+    assert [e["detail"] for e in await audit.events(None, 10, actor="cli:root")] == [{"name": "ci"}]
 
 
 async def test_storage_use_counts_each_blob_once(client):
@@ -275,6 +301,99 @@ async def test_signing_keys_and_statuses(client):
     await store.set_status(repo_id, "sha256:b", "arn:profile", "IN_PROGRESS")
     assert await store.stale(time.time() + 60) == [(repo_id, "sha256:b", "arn:profile")]  # only what is in progress
     assert await store.stale(0.0) == []
+
+
+async def test_principals_hold_keys_inline_policies_and_tags_until_deleted(client):
+    identities = client.app[SERVICES].core.identities.store
+    empty = '{"Version": "2012-10-17", "Statement": []}'
+    made = [await identities.create_principal(name, empty) for name in ("carol", "bob", "dave")]
+    names = [p.name for p in await identities.principals_page("", 100)]
+    assert names == sorted(names) and {"bob", "carol", "dave"} <= set(names)
+    assert [p.name for p in await identities.principals_page("bob", 1)] == ["carol"]  # by key
+    carol = made[0]
+    assert (await identities.principal("carol")).created_at > 0
+    for key_id in ("AKIACONTRACT0000001", "AKIACONTRACT0000002"):
+        await identities.add_key(carol.id, key_id, "encrypted")
+    assert [k.id for k in await identities.principal_keys(carol.id)] == ["AKIACONTRACT0000001", "AKIACONTRACT0000002"]
+    assert await identities.delete_key("AKIACONTRACT0000001") and not await identities.delete_key("AKIACONTRACT0000001")
+    await identities.put_document(carol.id, "pull", '{"a": 1}')
+    await identities.put_document(carol.id, "pull", '{"a": 2}')  # replaced
+    await identities.put_document(carol.id, "audit", '{"b": 1}')
+    assert await identities.documents(carol.id) == {"audit": '{"b": 1}', "pull": '{"a": 2}'}
+    assert await identities.delete_document(carol.id, "audit") and not await identities.delete_document(carol.id, "x")
+    await identities.set_tags(carol.id, {"team": "web", "stage": "prod"})
+    await identities.set_tags(carol.id, {"team": "db"})
+    await identities.remove_tags(carol.id, ["stage", "absent"])
+    assert await identities.principal_tags(carol.id) == {"team": "db"}
+    await identities.delete_principal(carol.id)
+    assert await identities.principal("carol") is None and await identities.key("AKIACONTRACT0000002") is None
+    assert await identities.documents(carol.id) == {} and await identities.principal_tags(carol.id) == {}
+
+
+async def test_roles_providers_and_session_keys(client):
+    store = client.app[SERVICES].core.identities.store
+    role = await store.create_role("ci-push", '{"trust": 1}', 3600)
+    assert await store.role("ci-push") == role and await store.role("absent") is None
+    await store.set_trust(role.id, '{"trust": 2}')
+    assert (await store.role("ci-push")).trust_policy == '{"trust": 2}'
+    await store.set_role_tags(role.id, {"team": "web"})
+    assert (await store.role("ci-push")).tags == {"team": "web"}
+    await store.put_role_document(role.id, "push", '{"a": 1}')
+    await store.put_role_document(role.id, "push", '{"a": 2}')
+    assert await store.role_documents(role.id) == {"push": '{"a": 2}'}
+    assert await store.delete_role_document(role.id, "push") and not await store.delete_role_document(role.id, "push")
+    issuer = await store.add_provider("token.example", "https://token.example", ["sts.amazonaws.com"])
+    assert await store.provider("token.example") == issuer and await store.providers() == [issuer]
+    now = time.time()
+    await store.add_session_key(
+        "ASIACONTRACT0000001", role.id, "run-1", "sealed", "ab" * 32, now + 900, {"stage": "ci"}
+    )
+    await store.add_session_key("ASIACONTRACT0000002", role.id, "run-0", "sealed", "cd" * 32, now - 1)
+    await store.add_session_key("ASIACONTRACT0000003", role.id, "run-2", "sealed", "ef" * 32, now + 900)
+    assert await store.session_key("ASIACONTRACT0000002") is None  # expired ones are forgotten
+    found = await store.session_key("ASIACONTRACT0000001")
+    assert (found.role.name, found.session_name, found.token_hash) == ("ci-push", "run-1", "ab" * 32)
+    assert (found.tags, found.role.tags) == ({"stage": "ci"}, {"team": "web"})
+    assert await store.delete_provider("token.example") and await store.providers() == []
+    await store.delete_role(role.id)
+    assert await store.role("ci-push") is None and await store.session_key("ASIACONTRACT0000001") is None
+
+
+async def test_groups_managed_policies_and_attachments(client):
+    store = client.app[SERVICES].core.identities.store
+    alice = await store.create_principal("alice", '{"Statement": []}')
+    group = await store.create_group("builders")
+    assert await store.group("builders") == group and await store.group("absent") is None
+    await store.add_member(group.id, alice.id)
+    await store.add_member(group.id, alice.id)  # once is enough
+    assert [g.name for g in await store.groups_of(alice.id)] == ["builders"]
+    assert [m.name for m in await store.members(group.id)] == ["alice"]
+    await store.put_group_document(group.id, "pull", '{"g": 1}')
+    assert await store.group_documents(group.id) == {"pull": '{"g": 1}'}
+    assert await store.delete_group_document(group.id, "pull") and not await store.delete_group_document(
+        group.id, "pull"
+    )
+    managed = await store.create_managed("ci-pull", '{"v": 1}')
+    assert await store.managed("ci-pull") == managed and [m.name for m in await store.managed_page("", 10)] == [
+        "ci-pull"
+    ]
+    assert await store.add_version(managed.id, '{"v": 2}', default=False) == 2
+    assert await store.default_documents(["ci-pull", "absent"]) == {"ci-pull": '{"v": 1}'}
+    assert await store.add_version(managed.id, '{"v": 3}', default=True) == 3
+    assert await store.default_documents(["ci-pull"]) == {"ci-pull": '{"v": 3}'}
+    assert [v for v, _, _ in await store.versions(managed.id)] == [1, 2, 3]
+    arn = "arn:aws:iam::000000000000:policy/ci-pull"
+    await store.attach("group", group.id, arn)
+    await store.attach("user", alice.id, arn)
+    await store.attach("user", alice.id, arn)
+    assert await store.attached("user", alice.id) == [arn] and await store.attachment_count(arn) == 2
+    assert await store.detach("user", alice.id, arn) and not await store.detach("user", alice.id, arn)
+    await store.remove_member(group.id, alice.id)
+    assert await store.groups_of(alice.id) == []
+    await store.delete_group(group.id)
+    assert await store.attachment_count(arn) == 0 and await store.group("builders") is None
+    await store.delete_managed(managed.id)
+    assert await store.managed("ci-pull") is None and await store.versions(managed.id) == []
 
 
 # Every public method of every store has a contract in the test_*contract*.py modules (a method

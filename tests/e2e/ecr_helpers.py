@@ -29,3 +29,27 @@ def push(
     )
     assert response.status_code == 201, response.text
     return body, sha256(body)
+
+
+def attach(server, repo: str, subject: str, subject_size: int, artifact_type: str, document: bytes) -> str:
+    """Push a referrer (an SBOM, a signature) of `subject`, untagged, as oras would; its digest."""
+    auth = ("AWS", server.password())
+    empty = b"{}"
+    for blob in (empty, document):
+        response = requests.post(f"{server.url}/v2/{repo}/blobs/uploads/?digest={sha256(blob)}", data=blob, auth=auth)
+        assert response.status_code == 201, response.text
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+            "layers": [{"mediaType": artifact_type, "digest": sha256(document), "size": len(document)}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": subject_size},
+        }
+    ).encode()
+    response = requests.put(
+        f"{server.url}/v2/{repo}/manifests/{sha256(body)}", data=body, auth=auth, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert response.status_code == 201, response.text
+    return sha256(body)

@@ -82,3 +82,11 @@ class Layout:
 
     def read(self, digest: str) -> bytes:
         return (self.root / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()
+
+
+def push_layout(skopeo, server, layout: Layout, tag: str, repository: str, every_platform: bool = False) -> None:
+    """Copy the layout's `tag` to `repository:tag` on the server with skopeo, as a user pushes
+    (`skopeo`: the fixture's runner, or any callable taking skopeo's arguments)."""
+    platforms = ["--all"] if every_platform else []
+    source, destination = f"oci:{layout.root}:{tag}", f"docker://{server.host}/{repository}:{tag}"
+    skopeo("copy", *platforms, "--dest-tls-verify=false", "--dest-creds", server.creds, source, destination)

@@ -148,7 +148,7 @@ def test_lifecycle_expiries_are_delete_events_and_dead_letters_can_be_redelivere
             ),
         )
         hook.failing = True
-        server.kikoto("lifecycle", "run")
+        server.kikoto("lifecycle", "run", "--yes")
 
         def dead_letters() -> list[str]:  # the listing's rows, under its header
             return server.kikoto("events", "deliveries", "--failed").stdout.strip().splitlines()[1:]

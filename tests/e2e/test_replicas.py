@@ -212,7 +212,7 @@ def test_lifecycle_and_gc_on_one_replica_while_pushes_go_to_the_other(s3_replica
     env = {**a.process_env, "KIKOTO_DATABASE_URL": a.database_url}
     for _ in range(3):  # lifecycle and GC through replica A's storage while B takes pushes
         # a one-second grace: in-flight pushes (milliseconds between blob and manifest) are safe
-        for args in (["lifecycle", "run"], ["gc", "--grace-period", "1"]):
+        for args in (["lifecycle", "run", "--yes"], ["gc", "--grace-period", "1"]):
             subprocess.run(
                 [str(VENV_BIN / "kikoto"), *args, "--data-dir", str(a.data_dir)],
                 env=env,

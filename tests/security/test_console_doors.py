@@ -102,8 +102,25 @@ async def test_settings_sections_need_the_actions_the_api_needs(registry_with):
     page = await (await registry.client.get("/console/settings", cookies={"kikoto_console": cookie})).text()
     assert "ecr-pullthroughcache" not in page and "registry-1.docker.io" not in page
     # the section it may see shows the template, its uses, mutability and description
-    assert "<code>team</code>" in page and "CREATE_ON_PUSH, REPLICATION" in page
-    assert "MUTABLE" in page and "for the team" in page
+    assert "<code>team</code>" in page and "a push creates the repository, replication creates it" in page
+    assert "Mutable" in page and "for the team" in page
+    assert "/console/settings/" not in page  # and no form: it may read the templates, not change them
+    # nor may it post one: refused as the API would refuse the operation, and nothing is made
+    cookie, csrf = await sign_in(registry, key, secret)
+    form = {"csrf": csrf, "ecrRepositoryPrefix": "sneaky", "upstreamRegistryUrl": "quay.io"}
+    posted = await registry.client.post(
+        "/console/settings/CreatePullThroughCacheRule", data=form, cookies={"kikoto_console": cookie}
+    )
+    assert posted.status == 403, await posted.text()
+    status, body = await registry.ecr("DescribePullThroughCacheRules", {})
+    assert "sneaky" not in str(body)
+    # a form names only the settings operations: anything else is no page at all
+    other = await registry.client.post(
+        "/console/settings/DeleteRepository",
+        data={"csrf": csrf, "repositoryName": "x"},
+        cookies={"kikoto_console": cookie},
+    )
+    assert other.status == 404
     # the API refuses the same principal the same data
     status, body = await registry.ecr("DescribePullThroughCacheRules", {}, key=key, secret=secret)
     assert status == 400 and body["__type"] == "AccessDeniedException"

@@ -241,5 +241,8 @@ async def test_no_request_gets_a_5xx(fuzz_registry, method, segments, query, hea
     text = await response.text()
     assert response.status < 500, (method, path, query, headers, text)
     if response.status >= 400 and method != "HEAD":
+        if ecr and "X-Amz-Target" not in headers:  # no target: AWS's query protocol (IAM, STS) answers, in XML
+            assert text.startswith("<ErrorResponse") and "<Code>" in text, text
+            return
         document = json.loads(text)
         assert ("errors" in document) or ("__type" in document), text

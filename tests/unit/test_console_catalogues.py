@@ -9,7 +9,9 @@ from pathlib import Path
 from kikoto.http.console import i18n
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
-PAGES = Path(i18n.__file__).parent / "pages.py"
+MODULES = sorted(
+    p for p in Path(i18n.__file__).parent.glob("*.py") if p.name != "i18n.py"
+)  # its docstring shows t("key")
 
 
 def test_every_language_has_every_message():
@@ -20,7 +22,7 @@ def test_every_language_has_every_message():
 
 def test_every_message_used_exists():
     used = set()
-    for path in [*TEMPLATES.glob("*.html"), PAGES]:
+    for path in [*TEMPLATES.glob("*.html"), *MODULES]:
         used |= set(re.findall(r'\bt\(\s*["\']([a-z_.\-]+)["\']', path.read_text()))
         used |= set(re.findall(r'translator\([^)]*\)\(\s*"([a-z_.\-]+)"', path.read_text()))
     missing = {key for key in used if key not in i18n.catalogue("en") and not key.endswith(".")}
@@ -32,3 +34,20 @@ def test_the_language_follows_the_cookie_then_the_browser():
     assert i18n.choose(None, "de-DE,en;q=0.5") == "en"
     assert i18n.choose("hu", "en-US") == "hu"
     assert i18n.choose("xx", "") == "en"
+
+
+def test_every_word_made_from_a_code_exists():
+    """Messages whose keys are built from a value: each value the code can give has its words."""
+    from kikoto.domain import lifecycle
+    from kikoto.domain.manifests import KINDS
+    from kikoto.http.console import settings
+
+    keys = {f"lifecycle.reason.{code}" for code in lifecycle.REASONS}
+    keys |= {f"lifecycle.action.{a}" for a in (*lifecycle.ACTIONS, "keep")}
+    keys |= {f"lifecycle.select.{s}" for s in (*lifecycle.TAG_STATUS, "patterns", "prefixes", "archived")}
+    keys |= {f"lifecycle.count.{c}" for c in lifecycle.COUNT_TYPES}
+    keys |= {f"kind.{k}" for _, k in KINDS} | {"kind.index", "kind.artifact"}
+    keys |= {f"templates.applied.{a}" for a in settings.APPLIED_FOR}
+    for code in i18n.LANGUAGES:
+        missing = keys - set(i18n.catalogue(code))
+        assert not missing, (code, missing)

@@ -8,7 +8,7 @@ import os
 import click
 
 from .. import __version__
-from . import keys, lifecycle, serve, storage
+from . import keys, lifecycle, policy, serve, storage
 
 
 class WithFeatures(click.Group):
@@ -42,6 +42,7 @@ for command in (
     serve.serve,
     keys.keys,
     lifecycle.lifecycle,
+    policy.policy,
     storage.gc,
     storage.fsck,
     storage.storage,

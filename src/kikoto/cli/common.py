@@ -4,6 +4,9 @@ registry's storage through the server's own composition, and one-line start-up f
 from __future__ import annotations
 
 import datetime
+import functools
+import getpass
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,6 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from ..config import load_settings
+from ..domain.audit import Change
+from ..domain.errors import KikotoError
 from ..startup import StartupError, announce_admin, prepare
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +49,29 @@ def storage_options(command: F) -> F:
     ):
         command = option(command)
     return command
+
+
+CHANGES = "kikoto.changes"  # the context's note that this command changes the registry
+PRIVATE = ("secret", "password", "token", "key_file", "config_file", "data_dir", "database_url")
+
+
+def changes_registry(command: F) -> F:
+    """An admin command that changes the registry: recorded in the audit log, by the local user,
+    with its parameters (never a secret) and how it ended."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        context = click.get_current_context()
+        action = context.command_path.partition(" ")[2] or context.command_path
+        shown = {k: str(v)[:200] for k, v in kwargs.items() if v not in (None, False, ()) and not k.endswith(PRIVATE)}
+        try:
+            actor = f"cli:{getpass.getuser()}"
+        except (OSError, KeyError):  # no name for this uid (a container's)
+            actor = f"cli:uid {os.getuid()}"
+        context.meta[CHANGES] = lambda outcome: Change(actor, action, "local", outcome, detail=shown)
+        return command(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 def start_failure(exc: BaseException) -> click.ClickException:
@@ -81,9 +109,21 @@ def with_registry(action: Callable[[Any], Awaitable[T]], config_file: Path | Non
 
     async def main() -> T:
         registry = compose(settings)
+        outcome = "error"
         try:
-            return await action(registry)
+            result = await action(registry)
+            outcome = "ok"
+            return result
+        except click.ClickException as refused:
+            outcome = refused.message[:64]
+            raise
+        except KikotoError as refused:
+            outcome = type(refused).__name__
+            raise
         finally:
+            change = click.get_current_context().meta.get(CHANGES)
+            if change is not None:
+                await registry.audit.record(change(outcome))
             await registry.close()
 
     return asyncio.run(main())

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import storage_options, with_registry
+from .common import changes_registry, storage_options, with_registry
 
 
 @click.group()
@@ -32,6 +32,7 @@ def keys() -> None:
     help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).",
 )
 @click.option("--replace-policy", is_flag=True, help="NAME exists: give it this policy instead of refusing.")
+@changes_registry
 def keys_create(
     config_file: Path | None,
     name: str,
@@ -107,6 +108,7 @@ def keys_list(config_file: Path | None, **options: Any) -> None:
 @keys.command("revoke")
 @storage_options
 @click.argument("key_id")
+@changes_registry
 def keys_revoke(config_file: Path | None, key_id: str, **options: Any) -> None:
     """Deactivate KEY_ID: its signatures and login tokens stop working."""
 
@@ -121,6 +123,7 @@ def keys_revoke(config_file: Path | None, key_id: str, **options: Any) -> None:
 @keys.command("rotate")
 @storage_options
 @click.argument("key_id")
+@changes_registry
 def keys_rotate(config_file: Path | None, key_id: str, **options: Any) -> None:
     """Create a new key pair for KEY_ID's principal and deactivate KEY_ID."""
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import human_size, storage_options, with_registry
+if TYPE_CHECKING:  # the CLI imports these when a command runs, to start fast
+    from rich.table import Table
+
+    from ..services.lifecycle import Plan
+
+from .common import human_size, storage_options, when, with_registry
 
 
 @click.group()
@@ -22,36 +27,98 @@ def lifecycle() -> None:
 @click.option("--repository", help="Only this repository (default: every repository with a policy).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 @click.option("--as-of", "as_of", type=click.DateTime(), help="Evaluate as if it were this date (implies --dry-run).")
+@click.option("--yes", is_flag=True, help="Act on every repository without asking first.")
 def lifecyclerun(
-    config_file: Path | None, repository: str | None, dry_run: bool, as_of: datetime.datetime | None, **options: Any
+    config_file: Path | None,
+    repository: str | None,
+    dry_run: bool,
+    as_of: datetime.datetime | None,
+    yes: bool,
+    **options: Any,
 ) -> None:
-    """Expire and archive images by each repository's lifecycle policy."""
+    """Expire and archive images by each repository's lifecycle policy: first what each policy
+    would do to each image and why, then (unless --dry-run) do it. Over every repository it asks
+    first, unless --yes; it acts only if nothing changed since it showed what it would do."""
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
     from ..domain.errors import KikotoError
 
     now = as_of.replace(tzinfo=datetime.UTC).timestamp() if as_of else None
     dry_run = dry_run or as_of is not None
 
-    async def run(registry):
-        plans = []
+    async def evaluate(registry: Any) -> list[Plan]:
         names = await registry.lifecycle.repositories_with_policies(repository)
         with Progress(transient=True) as progress:
             task = progress.add_task("evaluating", total=len(names))
+            plans = []
             for name in names:
-                plan = await registry.lifecycle.plan(name, now=now)
-                if not dry_run:
-                    await registry.lifecycle.apply(plan, actor="cli")
-                plans.append(plan)
+                plans.append(await registry.lifecycle.plan(name, now=now))
                 progress.advance(task)
         return plans
 
+    async def apply(registry: Any) -> None:
+        for shown in plans:
+            plan = await registry.lifecycle.plan(shown.repository.name)
+            if plan.fingerprint() != shown.fingerprint():
+                raise click.ClickException(
+                    f"{plan.repository.name} changed since it was evaluated; nothing more was done: run again"
+                )
+            await registry.lifecycle.apply(plan, actor="cli")
+
     try:
-        plans = with_registry(run, config_file, options)
+        plans = with_registry(evaluate, config_file, dict(options))
+        if not plans:
+            click.echo("no repository has a lifecycle policy")
+            return
+        console = Console(width=200)
+        for plan in plans:
+            console.print(outcome_table(plan))
+        console.print(summary_table(plans, dry_run))
+        if dry_run or not any(plan.acting("expire") or plan.acting("transition") for plan in plans):
+            return
+        if repository is None and not yes:
+            click.confirm(f"Act on {len(plans)} repositories as shown?", abort=True)
+        with_registry(apply, config_file, options)
     except KikotoError as exc:
         raise click.ClickException(exc.message) from exc
+    click.echo("done: the bytes of expired images are freed by the next garbage collection")
+
+
+def outcome_table(plan: Plan) -> Table:
+    """Each image as a user counts it (what hangs from it counted under it), newest first:
+    the action, the rule that decided, and why."""
+    from rich.table import Table
+
+    descriptions = {r.priority: r.description for r in plan.rules()}
+    table = Table(
+        "image",
+        "tags",
+        "pushed",
+        "action",
+        "rule",
+        "why",
+        "attached",
+        title=f"{plan.repository.name}, as of {when(plan.now)}",
+    )
+    for o in plan.outcomes():
+        d = o.decision
+        rule = f"{d.rule} {descriptions.get(d.rule) or ''}".strip() if d.rule else ""
+        table.add_row(
+            o.image.digest.split(":", 1)[-1][:12],
+            ", ".join(o.image.tags),
+            when(o.image.pushed_at),
+            d.action or "keep",
+            rule,
+            d.because(),
+            str(o.attached or ""),
+        )
+    return table
+
+
+def summary_table(plans: list[Plan], dry_run: bool) -> Table:
+    from rich.table import Table
+
     table = Table(
         "repository",
         "images",
@@ -62,20 +129,17 @@ def lifecyclerun(
         title="lifecycle " + ("preview" if dry_run else "run"),
     )
     for plan in plans:
-        acted = plan.acting("expire") + plan.acting("transition")
-        tags = sum(len(plan.images[d.digest].tags) for d in acted)
+        tops = plan.outcomes()
+        acted = [o for o in tops if o.decision.action]
         table.add_row(
             plan.repository.name,
-            str(len(plan.images)),
-            str(len(plan.acting("expire"))),
-            str(len(plan.acting("transition"))),
-            str(tags),
+            str(len(tops)),
+            str(sum(o.decision.action == "expire" for o in acted)),
+            str(sum(o.decision.action == "transition" for o in acted)),
+            str(sum(len(o.image.tags) for o in acted)),
             f"{plan.bytes_freed} ({human_size(plan.bytes_freed)})",
         )
-    if not plans:
-        click.echo("no repository has a lifecycle policy")
-        return
-    Console(width=200).print(table)
+    return table
 
 
 @lifecycle.command("validate")

@@ -16,6 +16,9 @@ def repository_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{name}"
 
 
+IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)  # IAM's rule for user, role and group names
+
+
 def principal_arn(account: str, name: str) -> str:
     return f"arn:aws:iam::{account}:user/{name}"
 

@@ -159,6 +159,18 @@ class LimitExceeded(KikotoError):
     pass
 
 
+class EntityNotFound(NotFound):
+    """An IAM user, access key or inline policy that does not exist (IAM's NoSuchEntity)."""
+
+
+class EntityExists(KikotoError):
+    """IAM's EntityAlreadyExists."""
+
+
+class DeleteConflict(KikotoError):
+    """IAM's DeleteConflict: a user with keys or policies is not deleted."""
+
+
 # -- invalid input --------------------------------------------------------------------------------
 
 
@@ -364,3 +376,7 @@ def storage_full(detail: str = "") -> StorageFull:
         + (f": {detail}" if detail else "")
         + "; nothing was stored, try again once space is freed"
     )
+
+
+class MalformedPolicy(InvalidInput):
+    """IAM's MalformedPolicyDocument."""

@@ -70,12 +70,35 @@ class Image:
     subject: str | None = None  # set for referrers (signatures, SBOMs)
 
 
+# Why a decision was made, as a code the faces put in words (REASONS has the English):
+# acted on because the rule's count reached the image, or kept, and by what.
+COUNT, PUSHED, PULLED, ARCHIVED = "count", "pushed", "pulled", "archived"
+RETAINED, WITHIN, INDEXED, SUBJECT, UNSELECTED = "retained", "within", "indexed", "subject", "unselected"
+REASONS = {
+    COUNT: "number {figure} among the newest images the rule selects (it keeps {limit})",
+    PUSHED: "pushed {figure} days ago (the rule allows {limit})",
+    PULLED: "last pulled {figure} days ago (the rule allows {limit})",
+    ARCHIVED: "archived {figure} days ago (the rule allows {limit})",
+    RETAINED: "kept by a retain rule",
+    WITHIN: "selected, but within the rule's limit of {limit}",
+    INDEXED: "listed by an index that stays",
+    SUBJECT: "follows its subject",
+    UNSELECTED: "no rule selects it",
+}
+
+
 @dataclass(frozen=True)
 class Decision:
     digest: str
     action: str | None  # "expire", "transition" or None (kept)
-    rule: int | None  # the priority of the rule that decided, or None
-    reason: str = ""
+    rule: int | None  # the priority of the rule that acted on it or kept it, or None
+    reason: str = ""  # one of REASONS' codes
+    figure: int | None = None  # the number the reason names: a rank among the newest, or days
+    limit: int | None = None  # the rule's countNumber
+
+    def because(self) -> str:
+        """The reason in English (the CLI's and the audit log's words)."""
+        return REASONS.get(self.reason, self.reason).format(figure=self.figure, limit=self.limit)
 
 
 @dataclass(frozen=True)
@@ -277,19 +300,23 @@ def _pull_reference(image: Image) -> float:
     return image.last_pulled_at if image.last_pulled_at is not None else image.pushed_at
 
 
-def _beyond(rule: Rule, selected: list[Image], now: float) -> list[Image]:
-    """The images of the selection the rule's count condition reaches, oldest first."""
-    ordered = sorted(selected, key=lambda i: (_age_reference(i), i.digest))
+def _beyond(rule: Rule, selected: list[Image], now: float) -> dict[str, tuple[str, int]]:
+    """The images of the selection the rule's count condition reaches, with (reason, figure):
+    the rank among the newest selected, or the age in whole days that passed the limit."""
     if rule.count_type is None:
-        return []
+        return {}
+    ordered = sorted(selected, key=lambda i: (_age_reference(i), i.digest))
     if rule.count_type == "imageCountMoreThan":
-        return ordered[: max(len(ordered) - rule.count_number, 0)]
+        beyond = ordered[: max(len(ordered) - rule.count_number, 0)]
+        return {i.digest: (COUNT, len(ordered) - n) for n, i in enumerate(beyond)}
+    reason, reference = {
+        "sinceImagePushed": (PUSHED, _age_reference),
+        "sinceImagePulled": (PULLED, _pull_reference),
+        "sinceImageTransitioned": (ARCHIVED, lambda i: i.archived_at),
+    }[rule.count_type]
     cutoff = now - rule.count_number * DAY
-    if rule.count_type == "sinceImagePushed":
-        return [i for i in ordered if _age_reference(i) < cutoff]
-    if rule.count_type == "sinceImagePulled":
-        return [i for i in ordered if _pull_reference(i) < cutoff]
-    return [i for i in ordered if i.archived_at is not None and i.archived_at < cutoff]
+    ages = {i.digest: reference(i) for i in ordered}
+    return {d: (reason, int((now - at) // DAY)) for d, at in ages.items() if at is not None and at < cutoff}
 
 
 def evaluate(policy: Policy, images: list[Image], now: float) -> dict[str, Decision]:
@@ -298,27 +325,38 @@ def evaluate(policy: Policy, images: list[Image], now: float) -> dict[str, Decis
     referrers = [i for i in images if i.subject in present]
     candidates = [i for i in images if i.subject not in present]
     decided: dict[str, Decision] = {}
-    protected: set[str] = set()
+    kept: dict[str, Decision] = {}  # protected, by the first rule that selected and spared it
     for rule in policy.rules:
         selected = [i for i in candidates if selects(rule, i)]
         reached = _beyond(rule, selected, now)
         if rule.action == "retain":
-            spared = {i.digest for i in reached} if rule.count_type else set()
-            protected |= {i.digest for i in selected if i.digest not in spared}
+            spared = reached if rule.count_type else {}
+            for image in selected:
+                if image.digest not in spared and image.digest not in decided:
+                    kept.setdefault(image.digest, Decision(image.digest, None, rule.priority, RETAINED))
             continue
-        for image in reached:
-            if image.digest not in decided and image.digest not in protected:
-                decided[image.digest] = Decision(image.digest, rule.action, rule.priority)
-        protected |= {i.digest for i in selected}
-    _spare_index_children(decided, images)
-    for referrer in referrers:  # signatures and SBOMs go (or archive) with their subject
-        subject = decided.get(referrer.subject)
-        if subject is not None:
-            decided[referrer.digest] = Decision(referrer.digest, subject.action, subject.rule, "follows its subject")
-    return {i.digest: decided.get(i.digest, Decision(i.digest, None, None)) for i in images}
+        for image in selected:
+            if image.digest in decided or image.digest in kept:
+                continue
+            if image.digest in reached:
+                reason, figure = reached[image.digest]
+                decided[image.digest] = Decision(
+                    image.digest, rule.action, rule.priority, reason, figure, rule.count_number
+                )
+            else:
+                kept[image.digest] = Decision(image.digest, None, rule.priority, WITHIN, None, rule.count_number)
+    _spare_index_children(decided, kept, images)
+    for referrer in referrers:  # signatures and SBOMs go (or archive, or stay) with their subject
+        subject = decided.get(referrer.subject) or kept.get(referrer.subject)  # type: ignore[arg-type]
+        action, deciding = (subject.action, subject.rule) if subject else (None, None)
+        decided[referrer.digest] = Decision(referrer.digest, action, deciding, SUBJECT)
+    return {
+        i.digest: decided.get(i.digest) or kept.get(i.digest) or Decision(i.digest, None, None, UNSELECTED)
+        for i in images
+    }
 
 
-def _spare_index_children(decided: dict[str, Decision], images: list[Image]) -> None:
+def _spare_index_children(decided: dict[str, Decision], kept: dict[str, Decision], images: list[Image]) -> None:
     """An image listed by an index is acted on only when every such index gets the same action."""
     changed = True
     while changed:
@@ -329,4 +367,5 @@ def _spare_index_children(decided: dict[str, Decision], images: list[Image]) -> 
                 continue
             if any(decided.get(p) is None or decided[p].action != mine.action for p in image.parents):
                 del decided[image.digest]
+                kept[image.digest] = Decision(image.digest, None, None, INDEXED)
                 changed = True

@@ -200,3 +200,29 @@ def artifact_manifest(
         **({"annotations": annotations} if annotations else {}),
     }
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+# What a manifest is, in a person's words: the console shows these, with the raw type on hover.
+KINDS = (  # (substring of the artifact or config media type, kind), the first that matches
+    ("signature", "signature"),
+    ("cosign", "signature"),
+    ("sigstore", "signature"),
+    ("spdx", "sbom"),
+    ("cyclonedx", "sbom"),
+    ("sbom", "sbom"),
+    ("in-toto", "attestation"),
+    ("helm", "helm"),
+    ("wasm", "wasm"),
+    ("image.config", "image"),
+    ("container.image", "image"),
+)
+
+
+def kind_of(media_type: str, artifact_type: str | None, config_media_type: str | None) -> str:
+    """image, index, signature, sbom, attestation, helm, wasm, or artifact."""
+    if media_type in (OCI_INDEX, DOCKER_LIST):
+        return "index"
+    declared = (artifact_type or config_media_type or "").lower()
+    if not declared:  # a schema 1 manifest, or one without a config type: an image
+        return "image"
+    return next((kind for needle, kind in KINDS if needle in declared), "artifact")

@@ -22,6 +22,7 @@ from ..config import Settings
 from ..http.console.common import SettingsSection
 from ..http.ecr.operations.table import AwsService, Handler
 from ..services.access import Access
+from ..services.audit import AuditLog
 from ..services.blobs.layers import Layers
 from ..services.blobs.service import Blobs
 from ..services.fsck import Fsck
@@ -65,6 +66,7 @@ class Core:
     images: Images
     layers: Layers
     lifecycle: Lifecycle
+    audit: AuditLog
     registry_settings: RegistrySettings
     gc: GarbageCollector
     fsck: Fsck

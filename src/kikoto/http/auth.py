@@ -17,6 +17,7 @@ from aiohttp import web
 from ..domain.errors import AccessDenied, Throttled
 from ..services.identity import Identities, Principal, TokenError
 from .errors import OciError
+from .facts import note_facts
 from .limits import RATE_LIMITS
 from .services import ACCESS, IDENTITIES, LAYERS, REGISTRY
 
@@ -135,6 +136,7 @@ async def authorize(request: web.Request, repository: str | None, *actions: str)
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
+    note_facts(request)  # what Conditions may test, for every face
     if request.path.startswith("/v2") or request.path == "/metrics":
         principal = await credentials(request, request.app[IDENTITIES])
         request[PRINCIPAL] = principal

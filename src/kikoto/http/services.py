@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..services.access import Access
+from ..services.audit import AuditLog
 from ..services.blobs.layers import Layers
 from ..services.identity import Identities
 from ..services.images.listing import Images
@@ -25,6 +26,7 @@ ADMIN = web.AppKey("repository_admin", RepositoryAdmin)
 IMAGES = web.AppKey("images", Images)
 LAYERS = web.AppKey("layers", Layers)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+AUDIT = web.AppKey("audit", AuditLog)
 REGISTRY_SETTINGS = web.AppKey("registry_settings", RegistrySettings)
 # an image's scan: (repository id, digests) -> {digest: scan}, from the scanning feature if present
 ScanSummaries = Callable[[int, list[str]], Awaitable[dict[str, Any]]]

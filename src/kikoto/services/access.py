@@ -6,12 +6,48 @@ repository ARNs, or "*" for registry-wide actions.
 
 from __future__ import annotations
 
+import datetime
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from ..domain.conditions import Context
 from ..domain.ecr import repository_arn
 from ..domain.errors import AccessDenied
-from ..domain.policy import ANONYMOUS, PolicyError, Statement, evaluate, parse_policy
+from ..domain.policy import ANONYMOUS, PolicyError, Statement, Verdict, conditional, evaluate, judge, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.ports import RepositoryStore
 from .identity import Principal
+
+
+@dataclass
+class RequestFacts:
+    """What a face knows of the request that IAM Conditions may test (the faces set it for the
+    request's task; the CLI has none)."""
+
+    source_ip: str | None = None
+    secure: bool = False
+    request_tags: dict[str, str] = field(default_factory=dict)  # CreateRepository's, TagResource's
+
+
+# The facts of the request this task serves: set by the faces as a function that works them out,
+# worked out only when a decision needs them (most decisions are cached and never do).
+REQUEST: ContextVar[RequestFacts | Callable[[], RequestFacts] | None] = ContextVar("kikoto_request", default=None)
+
+
+def request_facts() -> RequestFacts | None:
+    found = REQUEST.get()
+    if callable(found):
+        found = found()
+        REQUEST.set(found)
+    return found
+
+
+@dataclass(frozen=True)
+class RepositoryFacts:
+    statements: tuple[Statement, ...]
+    tags: tuple[tuple[str, str], ...]
 
 
 class Access:
@@ -33,10 +69,11 @@ class Access:
     def resource(self, repository: str | None) -> str:
         return repository_arn(self.region, self.account, repository) if repository else "*"
 
-    async def _repository_policy(self, repository: str) -> tuple[Statement, ...]:
-        async def load() -> tuple[Statement, ...]:
+    async def _repository(self, repository: str) -> RepositoryFacts:
+        async def load() -> RepositoryFacts:
             record = await self.store.get_repository(repository)
-            return _statements(record.repository_policy if record else None)
+            tags = tuple((t["Key"], t["Value"]) for t in (record.resource_tags or [])) if record else ()
+            return RepositoryFacts(_statements(record.repository_policy if record else None), tags)
 
         return await self._policies.fetch(repository, load)
 
@@ -46,8 +83,10 @@ class Access:
         missing = [name for name in repositories if self._policies.get(name)[0] is None]
         if missing:
             token = self._policies.get(missing[0])[1]
-            for name, text in (await self.store.repository_policies(missing)).items():
-                self._policies.put(name, _statements(text), token)
+            records = {r.name: r for r in await self.store.repositories(missing)}
+            for name, record in records.items():
+                tags = tuple((t["Key"], t["Value"]) for t in (record.resource_tags or []))
+                self._policies.put(name, RepositoryFacts(_statements(record.repository_policy), tags), token)
 
     def forget(self, repository: str) -> None:
         """Kept for callers in this process; the change counter already tells every process."""
@@ -59,15 +98,79 @@ class Access:
         repository's ARN, or `resource` (another service's ARN, e.g. a secret's)."""
         known = principal if principal is not None and not principal.anonymous else None
         key = ((known.arn, known.key_id) if known else None, action, repository, resource)
+        cached, token = self._decisions.get(key)
+        if cached is not None:  # in a tuple: "nothing allows it" is cached too
+            known_answer: str | None = cached[0]
+            return known_answer
+        policies = [known.policy] if known else []
+        facts = await self._repository(repository) if repository else None
+        if facts:
+            policies.append(facts.statements)
+        arn, target = known.arn if known else ANONYMOUS, resource or self.resource(repository)
+        if conditional(policies):  # the answer depends on the request: decided each time, not kept
+            context = self.context(known, facts, request_facts())
+            return evaluate(policies, arn, self.account, action, target, context)
+        decision = evaluate(policies, arn, self.account, action, target)
+        self._decisions.put(key, (decision,), token)
+        return decision
 
-        async def load() -> tuple[str | None]:  # in a tuple: "nothing allows it" is cached too
-            policies = [known.policy] if known else []
-            if repository:
-                policies.append(await self._repository_policy(repository))
-            arn = known.arn if known else ANONYMOUS
-            return (evaluate(policies, arn, self.account, action, resource or self.resource(repository)),)
+    async def explain(
+        self,
+        principal: Principal,
+        action: str,
+        repository: str | None,
+        request: RequestFacts | None,
+        extra: dict[str, str | list[str]] | None = None,
+    ) -> tuple[Verdict, list[str], int | None]:
+        """The decision for `principal` as if it asked this (`kikoto policy simulate`): the
+        verdict, the names of the documents evaluated, and the deciding statement's number (1-based)
+        in its document."""
+        policies, names = [principal.policy], [f"the identity policy of {principal.name}"]
+        facts = await self._repository(repository) if repository else None
+        if facts is not None:
+            policies.append(facts.statements)
+            names.append(f"the repository policy of {repository}")
+        context = {**self.context(principal, facts, request), **{k.lower(): v for k, v in (extra or {}).items()}}
+        verdict = judge(policies, principal.arn, self.account, action, self.resource(repository), context)
+        if verdict.document is None:
+            return verdict, names, None
+        place = next(n for n, s in enumerate(policies[verdict.document], 1) if s is verdict.statement)
+        return verdict, names, place
 
-        return (await self._decisions.fetch(key, load))[0]
+    def context(
+        self, principal: Principal | None, repository: RepositoryFacts | None, request: RequestFacts | None
+    ) -> Context:
+        """The condition keys of a request, as IAM names them (lower case); a key IAM would not
+        have here is absent (and evaluates as IAM evaluates an absent key)."""
+        now = time.time()
+        context: dict[str, str | list[str]] = {
+            "aws:currenttime": datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:epochtime": str(int(now)),
+            "aws:requestedregion": self.region,
+            "aws:multifactorauthpresent": "false",
+        }
+        if principal is not None:
+            context |= {
+                "aws:principalarn": principal.arn,
+                "aws:principalaccount": self.account,
+                "aws:principaltype": "User",
+                "aws:username": principal.name,
+                "aws:userid": principal.key_id or principal.name,
+            }
+            for key, value in principal.tags:
+                context[f"aws:principaltag/{key.lower()}"] = value
+        for key, value in repository.tags if repository else ():
+            context[f"aws:resourcetag/{key.lower()}"] = value
+            context[f"ecr:resourcetag/{key.lower()}"] = value
+        if request is not None:
+            if request.source_ip:
+                context["aws:sourceip"] = request.source_ip
+            context["aws:securetransport"] = "true" if request.secure else "false"
+            for key, value in request.request_tags.items():
+                context[f"aws:requesttag/{key.lower()}"] = value
+            if request.request_tags:
+                context["aws:tagkeys"] = list(request.request_tags)
+        return context
 
     async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
         return await self.decide(principal, action, repository) == "Allow"

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import string
 import time
@@ -23,16 +22,17 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..domain.ecr import principal_arn
+from ..domain.ecr import IAM_NAME, principal_arn
 from ..domain.errors import AccessKeyNotFound, InvalidParameter
-from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, parse_policy
+from ..domain.policy import ADMINISTRATOR, POWER_USER, Statement, Statements, parse_policy
 from ..storage.changes import VersionedCache
 from ..storage.meta.ports import AlreadyExists, IdentityStore
 from .keys import Keys
+from .policies import Policies
 
 LOGIN_TTL = 12 * 3600  # ECR's authorization tokens last 12 hours
 ADMIN = "admin"
-PRINCIPAL_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)  # IAM's user name rule
+PRINCIPAL_NAME = IAM_NAME
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Principal:
     policy: tuple[Statement, ...]
     scope: tuple[tuple[str, str, tuple[str, ...]], ...] | None = None  # a Bearer token's granted access
     expires: float | None = None  # when the password or token this principal presented expires
+    tags: tuple[tuple[str, str], ...] = ()  # IAM's principal tags: aws:PrincipalTag/* in Conditions
+    session_token_hash: str | None = None  # an assumed role's keys: sha256 of the session token they need
 
     @property
     def anonymous(self) -> bool:
@@ -148,8 +150,12 @@ class Identities:
                 )
             await self.store.set_policy(principal.id, policy)
         key_id, secret = key_pair or new_key_pair()
-        await self.store.add_key(principal.id, key_id, self._fernet.encrypt(secret.encode()).decode())
+        await self.store.add_key(principal.id, key_id, self.seal(secret))
         return key_id, secret
+
+    def seal(self, secret: str) -> str:
+        """A secret access key as it is stored: encrypted with the master key (SigV4 needs it back)."""
+        return self._fernet.encrypt(secret.encode()).decode()
 
     async def bootstrap_admin(self, key_pair: tuple[str, str] | None) -> tuple[str, str] | None:
         """On first start create the admin principal; with a key pair from the environment make
@@ -219,22 +225,85 @@ class Identities:
         """(principal, secret) for an active key; (None, None) for an unknown or revoked one."""
 
         async def load() -> tuple[Principal | None, str | None]:
+            if key_id.startswith("ASIA"):
+                return await self._session(key_id)
             row = await self.store.key(key_id)
             if row is None or row.status != "Active":
                 return None, None
-            principal = Principal(
-                row.principal.name,
-                principal_arn(self.account, row.principal.name),
-                row.id,
-                parse_policy(row.principal.policy, resource_policy=False),
-            )
-            return principal, self._decrypt(row.secret)
+            return await self._user(row.principal, row.id, row.extras), self._decrypt(row.secret)
 
-        return await self._keys.fetch(key_id, load)
+        principal, secret = await self._keys.fetch(key_id, load)
+        if principal is not None and principal.expires is not None and principal.expires <= self._clock():
+            return None, None  # an assumed role's keys end when their session does
+        return principal, secret
+
+    async def _user(self, row: Any, key_id: str, extras: bool = True) -> Principal:
+        """A user with its identity policy: the one `kikoto keys` gave it, its inline and attached
+        policies, and its groups' (IAM's), together; and its tags. Without `extras` (none of those,
+        as the key's own query found) nothing more is read."""
+        documents, tags = [row.policy], tuple[tuple[str, str], ...]()
+        if extras:
+            documents += await self._documents("user", row.id)
+            for group in await self.store.groups_of(row.id):
+                documents += await self._documents("group", group.id)
+            tags = tuple((await self.store.principal_tags(row.id)).items())
+        statements = Statements(s for text in documents for s in parse_policy(text, resource_policy=False))
+        return Principal(row.name, principal_arn(self.account, row.name), key_id, statements, tags=tags)
+
+    async def as_principal(self, arn: str) -> Principal | None:
+        """The principal a user's or role's ARN names, as its keys would act (SimulatePrincipalPolicy,
+        `kikoto policy simulate`); None if there is none."""
+        kind, _, name = arn.rpartition(":")[2].partition("/")
+        if arn.startswith(f"arn:aws:iam::{self.account}:user/") or ":" not in arn:
+            row = await self.store.principal(name if ":" in arn else arn)
+            return await self._user(row, "simulated") if row else None
+        if kind == "role":
+            role = await self.store.role(name)
+            if role is None:
+                return None
+            documents = await self._documents("role", role.id)
+            statements = Statements(s for text in documents for s in parse_policy(text, resource_policy=False))
+            return Principal(name, arn, "simulated", statements, tags=tuple(role.tags.items()))
+        return None
+
+    async def _documents(self, kind: str, holder_id: int) -> list[str]:
+        """A user's, group's or role's inline policies and the managed policies attached to it."""
+        inline = {
+            "user": self.store.documents,
+            "group": self.store.group_documents,
+            "role": self.store.role_documents,
+        }[kind]
+        attached = await Policies(self.store, self.account).documents(kind, holder_id)
+        return [*(await inline(holder_id)).values(), *attached]
+
+    async def session_expired(self, key_id: str) -> bool:
+        """Whether `key_id` is an assumed role's key whose session has ended (and is not yet forgotten)."""
+        if not key_id.startswith("ASIA"):
+            return False
+        row = await self.store.session_key(key_id)
+        return row is not None and row.expires_at <= self._clock()
+
+    async def _session(self, key_id: str) -> tuple[Principal | None, str | None]:
+        """An assumed role's short-lived key: the role's inline policies, until it expires."""
+        row = await self.store.session_key(key_id)
+        if row is None:
+            return None, None
+        documents = await self._documents("role", row.role.id)
+        statements = Statements(s for text in documents for s in parse_policy(text, resource_policy=False))
+        name = f"{row.role.name}/{row.session_name}"
+        arn = f"arn:aws:sts::{self.account}:assumed-role/{name}"
+        tags = tuple((row.role.tags | row.tags).items())  # a session's tags over its role's
+        principal = Principal(
+            name, arn, key_id, statements, expires=row.expires_at, tags=tags, session_token_hash=row.token_hash
+        )
+        return principal, self._decrypt(row.secret)
 
     def issue(self, principal: Principal, ttl: int = LOGIN_TTL, scope: list[Any] | None = None) -> tuple[str, float]:
-        """A password (never containing ':') that stands for `principal` until it expires."""
+        """A password (never containing ':') that stands for `principal` until it expires (no
+        later than the principal's own keys: an assumed role's session)."""
         expires = self._clock() + ttl
+        if principal.expires is not None:
+            expires = min(expires, principal.expires)
         payload = {"k": principal.key_id or "", "e": int(expires), "n": secrets.token_hex(4)}
         if scope is not None:
             payload["s"] = scope
@@ -273,9 +342,14 @@ class Identities:
         scope = tuple((s[0], s[1], tuple(s[2])) for s in payload["s"]) if "s" in payload else None
         return Principal(principal.name, principal.arn, principal.key_id, principal.policy, scope, payload["e"])
 
-    async def verify_secret(self, key_id: str, secret: str) -> Principal:
-        """An access key pair given directly (Basic auth on /metrics, which Prometheus can send)."""
+    async def verify_secret(self, key_id: str, secret: str, session_token: str = "") -> Principal:
+        """An access key pair given directly (Basic auth on /metrics, which Prometheus can send;
+        the console's sign-in), with its session token if it is an assumed role's."""
         principal, stored = await self.lookup(key_id)
         if principal is None or not hmac.compare_digest(stored.encode(), secret.encode()):
             raise TokenError("the access key or its secret is not valid")
+        if principal.session_token_hash is not None:
+            given = hashlib.sha256(session_token.encode()).hexdigest()
+            if not hmac.compare_digest(given, principal.session_token_hash):
+                raise TokenError("the access key or its secret is not valid")
         return principal

@@ -3,6 +3,7 @@ previews, restores, and the ECR operations around them."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,16 @@ from ..domain.errors import (
     LifecyclePolicyNotFound,
     LifecyclePreviewNotFound,
 )
-from ..domain.lifecycle import Decision, Image, LifecycleError, Preview, PreviewResult, evaluate, parse_policy
+from ..domain.lifecycle import (
+    Decision,
+    Image,
+    LifecycleError,
+    Preview,
+    PreviewResult,
+    Rule,
+    evaluate,
+    parse_policy,
+)
 from ..domain.paging import sign_token
 from ..storage.blobs.port import BlobStore
 from ..storage.meta.ports import ImageRecord, Repository, Stores
@@ -25,6 +35,16 @@ EXPIRE_BATCH = 500  # manifests deleted per transaction: one transaction per ima
 STORAGE_CLASS = {"STANDARD": "standard", "ARCHIVE": "archive"}
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One image as its user counts it: an image or index, with the referrers (signatures, SBOMs)
+    and index children that share its fate counted under it rather than as images."""
+
+    image: ImageRecord
+    decision: Decision
+    attached: int
+
+
 @dataclass
 class Plan:
     repository: Repository
@@ -32,6 +52,8 @@ class Plan:
     images: dict[str, ImageRecord]
     decisions: dict[str, Decision]
     reclaimable: dict[str, int] = field(default_factory=dict)  # blob digest -> bytes GC frees after the expiry
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)  # image -> the indexes that list it
+    now: float = 0.0  # the moment the policy was evaluated at
 
     def acting(self, action: str) -> list[Decision]:
         return [d for d in self.decisions.values() if d.action == action]
@@ -39,6 +61,35 @@ class Plan:
     @property
     def bytes_freed(self) -> int:
         return sum(self.reclaimable.values())
+
+    def rules(self) -> tuple[Rule, ...]:
+        return parse_policy(self.policy).rules
+
+    def fingerprint(self) -> str:
+        """What someone agreed to when shown this plan: the policy, and each image it acts on and how."""
+        acted = sorted(f"{d.digest}:{d.action}" for d in self.decisions.values() if d.action)
+        return hashlib.sha256("\n".join([self.policy, *acted]).encode()).hexdigest()[:32]
+
+    def outcomes(self) -> list[Outcome]:
+        """Newest push first, each image once, with what hangs from it counted under it."""
+        attached: dict[str, int] = {}
+        for digest in self.images:
+            top, seen = digest, {digest}
+            while (above := self._above(top)) is not None and above not in seen:
+                top = above
+                seen.add(top)
+            if top != digest:
+                attached[top] = attached.get(top, 0) + 1
+        tops = [i for d, i in self.images.items() if self._above(d) is None]
+        tops.sort(key=lambda i: (-i.pushed_at, i.digest))
+        return [Outcome(i, self.decisions[i.digest], attached.get(i.digest, 0)) for i in tops]
+
+    def _above(self, digest: str) -> str | None:
+        """The subject a referrer hangs from, or the first index that lists the image, if present."""
+        subject = self.images[digest].subject_digest
+        if subject in self.images:
+            return subject
+        return next((p for p in self.parents.get(digest, ()) if p in self.images), None)
 
 
 def policy_error(exc: LifecycleError) -> KikotoError:
@@ -130,11 +181,13 @@ class Lifecycle:
             )
             for r in records.values()
         ]
-        decisions = evaluate(parsed, images, self._clock() if now is None else now)
+        now = self._clock() if now is None else now
+        decisions = evaluate(parsed, images, now)
         expiring = {d.digest for d in decisions.values() if d.action == "expire"}
         candidates = set().union(*(blob_refs.get(d, set()) for d in expiring)) if expiring else set()
         reclaimable = await self.housekeeping.reclaimable(record.id, expiring, candidates) if candidates else {}
-        return Plan(record, text, records, decisions, reclaimable)
+        relations = {d: tuple(p) for d, p in parents.items()}
+        return Plan(record, text, records, decisions, reclaimable, relations, now)
 
     async def apply(self, plan: Plan, actor: str = "lifecycle") -> None:
         repo, events = plan.repository, []
@@ -160,7 +213,7 @@ class Lifecycle:
             "detail": {
                 "tags": list(image.tags),
                 "rulePriority": decision.rule,
-                "reason": decision.reason,
+                "reason": decision.because(),
                 "imageSizeInBytes": image.size,
             },
         }

@@ -56,7 +56,7 @@ class VersionedCache:
 
     def __init__(self, changes: ChangeCounter | None, max_age: float, size: int = 10_000) -> None:
         self.changes, self.max_age, self.size = changes, max_age, size
-        self._items: dict[str, Any] = {}
+        self._items: dict[Hashable, Any] = {}
         self._version = -1
         self._loading: dict[tuple[Any, Any], asyncio.Future[Any]] = {}
 
@@ -85,7 +85,7 @@ class VersionedCache:
             self.put(key, value, token)
         return value
 
-    def get(self, key):
+    def get(self, key: Hashable) -> tuple[Any, int | None]:
         if self.changes is None:
             return None, None
         version = self.changes.value()
@@ -98,7 +98,7 @@ class VersionedCache:
             return None, version
         return entry[1], version
 
-    def put(self, key, value, token) -> None:
+    def put(self, key: Hashable, value: Any, token: int | None) -> None:
         if token is None or token != self._version or token != self.changes.value():
             return
         if len(self._items) >= self.size:

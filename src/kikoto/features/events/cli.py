@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import echo_rows, storage_options, when, with_feature
+from ...cli.common import changes_registry, echo_rows, storage_options, when, with_feature
 
 
 @click.group()
@@ -23,6 +23,7 @@ def events() -> None:
 @click.option("--pattern", "pattern_file", type=click.Path(exists=True, dir_okay=False), help="EventBridge pattern.")
 @click.option("--secret", envvar="KIKOTO_EVENTS_SECRET", help="HMAC-SHA256 key for the X-Kikoto-Signature-256 header.")
 @click.option("--cloudevents", is_flag=True, help="Send CloudEvents 1.0 in structured mode.")
+@changes_registry
 def events_add_target(
     config_file: Path | None,
     name: str,
@@ -63,6 +64,7 @@ def events_list_targets(config_file: Path | None, **options: Any) -> None:
 @events.command("remove-target")
 @storage_options
 @click.argument("name")
+@changes_registry
 def events_remove_target(config_file: Path | None, name: str, **options: Any) -> None:
     """Stop sending events to NAME (its delivery records go too)."""
 
@@ -88,6 +90,7 @@ def events_deliveries(config_file: Path | None, target: str | None, failed: bool
 @events.command("redeliver")
 @storage_options
 @click.argument("delivery_id", type=int)
+@changes_registry
 def events_redeliver(config_file: Path | None, delivery_id: int, **options: Any) -> None:
     """Send delivery DELIVERY_ID's event to its target again, now."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import echo_rows, storage_options, with_feature
+from ...cli.common import changes_registry, echo_rows, storage_options, with_feature
 
 
 @click.group()
@@ -29,6 +29,7 @@ def peers() -> None:
     default="kikoto",
     help="kikoto: another Kikötő (ECR API + /v2); oci: any OCI registry (Basic auth on /v2).",
 )
+@changes_registry
 def peers_add(
     config_file: Path | None,
     region: str,
@@ -64,6 +65,7 @@ def peers_list(config_file: Path | None, **options: Any) -> None:
 @storage_options
 @click.option("--region", required=True)
 @click.option("--registry-id", required=True)
+@changes_registry
 def peers_remove(config_file: Path | None, region: str, registry_id: str, **options: Any) -> None:
     """Remove a peer (replication to its destination fails, and is retried, until one is added)."""
 

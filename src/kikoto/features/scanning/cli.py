@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import progressing, storage_options, with_feature
+from ...cli.common import changes_registry, progressing, storage_options, with_feature
 from .scanner import Scanner
 from .store import ScanRow
 from .vulndb import Imported
@@ -25,6 +25,7 @@ def vulndb() -> None:
 @vulndb.command("import")
 @storage_options
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@changes_registry
 def vulndb_import(config_file: Path | None, path: Path, **options: Any) -> None:
     """Import OSV records from PATH: a JSON file, a directory of them, or OSV's per-ecosystem
     all.zip archives (https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip)."""

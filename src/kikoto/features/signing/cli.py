@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ...cli.common import echo_rows, storage_options, with_feature
+from ...cli.common import changes_registry, echo_rows, storage_options, with_feature
 from .service import Signing
 
 
@@ -20,6 +20,7 @@ def signing_keys() -> None:
 @signing_keys.command("create")
 @storage_options
 @click.argument("name")
+@changes_registry
 def signing_keys_create(config_file: Path | None, name: str, **options: Any) -> None:
     """Create signing key NAME (ECDSA P-256, with a self-signed certificate chain) and print its
     signing profile ARN and the root certificate for a verifier's trust store."""

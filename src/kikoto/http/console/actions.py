@@ -12,18 +12,20 @@ from ...domain.errors import BodyTooLarge, InvalidParameter, NameInvalid
 from ...domain.policy import ADMINISTRATOR, POWER_USER, READ_ONLY
 from ...services.identity import TokenError
 from ...services.images.listing import ImageId
-from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE
+from ..services import ADMIN, IDENTITIES, IMAGES
 from . import i18n
-from .common import SESSIONS, Visitor, page, read_form, render, require, security_headers, visitor
-from .pages import asked, repo_url, repositories_page, repository_page, see_other, when_text
+from .common import SESSIONS, Visitor, note, one_line, page, read_form, render, require, security_headers, visitor
+from .formats import Formats
+from .pages import asked, key_rows, repo_url, repositories_page, repository_page, see_other
 from .session import COOKIE, LIFETIME
 
-SIGN_IN_LIMIT = 4096  # two keys: an unauthenticated client is read no further
+SIGN_IN_LIMIT = 8192  # two keys and a session token: an unauthenticated client is read no further
 # Where the language switch may send a visitor back to: a path on this site, in URL characters
 # only. A browser drops tabs and newlines from a Location, so "/\t/evil.example" would become the
 # scheme-relative "//evil.example": an allow-list of shapes, not a deny-list of tricks.
 LOCAL_PATH = re.compile(r"/(?:[A-Za-z0-9][A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?")
 ROLES = {"read-only": READ_ONLY, "power-user": POWER_USER, "admin": ADMINISTRATOR}
+KEY_CHANGES = {"create": "CreateAccessKey", "rotate": "RotateAccessKey", "revoke": "RevokeAccessKey"}
 
 
 async def sign_in(request: web.Request) -> web.Response:
@@ -34,7 +36,7 @@ async def sign_in(request: web.Request) -> web.Response:
         return render(request, who, "signin.html", status=413, error=failure.message)
     key_id, secret = str(form.get("access_key_id", "")).strip(), str(form.get("secret_access_key", ""))
     try:
-        await request.app[IDENTITIES].verify_secret(key_id, secret)
+        await request.app[IDENTITIES].verify_secret(key_id, secret, str(form.get("session_token", "")).strip())
     except TokenError:
         return render(request, who, "signin.html", status=401, error=i18n.translator(who.language)("signin.failed"))
     token, _ = request.app[SESSIONS].issue(key_id)
@@ -92,6 +94,7 @@ async def delete_repository(request: web.Request, who: Visitor) -> web.Response:
 async def delete_image(request: web.Request, who: Visitor) -> web.Response:
     form, name = await asked(request, who, "ecr:BatchDeleteImage")
     image = ImageId(form.get("digest") or None, form.get("tag") or None)  # type: ignore[arg-type]
+    note(request, digest=image.digest, tag=image.tag)
     _, failures = await request.app[IMAGES].batch_delete(name, [image])
     if failures:
         raise InvalidParameter(failures[0].reason)
@@ -118,18 +121,8 @@ async def put_policy(request: web.Request, who: Visitor) -> web.Response:
     try:
         await request.app[ADMIN].set_policy(name, text)
     except InvalidParameter as invalid:  # shown in place, with the text kept
-        return await repository_page(request, who, name, policy_text=text, policy_error=invalid.message)
+        return await repository_page(request, who, name, policy_text=text, policy_error=one_line(who.language, invalid))
     raise see_other(repo_url(name))
-
-
-@page
-async def save_lifecycle(request: web.Request, who: Visitor) -> web.Response:
-    form, name = await asked(request, who, "ecr:PutLifecyclePolicy")
-    await request.app[LIFECYCLE].put_policy(name, str(form.get("policy", "")))
-    if form.get("apply"):
-        lifecycle = request.app[LIFECYCLE]
-        await lifecycle.apply(await lifecycle.plan(name), actor=f"console:{who.principal.name}")  # type: ignore[union-attr]
-    raise see_other(repo_url(name, "lifecycle"))
 
 
 @page
@@ -137,18 +130,17 @@ async def key_action(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
     form, identities = request["form"], request.app[IDENTITIES]
     action = request.match_info["action"]
+    note(request, action=KEY_CHANGES[action], detail={"key": str(form.get("key_id") or form.get("principal") or "")})
     created = None
     if action == "create":
         policy = ROLES.get(str(form.get("role")), READ_ONLY)
         key_id, secret = await identities.create(str(form.get("principal", "")).strip(), policy)
         created = {"key_id": key_id, "secret": secret}
+        note(request, detail={"key": key_id, "principal": str(form.get("principal", "")).strip()})
     elif action == "rotate":
         key_id, secret = await identities.rotate(str(form.get("key_id", "")))
         created = {"key_id": key_id, "secret": secret}
     elif action == "revoke":
         await identities.revoke(str(form.get("key_id", "")))
-    rows = [
-        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": when_text(k.created_at)}
-        for k in await identities.keys()
-    ]
+    rows = key_rows(await identities.keys(), Formats(who.language))
     return render(request, who, "keys.html", rows=rows, created=created)  # the secret, shown this once

@@ -15,11 +15,13 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from ...domain.audit import OK, Change, changes
 from ...domain.errors import AccessDenied, BodyTooLarge, KikotoError
 from ...services.identity import Principal
 from ..limits import read_body
-from ..services import ACCESS, IDENTITIES
+from ..services import ACCESS, AUDIT, IDENTITIES
 from . import i18n
+from .formats import Formats
 from .session import COOKIE, Session, Sessions
 
 SESSIONS = web.AppKey("console_sessions", Sessions)
@@ -36,6 +38,7 @@ class SettingsSection:
 
 
 SECTIONS = web.AppKey("console_sections", tuple)
+AUDITED = web.RequestKey("console_audited", dict)  # the change a form asked for, as the audit log records it
 
 TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 CSP = (
@@ -53,6 +56,7 @@ NAVIGATION = (
     ("storage", "/console/storage", ("kikoto:ReadMetrics",)),
     ("audit", "/console/audit", ("kikoto:ReadAuditLog",)),
     ("keys", "/console/keys", ("kikoto:ManageKeys",)),
+    ("simulate", "/console/simulate", ("iam:SimulatePrincipalPolicy",)),
     ("settings", "/console/settings", ("ecr:DescribeRepositoryCreationTemplates",)),
 )
 
@@ -104,7 +108,35 @@ async def can(request: web.Request, who: Visitor, action: str, repository: str |
 
 
 async def require(request: web.Request, who: Visitor, action: str, repository: str | None = None) -> None:
+    """Authorise `action`; a change authorised in a form's action is what the audit log records."""
+    if request.method == "POST" and changes(action.partition(":")[2]):
+        request[AUDITED] = {"action": action.partition(":")[2], "repository": repository}
     await request.app[ACCESS].require(who.principal, action, repository)
+
+
+def in_words(language: str, failure: KikotoError, api: str | None = None) -> tuple[str, str | None]:
+    """(what to tell the visitor, the API's own message to show beneath it, if different). In
+    English that is the API's message itself (exact, as ECR's console shows it); in another
+    language a sentence of its own for the kind of failure, with the API's message beneath.
+    `api`: the message as the API words it, where the face rewords the service's."""
+    api = api or failure.message
+    if language == "en":
+        return api, None
+    t, known = i18n.translator(language), i18n.catalogue(language)
+    kind = next((f"error.{c.__name__}" for c in type(failure).__mro__ if f"error.{c.__name__}" in known), None)
+    return t(kind or "error.generic"), api
+
+
+def one_line(language: str, failure: KikotoError, api: str | None = None) -> str:
+    """`in_words` as one line, for a message shown beside a form."""
+    said, api = in_words(language, failure, api)
+    return f"{said} {i18n.translator(language)('error.api_says')} {api}" if api else said
+
+
+def note(request: web.Request, **what: Any) -> None:
+    """What else the audit log should say of this form's change (the digest, the tag, a key id)."""
+    if AUDITED in request:
+        request[AUDITED].update(what)
 
 
 def render(request: web.Request, who: Visitor, template: str, status: int = 200, **context) -> web.Response:
@@ -113,6 +145,7 @@ def render(request: web.Request, who: Visitor, template: str, status: int = 200,
         .get_template(template)
         .render(
             t=i18n.translator(who.language),
+            fmt=Formats(who.language),
             language=who.language,
             languages=i18n.LANGUAGES,
             who=who,
@@ -151,6 +184,7 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
         who = await visitor(request)
         if not who.signed_in:
             return render(request, who, "signin.html", status=401 if request.method == "POST" else 200)
+        outcome = "error"
         try:
             if request.method == "POST":
                 form = await read_form(request, FORM_LIMIT)
@@ -158,15 +192,29 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
                     message = i18n.translator(who.language)("csrf")
                     return render(request, who, "error.html", status=403, message=message)
                 request["form"] = form
-            return await handler(request, who)
+            response = await handler(request, who)
+            outcome = OK if response.status < 400 else "InvalidParameterException"  # refused in place
+            return response
+        except web.HTTPException as answer:  # the redirect after a change
+            outcome = OK if answer.status < 400 else f"HTTP {answer.status}"
+            raise
         except AccessDenied as denied:  # in the visitor's words; AWS's (with the ARNs) folded below
+            outcome = "AccessDeniedException"
             said = i18n.translator(who.language)("denied", action=denied.action) if denied.action else denied.message
             technical = denied.message if denied.action else None
             return render(request, who, "error.html", status=403, message=said, technical=technical)
         except BodyTooLarge as failure:
+            outcome = type(failure).__name__
             return render(request, who, "error.html", status=413, message=failure.message)
         except KikotoError as failure:
-            return render(request, who, "error.html", status=400, message=failure.message)
+            outcome = type(failure).__name__
+            said, api = in_words(who.language, failure)
+            return render(request, who, "error.html", status=400, message=said, api=api)
+        finally:
+            if (change := request.get(AUDITED)) is not None:
+                await request.app[AUDIT].record(
+                    Change(who.principal.arn, source=request.remote or "", **{"outcome": outcome, **change})  # type: ignore[union-attr]
+                )
 
     return wrapped
 

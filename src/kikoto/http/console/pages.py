@@ -6,58 +6,21 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from ...domain.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryPolicyNotFound
+from ...domain.digests import parse_digest
+from ...domain.errors import DigestInvalid, InvalidParameter, RepositoryPolicyNotFound
+from ...domain.manifests import kind_of
 from ..oci.common import MANIFESTS
-from ..services import ADMIN, IDENTITIES, IMAGES, LIFECYCLE, REGISTRY, SCANS
+from ..services import ADMIN, AUDIT, IDENTITIES, IMAGES, LIFECYCLE, REGISTRY, SCANS
 from . import i18n
-from .common import SECTIONS, SettingsSection, Visitor, can, page, render, require, security_headers, visitor
+from .common import Visitor, can, page, render, require, security_headers, visitor
+from .formats import Formats
 
 PAGE = 100
-# The two policies of the Hungarian guide this project grew from, as templates.
-LIFECYCLE_TEMPLATES = {
-    "keep-last-5": {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": "Keep the last 5 images",
-                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
-                "action": {"type": "expire"},
-            }
-        ]
-    },
-    "latest-forever-rest-90-days": {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": "Never delete latest",
-                "selection": {
-                    "tagStatus": "tagged",
-                    "tagPatternList": ["latest"],
-                    "countType": "imageCountMoreThan",
-                    "countNumber": 9999,
-                },
-                "action": {"type": "expire"},
-            },
-            {
-                "rulePriority": 2,
-                "description": "Delete the rest after 90 days",
-                "selection": {
-                    "tagStatus": "any",
-                    "countType": "sinceImagePushed",
-                    "countUnit": "days",
-                    "countNumber": 90,
-                },
-                "action": {"type": "expire"},
-            },
-        ]
-    },
-}
 
 
 def see_other(location: str) -> web.HTTPSeeOther:
@@ -65,23 +28,29 @@ def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location, headers=security_headers())
 
 
+SORTS = ("-pushed", "pushed", "-size", "size")  # newest first by default
+
+
+def position(text: str) -> tuple[float, str] | None:
+    """The key a page of images continues after ("<push time or size>|<digest>"), if well formed."""
+    value, _, digest = text.rpartition("|")
+    try:
+        return float(value), str(parse_digest(digest))
+    except (ValueError, DigestInvalid):
+        return None
+
+
+def sort_link(name: str, sort: str, column: str) -> dict[str, str]:
+    """A sortable column's link (a second click reverses it) and its aria-sort state."""
+    current = sort.lstrip("-") == column
+    descending = sort.startswith("-")
+    target = (column if descending else f"-{column}") if current else f"-{column}"
+    state = ("descending" if descending else "ascending") if current else "none"
+    return {"url": f"{repo_url(name)}&sort={target}", "state": state}
+
+
 def repo_url(name: str, view: str = "repository") -> str:
     return f"/console/{view}?name={quote(name, safe='')}"
-
-
-def when_text(seconds: float | None) -> str:
-    if not seconds:
-        return ""
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def size(n: int | float | None) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
 
 
 async def asked(request: web.Request, who: Visitor, action: str):
@@ -115,6 +84,7 @@ async def repositories_page(
 ) -> web.Response:
     """The repositories; with `create_error`, the create form shows it beside the name it keeps."""
     await require(request, who, "ecr:DescribeRepositories")
+    fmt = Formats(who.language)
     query = request.query.get("q", "").strip()
 
     async def visible(name: str) -> bool:
@@ -127,8 +97,8 @@ async def repositories_page(
             "name": r.name,
             "url": repo_url(r.name),
             "images": summaries.get(r.id, (0, 0, None))[0],
-            "size": size(summaries.get(r.id, (0, 0, None))[1]),
-            "pushed": when_text(summaries.get(r.id, (0, 0, None))[2]),
+            "size": fmt.size(summaries.get(r.id, (0, 0, None))[1]),
+            "pushed": fmt.when(summaries.get(r.id, (0, 0, None))[2]),
             "mutability": r.tag_mutability,
             "scan_on_push": r.scan_on_push,
             "upstream": r.upstream,
@@ -164,40 +134,48 @@ async def repository_page(
 ) -> web.Response:
     """A repository's page; with `policy_error`, the policy editor shows it and keeps the text."""
     await require(request, who, "ecr:DescribeImages", name)
+    fmt = Formats(who.language)
     record = await request.app[ADMIN].get(name)
-    images, token = await request.app[IMAGES].describe(name, None, None, None, PAGE, request.query.get("next") or None)
+    sort = request.query.get("sort", "-pushed")
+    sort = sort if sort in SORTS else "-pushed"
+    order, descending = sort.lstrip("-"), sort.startswith("-")
+    after = position(request.query.get("after", ""))
+    images, referrers = await request.app[IMAGES].browse(name, order, descending, after, PAGE)
     scans = await request.app[SCANS](record.id, [i.digest for i in images])
-    indexes = [i.digest for i in images if "index" in i.media_type or "list" in i.media_type]
+    indexes = [i.digest for i in images if kind_of(i.media_type, None, None) == "index"]
     contents = await request.app[MANIFESTS].contents(name, indexes)
     host = request.app[REGISTRY].public_host
     by_subject: dict[str, list[Any]] = {}
-    for image in images:
-        if image.subject_digest:
-            by_subject.setdefault(image.subject_digest, []).append(image)
+    for referrer in referrers:
+        by_subject.setdefault(referrer.subject_digest or "", []).append(referrer)
     rows = []
     for image in images:
-        if image.subject_digest and any(i.digest == image.subject_digest for i in images):
-            continue  # shown under its subject
         platforms = []
         if image.digest in contents:
             for child in json.loads(contents[image.digest]).get("manifests") or []:
                 p = child.get("platform") or {}
                 platforms.append("/".join(filter(None, [p.get("os"), p.get("architecture"), p.get("variant")])))
         scan = scans.get(image.digest)
+        raw_type = image.artifact_type or image.config_media_type or ""
         rows.append(
             {
                 "digest": image.digest,
                 "short": image.digest.split(":", 1)[-1][:12],
                 "tags": image.tags,
-                "size": size(image.size),
-                "pushed": when_text(image.pushed_at),
-                "pulled": when_text(image.last_pulled_at),
-                "media_type": image.media_type,
-                "artifact_type": image.artifact_type or image.config_media_type or "",
+                "size": fmt.size(image.size),
+                "pushed": fmt.when(image.pushed_at),
+                "pulled": fmt.when(image.last_pulled_at),
+                "kind": kind_of(image.media_type, image.artifact_type, image.config_media_type),
+                "raw_type": " · ".join(filter(None, [image.media_type, raw_type])),
                 "archived": image.storage_class == "ARCHIVE",
                 "platforms": [p for p in platforms if p],
                 "referrers": [
-                    {"digest": r.digest, "type": r.artifact_type or r.config_media_type or "", "size": size(r.size)}
+                    {
+                        "digest": r.digest,
+                        "kind": kind_of(r.media_type, r.artifact_type, r.config_media_type),
+                        "type": r.artifact_type or r.config_media_type or "",
+                        "size": fmt.size(r.size),
+                    }
                     for r in by_subject.get(image.digest, [])
                 ],
                 "scan": scan.status if scan else "",
@@ -206,7 +184,11 @@ async def repository_page(
                 "pull": f"{host}/{name}@{image.digest}",
             }
         )
-    more = f"{repo_url(name)}&next={quote(token)}" if token else None
+    more = None
+    if len(images) == PAGE:
+        last = images[-1]
+        key = last.size if order == "size" else last.pushed_at
+        more = f"{repo_url(name)}&{urlencode({'sort': sort, 'after': f'{key!r}|{last.digest}'})}"
     policy = policy_text
     if policy is None:
         try:
@@ -224,6 +206,8 @@ async def repository_page(
         record=record,
         rows=rows,
         more=more,
+        sort=sort,
+        sorts={column: sort_link(name, sort, column) for column in ("pushed", "size")},
         policy=policy,
         exclusions="\n".join(f["filter"] for f in (record.mutability_exclusions or [])),
         lifecycle_url=repo_url(name, "lifecycle"),
@@ -233,72 +217,18 @@ async def repository_page(
     )
 
 
-# -- lifecycle --------------------------------------------------------------------------------------------
-
-
-@page
-async def lifecycle(request: web.Request, who: Visitor) -> web.Response:
-    name = request.query.get("name", "")
-    await require(request, who, "ecr:GetLifecyclePolicy", name)
-    try:
-        text = (await request.app[LIFECYCLE].get_policy(name))[1]
-    except LifecyclePolicyNotFound:
-        text = ""
-    chosen = request.query.get("template")
-    if chosen in LIFECYCLE_TEMPLATES:
-        text = json.dumps(LIFECYCLE_TEMPLATES[chosen], indent=2)
-    elif text:
-        text = json.dumps(json.loads(text), indent=2)
-    preview, as_of, freed = None, request.query.get("as_of", ""), None
-    if request.query.get("preview") and text:
-        await require(request, who, "ecr:StartLifecyclePolicyPreview", name)
-        now = time.time()
-        if as_of:
-            try:
-                now = datetime.datetime.fromisoformat(as_of).replace(tzinfo=datetime.UTC).timestamp()
-            except ValueError:
-                raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
-        plan = await request.app[LIFECYCLE].plan(name, text, now=now)
-        preview = [
-            {
-                "digest": d.digest,
-                "tags": ", ".join(plan.images[d.digest].tags) if d.digest in plan.images else "",
-                "action": d.action,
-                "rule": d.rule,
-                "reason": d.reason,
-            }
-            for d in plan.decisions.values()
-            if d.action in ("expire", "transition")
-        ]
-        freed = size(plan.bytes_freed)
-    rules = json.loads(text)["rules"] if text else []
-    return render(
-        request,
-        who,
-        "lifecycle.html",
-        name=name,
-        text=text,
-        rules=rules,
-        preview=preview,
-        freed=freed,
-        as_of=as_of,
-        templates=list(LIFECYCLE_TEMPLATES),
-        repository_url=repo_url(name),
-        may_write=await can(request, who, "ecr:PutLifecyclePolicy", name),
-    )
-
-
 # -- the registry ---------------------------------------------------------------------------------------------
 
 
 @page
 async def storage(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ReadMetrics")
+    fmt = Formats(who.language)
     lifecycle = request.app[LIFECYCLE]
     blobs, stored = await lifecycle.stored()
     largest = [(n, b) for n, b in await lifecycle.largest_repositories(10) if b > 0]  # empty ones are not "largest"
     top = max([b for _, b in largest] or [1]) or 1
-    bars = [{"name": n, "size": size(b), "width": round(100 * b / top, 1)} for n, b in largest]
+    bars = [{"name": n, "size": fmt.size(b), "width": round(100 * b / top, 1)} for n, b in largest]
     snapshots = await lifecycle.snapshots(90)
     peak = max([b for _, _, b in snapshots] or [1]) or 1
     # The plot's box in the SVG's 680 x 190 view: the axes' labels take the left and the bottom.
@@ -307,8 +237,8 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
         {
             "x": round(left + i * (right - left) / max(1, len(snapshots) - 1), 1),
             "y": round(bottom_y - (bottom_y - top_y) * b / peak, 1),
-            "label": f"{when_text(at)}: {size(b)}",
-            "when": when_text(at),
+            "label": f"{fmt.when(at)}: {fmt.size(b)}",
+            "when": fmt.when(at),
         }
         for i, (at, _, b) in enumerate(snapshots)
     ]
@@ -318,22 +248,33 @@ async def storage(request: web.Request, who: Visitor) -> web.Response:
         who,
         "storage.html",
         blobs=blobs,
-        stored=size(stored),
+        stored=fmt.size(stored),
         bars=bars,
         trend=trend,
         points=" ".join(f"{p['x']},{p['y']}" for p in trend),
-        axes={"left": left, "right": right, "top": top_y, "bottom": bottom_y, "peak": size(peak), "zero": size(0)},
-        last_gc={"when": when_text(gc[0]["at"]), **gc[0]["detail"], "size": size(gc[0]["detail"].get("bytes"))}
+        axes={
+            "left": left,
+            "right": right,
+            "top": top_y,
+            "bottom": bottom_y,
+            "peak": fmt.size(peak),
+            "zero": fmt.size(0),
+        },
+        last_gc={"when": fmt.when(gc[0]["at"]), **gc[0]["detail"], "size": fmt.size(gc[0]["detail"].get("bytes"))}
         if gc
         else None,
     )
 
 
+AUDIT_FILTERS = ("repository", "action", "actor", "outcome", "tag")
+
+
 @page
 async def audit(request: web.Request, who: Visitor) -> web.Response:
+    """Every change from every face, newest first, paged by key, filtered by any of its fields."""
     await require(request, who, "kikoto:ReadAuditLog")
-    repository_filter = request.query.get("repository") or None
-    action = request.query.get("action") or None
+    fmt = Formats(who.language)
+    wanted: dict[str, Any] = {k: request.query.get(k, "").strip() for k in AUDIT_FILTERS}
     since_text = request.query.get("since") or ""
     since = None
     if since_text:
@@ -342,60 +283,37 @@ async def audit(request: web.Request, who: Visitor) -> web.Response:
         except ValueError:
             raise InvalidParameter(i18n.translator(who.language)("lifecycle.bad_date")) from None
     before = int(request.query["before"]) if request.query.get("before", "").isdigit() else None
-    events = await request.app[LIFECYCLE].events(repository_filter, PAGE, before=before, action=action, since=since)
-    rows = [{**e, "when": when_text(e["at"]), "detail": json.dumps(e.get("detail") or {})} for e in events]
+    filters = {k: v for k, v in wanted.items() if v and k != "repository"}
+    events = await request.app[AUDIT].events(wanted["repository"] or None, PAGE, before=before, since=since, **filters)
+    rows = [
+        {
+            **e,
+            "when": fmt.when(e["at"]),
+            "detail": json.dumps(e.get("detail") or {}, ensure_ascii=False) if e.get("detail") else "",
+            "history": history_url(e["repository"], e["tag"]) if e.get("tag") and e.get("repository") else None,
+        }
+        for e in events
+    ]
     more = None
     if len(events) == PAGE:
-        more = "/console/audit?" + urlencode(
-            {
-                k: v
-                for k, v in {
-                    "repository": repository_filter,
-                    "action": action,
-                    "since": since_text,
-                    "before": events[-1]["id"],
-                }.items()
-                if v
-            }
-        )
-    return render(
-        request,
-        who,
-        "audit.html",
-        rows=rows,
-        repository=repository_filter or "",
-        action=action or "",
-        since=since_text,
-        more=more,
-    )
+        query = {**{k: v for k, v in wanted.items() if v}, "since": since_text, "before": events[-1]["id"]}
+        more = "/console/audit?" + urlencode({k: v for k, v in query.items() if v})
+    return render(request, who, "audit.html", rows=rows, since=since_text, more=more, **wanted)
+
+
+def history_url(name: str, tag: str) -> str:
+    return f"/console/history?name={quote(name, safe='')}&tag={quote(tag, safe='')}"
 
 
 @page
 async def keys(request: web.Request, who: Visitor) -> web.Response:
     await require(request, who, "kikoto:ManageKeys")
-    rows = [
-        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": when_text(k.created_at)}
-        for k in await request.app[IDENTITIES].keys()
-    ]
+    rows = key_rows(await request.app[IDENTITIES].keys(), Formats(who.language))
     return render(request, who, "keys.html", rows=rows, created=None)
 
 
-# The settings page: repository creation templates, then each section a feature adds; a section is
-# shown only to a visitor the API would answer (the operation that reads the same data).
-TEMPLATES_ACTION = "ecr:DescribeRepositoryCreationTemplates"
-
-
-@page
-async def settings(request: web.Request, who: Visitor) -> web.Response:
-    sections = [SettingsSection("templates", TEMPLATES_ACTION, lambda: _templates(request)), *request.app[SECTIONS]]
-    allowed = [section for section in sections if await can(request, who, section.action)]
-    if not allowed:  # refused as the API refuses the first of them
-        await require(request, who, TEMPLATES_ACTION)
-    shown: dict[str, Any] = {section.key: None for section in sections}
-    for section in allowed:
-        shown[section.key] = await section.load()
-    return render(request, who, "settings.html", **shown)
-
-
-async def _templates(request: web.Request) -> list[Any]:
-    return (await request.app[ADMIN].templates(None, 100, None))[0]
+def key_rows(keys: list[Any], fmt: Formats) -> list[dict[str, Any]]:
+    return [
+        {"key_id": k.id, "principal": k.principal.name, "status": k.status, "created": fmt.when(k.created_at)}
+        for k in keys
+    ]

@@ -12,11 +12,14 @@ from .actions import (
     language,
     put_mutability,
     put_policy,
-    save_lifecycle,
     sign_in,
     sign_out,
 )
-from .pages import audit, keys, lifecycle, repositories, repository, settings, storage
+from .history import history, restore
+from .lifecycle import lifecycle, preview_draft, save
+from .pages import audit, keys, repositories, repository, storage
+from .settings import change, settings
+from .simulate import simulate
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -31,9 +34,14 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/console/repository/mutability", put_mutability)
     router.add_post("/console/repository/policy", put_policy)
     router.add_get("/console/lifecycle", lifecycle)
-    router.add_post("/console/lifecycle", save_lifecycle)
+    router.add_post("/console/lifecycle", save)
+    router.add_post("/console/lifecycle/preview", preview_draft)
     router.add_get("/console/storage", storage)
     router.add_get("/console/audit", audit)
+    router.add_get("/console/history", history)
+    router.add_post("/console/history/restore", restore)
     router.add_get("/console/keys", keys)
     router.add_post("/console/keys/{action:create|rotate|revoke}", key_action)
     router.add_get("/console/settings", settings)
+    router.add_get("/console/simulate", simulate)
+    router.add_post("/console/settings/{operation}", change)

@@ -4,6 +4,7 @@ authorise (ecr:<Operation> on the repository), dispatch, and answer in AWS JSON 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -13,16 +14,19 @@ from typing import Any
 from aiohttp import web
 from botocore.model import OperationNotFoundError
 
+from ...domain.audit import OK, Change, changes
 from ...domain.ecr import account_from_arn, repository_arn, repository_name_from_arn
 from ...domain.errors import AccessDenied, KikotoError, Throttled, storage_full
+from ...services.access import request_facts
 from ...services.identity import Principal
 from .. import sigv4
 from ..errors import out_of_space
 from ..limits import RATE_LIMITS, read_body
+from ..services import AUDIT
 from .context import ECR, Call, EcrServices
 
 __all__ = ["ECR", "EcrServices", "handle"]
-from .errors import ECR_ERRORS, EcrError, ecr_error_response, ecr_response
+from .errors import ECR_ERRORS, EcrError, as_ecr, ecr_error_response, ecr_response
 from .operations import OPERATIONS, AwsService, Handler
 from .validation import service_model, validate
 
@@ -46,8 +50,12 @@ def aws_services(feature_operations: dict[str, Handler], others: list[AwsService
     return (AwsService("ecr", TARGET_PREFIX, {**OPERATIONS, **feature_operations}, ECR_ERRORS), *others)
 
 
-async def _authenticate(
-    request: web.Request, ecr: EcrServices, operation: str, service: str = "ecr"
+async def authenticate(
+    request: web.Request,
+    ecr: EcrServices,
+    operation: str,
+    service: str = "ecr",
+    regions: tuple[str, ...] | None = None,
 ) -> tuple[Principal, bytes]:
     """The caller and the request body. Everything the headers can prove is checked before a
     byte of the body is read (form, clock, scope, an active key): an unauthenticated client
@@ -59,15 +67,23 @@ async def _authenticate(
         raise sigv4.SignatureError(
             "InvalidSignatureException", f"Credential should be scoped to correct service: '{service}'."
         )
-    if signed.region != ecr.registry.region:
+    if signed.region not in (regions or (ecr.registry.region,)):
         raise sigv4.SignatureError(
             "InvalidSignatureException", f"Credential should be scoped to a valid region, not '{signed.region}'. "
         )
     principal, secret = await ecr.identities.lookup(signed.key_id)
     if principal is None:
+        if await ecr.identities.session_expired(signed.key_id):  # as AWS answers a lapsed session
+            raise sigv4.SignatureError("ExpiredTokenException", "The security token included in the request is expired")
         raise sigv4.SignatureError(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
+    if principal.session_token_hash is not None:  # an assumed role's key goes with its session token
+        token = request.headers.get("X-Amz-Security-Token", "")
+        if not hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), principal.session_token_hash):
+            raise sigv4.SignatureError(
+                "UnrecognizedClientException", "The security token included in the request is invalid."
+            )
     hasher = hashlib.sha256()
     body = await read_body(request, BODY_LIMITS.get(operation, DEFAULT_BODY_LIMIT), hasher)
     url = f"{request.scheme}://{request.host}{request.raw_path}"
@@ -104,6 +120,52 @@ def _this_registry(
             )
 
 
+async def _audit(
+    request: web.Request, principal: Principal, operation: str, params: dict[str, Any], result: Any, outcome: str
+) -> None:
+    """Record a change (not a read) in the audit log, one entry per image it touched."""
+    if not operation or not changes(operation):
+        return
+    touched: list[dict[str, Any]] = [params.get("imageId") or {}]
+    if isinstance(result, dict) and operation == "PutImage":
+        touched = [result["image"]["imageId"]]
+    elif isinstance(result, dict) and operation == "BatchDeleteImage":
+        touched = result.get("imageIds") or [{}]
+    elif operation == "PutImage":
+        touched = [{"imageTag": params.get("imageTag"), "imageDigest": params.get("imageDigest")}]
+    await request.app[AUDIT].record(
+        *(
+            Change(
+                principal.arn,
+                operation,
+                request.remote or "",
+                outcome,
+                params.get("repositoryName"),
+                image.get("imageDigest"),
+                image.get("imageTag"),
+            )
+            for image in touched
+        )
+    )
+
+
+async def invoke(app: web.Application, principal: Principal, operation: str, params: dict[str, Any]) -> Any:
+    """An ECR operation for another face acting for a signed-in principal (the console's settings
+    forms): the API's model validation, authorisation and handler, so a form gets exactly the
+    API's checks and messages. Raises what the API would answer (`refusal` words it)."""
+    ecr, service = app[ECR], app[AWS_SERVICES][0]
+    validate(params, service_model(service.name).operation_model(operation).input_shape)
+    repository = params.get("repositoryName")
+    await ecr.access.require(principal, f"{service.name}:{operation}", repository, None)
+    return await service.operations[operation](Call(ecr, principal, params))
+
+
+def refusal(app: web.Application, failure: KikotoError | EcrError) -> tuple[str, str]:
+    """(ECR's error type, its message) for a failure `invoke` raised."""
+    body, _, _ = as_ecr(failure, app[ECR].registry.account, app[AWS_SERVICES][0].errors)
+    return body.get("__type", ""), body.get("message", "")
+
+
 async def handle(request: web.Request) -> web.Response:
     request_id = str(uuid.uuid4())
     ecr = request.app[ECR]
@@ -112,9 +174,10 @@ async def handle(request: web.Request) -> web.Response:
     services = request.app[AWS_SERVICES]
     service = next((s for s in services[1:] if target.startswith(s.target_prefix)), services[0])
     operation = target[len(service.target_prefix) :] if target.startswith(service.target_prefix) else ""
+    principal: Principal | None = None
     try:
         try:
-            principal, body = await _authenticate(request, ecr, operation, service.name)
+            principal, body = await authenticate(request, ecr, operation, service.name)
         except sigv4.SignatureError as exc:
             raise EcrError(exc.error_type, exc.message, status=403) from None
         if wait := request.app[RATE_LIMITS].check("principal", principal.key_id or ""):
@@ -129,6 +192,10 @@ async def handle(request: web.Request) -> web.Response:
         if handler is None:
             unsupported = "UnsupportedOperationException" if service.resource is None else "InvalidRequestException"
             raise EcrError(unsupported, f"Kikötő does not support {operation} yet.")
+        if (facts := request_facts()) is not None and isinstance(params.get("tags"), list):
+            facts.request_tags = {
+                t["Key"]: t.get("Value", "") for t in params["tags"] if isinstance(t, dict) and "Key" in t
+            }
         repository, resource = None, None
         if service.resource is None:
             repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
@@ -140,9 +207,13 @@ async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
         result = await handler(Call(ecr, principal, params))
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
+        await _audit(request, principal, operation, params, result, OK)
         return ecr_response(result, request_id)
     except (KikotoError, EcrError) as failure:
-        return ecr_error_response(failure, request_id, ecr.registry.account, service.errors)
+        answer = ecr_error_response(failure, request_id, ecr.registry.account, service.errors)
+        if principal is not None:  # an unauthenticated caller's noise is not a change anyone made
+            await _audit(request, principal, operation, params, None, json.loads(answer.text or "{}").get("__type", ""))
+        return answer
     except Exception as exc:
         if out_of_space(exc):
             log.error("out of storage space in %s: %s", operation, exc)

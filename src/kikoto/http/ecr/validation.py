@@ -3,6 +3,7 @@ shapes (required, type, min/max, pattern, enum) instead of a validator per field
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -11,17 +12,20 @@ import re2
 
 from .errors import EcrError
 
+JAVA_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 
-@lru_cache(maxsize=2)
+
+@lru_cache(maxsize=4)
 def service_model(name: str = "ecr"):
-    """botocore's model of `name`: ecr, or secretsmanager (the subset a pull-through cache needs)."""
+    """botocore's model of `name`: ecr, secretsmanager (the subset a pull-through cache needs), iam."""
     return botocore.session.get_session().get_service_model(name)
 
 
 @lru_cache(maxsize=512)
 def _pattern(text: str):
-    """The model's patterns run on RE2: linear in the input, whatever the pattern's nesting."""
-    return re2.compile(text)
+    """The model's patterns run on RE2: linear in the input, whatever the pattern's nesting.
+    IAM's models write characters Java's way (backslash, u, four hex digits); RE2 wants x{...}."""
+    return re2.compile(JAVA_ESCAPE.sub(r"\\x{\1}", text))
 
 
 def _fail(path: str, constraint: str) -> EcrError:

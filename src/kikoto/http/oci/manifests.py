@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
+from ...domain.audit import OK, Change
 from ...domain.digests import parse_digest
+from ...domain.errors import KikotoError
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.images.manifests import referrers_index
 from ..auth import PRINCIPAL, authorize
+from ..errors import OciError, as_oci
 from ..limits import read_body
-from ..services import REGISTRY_SETTINGS
+from ..services import AUDIT, REGISTRY_SETTINGS
 from .common import (
     API_VERSION,
     MANIFESTS,
@@ -23,6 +28,43 @@ from .common import (
 )
 
 REFERRERS_PAGE = 1000
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+RECORDED = web.RequestKey("audit_recorded", bool)  # the change recorded itself, in its own transaction
+
+
+def audited(action: str) -> Callable[[Handler], Handler]:
+    """A manifest write, recorded in the audit log with how it ended (refusals too, once the
+    caller is known): one entry per tag it touched, else one for the digest."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.Response:
+            outcome, digest, tags = "error", None, list[str | None]()
+            try:
+                response = await handler(request)
+                outcome, digest = OK, response.headers.get("Docker-Content-Digest")
+                tags = [*response.headers.getall("OCI-Tag", [])]
+                return response
+            except (KikotoError, OciError) as failure:
+                outcome = as_oci(failure).code
+                raise
+            finally:
+                principal: Any = request.get(PRINCIPAL)
+                if principal is not None and not request.get(RECORDED):
+                    name, reference = request.match_info["name"], request.match_info["reference"]
+                    if ":" in reference:  # by digest (a tag has no colon)
+                        digest = reference
+                    else:
+                        tags = [reference]
+                    await request.app[AUDIT].record(
+                        *(
+                            Change(principal.arn, action, request.remote or "", outcome, name, digest, tag)
+                            for tag in tags or [None]
+                        )
+                    )
+
+        return run
+
+    return wrap
 
 
 async def get_manifest(request: web.Request) -> web.Response:
@@ -45,13 +87,17 @@ async def get_manifest(request: web.Request) -> web.Response:
     return web.Response(body=pulled.content, headers=headers)
 
 
+@audited("PutManifest")
 async def put_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
     await authorize(request, name, "ecr:PutImage")
     content = await read_body(request, MAX_MANIFEST_BYTES)
+    principal: Any = request.get(PRINCIPAL)
+    by = Change(principal.arn, "PutManifest", request.remote or "", OK, name) if principal is not None else None
     pushed = await request.app[MANIFESTS].push(
-        name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", [])
+        name, reference, content, request.headers.get("Content-Type"), request.query.getall("tag", []), by
     )
+    request[RECORDED] = by is not None
     headers = {
         **API_VERSION,
         "Location": f"/v2/{name}/manifests/{pushed.digest}",
@@ -65,6 +111,7 @@ async def put_manifest(request: web.Request) -> web.Response:
     return response
 
 
+@audited("DeleteManifest")
 async def delete_manifest(request: web.Request) -> web.Response:
     name, reference = request.match_info["name"], request.match_info["reference"]
     await authorize(request, name, "ecr:BatchDeleteImage")

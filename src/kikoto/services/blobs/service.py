@@ -97,13 +97,13 @@ class Blobs:
                 f"(aws ecr update-image-storage-class --target-storage-class STANDARD)"
             ) from None
 
-    def served(self, repository: str, digest: str) -> tuple[bytes | None, object]:
+    def served(self, repository: str, digest: str) -> tuple[bytes | None, int | None]:
         """(the bytes of a small blob served before, if nothing changed since; a token for
         `remember`)."""
         known, token = self._servable.get((repository, digest))
         return (self._small.get(digest) if known else None), token
 
-    def remember(self, repository: str, digest: str, token: object) -> None:
+    def remember(self, repository: str, digest: str, token: int | None) -> None:
         self._servable.put((repository, digest), True, token)
 
     def small_content(self, location: BlobLocation) -> bytes | None:

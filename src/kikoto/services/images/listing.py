@@ -103,6 +103,19 @@ class Images:
         after = token_position(self.token_key, f"{kind}:{name}", next_token) or []
         return max_results or 100, after
 
+    async def browse(
+        self, name: str, order: str, descending: bool, after: tuple[float, str] | None, limit: int
+    ) -> tuple[list[ImageRecord], list[ImageRecord]]:
+        """A page of images as a person browses them (newest or largest first, by key; index
+        children and referrers not among them), and the referrers of those on the page."""
+        record = await self.repositories.get(name)
+        images = await self.records.browse(record.id, order, descending, after, limit)
+        return images, await self.records.referrers_of(record.id, [i.digest for i in images])
+
+    async def present(self, name: str, digests: list[str], tags: list[str]) -> list[ImageRecord]:
+        """Those of the images these digests and tags name that the repository holds (one query)."""
+        return (await self._named(name, [ImageId(d, None) for d in digests] + [ImageId(None, t) for t in tags]))[1]
+
     async def archived(self, repo_id: int, digest: str) -> bool:
         images = await self.records.find_images(repo_id, [digest], [])
         return bool(images) and images[0].storage_class == "ARCHIVE"

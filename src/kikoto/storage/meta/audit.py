@@ -1,4 +1,4 @@
-"""The audit log: what lifecycle runs, garbage collection and administrators did, newest first."""
+"""The audit log: every change from every face, and what lifecycle runs and garbage collection did, newest first."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ...domain.audit import Change
 from .base import SqlStore
 from .schema import (
     audit_events,
 )
+
+
+def audit_row(change: Change | dict[str, Any], now: float) -> dict[str, Any]:
+    """The row of an audit entry (a typed change, or the dict lifecycle and GC record)."""
+    entry = change.row() if isinstance(change, Change) else change
+    return {
+        "at": now,
+        "detail": json.dumps(entry.get("detail") or {}),
+        **{k: entry.get(k) for k in ("actor", "action", "repository", "digest", "source", "outcome", "tag")},
+    }
 
 
 class SqlAuditStore(SqlStore):
@@ -20,14 +31,7 @@ class SqlAuditStore(SqlStore):
         if not events:
             return
         now = self._clock()
-        rows = [
-            {
-                "at": now,
-                "detail": json.dumps(e.get("detail") or {}),
-                **{k: e.get(k) for k in ("actor", "action", "repository", "digest")},
-            }
-            for e in events
-        ]
+        rows = [audit_row(e, now) for e in events]
         async with self._write(changed=False) as conn:
             await conn.execute(audit_events.insert(), rows)
 
@@ -38,9 +42,18 @@ class SqlAuditStore(SqlStore):
         since: float | None = None,
         before: int | None = None,
         action: str | None = None,
+        actor: str | None = None,
+        outcome: str | None = None,
+        tag: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first; `before` (an event id) continues a listing by key."""
         query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        for column, wanted in (("actor", actor), ("tag", tag)):
+            if wanted is not None:
+                query = query.where(audit_events.c[column] == wanted)
+        if outcome is not None:  # "ok", or any refusal
+            ok = audit_events.c.outcome.is_(None) | (audit_events.c.outcome == "ok")
+            query = query.where(ok if outcome == "ok" else ~ok)
         if before is not None:
             query = query.where(audit_events.c.id < before)
         if repository:
@@ -59,6 +72,9 @@ class SqlAuditStore(SqlStore):
                 "action": r.action,
                 "repository": r.repository,
                 "digest": r.digest,
+                "source": r.source or "",
+                "outcome": r.outcome or "ok",
+                "tag": r.tag,
                 "detail": json.loads(r.detail or "{}"),
             }
             for r in rows

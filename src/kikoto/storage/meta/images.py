@@ -3,7 +3,10 @@ listings (ListImages, DescribeImages) and whole for lifecycle evaluation."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from typing import Any
+
+from sqlalchemy import Select, literal, select, text, tuple_
+from sqlalchemy.orm import aliased
 
 from .base import SqlStore
 from .ports import ImageRecord
@@ -52,7 +55,7 @@ class SqlImageStore(SqlStore):
 
     # -- images -----------------------------------------------------------------------------
 
-    def _image_columns(self):
+    def _image_columns(self) -> Select[Any]:
         return select(
             manifests.c.digest,
             manifests.c.media_type,
@@ -108,6 +111,40 @@ class SqlImageStore(SqlStore):
             return []
         async with self._read() as conn:
             return await self._with_tags(conn, repo_id, (await conn.execute(query)).all())
+
+    async def browse(
+        self, repo_id: int, order: str, descending: bool, after: tuple[float, str] | None, limit: int
+    ) -> list[ImageRecord]:
+        column = manifests.c.image_size if order == "size" else manifests.c.pushed_at
+        child = select(manifest_refs.c.child_digest).where(
+            manifest_refs.c.repo_id == repo_id,
+            manifest_refs.c.child_digest == manifests.c.digest,
+            manifest_refs.c.child_kind == "manifest",
+        )
+        subject = aliased(manifests)
+        held_subject = select(subject.c.digest).where(
+            subject.c.repo_id == repo_id, subject.c.digest == manifests.c.subject_digest
+        )
+        query = self._image_columns().where(
+            manifests.c.repo_id == repo_id,
+            ~child.exists(),
+            manifests.c.subject_digest.is_(None) | ~held_subject.exists(),
+        )
+        if after is not None:
+            key, position = tuple_(column, manifests.c.digest), tuple_(literal(after[0]), literal(after[1]))
+            query = query.where(key < position if descending else key > position)
+        ordered = (column.desc(), manifests.c.digest.desc()) if descending else (column, manifests.c.digest)
+        async with self._read() as conn:
+            rows = (await conn.execute(query.order_by(*ordered).limit(limit))).all()
+            return await self._with_tags(conn, repo_id, rows)
+
+    async def referrers_of(self, repo_id: int, subjects: list[str]) -> list[ImageRecord]:
+        if not subjects:
+            return []
+        query = self._image_columns().where(manifests.c.repo_id == repo_id, manifests.c.subject_digest.in_(subjects))
+        async with self._read() as conn:  # sorted here: an ORDER BY digest steers the planner to the primary key
+            rows = sorted((await conn.execute(query)).all(), key=lambda r: r.digest)
+            return await self._with_tags(conn, repo_id, rows)
 
     async def image_ids_page(
         self, repo_id: int, after: str, limit: int, tag_status: str, image_status: str, inclusive: bool

@@ -5,18 +5,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import and_, delete, func, select, update
 
+from ...domain.audit import Change
 from ...domain.errors import ManifestInvalid, ReferencedBlobUnknown, ReferencedImageUnknown, TagImmutable
 from ...domain.events import ImageChanged, ImageDeleted, ImagePushed
 from ...domain.manifests import Manifest
+from .audit import audit_row
 from .base import SqlStore
 from .blobs import lock_blobs
 from .outbox import record_changes
 from .ports import ManifestHead, Referrer, Repository
 from .repositories import name_of
-from .schema import blobs, image_scans, manifest_refs, manifests, repo_blobs, repositories, scan_findings, tags
+from .schema import (
+    audit_events,
+    blobs,
+    image_scans,
+    manifest_refs,
+    manifests,
+    repo_blobs,
+    repositories,
+    scan_findings,
+    tags,
+)
 
 
 class SqlManifestStore(SqlStore):
@@ -30,6 +43,7 @@ class SqlManifestStore(SqlStore):
         immutable: Callable[[str], bool] = lambda tag: False,
         lazy: bool = False,
         change: Callable[..., ImageChanged] = ImagePushed,
+        recorded: Change | None = None,
     ) -> None:
         """Store a manifest, its references and its tags in one transaction, after checking
         that everything it references is present (unless `lazy`: a pull-through cache fetches
@@ -93,6 +107,10 @@ class SqlManifestStore(SqlStore):
                 for t in ([*tag_names] if tag_names else [None])
             ]
             await record_changes(conn, changes, now)
+            if recorded is not None:  # the audit entry commits with the change: both or neither
+                touched: list[str | None] = [*tag_names] or [None]
+                entries = [replace(recorded, digest=manifest.digest, tag=t) for t in touched]
+                await conn.execute(audit_events.insert(), [audit_row(e, now) for e in entries])
             for name in tag_names:
                 statement = self._insert(tags).values(
                     repo_id=repo_id, name=name, digest=manifest.digest, updated_at=now

@@ -12,9 +12,10 @@ the outbox)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ...domain.audit import Change
 from ...domain.events import ImageChanged
 from ...domain.lifecycle import PreviewResult
 from ...domain.manifests import Manifest
@@ -85,6 +86,51 @@ class PrincipalRow:
     id: int
     name: str
     policy: str
+    created_at: float = field(default=0.0, compare=False)  # read where it is shown (IAM's CreateDate)
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    id: int
+    name: str
+    trust_policy: str
+    max_session: int
+    created_at: float
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    url: str  # the issuer without its scheme (IAM's name for it)
+    issuer: str
+    client_ids: tuple[str, ...]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: int
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ManagedRow:
+    id: int
+    name: str
+    default_version: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SessionKeyRow:
+    id: str
+    role: RoleRow
+    session_name: str
+    secret: str
+    token_hash: str
+    expires_at: float
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)  # the session's own
 
 
 @dataclass(frozen=True)
@@ -94,6 +140,9 @@ class AccessKeyRow:
     secret: str  # encrypted
     status: str
     created_at: float
+    # whether its principal has inline or attached policies, groups or tags (IAM's): most
+    # principals have none, and their keys are then read in one query
+    extras: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -139,8 +188,10 @@ class ManifestStore(Protocol):
         immutable: Callable[[str], bool] = ...,
         lazy: bool = False,
         change: Callable[..., ImageChanged] = ...,
+        recorded: Change | None = None,
     ) -> None:
-        """Store a manifest, its references and its tags in one transaction, after checking
+        """`recorded`: who asked, for the audit log, written in the same transaction (one entry
+        per tag, with the digest). Store a manifest, its references and its tags in one transaction, after checking
         that everything it references is present (unless `lazy`: a pull-through cache fetches
         what a manifest references when a client asks for it) and that no immutable tag would move.
         `change`: the kind of change the outbox records (a push; a pull-through cache's import)."""
@@ -193,6 +244,16 @@ class ImageStore(Protocol):
     ) -> list[tuple[str, tuple[str, ...]]]:
         """(digest, its tags in order) of up to `limit` images after `after`: ListImages' page,
         from the primary key's index alone."""
+
+    async def browse(
+        self, repo_id: int, order: str, descending: bool, after: tuple[float, str] | None, limit: int
+    ) -> list[ImageRecord]:
+        """A page of the images a person browses, by `order` ("pushed" or "size") then digest,
+        after the key `after`: no index's child and no referrer of an image the repository holds
+        (they are shown under their index or subject)."""
+
+    async def referrers_of(self, repo_id: int, subjects: list[str]) -> list[ImageRecord]:
+        """The referrers (signatures, SBOMs, ...) of these images."""
 
     async def find_images(self, repo_id: int, digests: list[str], tag_names: list[str]) -> list[ImageRecord]:
         """The images with these digests or carrying these tags (with all their tags)."""
@@ -278,6 +339,117 @@ class IdentityStore(Protocol):
 
     async def set_key_status(self, key_id: str, status: str) -> bool: ...
 
+    async def principals_page(self, after: str, limit: int) -> list[PrincipalRow]:
+        """Principals by name after `after` (IAM's ListUsers, by key)."""
+
+    async def delete_principal(self, principal_id: int) -> None:
+        """The principal, its keys, inline policies and tags."""
+
+    async def principal_keys(self, principal_id: int) -> list[AccessKeyRow]: ...
+
+    async def delete_key(self, key_id: str) -> bool: ...
+
+    async def put_document(self, principal_id: int, name: str, document: str) -> None:
+        """Create or replace an inline policy."""
+
+    async def documents(self, principal_id: int) -> dict[str, str]:
+        """The principal's inline policies, name -> document, by name."""
+
+    async def delete_document(self, principal_id: int, name: str) -> bool: ...
+
+    async def set_tags(self, principal_id: int, tags: dict[str, str]) -> None:
+        """Add tags or change their values."""
+
+    async def remove_tags(self, principal_id: int, keys: list[str]) -> None: ...
+
+    async def principal_tags(self, principal_id: int) -> dict[str, str]: ...
+
+    async def create_role(self, name: str, trust_policy: str, max_session: int) -> RoleRow: ...
+
+    async def role(self, name: str) -> RoleRow | None: ...
+
+    async def set_trust(self, role_id: int, trust_policy: str) -> None: ...
+
+    async def delete_role(self, role_id: int) -> None:
+        """The role, its inline policies and its session keys."""
+
+    async def put_role_document(self, role_id: int, name: str, document: str) -> None: ...
+
+    async def role_documents(self, role_id: int) -> dict[str, str]: ...
+
+    async def delete_role_document(self, role_id: int, name: str) -> bool: ...
+
+    async def add_provider(self, url: str, issuer: str, client_ids: list[str]) -> ProviderRow: ...
+
+    async def provider(self, url: str) -> ProviderRow | None: ...
+
+    async def providers(self) -> list[ProviderRow]: ...
+
+    async def delete_provider(self, url: str) -> bool: ...
+
+    async def set_role_tags(self, role_id: int, tags: dict[str, str]) -> None:
+        """The role's tags, replaced."""
+
+    async def add_session_key(
+        self,
+        key_id: str,
+        role_id: int,
+        session_name: str,
+        secret: str,
+        token_hash: str,
+        expires_at: float,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """A short-lived key of an assumed role (and expired ones forgotten)."""
+
+    async def session_key(self, key_id: str) -> SessionKeyRow | None: ...
+
+    async def create_group(self, name: str) -> GroupRow: ...
+
+    async def group(self, name: str) -> GroupRow | None: ...
+
+    async def delete_group(self, group_id: int) -> None: ...
+
+    async def add_member(self, group_id: int, principal_id: int) -> None: ...
+
+    async def remove_member(self, group_id: int, principal_id: int) -> bool: ...
+
+    async def groups_of(self, principal_id: int) -> list[GroupRow]: ...
+
+    async def members(self, group_id: int) -> list[PrincipalRow]: ...
+
+    async def put_group_document(self, group_id: int, name: str, document: str) -> None: ...
+
+    async def group_documents(self, group_id: int) -> dict[str, str]: ...
+
+    async def delete_group_document(self, group_id: int, name: str) -> bool: ...
+
+    async def create_managed(self, name: str, document: str) -> ManagedRow: ...
+
+    async def managed(self, name: str) -> ManagedRow | None: ...
+
+    async def managed_page(self, after: str, limit: int) -> list[ManagedRow]: ...
+
+    async def add_version(self, policy_id: int, document: str, default: bool) -> int:
+        """A new version of a managed policy (its number), made the default if asked."""
+
+    async def versions(self, policy_id: int) -> list[tuple[int, str, float]]:
+        """(version, document, created) of each version, oldest first."""
+
+    async def delete_managed(self, policy_id: int) -> None: ...
+
+    async def attach(self, kind: str, holder_id: int, policy_arn: str) -> None: ...
+
+    async def detach(self, kind: str, holder_id: int, policy_arn: str) -> bool: ...
+
+    async def attached(self, kind: str, holder_id: int) -> list[str]:
+        """The ARNs of the managed policies attached to a user, group or role."""
+
+    async def attachment_count(self, policy_arn: str) -> int: ...
+
+    async def default_documents(self, names: list[str]) -> dict[str, str]:
+        """The default version's document of each customer managed policy named."""
+
     async def revoke_session(self, session_id: str, expires_at: float) -> None:
         """Remember a signed-out console session until it expires (and forget expired ones)."""
 
@@ -303,8 +475,12 @@ class AuditStore(Protocol):
         since: float | None = None,
         before: int | None = None,
         action: str | None = None,
+        actor: str | None = None,
+        outcome: str | None = None,
+        tag: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; `before` (an event id) continues a listing by key."""
+        """Newest first; `before` (an event id) continues a listing by key; `outcome` "ok" or
+        anything else (every refusal)."""
 
 
 class UsageStore(Protocol):

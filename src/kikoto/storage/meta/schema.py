@@ -93,6 +93,8 @@ manifests = Table(
     Column("archived_at", Float),
     Column("activated_at", Float),
     Index("ix_manifests_subject", "repo_id", "subject_digest"),
+    Index("ix_manifests_repo_pushed", "repo_id", "pushed_at", "digest"),  # the console's pages by push (0018)
+    Index("ix_manifests_repo_size", "repo_id", "image_size", "digest"),  # and by size (0018)
 )
 
 # What each manifest references: drives "referenced blobs must exist", index children and GC.
@@ -148,6 +150,113 @@ access_keys = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# An IAM user's inline policies, by name (0019); its identity policy is these and `policy` together.
+principal_policies = Table(
+    "principal_policies",
+    metadata,
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+# An IAM user's tags: aws:PrincipalTag/<key> in Conditions (0019).
+principal_tags = Table(
+    "principal_tags",
+    metadata,
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+# IAM roles: a trust policy (who may assume it) and inline policies (what it may do) (0020).
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("trust_policy", Text, nullable=False),
+    Column("max_session", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("tags", Text, nullable=False, server_default="{}"),  # JSON: aws:PrincipalTag/* of its sessions
+)
+role_policies = Table(
+    "role_policies",
+    metadata,
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+# OpenID Connect providers whose tokens STS exchanges for a role's keys (0020).
+oidc_providers = Table(
+    "oidc_providers",
+    metadata,
+    Column("url", String(255), primary_key=True),  # the issuer without its scheme, as IAM names it
+    Column("issuer", String(300), nullable=False),
+    Column("client_ids", Text, nullable=False),  # JSON list
+    Column("created_at", Float, nullable=False),
+)
+# The short-lived keys of an assumed role (0020).
+session_keys = Table(
+    "session_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),  # ASIA...
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    Column("session_name", String(64), nullable=False),
+    Column("secret", Text, nullable=False),  # encrypted with the master key
+    Column("token_hash", String(64), nullable=False),  # sha256 of the session token
+    Column("expires_at", Float, nullable=False),
+    Column("tags", Text, nullable=False, server_default="{}"),  # JSON: session tags (over the role's)
+    Index("ix_session_keys_expires", "expires_at"),
+)
+
+# IAM groups, their members and inline policies; managed policies and their versions; what
+# each user, group and role has attached (0021).
+iam_groups = Table(
+    "iam_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("iam_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_principal", "principal_id"),
+)
+group_policies = Table(
+    "group_policies",
+    metadata,
+    Column("group_id", Integer, ForeignKey("iam_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+managed_policies = Table(
+    "managed_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("default_version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_id", Integer, ForeignKey("managed_policies.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+policy_attachments = Table(
+    "policy_attachments",
+    metadata,
+    Column("kind", String(8), primary_key=True),  # user | group | role
+    Column("holder_id", Integer, primary_key=True),
+    Column("policy_arn", String(300), primary_key=True),
+    Index("ix_policy_attachments_arn", "policy_arn"),
+)
+
 # Registry-wide documents: the registry policy, settings that belong to the registry not a repository.
 registry_documents = Table(
     "registry_documents",
@@ -195,13 +304,17 @@ audit_events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", Float, nullable=False),
-    Column("actor", String(64), nullable=False),  # lifecycle | gc | a principal name
-    Column("action", String(32), nullable=False),  # EXPIRE | TRANSITION | RESTORE | GC_BLOB ...
+    Column("actor", String(512), nullable=False),  # a principal's ARN | cli:<user> | lifecycle | gc
+    Column("action", String(64), nullable=False),  # PutImage | DeleteManifest | EXPIRE | GC ... (0017)
     Column("repository", String(256)),
     Column("digest", String(200)),
     Column("detail", Text),  # JSON: tags, rule priority, bytes
+    Column("source", String(64)),  # the client's address, or "local" (0017)
+    Column("outcome", String(64)),  # "ok" or the error the face answered (0017)
+    Column("tag", String(256)),  # the tag a push, restore or delete touched (0017)
     Index("ix_audit_repository_at", "repository", "at"),
     Index("ix_audit_repository_id", "repository", "id"),  # the audit log paged by key (0006)
+    Index("ix_audit_repository_tag_id", "repository", "tag", "id"),  # a tag's history (0017)
 )
 
 # One holder at a time for background jobs across processes and replicas.

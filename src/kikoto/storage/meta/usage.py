@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from .base import SqlStore
 from .schema import (
@@ -51,9 +52,24 @@ class SqlUsageStore(SqlStore):
         of repositories in two grouped queries."""
         if not repo_ids:
             return {}
+        # images as a person counts them: an index's children and the referrers of an image the
+        # repository holds are part of it, not images of their own (as the console lists them)
+        child = select(manifest_refs.c.child_digest).where(
+            manifest_refs.c.repo_id == manifests.c.repo_id,
+            manifest_refs.c.child_digest == manifests.c.digest,
+            manifest_refs.c.child_kind == "manifest",
+        )
+        subject = aliased(manifests)
+        held = select(subject.c.digest).where(
+            subject.c.repo_id == manifests.c.repo_id, subject.c.digest == manifests.c.subject_digest
+        )
         counts = (
             select(manifests.c.repo_id, func.count(), func.max(manifests.c.pushed_at))
-            .where(manifests.c.repo_id.in_(repo_ids))
+            .where(
+                manifests.c.repo_id.in_(repo_ids),
+                ~child.exists(),
+                manifests.c.subject_digest.is_(None) | ~held.exists(),
+            )
             .group_by(manifests.c.repo_id)
         )
         referenced = (
