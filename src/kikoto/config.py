@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "KIKOTO_"
+DOMAIN = re.compile(r"(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Settings:
     log_level: str = "info"
     account_id: str = "000000000000"  # the 12-digit registry id in ARNs and responses
     region: str = "us-east-1"  # the SigV4 region clients sign for
+    # with it, each account's registry answers at <account>.dkr.ecr.<region>.<registry_domain> (as ECR's)
+    registry_domain: str | None = None
     master_key: str | None = None  # Fernet key encrypting secrets at rest; default <data-dir>/master.key
     auth_challenge: str = "basic"  # what 401s on /v2/ ask for: basic (as ECR) or bearer (token flow)
     admin_access_key_id: str | None = None  # for automation: the admin key pair, instead of a generated one
@@ -97,6 +101,8 @@ class Settings:
             raise ValueError("workers must be at least 1")
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):
             raise ValueError("account_id must be 12 digits")
+        if self.registry_domain is not None and not DOMAIN.fullmatch(self.registry_domain):
+            raise ValueError(f"registry_domain must be a DNS name such as example.net, got {self.registry_domain!r}")
         if self.event_loop not in ("uvloop", "asyncio"):
             raise ValueError("event_loop must be uvloop or asyncio")
         if self.auth_challenge not in ("basic", "bearer"):

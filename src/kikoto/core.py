@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .config import Settings
 from .features import Core
 from .services.access import Access
+from .services.accounts import Accounts
 from .services.audit import AuditLog
 from .services.blobs.layers import Layers
 from .services.blobs.service import Blobs
@@ -27,6 +28,7 @@ from .services.repositories.admin import RepositoryAdmin
 from .services.repositories.lookup import Repositories
 from .startup import cache_max_age, identities_for, open_blob_store
 from .storage.changes import ChangeCounter, VersionedCache
+from .storage.meta.accounts import SqlAccountStore
 from .storage.meta.audit import SqlAuditStore
 from .storage.meta.blobs import SqlBlobIndexStore
 from .storage.meta.documents import SqlDocumentStore
@@ -59,6 +61,7 @@ def open_stores(engine: AsyncEngine | InlineEngine, changes: ChangeCounter) -> S
         usage=SqlUsageStore(engine, changes=changes),
         audit=SqlAuditStore(engine, changes=changes),
         outbox=SqlOutboxStore(engine, changes=changes),
+        accounts=SqlAccountStore(engine, changes=changes),
     )
 
 
@@ -72,7 +75,9 @@ def build_core(settings: Settings) -> Core:
     stores, blob_store = open_stores(engine, changes), open_blob_store(settings)
     identities = identities_for(settings, engine, changes)
     keys = identities.key_material
-    registry = RegistryIdentity(settings.account_id, settings.region, settings.public, settings.scheme)
+    registry = RegistryIdentity(
+        settings.account_id, settings.region, settings.public, settings.scheme, domain=settings.registry_domain
+    )
     access = Access(stores.repositories, settings.account_id, settings.region, cache(), decisions=cache())
     admin = RepositoryAdmin(stores.repositories, stores.images, stores.documents, access, registry, keys.tokens)
     repositories = Repositories(stores.repositories, settings.create_on_push, admin.create_from_template, cache=cache())
@@ -103,5 +108,6 @@ def build_core(settings: Settings) -> Core:
         registry_settings=RegistrySettings(stores.documents, cache(), keys.tokens),
         gc=GarbageCollector(stores, blob_store, settings.gc_grace_period, settings.upload_ttl),
         fsck=Fsck(stores.housekeeping, blob_store, settings.gc_grace_period),
+        accounts=Accounts(stores.accounts, settings.account_id),
         max_age=max_age,
     )

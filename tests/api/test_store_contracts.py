@@ -396,6 +396,25 @@ async def test_groups_managed_policies_and_attachments(client):
     assert await store.managed("ci-pull") is None and await store.versions(managed.id) == []
 
 
+async def test_accounts_are_created_once_listed_by_id_and_hold_their_keys_range(client):
+    core = client.app[SERVICES].core
+    store = core.stores.accounts
+    assert await store.create_account("222233334444", "team-b") is not None
+    assert await store.create_account("111122223333", None) is not None
+    assert await store.create_account("222233334444", None) is None  # the id is taken
+    assert await store.create_account("333344445555", "team-b") is None  # so is the alias
+    assert [a.id for a in await store.accounts()] == ["111122223333", "222233334444"]
+    assert (await store.account("222233334444")).alias == "team-b"
+    assert await store.account("999999999999") is None
+    await core.stores.repositories.ensure_repository("~222233334444/app")
+    await core.stores.repositories.ensure_repository("app")
+    await core.identities.create("b-user", None, account="222233334444")
+    assert await store.holdings("222233334444", ("~222233334444/", "~2222333344440")) == (1, 1)
+    assert await store.holdings("111122223333", ("~111122223333/", "~1111222233330")) == (0, 0)
+    assert await store.delete_account("111122223333")
+    assert not await store.delete_account("111122223333")
+
+
 # Every public method of every store has a contract in the test_*contract*.py modules (a method
 # counts as covered when a contract calls a method of its name: SigningStore's keys share
 # IdentityStore's names). A new store method comes with its contract.

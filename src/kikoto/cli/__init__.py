@@ -8,7 +8,7 @@ import os
 import click
 
 from .. import __version__
-from . import keys, lifecycle, policy, serve, storage
+from . import accounts, keys, lifecycle, policy, serve, storage
 
 
 class WithFeatures(click.Group):
@@ -41,6 +41,7 @@ def main(ctx: click.Context) -> None:
 for command in (
     serve.serve,
     keys.keys,
+    accounts.accounts,
     lifecycle.lifecycle,
     policy.policy,
     storage.gc,

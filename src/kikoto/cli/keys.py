@@ -32,6 +32,7 @@ def keys() -> None:
     help="A ready-made policy: admin (ecr:*), power-user (push and pull, the default), read-only (pull).",
 )
 @click.option("--replace-policy", is_flag=True, help="NAME exists: give it this policy instead of refusing.")
+@click.option("--account", help="The account a new principal belongs to [the first account].")
 @changes_registry
 def keys_create(
     config_file: Path | None,
@@ -39,12 +40,13 @@ def keys_create(
     policy_file: Path | None,
     role: str | None,
     replace_policy: bool,
+    account: str | None,
     **options: Any,
 ) -> None:
     """Create a key pair for principal NAME (creating the principal if new). The secret is shown once.
     An existing principal keeps its policy; a different --role/--policy is refused without --replace-policy."""
     from ..domain import policy as policies
-    from ..domain.errors import InvalidParameter
+    from ..domain.errors import EntityNotFound, InvalidParameter
     from ..services.identity import PolicyConflict
 
     if policy_file and role:
@@ -64,10 +66,12 @@ def keys_create(
         identities = registry.ecr.identities
         before = await identities.store.principal(name)
         try:
-            pair = await identities.create(name, text, replace_policy=replace_policy)
+            if account is not None:
+                await registry.accounts.get(account)
+            pair = await identities.create(name, text, replace_policy=replace_policy, account=account)
         except policies.PolicyError as exc:
             raise click.UsageError(f"policy: {exc}") from exc
-        except (PolicyConflict, InvalidParameter) as exc:
+        except (PolicyConflict, InvalidParameter, EntityNotFound) as exc:
             raise click.ClickException(str(exc)) from None
         after = await identities.store.principal(name)
         outcome = (
@@ -92,13 +96,15 @@ def keys_list(config_file: Path | None, **options: Any) -> None:
     from rich.table import Table
 
     async def rows(registry):
-        return await registry.ecr.identities.store.keys()
+        return await registry.ecr.identities.store.keys(), registry.accounts.first
 
-    table = Table("access key id", "principal", "status", "created")
-    for row in with_registry(rows, config_file, options):
+    table = Table("access key id", "principal", "account", "status", "created")
+    keys, first = with_registry(rows, config_file, options)
+    for row in keys:
         table.add_row(
             row.id,
             row.principal.name,
+            row.principal.account or first,
             row.status,
             datetime.datetime.fromtimestamp(row.created_at, datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         )

@@ -17,6 +17,10 @@ from .common import start_failure, storage_options
 @storage_options
 @click.option("--listen", help="HOST:PORT to listen on [127.0.0.1:5000].")
 @click.option("--public-host", help="HOST[:PORT] clients use to reach the registry (used in returned URLs).")
+@click.option(
+    "--registry-domain",
+    help="Answer for each account at ACCOUNT.dkr.ecr.REGION.DOMAIN, as ECR does (wildcard DNS to this host).",
+)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--workers", type=int, help="Worker processes sharing the port [one per core].")

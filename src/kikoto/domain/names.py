@@ -22,9 +22,20 @@ def _valid_name(name: str) -> bool:
 
 
 def check_repository_name(name: str) -> str:
+    """A name as a client gives it (the faces check this, so no client can name a key)."""
     if not _valid_name(name):
         raise NameInvalid(f"invalid repository name: {name!r}", detail={"name": name})
     return name
+
+
+def check_repository_key(key: str) -> str:
+    """A repository as the services name it: a name, or another account's key (domain/accounts.py)."""
+    if key.startswith("~"):
+        account, slash, name = key[1:].partition("/")
+        if slash and len(account) == 12 and account.isdigit():
+            check_repository_name(name)
+            return key
+    return check_repository_name(key)
 
 
 def is_valid_tag(tag: str) -> bool:

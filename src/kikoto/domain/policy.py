@@ -49,14 +49,16 @@ class Statements(tuple[Statement, ...]):
 
     MEMO = 4096
 
-    def applicable(self, principal_arn: str, account: str, action: str, resource: str) -> tuple[Statement, ...]:
-        memo: dict[tuple[str, str, str, str], tuple[Statement, ...]] = self.__dict__.setdefault("memo", {})
-        key = (principal_arn, account, action, resource)
+    def applicable(
+        self, principal_arn: str, account: str, action: str, resource: str, cross: bool = False
+    ) -> tuple[Statement, ...]:
+        memo: dict[tuple[str, str, str, str, bool], tuple[Statement, ...]] = self.__dict__.setdefault("memo", {})
+        key = (principal_arn, account, action, resource, cross)
         found = memo.get(key)
         if found is None:
             if len(memo) >= self.MEMO:
                 memo.clear()
-            found = memo[key] = _applicable(self, principal_arn, account, action, resource)
+            found = memo[key] = _applicable(self, principal_arn, account, action, resource, cross)
         return found
 
 
@@ -183,14 +185,25 @@ def evaluate(
     action: str,
     resource: str,
     context: Context | None = None,
+    cross: bool = False,
 ) -> str | None:
     """'Deny', 'Allow', or None (no statement applies: implicitly denied). `context`: the
     request's condition keys (lower case), for statements with a Condition.
 
     A resource policy statement naming the caller's account (`<account>` or its `:root` ARN)
-    delegates to that account's identity policies, as IAM does: its Allow grants nothing by
-    itself, while its Deny applies to every principal of the account."""
-    return judge(policies, principal_arn, account, action, resource, context).decision
+    delegates to that account's identity policies, as IAM does: within the account its Allow
+    grants nothing by itself, while its Deny applies to every principal of the account. Across
+    accounts (`cross`: the resource is another account's) the same Allow is that account's
+    grant, which the caller's identity policy must also give (`cross_account`)."""
+    return judge(policies, principal_arn, account, action, resource, context, cross).decision
+
+
+def cross_account(identity: str | None, resource: str | None) -> str | None:
+    """IAM's rule for a request into another account: both the caller's identity policy and
+    the resource's policy must allow it, and a Deny in either denies it."""
+    if "Deny" in (identity, resource):
+        return "Deny"
+    return "Allow" if identity == resource == "Allow" else None
 
 
 def judge(
@@ -200,14 +213,15 @@ def judge(
     action: str,
     resource: str,
     context: Context | None = None,
+    cross: bool = False,
 ) -> Verdict:
     """`evaluate`, with the statement that decided (what `kikoto policy simulate` shows)."""
     allowed: Verdict | None = None
     for document, statements in enumerate(policies):
         if isinstance(statements, Statements):
-            applying = statements.applicable(principal_arn, account, action, resource)
+            applying = statements.applicable(principal_arn, account, action, resource, cross)
         else:
-            applying = _applicable(statements, principal_arn, account, action, resource)
+            applying = _applicable(statements, principal_arn, account, action, resource, cross)
         for statement in applying:
             if statement.conditions and not all_hold(statement.conditions, context or {}):
                 continue
@@ -219,7 +233,12 @@ def judge(
 
 
 def _applicable(
-    statements: tuple[Statement, ...], principal_arn: str, account: str, action: str, resource: str
+    statements: tuple[Statement, ...],
+    principal_arn: str,
+    account: str,
+    action: str,
+    resource: str,
+    cross: bool = False,
 ) -> tuple[Statement, ...]:
     """The statements whose principal, action and resource cover the request (their Conditions
     are the request's to decide)."""
@@ -227,7 +246,7 @@ def _applicable(
     for statement in statements:
         if statement.principals is not None:
             match = _principal_match(statement.principals, principal_arn, account)
-            if match is None or (match == "account" and statement.effect == "Allow"):
+            if match is None or (match == "account" and statement.effect == "Allow" and not cross):
                 continue
         if statement.actions and not _matches(statement.actions, action, case_insensitive=True):
             continue

@@ -22,6 +22,7 @@ from ..config import Settings
 from ..http.console.common import SettingsSection
 from ..http.ecr.operations.table import AwsService, Handler
 from ..services.access import Access
+from ..services.accounts import Accounts
 from ..services.audit import AuditLog
 from ..services.blobs.layers import Layers
 from ..services.blobs.service import Blobs
@@ -70,6 +71,7 @@ class Core:
     registry_settings: RegistrySettings
     gc: GarbageCollector
     fsck: Fsck
+    accounts: Accounts
     max_age: float  # how long a cached read may be trusted without a change signal
 
     def cache(self) -> VersionedCache:

@@ -16,12 +16,16 @@ from aiohttp import web
 
 from ..domain.errors import AccessDenied, Throttled
 from ..services.identity import Identities, Principal, TokenError
-from .errors import OciError
+from ..services.registry import RegistryIdentity
+from .errors import WIRE_NAME, OciError
 from .facts import note_facts
 from .limits import RATE_LIMITS
 from .services import ACCESS, IDENTITIES, LAYERS, REGISTRY
 
 PRINCIPAL = web.RequestKey("principal", object)
+# The registry (account) a /v2 request is for, and the repository name as the client gave it
+# (the route's "name" is its key from here on: domain/accounts.py).
+ACCOUNT = web.RequestKey("account", RegistryIdentity)
 AUTH_CHALLENGE = web.AppKey("auth_challenge", str)
 PRESIGNED = Principal("presigned-url", "presigned-url", None, ())
 BEARER_TTL = 3600
@@ -64,7 +68,8 @@ def _challenge(request: web.Request, repository: str | None, actions: tuple[str,
             wanted = [s for s, covered in SCOPE_ACTIONS.items() if covered & set(actions)] or ["pull"]
             if "push" in wanted and "pull" not in wanted:
                 wanted.insert(0, "pull")
-            scope = f',scope="repository:{repository}:{",".join(wanted)}"'
+            name = request.get(ACCOUNT, request.app[REGISTRY]).name(repository)
+            scope = f',scope="repository:{name}:{",".join(wanted)}"'
         return {
             "WWW-Authenticate": f'Bearer realm="{request.app[REGISTRY].endpoint}/v2/token",'
             f'service="{request.app[REGISTRY].public_host}"{scope}'
@@ -106,7 +111,9 @@ async def credentials(request: web.Request, identities: Identities) -> Principal
     return None
 
 
-async def allowed(request: web.Request, repository: str | None, *actions: str) -> bool:
+async def allowed(request: web.Request, repository: str | None, *actions: str, account: str | None = None) -> bool:
+    """Whether any of `actions` is allowed on the repository (by key), or on the registry of
+    `account` (by default the first account's: what is not about one account's repositories)."""
     principal = request.get(PRINCIPAL)
     if principal is PRESIGNED:
         return "ecr:GetDownloadUrlForLayer" in actions
@@ -120,18 +127,19 @@ async def allowed(request: web.Request, repository: str | None, *actions: str) -
             return False
     access = request.app[ACCESS]
     for action in actions:
-        if await access.allowed(principal, action, repository):
+        if await access.allowed(principal, action, repository, account):
             return True
     return False
 
 
-async def authorize(request: web.Request, repository: str | None, *actions: str) -> None:
+async def authorize(request: web.Request, repository: str | None, *actions: str, account: str | None = None) -> None:
     """Raise UNAUTHORIZED (anonymous: with a challenge) or DENIED unless any of `actions` is allowed."""
-    if await allowed(request, repository, *actions):
+    if await allowed(request, repository, *actions, account=account):
         return
     if request.get(PRINCIPAL) is None:
         raise unauthorized(request, "authentication required", repository, actions)
-    raise AccessDenied(f"not authorized to perform {' or '.join(actions)} on {repository or 'the registry'}")
+    named = request.get(ACCOUNT, request.app[REGISTRY]).name(repository) if repository else "the registry"
+    raise AccessDenied(f"not authorized to perform {' or '.join(actions)} on {named}")
 
 
 @web.middleware
@@ -143,7 +151,18 @@ async def auth_middleware(request: web.Request, handler):
         if principal is not None and principal.key_id:
             if wait := request.app[RATE_LIMITS].check("principal", principal.key_id):
                 raise Throttled(f"too many requests for {principal.arn}", wait)
+        registry = request.app[REGISTRY]
+        home = principal.account if isinstance(principal, Principal) else ""
+        request[ACCOUNT] = registry = registry.of(registry.account_at(request.host) or home or registry.account)
+        if (name := request.match_info.get("name")) is not None:
+            request[WIRE_NAME] = name
+            request.match_info["name"] = registry.key(name)
     return await handler(request)
+
+
+def wire_name(request: web.Request) -> str:
+    """The repository name of a /v2 request as its client gave it (for the URLs it is sent back)."""
+    return request.get(WIRE_NAME) or request.match_info["name"]
 
 
 async def token_endpoint(request: web.Request) -> web.Response:
@@ -165,6 +184,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
             name, _, actions = rest.rpartition(":")
             if kind != "repository" or not name:
                 continue
+            name = request[ACCOUNT].key(name)  # the token grants what the scope names in its account
             access = request.app[ACCESS]
             ok = [
                 a

@@ -112,13 +112,28 @@ def out_of_space(exc: BaseException) -> bool:
 ROUTER_ERRORS = {404: "UNSUPPORTED", 405: "UNSUPPORTED", 413: "SIZE_INVALID", 416: "BLOB_UPLOAD_INVALID"}
 
 
+# A /v2 request's repository name as its client gave it (auth.py makes the route's "name" its key)
+WIRE_NAME = web.RequestKey("wire_name", str)
+
+
+def _as_named(request: web.Request, error: OciError) -> OciError:
+    """The error with the repository named as the client named it, not by its key (another
+    account's repository: domain/accounts.py)."""
+    key, wire = request.match_info.get("name"), request.get(WIRE_NAME)
+    if not wire or key == wire:
+        return error
+    detail = json.loads(json.dumps(error.detail).replace(json.dumps(key)[1:-1], wire))
+    headers = {k: v.replace(key, wire) for k, v in error.headers.items()}
+    return OciError(error.code, error.message.replace(key, wire), error.status, headers, detail)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     head = request.method == "HEAD"
     try:
         return await handler(request)
     except (e.KikotoError, OciError) as error:
-        return oci_error_response(error, head)
+        return oci_error_response(_as_named(request, as_oci(error)), head)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -12,10 +12,21 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from ..domain.accounts import split_key
 from ..domain.conditions import Context
 from ..domain.ecr import repository_arn
 from ..domain.errors import AccessDenied
-from ..domain.policy import ANONYMOUS, PolicyError, Statement, Verdict, conditional, evaluate, judge, parse_policy
+from ..domain.policy import (
+    ANONYMOUS,
+    PolicyError,
+    Statement,
+    Verdict,
+    conditional,
+    cross_account,
+    evaluate,
+    judge,
+    parse_policy,
+)
 from ..storage.changes import VersionedCache
 from ..storage.meta.ports import RepositoryStore
 from .identity import Principal
@@ -67,7 +78,12 @@ class Access:
         self._decisions = decisions or VersionedCache(None, 0)
 
     def resource(self, repository: str | None) -> str:
-        return repository_arn(self.region, self.account, repository) if repository else "*"
+        """The ARN of a repository (by its key: domain/accounts.py), or "*"."""
+        return repository_arn(self.region, *split_key(repository, self.account)) if repository else "*"
+
+    def home(self, principal: Principal) -> str:
+        """The account a principal belongs to."""
+        return principal.account or self.account
 
     async def _repository(self, repository: str) -> RepositoryFacts:
         async def load() -> RepositoryFacts:
@@ -92,12 +108,20 @@ class Access:
         """Kept for callers in this process; the change counter already tells every process."""
 
     async def decide(
-        self, principal: Principal | None, action: str, repository: str | None, resource: str | None = None
+        self,
+        principal: Principal | None,
+        action: str,
+        repository: str | None,
+        resource: str | None = None,
+        account: str | None = None,
     ) -> str | None:
         """'Allow', 'Deny' (explicitly) or None (nothing allows it). The resource is the
-        repository's ARN, or `resource` (another service's ARN, e.g. a secret's)."""
+        repository's ARN (its key names its account), or `resource` (another service's ARN, e.g.
+        a secret's), or "*": the registry of `account`, by default the first account's. A request
+        into another account than the caller's needs both its identity policy and the
+        resource's policy (a registry has none yet: refused)."""
         known = principal if principal is not None and not principal.anonymous else None
-        key = ((known.arn, known.key_id) if known else None, action, repository, resource)
+        key = ((known.arn, known.key_id) if known else None, action, repository, resource, account)
         cached, token = self._decisions.get(key)
         if cached is not None:  # in a tuple: "nothing allows it" is cached too
             known_answer: str | None = cached[0]
@@ -107,11 +131,18 @@ class Access:
         if facts:
             policies.append(facts.statements)
         arn, target = known.arn if known else ANONYMOUS, resource or self.resource(repository)
-        if conditional(policies):  # the answer depends on the request: decided each time, not kept
-            context = self.context(known, facts, request_facts())
-            return evaluate(policies, arn, self.account, action, target, context)
-        decision = evaluate(policies, arn, self.account, action, target)
-        self._decisions.put(key, (decision,), token)
+        context = self.context(known, facts, request_facts()) if conditional(policies) else None
+        home = self.home(known) if known else self.account
+        owner = split_key(repository, self.account)[0] if repository else account or self.account
+        if known and owner != home:
+            decision = cross_account(  # another account's repository: both must allow
+                evaluate(policies[:1], arn, home, action, target, context),
+                evaluate(policies[1:], arn, home, action, target, context, cross=True),
+            )
+        else:
+            decision = evaluate(policies, arn, home, action, target, context)
+        if context is None:  # with Conditions the answer depends on the request: decided each time
+            self._decisions.put(key, (decision,), token)
         return decision
 
     async def explain(
@@ -131,7 +162,7 @@ class Access:
             policies.append(facts.statements)
             names.append(f"the repository policy of {repository}")
         context = {**self.context(principal, facts, request), **{k.lower(): v for k, v in (extra or {}).items()}}
-        verdict = judge(policies, principal.arn, self.account, action, self.resource(repository), context)
+        verdict = judge(policies, principal.arn, self.home(principal), action, self.resource(repository), context)
         if verdict.document is None:
             return verdict, names, None
         place = next(n for n, s in enumerate(policies[verdict.document], 1) if s is verdict.statement)
@@ -152,7 +183,7 @@ class Access:
         if principal is not None:
             context |= {
                 "aws:principalarn": principal.arn,
-                "aws:principalaccount": self.account,
+                "aws:principalaccount": self.home(principal),
                 "aws:principaltype": "User",
                 "aws:username": principal.name,
                 "aws:userid": principal.key_id or principal.name,
@@ -172,14 +203,21 @@ class Access:
                 context["aws:tagkeys"] = list(request.request_tags)
         return context
 
-    async def allowed(self, principal: Principal | None, action: str, repository: str | None) -> bool:
-        return await self.decide(principal, action, repository) == "Allow"
+    async def allowed(
+        self, principal: Principal | None, action: str, repository: str | None, account: str | None = None
+    ) -> bool:
+        return await self.decide(principal, action, repository, None, account) == "Allow"
 
     async def require(
-        self, principal: Principal | None, action: str, repository: str | None, resource: str | None = None
+        self,
+        principal: Principal | None,
+        action: str,
+        repository: str | None,
+        resource: str | None = None,
+        account: str | None = None,
     ) -> None:
         """The ECR face's check: AccessDeniedException in AWS's words."""
-        decision = await self.decide(principal, action, repository, resource)
+        decision = await self.decide(principal, action, repository, resource, account)
         if decision != "Allow":
             who = principal.arn if principal and not principal.anonymous else "anonymous"
             why = "with an explicit deny" if decision == "Deny" else f"because no policy allows the {action} action"

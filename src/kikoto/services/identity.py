@@ -9,6 +9,7 @@ revoked key's tokens stop working at once.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -45,6 +46,7 @@ class Principal:
     expires: float | None = None  # when the password or token this principal presented expires
     tags: tuple[tuple[str, str], ...] = ()  # IAM's principal tags: aws:PrincipalTag/* in Conditions
     session_token_hash: str | None = None  # an assumed role's keys: sha256 of the session token they need
+    account: str = ""  # the account it belongs to; "" for the first account (and for anonymous callers)
 
     @property
     def anonymous(self) -> bool:
@@ -124,11 +126,17 @@ class Identities:
     # -- management (CLI and first start) ---------------------------------------------------
 
     async def create(
-        self, name: str, policy: str | None, key_pair: tuple[str, str] | None = None, replace_policy: bool = False
+        self,
+        name: str,
+        policy: str | None,
+        key_pair: tuple[str, str] | None = None,
+        replace_policy: bool = False,
+        account: str | None = None,
     ) -> tuple[str, str]:
-        """A new key pair for principal `name`, created with `policy` if new. An existing
-        principal keeps its policy when `policy` is None or the same; another policy is refused
-        (PolicyConflict) unless `replace_policy`, so a narrower role is never silently ignored."""
+        """A new key pair for principal `name`, created with `policy` if new (in `account`, else
+        the first account). An existing principal keeps its policy when `policy` is None or the
+        same; another policy is refused (PolicyConflict) unless `replace_policy`, so a narrower
+        role is never silently ignored; so is another account (a principal never moves)."""
         if not PRINCIPAL_NAME.fullmatch(name):
             raise InvalidParameter(
                 f"invalid principal name {name[:64]!r}: 1 to 64 letters, digits and any of _+=,.@- (as IAM user names)"
@@ -138,9 +146,14 @@ class Identities:
         principal = await self.store.principal(name)
         if principal is None:
             try:
-                principal = await self.store.create_principal(name, policy or POWER_USER)
+                principal = await self.store.create_principal(name, policy or POWER_USER, self._stored(account))
             except AlreadyExists:
                 principal = await self.store.principal(name)
+        if principal.account != self._stored(account):
+            raise PolicyConflict(
+                f"principal {name!r} belongs to account {principal.account or self.account}: principal names are "
+                "unique in a registry, give this one another name"
+            )
         if policy is not None and _canonical(principal.policy) != _canonical(policy):
             if not replace_policy:
                 raise PolicyConflict(
@@ -152,6 +165,10 @@ class Identities:
         key_id, secret = key_pair or new_key_pair()
         await self.store.add_key(principal.id, key_id, self.seal(secret))
         return key_id, secret
+
+    def _stored(self, account: str | None) -> str | None:
+        """A principal's account as stored: None for the first account."""
+        return None if account in (None, "", self.account) else account
 
     def seal(self, secret: str) -> str:
         """A secret access key as it is stored: encrypted with the master key (SigV4 needs it back)."""
@@ -190,7 +207,7 @@ class Identities:
         row = await self.store.key(key_id)
         if row is None:
             raise AccessKeyNotFound(f"no access key {key_id[:128]}")
-        pair = await self.create(row.principal.name, row.principal.policy)
+        pair = await self.create(row.principal.name, row.principal.policy, account=row.principal.account)
         await self.store.set_key_status(key_id, "Inactive")
         return pair
 
@@ -248,7 +265,10 @@ class Identities:
                 documents += await self._documents("group", group.id)
             tags = tuple((await self.store.principal_tags(row.id)).items())
         statements = Statements(s for text in documents for s in parse_policy(text, resource_policy=False))
-        return Principal(row.name, principal_arn(self.account, row.name), key_id, statements, tags=tags)
+        account = row.account or self.account
+        return Principal(
+            row.name, principal_arn(account, row.name), key_id, statements, tags=tags, account=row.account or ""
+        )
 
     async def as_principal(self, arn: str) -> Principal | None:
         """The principal a user's or role's ARN names, as its keys would act (SimulatePrincipalPolicy,
@@ -340,7 +360,7 @@ class Identities:
             if principal is None:
                 raise TokenError("the access key behind this token was revoked")
         scope = tuple((s[0], s[1], tuple(s[2])) for s in payload["s"]) if "s" in payload else None
-        return Principal(principal.name, principal.arn, principal.key_id, principal.policy, scope, payload["e"])
+        return dataclasses.replace(principal, scope=scope, expires=payload["e"], session_token_hash=None)
 
     async def verify_secret(self, key_id: str, secret: str, session_token: str = "") -> Principal:
         """An access key pair given directly (Basic auth on /metrics, which Prometheus can send;

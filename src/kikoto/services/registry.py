@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.accounts import ACCOUNT_ID, repository_key, split_key
 from ..domain.ecr import repository_arn
 from ..domain.errors import InvalidParameter, RepositoryNotFound
 from ..domain.paging import open_token, sign_token
@@ -12,23 +14,68 @@ from ..domain.paging import open_token, sign_token
 
 @dataclass(frozen=True)
 class RegistryIdentity:
+    """One account's registry as clients address it. Repositories are named by their keys
+    (domain/accounts.py), so a record's ARN and URI name its own account."""
+
     account: str
     region: str
     public_host: str  # HOST[:PORT] clients reach the registry at
     scheme: str = "http"
+    first: str = ""  # the first account ("": this one)
+    domain: str | None = None  # with it, each account answers at <account>.dkr.ecr.<region>.<domain>
 
-    def arn(self, name: str) -> str:
-        return repository_arn(self.region, self.account, name)
+    def of(self, account: str) -> RegistryIdentity:
+        """The same registry as another account sees it."""
+        return dataclasses.replace(self, account=account, first=self.first or self.account)
 
-    def uri(self, name: str) -> str:
-        return f"{self.public_host}/{name}"
+    @property
+    def first_account(self) -> str:
+        return self.first or self.account
+
+    def key(self, name: str) -> str:
+        """Where this account's repository `name` is stored."""
+        return repository_key(self.account, name, self.first_account)
+
+    def name(self, key: str) -> str:
+        """The name clients know a stored repository by (in its own account)."""
+        return split_key(key, self.first_account)[1]
+
+    def arn(self, key: str) -> str:
+        return repository_arn(self.region, *split_key(key, self.first_account))
+
+    def uri(self, key: str) -> str:
+        account, name = split_key(key, self.first_account)
+        return f"{self.host(account)}/{name}"
+
+    def host(self, account: str | None = None) -> str:
+        """HOST[:PORT] of an account's registry: ECR's name for it under the registry domain
+        (with the public port when it is not the scheme's default), else the public host."""
+        if not self.domain:
+            return self.public_host
+        name = f"{account or self.account}.dkr.ecr.{self.region}.{self.domain}"
+        _, colon, port = self.public_host.rpartition(":")
+        port = port if colon and "]" not in port else ""  # "[::1]" has colons and no port
+        default = "443" if self.scheme == "https" else "80"
+        return f"{name}:{port}" if port and port != default else name
 
     @property
     def endpoint(self) -> str:
-        return f"{self.scheme}://{self.public_host}"
+        return f"{self.scheme}://{self.host()}"
+
+    def account_at(self, host: str) -> str | None:
+        """The account an ECR-shaped Host header names under the registry domain (None: not one)."""
+        if not self.domain:
+            return None
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+        account, dot, rest = name.lower().partition(".")
+        if dot and rest == f"dkr.ecr.{self.region}.{self.domain}" and ACCOUNT_ID.fullmatch(account):
+            return account
+        return None
 
 
-def repository_not_found(name: str, account: str) -> RepositoryNotFound:
+def repository_not_found(key: str, account: str) -> RepositoryNotFound:
+    """ECR's words for a missing repository (named by its key: the first `account`'s if bare)."""
+    account, name = split_key(key, account)
     return RepositoryNotFound(
         name, f"The repository with name '{name}' does not exist in the registry with id '{account}'"
     )

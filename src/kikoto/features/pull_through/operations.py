@@ -21,7 +21,7 @@ def _rule(call: Call, rule, *fields: str) -> dict[str, Any]:
         "upstreamRegistryUrl": rule.upstream_url,
         "createdAt": rule.created_at,
         "updatedAt": rule.updated_at,
-        "registryId": call.ecr.registry.account,
+        "registryId": call.registry.account,
         "credentialArn": rule.credential_arn,
         "customRoleArn": rule.custom_role_arn,
         "upstreamRepositoryPrefix": rule.upstream_prefix,

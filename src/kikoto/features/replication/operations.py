@@ -83,7 +83,7 @@ async def stop_replication_backfill(replication: Replication, call: Call) -> dic
 async def list_replication_backfills(replication: Replication, call: Call) -> dict[str, Any]:
     found, token = await replication.backfills(call.params.get("maxResults"), call.params.get("nextToken"))
     return shapes.page(
-        "backfills", [_backfill(b, counts) for b, counts in found], token, registryId=call.ecr.registry.account
+        "backfills", [_backfill(b, counts) for b, counts in found], token, registryId=call.registry.account
     )
 
 
@@ -103,7 +103,7 @@ async def describe_replication_backfill_results(replication: Replication, call: 
         "results",
         results,
         token,
-        registryId=call.ecr.registry.account,
+        registryId=call.registry.account,
         replicationBackfillId=backfill.id,
         destination={"region": backfill.region, "registryId": backfill.registry_id},
         status=backfill.status,

@@ -44,7 +44,7 @@ async def batch_get_repository_scanning_configuration(scanner: Scanner, call: Ca
         frequency, filters = scanner.frequency(scanning, name, record.scan_on_push)
         configurations.append(
             {
-                "repositoryArn": call.ecr.registry.arn(name),
+                "repositoryArn": call.registry.arn(name),
                 "repositoryName": name,
                 "scanOnPush": record.scan_on_push,
                 "scanFrequency": frequency,

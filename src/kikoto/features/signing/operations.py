@@ -44,6 +44,6 @@ async def describe_image_signing_status(signing: Signing, call: Call) -> dict[st
     return {
         "repositoryName": name,
         "imageId": {**image_id, "imageDigest": digest},
-        "registryId": call.ecr.registry.account,
+        "registryId": call.registry.account,
         "signingStatuses": statuses,
     }

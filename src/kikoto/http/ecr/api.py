@@ -15,14 +15,14 @@ from aiohttp import web
 from botocore.model import OperationNotFoundError
 
 from ...domain.audit import OK, Change, changes
-from ...domain.ecr import account_from_arn, repository_arn, repository_name_from_arn
-from ...domain.errors import AccessDenied, KikotoError, Throttled, storage_full
+from ...domain.errors import KikotoError, Throttled, storage_full
 from ...services.access import request_facts
 from ...services.identity import Principal
 from .. import sigv4
 from ..errors import out_of_space
 from ..limits import RATE_LIMITS, read_body
 from ..services import AUDIT
+from .accounts import in_words, keyed, registry_for, supported, unkeyed
 from .context import ECR, Call, EcrServices
 
 __all__ = ["ECR", "EcrServices", "handle"]
@@ -101,25 +101,6 @@ def _parse(body: bytes) -> dict[str, Any]:
     return params
 
 
-def _this_registry(
-    ecr: EcrServices, principal: Principal, operation: str, params: dict[str, Any], repository: str | None
-) -> None:
-    """A request naming another registry (`registryId`, `registryIds`, or a resource ARN of
-    another account) is refused as ECR refuses it without a grant from that registry's policy:
-    this server holds one registry, so no other registry's policy can grant anything here."""
-    named = [params["registryId"]] if params.get("registryId") else list(params.get("registryIds") or [])
-    arn_account = account_from_arn(params.get("resourceArn") or "")
-    if arn_account:
-        named.append(arn_account)
-    for registry_id in named:
-        if registry_id != ecr.registry.account:
-            resource = repository_arn(ecr.registry.region, registry_id, repository) if repository else "*"
-            raise AccessDenied(
-                f"User: {principal.arn} is not authorized to perform: ecr:{operation} on resource: "
-                f"{resource} because no resource-based policy allows the ecr:{operation} action"
-            )
-
-
 async def _audit(
     request: web.Request, principal: Principal, operation: str, params: dict[str, Any], result: Any, outcome: str
 ) -> None:
@@ -155,9 +136,10 @@ async def invoke(app: web.Application, principal: Principal, operation: str, par
     API's checks and messages. Raises what the API would answer (`refusal` words it)."""
     ecr, service = app[ECR], app[AWS_SERVICES][0]
     validate(params, service_model(service.name).operation_model(operation).input_shape)
-    repository = params.get("repositoryName")
-    await ecr.access.require(principal, f"{service.name}:{operation}", repository, None)
-    return await service.operations[operation](Call(ecr, principal, params))
+    registry = ecr.registry.of(principal.account or ecr.registry.account)
+    repository = keyed(registry, params)
+    await ecr.access.require(principal, f"{service.name}:{operation}", repository, None, registry.account)
+    return await service.operations[operation](Call(ecr, principal, params, registry))
 
 
 def refusal(app: web.Application, failure: KikotoError | EcrError) -> tuple[str, str]:
@@ -175,6 +157,7 @@ async def handle(request: web.Request) -> web.Response:
     service = next((s for s in services[1:] if target.startswith(s.target_prefix)), services[0])
     operation = target[len(service.target_prefix) :] if target.startswith(service.target_prefix) else ""
     principal: Principal | None = None
+    registry = ecr.registry
     try:
         try:
             principal, body = await authenticate(request, ecr, operation, service.name)
@@ -198,19 +181,21 @@ async def handle(request: web.Request) -> web.Response:
             }
         repository, resource = None, None
         if service.resource is None:
-            repository = params.get("repositoryName") or repository_name_from_arn(params.get("resourceArn") or "")
+            registry = registry_for(request, ecr.registry, principal, operation, params)
+            repository = keyed(registry, params)
         else:
             resource = service.resource(params)
-        await ecr.access.require(principal, f"{service.name}:{operation}", repository, resource)
+        await ecr.access.require(principal, f"{service.name}:{operation}", repository, resource, registry.account)
         if service.resource is None:
-            _this_registry(ecr, principal, operation, params, repository)
+            supported(registry, operation, set(model.input_shape.members))
         started = time.perf_counter()
-        result = await handler(Call(ecr, principal, params))
+        result = unkeyed(registry, await handler(Call(ecr, principal, params, registry)))
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
         await _audit(request, principal, operation, params, result, OK)
         return ecr_response(result, request_id)
     except (KikotoError, EcrError) as failure:
-        answer = ecr_error_response(failure, request_id, ecr.registry.account, service.errors)
+        failure = in_words(registry, failure, params)
+        answer = ecr_error_response(failure, request_id, registry.account, service.errors)
         if principal is not None:  # an unauthenticated caller's noise is not a change anyone made
             await _audit(request, principal, operation, params, None, json.loads(answer.text or "{}").get("__type", ""))
         return answer

@@ -39,8 +39,9 @@ ECR = web.AppKey("ecr", EcrServices)
 class Call:
     ecr: EcrServices
     principal: Principal
-    params: dict[str, Any]
+    params: dict[str, Any]  # repository names in them are keys (domain/accounts.py)
+    registry: RegistryIdentity  # the account the request is for
 
     def of_registry(self, **members: Any) -> dict[str, Any]:
         """An answer about this registry: its members after ECR's `registryId`."""
-        return {"registryId": self.ecr.registry.account, **members}
+        return {"registryId": self.registry.account, **members}

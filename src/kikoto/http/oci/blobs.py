@@ -9,7 +9,8 @@ from aiohttp import web
 
 from ...domain.digests import parse_digest
 from ...domain.errors import KikotoError
-from ..auth import allowed, authorize
+from ...domain.names import REPOSITORY_NAME
+from ..auth import ACCOUNT, allowed, authorize, wire_name
 from ..services import REGISTRY_SETTINGS
 from .common import (
     API_VERSION,
@@ -96,24 +97,25 @@ async def start_upload(request: web.Request) -> web.Response:
     name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
     await authorize(request, name, "ecr:InitiateLayerUpload")
     if "mount" in query and await request.app[REGISTRY_SETTINGS].blob_mounting():  # BLOB_MOUNTING setting
-        source = query.get("from") or None
+        source = query.get("from") or None  # a name in the caller's account (a key, another's: refused)
+        source = request[ACCOUNT].key(source) if source and REPOSITORY_NAME.fullmatch(source) else None
         if await blobs.mount(
             name, query["mount"], source, lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")
         ):
-            return _created(name, str(parse_digest(query["mount"])))
+            return _created(wire_name(request), str(parse_digest(query["mount"])))
     elif "digest" in query:
         length = require_body_length(request)
         digest = await blobs.upload_whole(name, query["digest"], request_body(request), length)
-        return _created(name, digest)
+        return _created(wire_name(request), digest)
     state = await blobs.start_upload(name, query.get("digest-algorithm", "sha256"))
-    return _accepted(name, state.id, state.offset)
+    return _accepted(wire_name(request), state.id, state.offset)
 
 
 async def upload_status(request: web.Request) -> web.Response:
     name, upload_id = request.match_info["name"], request.match_info["upload"]
     await authorize(request, name, "ecr:UploadLayerPart")
     state = await request.app[BLOBS].status(name, upload_id)
-    return _accepted(name, upload_id, state.offset, status=204)
+    return _accepted(wire_name(request), upload_id, state.offset, status=204)
 
 
 async def patch_upload(request: web.Request) -> web.Response:
@@ -123,7 +125,7 @@ async def patch_upload(request: web.Request) -> web.Response:
     state = await request.app[BLOBS].append(
         name, upload_id, request_body(request), request.headers.get("Content-Range"), length
     )
-    return _accepted(name, upload_id, state.offset)
+    return _accepted(wire_name(request), upload_id, state.offset)
 
 
 async def finish_upload(request: web.Request) -> web.Response:
@@ -137,7 +139,7 @@ async def finish_upload(request: web.Request) -> web.Response:
         request.headers.get("Content-Range"),
         content_length(request),
     )
-    return _created(name, digest)
+    return _created(wire_name(request), digest)
 
 
 async def cancel_upload(request: web.Request) -> web.Response:

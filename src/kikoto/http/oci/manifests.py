@@ -13,7 +13,7 @@ from ...domain.digests import parse_digest
 from ...domain.errors import KikotoError
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.images.manifests import referrers_index
-from ..auth import PRINCIPAL, authorize
+from ..auth import PRINCIPAL, authorize, wire_name
 from ..errors import OciError, as_oci
 from ..limits import read_body
 from ..services import AUDIT, REGISTRY_SETTINGS
@@ -100,7 +100,7 @@ async def put_manifest(request: web.Request) -> web.Response:
     request[RECORDED] = by is not None
     headers = {
         **API_VERSION,
-        "Location": f"/v2/{name}/manifests/{pushed.digest}",
+        "Location": f"/v2/{wire_name(request)}/manifests/{pushed.digest}",
         "Docker-Content-Digest": pushed.digest,
     }
     if pushed.subject:
@@ -123,8 +123,10 @@ async def list_tags(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     await authorize(request, name, "ecr:ListImages")
     manifests = request.app[MANIFESTS]
-    tags, headers = await paged(request, f"/v2/{name}/tags/list", lambda limit, last: manifests.tags(name, limit, last))
-    return web.json_response({"name": name, "tags": tags}, headers=headers)
+    tags, headers = await paged(
+        request, f"/v2/{wire_name(request)}/tags/list", lambda limit, last: manifests.tags(name, limit, last)
+    )
+    return web.json_response({"name": wire_name(request), "tags": tags}, headers=headers)
 
 
 async def list_referrers(request: web.Request) -> web.Response:
@@ -141,6 +143,6 @@ async def list_referrers(request: web.Request) -> web.Response:
     if len(found) > REFERRERS_PAGE:
         found = found[:REFERRERS_PAGE]
         headers["Link"] = next_link(
-            f"/v2/{name}/referrers/{subject}", {"artifactType": artifact_type, "last": found[-1].digest}
+            f"/v2/{wire_name(request)}/referrers/{subject}", {"artifactType": artifact_type, "last": found[-1].digest}
         )
     return web.Response(body=json.dumps(referrers_index(found)).encode(), content_type=OCI_INDEX, headers=headers)

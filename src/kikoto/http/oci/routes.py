@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...domain.accounts import key_range
 from ...domain.errors import PageSizeInvalid
 from ...domain.names import check_repository_name
 from ...domain.paging import parse_page_size
-from ..auth import PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
+from ..auth import ACCOUNT, PRINCIPAL, allowed, authorize, token_endpoint, unauthorized
 from ..services import ACCESS, LIFECYCLE
 from . import blobs, manifests
 from .common import API_VERSION, REPOSITORIES, next_link, paged
@@ -26,16 +27,19 @@ async def version_check(request: web.Request) -> web.Response:
 async def catalog(request: web.Request) -> web.Response:
     """The names the caller may describe: the same decision per repository as a read of it, so
     an explicit Deny on a repository hides it here too."""
-    await authorize(request, None, "ecr:DescribeRepositories")
+    registry = request[ACCOUNT]  # the caller's account's repositories (or the Host's), by key
+    await authorize(request, None, "ecr:DescribeRepositories", account=registry.account)
+    within = key_range(registry.account, registry.first_account)
 
     async def visible(limit: int | None, after: str | None) -> list[str]:
         names: list[str] = []
+        after = registry.key(after) if after else None
         while limit is None or len(names) < limit:
-            batch = await request.app[REPOSITORIES].catalog(CATALOG_BATCH, after)
+            batch = await request.app[REPOSITORIES].catalog(CATALOG_BATCH, after, within)
             await request.app[ACCESS].preload(batch)
-            for name in batch:
-                if await allowed(request, name, "ecr:DescribeRepositories"):
-                    names.append(name)
+            for key in batch:
+                if await allowed(request, key, "ecr:DescribeRepositories"):
+                    names.append(registry.name(key))
             if len(batch) < CATALOG_BATCH:
                 break
             after = batch[-1]

@@ -15,7 +15,7 @@ from ...domain.ecr import tag_is_immutable
 from ...domain.errors import DigestInvalid, ImageArchived, ImageNotFound, ManifestInvalid
 from ...domain.events import ImageChanged
 from ...domain.manifests import OCI_INDEX, parse_manifest
-from ...domain.names import check_repository_name, check_tag, parse_reference
+from ...domain.names import check_repository_key, check_tag, parse_reference
 from ...storage.changes import ByteCache, VersionedCache
 from ...storage.meta.ports import ManifestStore, Referrer
 from ..repositories.lookup import Repositories
@@ -71,7 +71,7 @@ class Manifests:
     ) -> PushedManifest:
         """Store a pushed manifest and its tags; `recorded`: who pushed, for the audit log, in
         the same transaction (a separate write cost 17% of the tagged pushes a worker answers)."""
-        check_repository_name(repository)
+        check_repository_key(repository)
         ref = parse_reference(reference)
         digest = digest_bytes(content, ref.digest.algorithm if ref.digest else "sha256")
         if ref.digest and digest != ref.digest:
@@ -131,7 +131,7 @@ class Manifests:
     ) -> PulledManifest:
         """The manifest by tag or digest. A pull with content moves lastRecordedPullTime unless
         `record_pull` is False (a principal excluded from pull-time updates)."""
-        check_repository_name(repository)
+        check_repository_key(repository)
         ref = parse_reference(reference)
         if ref.tag:
             find = functools.partial(self.store.find_manifest, repository, tag=ref.tag)
@@ -201,7 +201,7 @@ class Manifests:
         self, repository: str, subject: str, artifact_type: str | None, limit: int, after: str | None
     ) -> list[Referrer]:
         """Manifests whose subject is `subject`; an empty list (never an error) for an unknown one."""
-        check_repository_name(repository)
+        check_repository_key(repository)
         repo = await self.repositories.find(repository)
         if repo is None:
             return []

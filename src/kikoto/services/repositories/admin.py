@@ -8,6 +8,7 @@ import logging
 import uuid
 from typing import Any
 
+from ...domain.accounts import MARK, split_key
 from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
 from ...domain.errors import (
     InvalidParameter,
@@ -20,7 +21,7 @@ from ...domain.errors import (
     TemplateNotFound,
     TooManyResourceTags,
 )
-from ...domain.names import REPOSITORY_NAME, check_repository_name
+from ...domain.names import REPOSITORY_NAME, check_repository_key
 from ...domain.paging import fill_page, sign_token
 from ...domain.policy import PolicyError, parse_policy
 from ...domain.templates import ROOT, CreationTemplate, most_specific
@@ -117,14 +118,16 @@ class RepositoryAdmin:
         scan_on_push: bool,
         encryption: dict[str, Any] | None,
     ) -> Repository:
-        check_repository_name(name)  # the ECR face's model checks it first; the console relies on this
+        check_repository_key(name)  # the ECR face's model checks it first; the console relies on this
         check_resource_tags(tags)
         check_mutability(mutability, exclusions)
         settings = {
             "tag_mutability": mutability or "MUTABLE",
             "mutability_exclusions": exclusions,
             "scan_on_push": scan_on_push,
-            "encryption": encryption_configuration(encryption, self.registry.region, self.registry.account),
+            "encryption": encryption_configuration(
+                encryption, self.registry.region, split_key(name, self.registry.account)[0]
+            ),
             "resource_tags": tags,
         }
         record = await self.store.create_repository(name, settings)
@@ -145,14 +148,15 @@ class RepositoryAdmin:
                 raise repository_not_found(name, self.registry.account)
         return [records[n] for n in dict.fromkeys(names)]
 
-    async def listing(self, visible, max_results: int | None, next_token: str | None):
+    async def listing(self, visible, max_results: int | None, next_token: str | None, within=("", MARK)):
         """(a page of the repositories `visible(name)` lets the caller see, the next token): by
-        name from the token's position, reading batches until the page is full."""
+        key from the token's position, within one account's keys, reading batches until the
+        page is full."""
         limit = max_results or 100
-        after = (token_position(self.token_key, "DescribeRepositories", next_token) or [""])[0]
+        after = max((token_position(self.token_key, "DescribeRepositories", next_token) or [""])[0], within[0])
 
         async def fetch(after: str) -> list[Repository]:
-            batch = await self.store.repositories_after(after, limit + 1)
+            batch = await self.store.repositories_after(after, limit + 1, within[1])
             await self.access.preload([r.name for r in batch])
             return batch
 
@@ -298,14 +302,18 @@ class RepositoryAdmin:
     async def _from_template(
         self, name: str, applied_for: str, extra: dict[str, Any] | None = None, required: bool = True
     ) -> Repository | None:
-        template = most_specific(await self.documents.templates(), name, applied_for)
+        # templates are the first account's (its registry-level settings): another account's key has none
+        own = not name.startswith(MARK)
+        template = most_specific(await self.documents.templates(), name, applied_for) if own else None
         if template is None and required:
             return None
         template = template or CreationTemplate(ROOT)  # ECR's defaults
         settings = {
             "tag_mutability": template.tag_mutability,
             "mutability_exclusions": template.mutability_exclusions,
-            "encryption": encryption_configuration(template.encryption, self.registry.region, self.registry.account),
+            "encryption": encryption_configuration(
+                template.encryption, self.registry.region, split_key(name, self.registry.account)[0]
+            ),
             "resource_tags": template.resource_tags or None,
             "repository_policy": template.repository_policy,
             "lifecycle_policy": template.lifecycle_policy,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...domain.accounts import MARK
 from ...domain.errors import PullThroughPushRefused, RepositoryNotFound
-from ...domain.names import check_repository_name
+from ...domain.names import check_repository_key
 from ...storage.changes import VersionedCache
 from ...storage.meta.ports import Repository, RepositoryStore
 
@@ -26,7 +27,7 @@ class Repositories:
         return await self._known.fetch(name, lambda: self.store.get_repository(name))
 
     async def get(self, name: str) -> Repository:
-        check_repository_name(name)
+        check_repository_key(name)
         repo = await self.find(name)
         if repo is None:
             raise RepositoryNotFound(name)
@@ -35,7 +36,7 @@ class Repositories:
     async def for_push(self, name: str) -> Repository:
         """The repository a push writes to. A missing one is created only by a CREATE_ON_PUSH
         template (as on ECR) or when the operator enabled create_on_push."""
-        check_repository_name(name)
+        check_repository_key(name)
         repo = await self.find(name)
         if repo is not None:
             if repo.upstream is not None:
@@ -54,5 +55,6 @@ class Repositories:
             f"(aws ecr create-repository) or add a CREATE_ON_PUSH creation template",
         )
 
-    async def catalog(self, limit: int | None, after: str | None) -> list[str]:
-        return await self.store.list_repositories(limit, after)
+    async def catalog(self, limit: int | None, after: str | None, within: tuple[str, str] = ("", MARK)) -> list[str]:
+        """Repository keys in byte order after `after`, within one account's range (domain/accounts.py)."""
+        return await self.store.list_repositories(limit, max(after or "", within[0]) or None, within[1])

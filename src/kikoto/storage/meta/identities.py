@@ -45,17 +45,17 @@ class SqlIdentityStore(SqlStore):
     async def principal(self, name: str) -> PrincipalRow | None:
         async with self._read() as conn:
             row = (await conn.execute(select(principals).where(principals.c.name == name))).first()
-        return PrincipalRow(row.id, row.name, row.policy, row.created_at) if row else None
+        return PrincipalRow(row.id, row.name, row.policy, row.created_at, row.account) if row else None
 
-    async def create_principal(self, name: str, policy: str) -> PrincipalRow:
+    async def create_principal(self, name: str, policy: str, account: str | None = None) -> PrincipalRow:
         try:
             async with self._write() as conn:
                 result = await conn.execute(
-                    principals.insert().values(name=name, policy=policy, created_at=self._clock())
+                    principals.insert().values(name=name, policy=policy, created_at=self._clock(), account=account)
                 )
         except IntegrityError:
             raise AlreadyExists(name) from None
-        return PrincipalRow(result.inserted_primary_key[0], name, policy, self._clock())
+        return PrincipalRow(result.inserted_primary_key[0], name, policy, self._clock(), account)
 
     async def set_policy(self, principal_id: int, policy: str) -> None:
         async with self._write() as conn:
@@ -87,7 +87,7 @@ class SqlIdentityStore(SqlStore):
             .exists(),
         )
         query = (
-            select(access_keys, principals.c.name, principals.c.policy, extras.label("extras"))
+            select(access_keys, principals.c.name, principals.c.policy, principals.c.account, extras.label("extras"))
             .join(principals, principals.c.id == access_keys.c.principal_id)
             .where(access_keys.c.id == key_id)
         )
@@ -95,19 +95,25 @@ class SqlIdentityStore(SqlStore):
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        principal = PrincipalRow(row.principal_id, row.name, row.policy)
+        principal = PrincipalRow(row.principal_id, row.name, row.policy, account=row.account)
         return AccessKeyRow(row.id, principal, row.secret, row.status, row.created_at, bool(row.extras))
 
     async def keys(self) -> list[AccessKeyRow]:
         query = (
-            select(access_keys, principals.c.name, principals.c.policy)
+            select(access_keys, principals.c.name, principals.c.policy, principals.c.account)
             .join(principals, principals.c.id == access_keys.c.principal_id)
             .order_by(principals.c.name, access_keys.c.created_at)
         )
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy), r.secret, r.status, r.created_at)
+            AccessKeyRow(
+                r.id,
+                PrincipalRow(r.principal_id, r.name, r.policy, account=r.account),
+                r.secret,
+                r.status,
+                r.created_at,
+            )
             for r in rows
         ]
 
@@ -120,7 +126,7 @@ class SqlIdentityStore(SqlStore):
         query = select(principals).where(principals.c.name > after).order_by(principals.c.name).limit(limit)
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [PrincipalRow(r.id, r.name, r.policy, r.created_at) for r in rows]
+        return [PrincipalRow(r.id, r.name, r.policy, r.created_at, r.account) for r in rows]
 
     async def delete_principal(self, principal_id: int) -> None:
         async with self._write() as conn:  # children first: SQLite enforces no foreign key by default
@@ -132,7 +138,13 @@ class SqlIdentityStore(SqlStore):
 
     async def principal_keys(self, principal_id: int) -> list[AccessKeyRow]:
         query = (
-            select(access_keys, principals.c.name, principals.c.policy, principals.c.created_at.label("born"))
+            select(
+                access_keys,
+                principals.c.name,
+                principals.c.policy,
+                principals.c.account,
+                principals.c.created_at.label("born"),
+            )
             .join(principals, principals.c.id == access_keys.c.principal_id)
             .where(access_keys.c.principal_id == principal_id)
             .order_by(access_keys.c.created_at, access_keys.c.id)
@@ -140,7 +152,13 @@ class SqlIdentityStore(SqlStore):
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            AccessKeyRow(r.id, PrincipalRow(r.principal_id, r.name, r.policy, r.born), r.secret, r.status, r.created_at)
+            AccessKeyRow(
+                r.id,
+                PrincipalRow(r.principal_id, r.name, r.policy, r.born, r.account),
+                r.secret,
+                r.status,
+                r.created_at,
+            )
             for r in rows
         ]
 
@@ -384,7 +402,7 @@ class SqlIdentityStore(SqlStore):
             .order_by(principals.c.name)
         )
         async with self._read() as conn:
-            return [PrincipalRow(r.id, r.name, r.policy, r.created_at) for r in await conn.execute(query)]
+            return [PrincipalRow(r.id, r.name, r.policy, r.created_at, r.account) for r in await conn.execute(query)]
 
     async def put_group_document(self, group_id: int, name: str, document: str) -> None:
         async with self._write() as conn:

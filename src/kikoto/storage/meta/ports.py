@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ...domain.accounts import Account
 from ...domain.audit import Change
 from ...domain.events import ImageChanged
 from ...domain.lifecycle import PreviewResult
@@ -87,6 +88,7 @@ class PrincipalRow:
     name: str
     policy: str
     created_at: float = field(default=0.0, compare=False)  # read where it is shown (IAM's CreateDate)
+    account: str | None = None  # None: the first account
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,8 @@ class RepositoryStore(Protocol):
 
     async def ensure_repository(self, name: str) -> Repository: ...
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]: ...
+    async def list_repositories(self, limit: int | None, after: str | None, before: str | None = None) -> list[str]:
+        """Names in byte order after `after` (and before `before`: one account's keys)."""
 
     async def repositories(self, names: list[str] | None = None) -> list[Repository]: ...
 
@@ -174,7 +177,7 @@ class RepositoryStore(Protocol):
     async def repository_policies(self, names: list[str]) -> dict[str, str | None]:
         """name -> repository policy text, for the named repositories that exist (one query)."""
 
-    async def repositories_after(self, after: str, limit: int) -> list[Repository]: ...
+    async def repositories_after(self, after: str, limit: int, before: str | None = None) -> list[Repository]: ...
 
 
 class ManifestStore(Protocol):
@@ -327,7 +330,7 @@ class IdentityStore(Protocol):
 
     async def principal(self, name: str) -> PrincipalRow | None: ...
 
-    async def create_principal(self, name: str, policy: str) -> PrincipalRow: ...
+    async def create_principal(self, name: str, policy: str, account: str | None = None) -> PrincipalRow: ...
 
     async def set_policy(self, principal_id: int, policy: str) -> None: ...
 
@@ -597,6 +600,20 @@ class OutboxStore(Protocol):
     async def forget_cursor(self, consumer: str) -> None: ...
 
 
+class AccountStore(Protocol):
+    async def accounts(self) -> list[Account]: ...
+
+    async def account(self, account_id: str) -> Account | None: ...
+
+    async def create_account(self, account_id: str, alias: str | None) -> Account | None:
+        """The new account; None when the id or the alias is taken."""
+
+    async def delete_account(self, account_id: str) -> bool: ...
+
+    async def holdings(self, account_id: str, keys: tuple[str, str]) -> tuple[int, int]:
+        """(repositories, principals) the account holds."""
+
+
 @dataclass(frozen=True)
 class Stores:
     """The core's metadata stores, one per aggregate (storage/meta/ports.py)."""
@@ -613,3 +630,4 @@ class Stores:
     usage: UsageStore
     audit: AuditStore
     outbox: OutboxStore
+    accounts: AccountStore

@@ -79,8 +79,9 @@ class SqlRepositoryStore(SqlStore):
             row = (await conn.execute(select(repositories).where(repositories.c.name == name))).one()
         return repository_from_row(row)
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
-        return await self._names_after(repositories.c.name, limit, after)
+    async def list_repositories(self, limit: int | None, after: str | None, before: str | None = None) -> list[str]:
+        below = () if before is None else (self._bytewise(repositories.c.name) < before,)
+        return await self._names_after(repositories.c.name, limit, after, *below)
 
     async def repositories(self, names: list[str] | None = None) -> list[Repository]:
         query = select(repositories).order_by(repositories.c.name)
@@ -120,7 +121,10 @@ class SqlRepositoryStore(SqlStore):
         async with self._read() as conn:
             return {row.name: row.repository_policy for row in await conn.execute(query)}
 
-    async def repositories_after(self, after: str, limit: int) -> list[Repository]:
-        query = select(repositories).where(repositories.c.name > after).order_by(repositories.c.name).limit(limit)
+    async def repositories_after(self, after: str, limit: int, before: str | None = None) -> list[Repository]:
+        name = self._bytewise(repositories.c.name)
+        query = select(repositories).where(name > after).order_by(name).limit(limit)
+        if before is not None:
+            query = query.where(name < before)
         async with self._read() as conn:
             return [repository_from_row(row) for row in await conn.execute(query)]

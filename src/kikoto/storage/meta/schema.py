@@ -138,6 +138,7 @@ principals = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("policy", Text, nullable=False),  # IAM-style identity policy JSON
     Column("created_at", Float, nullable=False),
+    Column("account", String(12)),  # its account (0022); NULL: the first account
 )
 
 access_keys = Table(
@@ -543,4 +544,14 @@ revoked_sessions = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("expires_at", Float, nullable=False),
+)
+
+
+# Accounts beside the first (0022): the first is the settings' account_id and needs no row.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("alias", String(63), unique=True),
+    Column("created_at", Float, nullable=False),
 )

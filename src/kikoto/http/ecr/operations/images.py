@@ -32,7 +32,7 @@ async def describe_images(call: Call) -> dict[str, Any]:
     )
     record = await call.ecr.repositories.get(name)
     scans = await call.ecr.scans(record.id, [i.digest for i in images])
-    details = [shapes.image_detail(name, i, call.ecr.registry, scans.get(i.digest)) for i in images]
+    details = [shapes.image_detail(name, i, call.registry, scans.get(i.digest)) for i in images]
     return shapes.page("imageDetails", details, token)
 
 
@@ -150,7 +150,7 @@ async def get_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
         "previewResults",
         [shapes.preview_result(r) for r in preview.results],
         preview.next_token,
-        registryId=call.ecr.registry.account,
+        registryId=call.registry.account,
         repositoryName=preview.repository,
         lifecyclePolicyText=preview.policy,
         status=preview.status,

@@ -17,7 +17,7 @@ async def get_authorization_token(call: Call) -> dict[str, Any]:
     token = base64.b64encode(f"AWS:{password}".encode()).decode()
     return {
         "authorizationData": [
-            {"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": call.ecr.registry.endpoint}
+            {"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": call.registry.endpoint}
         ]
     }
 
@@ -33,7 +33,7 @@ async def _registry_policy(call: Call) -> str:
     text = await call.ecr.settings.registry_policy()
     if text is None:
         raise RegistryPolicyNotFound(
-            f"Registry policy does not exist in the registry with id '{call.ecr.registry.account}'"
+            f"Registry policy does not exist in the registry with id '{call.registry.account}'"
         )
     return text
 

@@ -25,12 +25,12 @@ async def create_repository(call: Call) -> dict[str, Any]:
         bool((p.get("imageScanningConfiguration") or {}).get("scanOnPush", False)),
         p.get("encryptionConfiguration"),
     )
-    return {"repository": shapes.repository(record, call.ecr.registry)}
+    return {"repository": shapes.repository(record, call.registry)}
 
 
 @operation("DescribeRepositories")
 async def describe_repositories(call: Call) -> dict[str, Any]:
-    access, principal, p, registry = call.ecr.access, call.principal, call.params, call.ecr.registry
+    access, principal, p, registry = call.ecr.access, call.principal, call.params, call.registry
 
     async def visible(name: str) -> bool:
         return await access.allowed(principal, "ecr:DescribeRepositories", name)
@@ -53,7 +53,7 @@ async def describe_repositories(call: Call) -> dict[str, Any]:
 @operation("DeleteRepository")
 async def delete_repository(call: Call) -> dict[str, Any]:
     record = await call.ecr.repositories.delete(call.params["repositoryName"], bool(call.params.get("force")))
-    return {"repository": shapes.repository(record, call.ecr.registry)}
+    return {"repository": shapes.repository(record, call.registry)}
 
 
 @operation("PutImageTagMutability")
@@ -136,5 +136,5 @@ async def describe_repository_creation_templates(call: Call) -> dict[str, Any]:
         "repositoryCreationTemplates",
         [shapes.template(t) for t in templates],
         token,
-        registryId=call.ecr.registry.account,
+        registryId=call.registry.account,
     )
