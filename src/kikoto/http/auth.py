@@ -153,6 +153,8 @@ async def auth_middleware(request: web.Request, handler):
                 raise Throttled(f"too many requests for {principal.arn}", wait)
         registry = request.app[REGISTRY]
         home = principal.account if isinstance(principal, Principal) else ""
+        if principal is PRESIGNED:  # the URL's account, signed with it
+            home = request.query.get("X-Kikoto-Account", "")
         request[ACCOUNT] = registry = registry.of(registry.account_at(request.host) or home or registry.account)
         if (name := request.match_info.get("name")) is not None:
             request[WIRE_NAME] = name

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ...domain.accounts import MARK
 from ...domain.ecr import repository_arn
 from ...domain.errors import InvalidParameter, NotFound
 from ...domain.events import ImageChanged
@@ -158,6 +159,9 @@ class Events:
         pattern = parse_pattern(target.pattern) if target.pattern else None
         attempted = 0
         for event in changes:
+            if event.repository.startswith(MARK):  # targets are the first account's: never another's images
+                await self.store.advance(consumer, event.id)
+                continue
             bridge, delivered = self.render(target, event)
             if pattern is not None and not matches(pattern, bridge):
                 await self.store.advance(consumer, event.id)

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ...domain.accounts import MARK
 from ...domain.ecr import repository_arn
 from ...domain.errors import (
     InvalidParameter,
@@ -87,7 +88,9 @@ class Replication:
 
     @staticmethod
     def _destinations(config: dict[str, Any], repository: str, deleting: bool = False) -> set[tuple[str, str]]:
-        found = set()
+        found: set[tuple[str, str]] = set()
+        if repository.startswith(MARK):  # the configuration is the first account's: not another's repositories
+            return found
         for rule in config["rules"]:
             filters = rule.get("repositoryFilters") or []
             if filters and not any(repository.startswith(f["filter"]) for f in filters):

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from ...domain.accounts import MARK
 from ...domain.errors import (
     ImageArchived,
     ImageNotFound,
@@ -94,8 +95,9 @@ class Scanner:
     def frequency(config: dict[str, Any], repository: str, scan_on_push: bool) -> tuple[str, list[dict[str, Any]]]:
         """(the scan frequency that applies to a repository, the filters that made it so): the
         registry's rules, most frequent first, else the repository's own scanOnPush."""
+        rules = [] if repository.startswith(MARK) else config["rules"]  # the first account's configuration
         for wanted in ("CONTINUOUS_SCAN", "SCAN_ON_PUSH"):
-            for rule in config["rules"]:
+            for rule in rules:
                 if rule["scanFrequency"] != wanted:
                     continue
                 applied = [

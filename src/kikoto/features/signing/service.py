@@ -17,6 +17,7 @@ import re
 import time
 from typing import Any
 
+from ...domain.accounts import MARK
 from ...domain.errors import AlreadyExists, InvalidParameter, SigningConfigurationNotFound
 from ...domain.glob import glob_match
 from ...services.images.attachments import Attachments
@@ -103,7 +104,8 @@ class Signing:
 
     async def profiles_for(self, repository: str) -> list[str]:
         text = await self.documents.document(CONFIGURATION)
-        rules = json.loads(text).get("rules", []) if text else []
+        # the configuration is the first account's: it covers none of another account's repositories
+        rules = json.loads(text).get("rules", []) if text and not repository.startswith(MARK) else []
         return [
             rule["signingProfileArn"]
             for rule in rules

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from ...domain.accounts import split_key
 from ...domain.digests import parse_digest
 from ...domain.errors import (
     DigestInvalid,
@@ -152,14 +153,21 @@ class Layers:
 
     # -- presigned blob URLs: the client follows them without credentials, as with ECR's S3 URLs
 
-    def _signature(self, path: str, expires: int) -> str:
-        return hmac.new(self._url_key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    def _signature(self, path: str, expires: int, account: str = "") -> str:
+        signed = f"{path}\n{expires}" + (f"\n{account}" if account else "")
+        return hmac.new(self._url_key, signed.encode(), hashlib.sha256).hexdigest()
 
-    def presign(self, name: str, digest: str) -> str:
+    def presign(self, key: str, digest: str) -> str:
+        """A URL for the blob: the repository's name in the path, and its account (when it is
+        not the first) signed with it, so the URL reaches the same account's repository."""
+        first = self.registry.first_account
+        account, name = split_key(key, first)
         path = f"/v2/{name}/blobs/{digest}"
         expires = int(time.time()) + DOWNLOAD_URL_TTL
-        query = urlencode({"X-Kikoto-Expires": expires, "X-Kikoto-Signature": self._signature(path, expires)})
-        return f"{self.registry.endpoint}{path}?{query}"
+        other = {"X-Kikoto-Account": account} if account != first else {}
+        signature = self._signature(path, expires, *other.values())
+        query = urlencode({"X-Kikoto-Expires": expires, **other, "X-Kikoto-Signature": signature})
+        return f"{self.registry.of(account).endpoint}{path}?{query}"
 
     def presigned_ok(self, path: str, query) -> bool:
         try:
@@ -167,4 +175,5 @@ class Layers:
         except ValueError:
             return False
         signature = query.get("X-Kikoto-Signature", "").encode("utf-8", "replace")
-        return expires >= time.time() and hmac.compare_digest(signature, self._signature(path, expires).encode())
+        expected = self._signature(path, expires, query.get("X-Kikoto-Account", ""))
+        return expires >= time.time() and hmac.compare_digest(signature, expected.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ....domain.accounts import key_range
 from ....domain.errors import InvalidParameter
 from ....domain.templates import CreationTemplate
 from .. import shapes
@@ -46,7 +47,8 @@ async def describe_repositories(call: Call) -> dict[str, Any]:
             )
         records = await call.ecr.repositories.named(p["repositoryNames"], require)
         return {"repositories": [shapes.repository(r, registry) for r in records]}
-    records, token = await call.ecr.repositories.listing(visible, p.get("maxResults"), p.get("nextToken"))
+    within = key_range(registry.account, registry.first_account)  # the account's own repositories
+    records, token = await call.ecr.repositories.listing(visible, p.get("maxResults"), p.get("nextToken"), within)
     return shapes.page("repositories", [shapes.repository(r, registry) for r in records], token)
 
 

@@ -1,0 +1,194 @@
+"""Several accounts in one registry: `kikoto accounts`, principals of each account, repositories
+kept apart (every listing and read walked as another account's principal finds nothing), and
+ECR's cross-account pull policy from its documentation, with boto3, the aws CLI and skopeo."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from .conftest import Server
+from .images import Layout
+
+pytestmark = pytest.mark.e2e
+
+A, B = "111122223333", "222233334444"
+
+# ECR's documentation, "Repository policy examples": allow another account to pull, verbatim but
+# for the account id (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html)
+CROSS_ACCOUNT_PULL = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AllowCrossAccountPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+        }
+    ],
+}
+
+
+def keys_of(created: str) -> tuple[str, str]:
+    return created.split("AWS_ACCESS_KEY_ID=")[1].split()[0], created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
+
+
+def code(call, **params) -> str:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    return caught.value.response["Error"]["Code"]
+
+
+def login(server: Server, key: str, secret: str) -> str:
+    token = server.ecr(key, secret).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    return base64.b64decode(token).decode()
+
+
+def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(tmp_path, skopeo):
+    server = Server(tmp_path / "data").start()
+    try:
+        assert (
+            "created account 111122223333 (team-a)"
+            in server.kikoto("accounts", "create", A, "--alias", "team-a").stdout
+        )
+        server.kikoto("accounts", "create", B)
+        refused = server.kikoto("accounts", "create", B, check=False)
+        assert refused.returncode == 1 and f"account {B} exists" in refused.stderr
+        listed = server.kikoto("accounts", "list").stdout
+        assert all(account in listed for account in ("000000000000", A, B)) and "team-a" in listed
+        alice = keys_of(server.kikoto("keys", "create", "alice", "--account", A, "--role", "admin").stdout)
+        bob = keys_of(server.kikoto("keys", "create", "bob", "--account", B, "--role", "admin").stdout)
+        reader = keys_of(
+            server.kikoto(
+                "keys",
+                "create",
+                "b-lister",
+                "--account",
+                B,
+                "--policy",
+                str(_policy(tmp_path, ["ecr:DescribeRepositories", "ecr:DescribeImages"])),
+            ).stdout
+        )
+        assert f"{'alice'}" in server.kikoto("keys", "list").stdout
+        missing = server.kikoto("keys", "create", "nobody", "--account", "999999999999", check=False)
+        assert missing.returncode == 1 and "no account 999999999999" in missing.stderr
+
+        # each account's repositories are its own: the same name twice, two repositories
+        as_alice, as_bob, admin = server.ecr(*alice), server.ecr(*bob), server.ecr()
+        made = as_alice.create_repository(repositoryName="app")["repository"]
+        assert made["registryId"] == A and made["repositoryArn"] == f"arn:aws:ecr:us-east-1:{A}:repository/app"
+        assert made["repositoryUri"] == f"{server.host}/app"
+        admin.create_repository(repositoryName="app")
+        layout = Layout(tmp_path / "layout")
+        layout.tag(layout.image("one"), "1.0")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            login(server, *alice),
+            f"oci:{layout.root}:1.0",
+            f"docker://{server.host}/app:1.0",
+        )
+        assert [i["imageTags"] for i in as_alice.describe_images(repositoryName="app")["imageDetails"]] == [["1.0"]]
+        assert admin.describe_images(repositoryName="app")["imageDetails"] == []  # the first account's app
+        assert [r["repositoryName"] for r in as_alice.describe_repositories()["repositories"]] == ["app"]
+        catalog = requests.get(f"{server.url}/v2/_catalog", auth=tuple(login(server, *alice).split(":", 1)))
+        assert catalog.json() == {"repositories": ["app"]}
+
+        # the isolation walk: everything account B's admin may list or read of account A
+        assert as_bob.describe_repositories()["repositories"] == []
+        repo_arn = made["repositoryArn"]
+        for call, params in [
+            (as_bob.describe_repositories, {"registryId": A}),
+            (as_bob.describe_repositories, {"registryId": A, "repositoryNames": ["app"]}),
+            (as_bob.list_images, {"registryId": A, "repositoryName": "app"}),
+            (as_bob.describe_images, {"registryId": A, "repositoryName": "app"}),
+            (as_bob.batch_get_image, {"registryId": A, "repositoryName": "app", "imageIds": [{"imageTag": "1.0"}]}),
+            (as_bob.get_repository_policy, {"registryId": A, "repositoryName": "app"}),
+            (as_bob.get_lifecycle_policy, {"registryId": A, "repositoryName": "app"}),
+            (as_bob.list_tags_for_resource, {"resourceArn": repo_arn}),
+            (
+                as_bob.describe_image_scan_findings,
+                {"registryId": A, "repositoryName": "app", "imageId": {"imageTag": "1.0"}},
+            ),
+            (as_bob.delete_repository, {"registryId": A, "repositoryName": "app", "force": True}),
+        ]:
+            assert code(call, **params) == "AccessDeniedException", (call, params)
+        assert code(as_bob.describe_images, repositoryName="app") == "RepositoryNotFoundException"  # B has no app
+        bob_login = tuple(login(server, *bob).split(":", 1))
+        assert requests.get(f"{server.url}/v2/_catalog", auth=bob_login).json() == {"repositories": []}
+        tags = requests.get(f"{server.url}/v2/app/tags/list", auth=bob_login)
+        assert tags.status_code == 404 and tags.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+        assert "~" not in tags.text  # the answer names the repository as the client did
+        assert requests.get(f"{server.url}/v2/_kikoto/audit", auth=bob_login).status_code == 403
+        assert requests.get(f"{server.url}/metrics", auth=bob).status_code == 403
+        assert code(as_bob.describe_registry) == "UnsupportedOperationException"  # B's own: not kept apart yet
+
+        # ECR's cross-account pull policy: B may pull A's app, with its own identity policy too
+        as_alice.set_repository_policy(repositoryName="app", policyText=json.dumps(CROSS_ACCOUNT_PULL))
+        got = as_bob.batch_get_image(registryId=A, repositoryName="app", imageIds=[{"imageTag": "1.0"}])
+        assert got["images"][0]["registryId"] == A and got["images"][0]["repositoryName"] == "app"
+        layer = json.loads(got["images"][0]["imageManifest"])["layers"][0]["digest"]
+        url = as_bob.get_download_url_for_layer(registryId=A, repositoryName="app", layerDigest=layer)["downloadUrl"]
+        assert requests.get(url).status_code == 200
+        assert code(as_bob.list_images, registryId=A, repositoryName="app") == "AccessDeniedException"  # not granted
+        as_reader = server.ecr(*reader)  # B's principal whose own policy does not pull: both must allow
+        assert (
+            code(as_reader.batch_get_image, registryId=A, repositoryName="app", imageIds=[{"imageTag": "1.0"}])
+            == "AccessDeniedException"
+        )
+
+        # the aws CLI addresses another account's repository by --registry-id, as on ECR
+        cli = _aws_as(server, bob, tmp_path)
+        out = cli(
+            "ecr", "batch-get-image", "--registry-id", A, "--repository-name", "app", "--image-ids", "imageTag=1.0"
+        )
+        assert json.loads(out)["images"][0]["imageId"]["imageTag"] == "1.0"
+
+        # an account with repositories or principals is not deleted
+        refused = server.kikoto("accounts", "delete", A, check=False)
+        assert refused.returncode == 1 and "still holds 1 repositories and 1 principals" in refused.stderr
+        server.kikoto("accounts", "create", "333344445555")
+        assert "deleted account 333344445555" in server.kikoto("accounts", "delete", "333344445555").stdout
+    finally:
+        server.stop()
+
+
+def _policy(tmp_path, actions: list[str]):
+    path = tmp_path / f"policy-{len(actions)}.json"
+    path.write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+    )
+    return path
+
+
+def _aws_as(server: Server, keys: tuple[str, str], tmp_path):
+    def run(*args: str) -> str:
+        import os
+
+        from .conftest import REGION, VENV_BIN
+
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": keys[0],
+            "AWS_SECRET_ACCESS_KEY": keys[1],
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+        result = subprocess.run(
+            [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url, "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    return run
