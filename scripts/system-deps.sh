@@ -17,6 +17,7 @@ command -v go >/dev/null 2>&1 || missing="$missing golang-go"  # builds the Go b
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # the console's browser tests (Playwright)
 command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"  # the load balancer of the replicated tests
+command -v curl >/dev/null 2>&1 || missing="$missing curl"  # resolves ECR-shaped hostnames itself (--resolve)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing="$missing postgresql"
 fi

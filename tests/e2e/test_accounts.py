@@ -192,3 +192,93 @@ def _aws_as(server: Server, keys: tuple[str, str], tmp_path):
         return result.stdout
 
     return run
+
+
+def test_ecr_shaped_hostnames_route_to_their_account(tmp_path, skopeo):
+    """With --registry-domain, each account answers at <account>.dkr.ecr.<region>.<domain>: the
+    login's proxyEndpoint and repositoryUri name it, /v2 on that host is the account's registry
+    (curl resolves the names with --resolve; skopeo runs in a mount namespace of its own whose
+    /etc/hosts names them: the machine's hosts file is never touched)."""
+    server = Server(tmp_path / "data", extra=["--registry-domain", "example.net"]).start()
+    try:
+        server.kikoto("accounts", "create", A)
+        server.kikoto("accounts", "create", B)
+        alice = keys_of(server.kikoto("keys", "create", "alice", "--account", A, "--role", "admin").stdout)
+        bob = keys_of(server.kikoto("keys", "create", "bob", "--account", B, "--role", "admin").stdout)
+        host_a = f"{A}.dkr.ecr.us-east-1.example.net:{server.port}"
+        as_alice = server.ecr(*alice)
+        data = as_alice.get_authorization_token()["authorizationData"][0]
+        assert data["proxyEndpoint"] == f"http://{host_a}"
+        made = as_alice.create_repository(repositoryName="team/app")["repository"]
+        assert made["repositoryUri"] == f"{host_a}/team/app"
+        assert server.ecr().get_authorization_token()["authorizationData"][0]["proxyEndpoint"] == (
+            f"http://000000000000.dkr.ecr.us-east-1.example.net:{server.port}"
+        )
+
+        # skopeo pushes to account A's host with A's login, from its own hosts file
+        hosts = tmp_path / "hosts"
+        names = " ".join(f"{a}.dkr.ecr.us-east-1.example.net" for a in ("000000000000", A, B))
+        hosts.write_text(f"127.0.0.1 localhost {names}\n")
+        layout = Layout(tmp_path / "layout")
+        layout.tag(layout.image("hosted"), "1.0")
+        skopeo_in_namespace(
+            hosts,
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            login(server, *alice),
+            f"oci:{layout.root}:1.0",
+            f"docker://{host_a}/team/app:1.0",
+        )
+        assert as_alice.describe_images(repositoryName="team/app")["imageDetails"][0]["imageTags"] == ["1.0"]
+
+        # the Host chooses the registry: B's admin finds nothing at A's host until A's policy grants
+        bob_login = login(server, *bob)
+        manifest = curl_as(bob_login, host_a, server.port, "/v2/team/app/manifests/1.0")
+        assert manifest.returncode == 0 and manifest.stdout.endswith("403")
+        catalog = curl_as(bob_login, host_a, server.port, "/v2/_catalog")
+        assert catalog.stdout.endswith("403")  # B may not list A's registry
+        as_alice.set_repository_policy(repositoryName="team/app", policyText=json.dumps(CROSS_ACCOUNT_PULL))
+        pulled = curl_as(bob_login, host_a, server.port, "/v2/team/app/manifests/1.0")
+        assert pulled.stdout.endswith("200") and '"schemaVersion"' in pulled.stdout
+        skopeo_in_namespace(
+            hosts, "inspect", "--tls-verify=false", "--creds", bob_login, f"docker://{host_a}/team/app:1.0"
+        )
+        # at B's own host the name is B's (and B has no such repository)
+        host_b = f"{B}.dkr.ecr.us-east-1.example.net:{server.port}"
+        assert curl_as(bob_login, host_b, server.port, "/v2/team/app/manifests/1.0").stdout.endswith("404")
+    finally:
+        server.stop()
+
+
+def curl_as(credentials: str, host: str, port: int, path: str) -> subprocess.CompletedProcess:
+    """GET http://<host><path> with Basic credentials, the name resolved to 127.0.0.1 by curl
+    itself; its output ends with the status code."""
+    name = host.rsplit(":", 1)[0]
+    return subprocess.run(
+        [
+            "curl",
+            "-s",
+            "--resolve",
+            f"{name}:{port}:127.0.0.1",
+            "-u",
+            credentials,
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            f"http://{host}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def skopeo_in_namespace(hosts, *args: str) -> None:
+    """skopeo in a private mount namespace whose /etc/hosts is `hosts` (Go clients read it)."""
+    import shlex
+
+    command = f"mount --bind {shlex.quote(str(hosts))} /etc/hosts && exec skopeo {shlex.join(args)}"
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"skopeo {' '.join(args)} failed:\n{result.stderr}"

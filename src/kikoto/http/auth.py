@@ -62,19 +62,18 @@ SCOPE_REQUIRES = {
 
 
 def _challenge(request: web.Request, repository: str | None, actions: tuple[str, ...]) -> dict[str, str]:
+    registry = request.get(ACCOUNT, request.app[REGISTRY])  # the account's host: its tokens name its keys
     if request.app[AUTH_CHALLENGE] == "bearer":
         scope = ""
         if repository:
             wanted = [s for s, covered in SCOPE_ACTIONS.items() if covered & set(actions)] or ["pull"]
             if "push" in wanted and "pull" not in wanted:
                 wanted.insert(0, "pull")
-            name = request.get(ACCOUNT, request.app[REGISTRY]).name(repository)
-            scope = f',scope="repository:{name}:{",".join(wanted)}"'
+            scope = f',scope="repository:{registry.name(repository)}:{",".join(wanted)}"'
         return {
-            "WWW-Authenticate": f'Bearer realm="{request.app[REGISTRY].endpoint}/v2/token",'
-            f'service="{request.app[REGISTRY].public_host}"{scope}'
+            "WWW-Authenticate": f'Bearer realm="{registry.endpoint}/v2/token",service="{registry.public_host}"{scope}'
         }
-    return {"WWW-Authenticate": f'Basic realm="{request.app[REGISTRY].endpoint}",service="kikoto"'}
+    return {"WWW-Authenticate": f'Basic realm="{registry.endpoint}",service="kikoto"'}
 
 
 def unauthorized(
