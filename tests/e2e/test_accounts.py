@@ -34,6 +34,29 @@ CROSS_ACCOUNT_PULL = {
 }
 
 
+# ECR's documentation, same page: allow another account (here a CI account) to push and pull.
+CI = "333344445555"
+CROSS_ACCOUNT_PUSH_PULL = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AllowPushPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": [f"arn:aws:iam::{CI}:root"]},
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:CompleteLayerUpload",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+        }
+    ],
+}
+
+
 def keys_of(created: str) -> tuple[str, str]:
     return created.split("AWS_ACCESS_KEY_ID=")[1].split()[0], created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
 
@@ -244,6 +267,39 @@ def test_ecr_shaped_hostnames_route_to_their_account(tmp_path, skopeo):
         skopeo_in_namespace(
             hosts, "inspect", "--tls-verify=false", "--creds", bob_login, f"docker://{host_a}/team/app:1.0"
         )
+        # the CI account pushes into A's repository once A's policy (set with the aws CLI) lets it
+        server.kikoto("accounts", "create", CI)
+        ci = keys_of(server.kikoto("keys", "create", "ci", "--account", CI, "--role", "power-user").stdout)
+        layout.tag(layout.image("from-ci"), "ci")
+        push = [
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            login(server, *ci),
+            f"oci:{layout.root}:ci",
+            f"docker://{host_a}/team/app:ci",
+        ]
+        with pytest.raises(AssertionError, match="denied|unauthorized|403"):
+            skopeo_in_namespace(hosts, *push)
+        (tmp_path / "push.json").write_text(json.dumps(CROSS_ACCOUNT_PUSH_PULL))
+        _aws_as(server, alice, tmp_path)(
+            "ecr",
+            "set-repository-policy",
+            "--repository-name",
+            "team/app",
+            "--policy-text",
+            f"file://{tmp_path / 'push.json'}",
+        )
+        skopeo_in_namespace(hosts, *push)
+        tags = {t for i in as_alice.describe_images(repositoryName="team/app")["imageDetails"] for t in i["imageTags"]}
+        assert tags == {"1.0", "ci"}
+        assert (
+            code(
+                server.ecr(*bob).batch_get_image, registryId=A, repositoryName="team/app", imageIds=[{"imageTag": "ci"}]
+            )
+            == "AccessDeniedException"
+        )  # B's grant was replaced
+
         # at B's own host the name is B's (and B has no such repository)
         host_b = f"{B}.dkr.ecr.us-east-1.example.net:{server.port}"
         assert curl_as(bob_login, host_b, server.port, "/v2/team/app/manifests/1.0").stdout.endswith("404")
