@@ -76,9 +76,22 @@ def build_core(settings: Settings) -> Core:
     identities = identities_for(settings, engine, changes)
     keys = identities.key_material
     registry = RegistryIdentity(
-        settings.account_id, settings.region, settings.public, settings.scheme, domain=settings.registry_domain
+        settings.account_id,
+        settings.region,
+        settings.public,
+        settings.scheme,
+        first=settings.account_id,
+        domain=settings.registry_domain,
     )
-    access = Access(stores.repositories, settings.account_id, settings.region, cache(), decisions=cache())
+    registry_settings = RegistrySettings(stores.documents, cache(), keys.tokens, first=settings.account_id)
+    access = Access(
+        stores.repositories,
+        settings.account_id,
+        settings.region,
+        cache(),
+        decisions=cache(),
+        registry_policy=registry_settings.registry_policy,
+    )
     admin = RepositoryAdmin(stores.repositories, stores.images, stores.documents, access, registry, keys.tokens)
     repositories = Repositories(stores.repositories, settings.create_on_push, admin.create_from_template, cache=cache())
     blobs = Blobs(
@@ -105,7 +118,7 @@ def build_core(settings: Settings) -> Core:
         layers=Layers(blobs, stores.images, admin, registry, keys.urls),
         lifecycle=Lifecycle(stores, blob_store, registry.account, token_key=keys.tokens),
         audit=AuditLog(stores.audit),
-        registry_settings=RegistrySettings(stores.documents, cache(), keys.tokens),
+        registry_settings=registry_settings,
         gc=GarbageCollector(stores, blob_store, settings.gc_grace_period, settings.upload_ttl),
         fsck=Fsck(stores.housekeeping, blob_store, settings.gc_grace_period),
         accounts=Accounts(stores.accounts, settings.account_id),

@@ -57,6 +57,23 @@ CROSS_ACCOUNT_PUSH_PULL = {
 }
 
 
+# ECR's documentation, "Private registry permissions": the destination account lets a source
+# account replicate into it and create the repositories replication needs.
+def registry_permissions(source: str, destination: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReplicationAccessCrossAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{source}:root"},
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+                "Resource": f"arn:aws:ecr:us-east-1:{destination}:repository/*",
+            }
+        ],
+    }
+
+
 def keys_of(created: str) -> tuple[str, str]:
     return created.split("AWS_ACCESS_KEY_ID=")[1].split()[0], created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0]
 
@@ -172,6 +189,19 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
             "ecr", "batch-get-image", "--registry-id", A, "--repository-name", "app", "--image-ids", "imageTag=1.0"
         )
         assert json.loads(out)["images"][0]["imageId"]["imageTag"] == "1.0"
+
+        # B's registry permissions (its own registry policy, with the aws CLI) let A create in B
+        assert code(as_alice.create_repository, registryId=B, repositoryName="from-a") == "AccessDeniedException"
+        (tmp_path / "registry.json").write_text(json.dumps(registry_permissions(A, B)))
+        cli("ecr", "put-registry-policy", "--policy-text", f"file://{tmp_path / 'registry.json'}")
+        assert json.loads(cli("ecr", "get-registry-policy"))["registryId"] == B
+        assert code(admin.get_registry_policy) == "RegistryPolicyNotFoundException"  # the first account's: none
+        created = as_alice.create_repository(registryId=B, repositoryName="from-a")["repository"]
+        assert created["registryId"] == B and created["repositoryArn"].endswith(f":{B}:repository/from-a")
+        assert [r["repositoryName"] for r in as_bob.describe_repositories()["repositories"]] == ["from-a"]
+        assert code(as_alice.delete_repository, registryId=B, repositoryName="from-a") == "AccessDeniedException"
+        as_bob.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")  # B's setting, not A's
+        assert as_alice.get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED"
 
         # an account with repositories or principals is not deleted
         refused = server.kikoto("accounts", "delete", A, check=False)

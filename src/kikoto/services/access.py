@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -69,8 +69,10 @@ class Access:
         region: str,
         cache: VersionedCache | None = None,
         decisions: VersionedCache | None = None,
+        registry_policy: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.store = store
+        self._registry_policy = registry_policy  # an account's registry policy (its text), by account
         self.account, self.region = account, region
         self._policies = cache or VersionedCache(None, 0)
         # (principal, action, repository) -> decision, until any change to keys or policies: the
@@ -104,6 +106,11 @@ class Access:
                 tags = tuple((t["Key"], t["Value"]) for t in (record.resource_tags or []))
                 self._policies.put(name, RepositoryFacts(_statements(record.repository_policy), tags), token)
 
+    async def _registry_statements(self, account: str) -> tuple[Statement, ...]:
+        """The registry policy of `account`: what it grants other accounts in its registry
+        (ECR's registry permissions: ecr:CreateRepository, ecr:ReplicateImage, ...)."""
+        return _statements(await self._registry_policy(account)) if self._registry_policy else ()
+
     def forget(self, repository: str) -> None:
         """Kept for callers in this process; the change counter already tells every process."""
 
@@ -131,11 +138,14 @@ class Access:
         if facts:
             policies.append(facts.statements)
         arn, target = known.arn if known else ANONYMOUS, resource or self.resource(repository)
-        context = self.context(known, facts, request_facts()) if conditional(policies) else None
         home = self.home(known) if known else self.account
         owner = split_key(repository, self.account)[0] if repository else account or self.account
-        if known and owner != home:
-            decision = cross_account(  # another account's repository: both must allow
+        cross = known is not None and owner != home  # into another account: its grant is needed too
+        if cross:
+            policies.append(await self._registry_statements(owner))
+        context = self.context(known, facts, request_facts()) if conditional(policies) else None
+        if cross:
+            decision = cross_account(
                 evaluate(policies[:1], arn, home, action, target, context),
                 evaluate(policies[1:], arn, home, action, target, context, cross=True),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,8 @@ class RegistryIdentity:
     domain: str | None = None  # with it, each account answers at <account>.dkr.ecr.<region>.<domain>
 
     def of(self, account: str) -> RegistryIdentity:
-        """The same registry as another account sees it."""
-        return dataclasses.replace(self, account=account, first=self.first or self.account)
+        """The same registry as another account sees it (asked on every request: made once)."""
+        return self if account == self.account and self.first else _of(self, account)
 
     @property
     def first_account(self) -> str:
@@ -71,6 +72,11 @@ class RegistryIdentity:
         if dot and rest == f"dkr.ecr.{self.region}.{self.domain}" and ACCOUNT_ID.fullmatch(account):
             return account
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _of(registry: RegistryIdentity, account: str) -> RegistryIdentity:
+    return dataclasses.replace(registry, account=account, first=registry.first or registry.account)
 
 
 def repository_not_found(key: str, account: str) -> RepositoryNotFound:

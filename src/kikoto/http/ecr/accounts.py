@@ -19,12 +19,24 @@ from ...services.identity import Principal
 from ...services.registry import RegistryIdentity
 from .errors import EcrError
 
-# Operations about one account's registry as a whole that keep their settings for the first
-# account only (registry policy, replication, scanning, pull-through rules, templates, account
-# settings, signing): another account's are not kept apart yet, so they are refused there.
-# Everything about repositories and images (and logging in) works in every account.
+# Operations about one account's registry as a whole: those above are each account's own (its
+# registry policy, account settings, pull-time exclusions); the others (replication, scanning,
+# pull-through rules, creation templates, signing) keep their settings for the first account
+# only, so they are refused in another account rather than stored without effect. Everything
+# about repositories and images (and logging in) works in every account.
 ACCOUNT_AWARE_FIELDS = {"repositoryName", "repositoryNames", "resourceArn"}
-ACCOUNT_AWARE = {"GetAuthorizationToken", "DescribeRepositories"}
+ACCOUNT_AWARE = {
+    "GetAuthorizationToken",
+    "DescribeRepositories",
+    "PutRegistryPolicy",
+    "GetRegistryPolicy",
+    "DeleteRegistryPolicy",
+    "GetAccountSetting",
+    "PutAccountSetting",
+    "RegisterPullTimeUpdateExclusion",
+    "DeregisterPullTimeUpdateExclusion",
+    "ListPullTimeUpdateExclusions",
+}
 
 
 def registry_for(

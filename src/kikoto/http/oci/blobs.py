@@ -96,7 +96,9 @@ def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.
 async def start_upload(request: web.Request) -> web.Response:
     name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
     await authorize(request, name, "ecr:InitiateLayerUpload")
-    if "mount" in query and await request.app[REGISTRY_SETTINGS].blob_mounting():  # BLOB_MOUNTING setting
+    if "mount" in query and await request.app[REGISTRY_SETTINGS].blob_mounting(
+        request[ACCOUNT].account
+    ):  # BLOB_MOUNTING setting
         source = query.get("from") or None  # a name in the caller's account (a key, another's: refused)
         source = request[ACCOUNT].key(source) if source and REPOSITORY_NAME.fullmatch(source) else None
         if await blobs.mount(

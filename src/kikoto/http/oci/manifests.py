@@ -13,7 +13,7 @@ from ...domain.digests import parse_digest
 from ...domain.errors import KikotoError
 from ...domain.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from ...services.images.manifests import referrers_index
-from ..auth import PRINCIPAL, authorize, wire_name
+from ..auth import ACCOUNT, PRINCIPAL, authorize, wire_name
 from ..errors import OciError, as_oci
 from ..limits import read_body
 from ..services import AUDIT, REGISTRY_SETTINGS
@@ -72,7 +72,8 @@ async def get_manifest(request: web.Request) -> web.Response:
     await authorize(request, name, "ecr:BatchGetImage")
     head = request.method == "HEAD"
     principal = request.get(PRINCIPAL)
-    record_pull = not (principal and await request.app[REGISTRY_SETTINGS].excluded(principal.arn))
+    registry = request.app[REGISTRY_SETTINGS]
+    record_pull = not (principal and await registry.excluded(principal.arn, request[ACCOUNT].account))
     pulled = await request.app[READS].manifest(
         name, reference, RequestCaller(request, name), with_content=not head, record_pull=record_pull
     )

@@ -39,7 +39,7 @@ async def describe_images(call: Call) -> dict[str, Any]:
 @operation("BatchGetImage")
 async def batch_get_image(call: Call) -> dict[str, Any]:
     name = call.params["repositoryName"]
-    record_pull = not await call.ecr.settings.excluded(call.principal.arn)
+    record_pull = not await call.ecr.settings.excluded(call.principal.arn, call.registry.account)
     ids = [shapes.image_id_in(i) for i in call.params["imageIds"]]
     got, failures = await call.ecr.images.batch_get(name, ids, record_pull=record_pull)
     images = [

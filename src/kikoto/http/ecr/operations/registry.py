@@ -25,12 +25,12 @@ async def get_authorization_token(call: Call) -> dict[str, Any]:
 @operation("PutRegistryPolicy")
 async def put_registry_policy(call: Call) -> dict[str, Any]:
     text = call.params["policyText"]
-    await call.ecr.settings.put_registry_policy(text)
+    await call.ecr.settings.put_registry_policy(text, call.registry.account)
     return call.of_registry(policyText=text)
 
 
 async def _registry_policy(call: Call) -> str:
-    text = await call.ecr.settings.registry_policy()
+    text = await call.ecr.settings.registry_policy(call.registry.account)
     if text is None:
         raise RegistryPolicyNotFound(
             f"Registry policy does not exist in the registry with id '{call.registry.account}'"
@@ -46,37 +46,37 @@ async def get_registry_policy(call: Call) -> dict[str, Any]:
 @operation("DeleteRegistryPolicy")
 async def delete_registry_policy(call: Call) -> dict[str, Any]:
     text = await _registry_policy(call)
-    await call.ecr.settings.put_registry_policy(None)
+    await call.ecr.settings.put_registry_policy(None, call.registry.account)
     return call.of_registry(policyText=text)
 
 
 @operation("GetAccountSetting")
 async def get_account_setting(call: Call) -> dict[str, Any]:
     name = call.params["name"]
-    return {"name": name, "value": await call.ecr.settings.get(name)}
+    return {"name": name, "value": await call.ecr.settings.get(name, call.registry.account)}
 
 
 @operation("PutAccountSetting")
 async def put_account_setting(call: Call) -> dict[str, Any]:
     name, value = call.params["name"], call.params["value"]
-    return {"name": name, "value": await call.ecr.settings.put(name, value)}
+    return {"name": name, "value": await call.ecr.settings.put(name, value, call.registry.account)}
 
 
 @operation("RegisterPullTimeUpdateExclusion")
 async def register_pull_time_update_exclusion(call: Call) -> dict[str, Any]:
     arn = call.params["principalArn"]
-    await call.ecr.settings.register(arn)
+    await call.ecr.settings.register(arn, call.registry.account)
     return {"principalArn": arn, "createdAt": time.time()}
 
 
 @operation("DeregisterPullTimeUpdateExclusion")
 async def deregister_pull_time_update_exclusion(call: Call) -> dict[str, Any]:
     arn = call.params["principalArn"]
-    await call.ecr.settings.deregister(arn)
+    await call.ecr.settings.deregister(arn, call.registry.account)
     return {"principalArn": arn}
 
 
 @operation("ListPullTimeUpdateExclusions")
 async def list_pull_time_update_exclusions(call: Call) -> dict[str, Any]:
-    page, token = await call.ecr.settings.list_exclusions(call.params)
+    page, token = await call.ecr.settings.list_exclusions(call.params, call.registry.account)
     return {"pullTimeUpdateExclusions": page, **({"nextToken": token} if token else {})}
