@@ -368,3 +368,61 @@ def skopeo_in_namespace(hosts, *args: str) -> None:
     command = f"mount --bind {shlex.quote(str(hosts))} /etc/hosts && exec skopeo {shlex.join(args)}"
     result = subprocess.run(["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"skopeo {' '.join(args)} failed:\n{result.stderr}"
+
+
+def test_replication_into_another_account_of_the_same_registry_needs_its_registry_permissions(tmp_path, skopeo):
+    """The first account replicates `shared/*` to accounts B and C of the same Kikötő: B's
+    registry policy (ECR's documented registry permissions) lets it in, C's absence of one keeps
+    it out (the attempts fail, retried, and C gets nothing); B's copy is pulled by B's principal."""
+    from .conftest import wait_until
+
+    server = Server(tmp_path / "data").start()
+    try:
+        for account in (B, CI):
+            server.kikoto("accounts", "create", account)
+        bob = keys_of(server.kikoto("keys", "create", "bob", "--account", B, "--role", "admin").stdout)
+        carol = keys_of(server.kikoto("keys", "create", "carol", "--account", CI, "--role", "admin").stdout)
+        as_bob, as_carol, admin = server.ecr(*bob), server.ecr(*carol), server.ecr()
+        as_bob.put_registry_policy(policyText=json.dumps(registry_permissions("000000000000", B)))
+        admin.put_replication_configuration(
+            replicationConfiguration={
+                "rules": [
+                    {
+                        "destinations": [
+                            {"region": "us-east-1", "registryId": B},
+                            {"region": "us-east-1", "registryId": CI},
+                        ],
+                        "repositoryFilters": [{"filter": "shared", "filterType": "PREFIX_MATCH"}],
+                    }
+                ]
+            }
+        )
+        admin.create_repository(repositoryName="shared/app")
+        layout = Layout(tmp_path / "layout")
+        layout.tag(layout.image("replicated"), "2.0")
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            server.creds,
+            f"oci:{layout.root}:2.0",
+            f"docker://{server.host}/shared/app:2.0",
+        )
+
+        def statuses() -> dict[str, tuple[str, str]]:
+            found = admin.describe_image_replication_status(repositoryName="shared/app", imageId={"imageTag": "2.0"})
+            return {s["registryId"]: (s["status"], s.get("failureCode", "")) for s in found["replicationStatuses"]}
+
+        wait_until(lambda: statuses().get(B, ("",))[0] == "COMPLETE", what="replication into account B")
+        copied = as_bob.describe_images(repositoryName="shared/app")["imageDetails"]
+        assert [i["imageTags"] for i in copied] == [["2.0"]] and copied[0]["registryId"] == B
+        skopeo(
+            "inspect", "--tls-verify=false", "--creds", login(server, *bob), f"docker://{server.host}/shared/app:2.0"
+        )
+        refused = wait_until(
+            lambda: "not authorized" in statuses().get(CI, ("", ""))[1] and statuses()[CI], what="C's refusal"
+        )
+        assert refused[0] in ("IN_PROGRESS", "FAILED") and "ecr:ReplicateImage" in refused[1]
+        assert as_carol.describe_repositories()["repositories"] == []  # C granted nothing: got nothing
+    finally:
+        server.stop()

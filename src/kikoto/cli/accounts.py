@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from .common import changes_registry, storage_options, with_registry
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -16,11 +19,11 @@ def accounts() -> None:
     """Manage the registry's accounts: each has its own repositories, principals and keys."""
 
 
-def _refused(action):
+def _refused(action: Callable[[Any], Awaitable[T]]) -> Callable[[Any], Awaitable[T]]:
     """Run `action(registry.accounts)`, a refusal said in one line."""
     from ..domain.errors import KikotoError
 
-    async def run(registry):
+    async def run(registry: Any) -> T:
         try:
             return await action(registry.accounts)
         except KikotoError as refused:

@@ -120,7 +120,7 @@ def _as_named(request: web.Request, error: OciError) -> OciError:
     """The error with the repository named as the client named it, not by its key (another
     account's repository: domain/accounts.py)."""
     key, wire = request.match_info.get("name"), request.get(WIRE_NAME)
-    if not wire or key == wire:
+    if not wire or not key or key == wire:
         return error
     detail = json.loads(json.dumps(error.detail).replace(json.dumps(key)[1:-1], wire))
     headers = {k: v.replace(key, wire) for k, v in error.headers.items()}

@@ -149,6 +149,7 @@ class Identities:
                 principal = await self.store.create_principal(name, policy or POWER_USER, self._stored(account))
             except AlreadyExists:
                 principal = await self.store.principal(name)
+        assert principal is not None  # created, or found by the name that was taken
         if principal.account != self._stored(account):
             raise PolicyConflict(
                 f"principal {name!r} belongs to account {principal.account or self.account}: principal names are "

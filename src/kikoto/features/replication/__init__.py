@@ -8,6 +8,7 @@ from ...http.ecr.operations.table import bound
 from ...remote.peer import Peers
 from .. import Core, Feature
 from .cli import peers
+from .local import LocalAccount
 from .operations import OPERATIONS
 from .service import Replication
 from .store import ReplicationStore
@@ -18,6 +19,13 @@ COMMANDS = [peers]
 
 def feature(core: Core) -> Feature:
     settings, clients = core.settings, Peers()
+
+    async def local(registry_id: str) -> LocalAccount | None:
+        """Another account of this registry, as a replication destination."""
+        if registry_id == core.registry.account or registry_id not in {a.id for a in await core.accounts.all()}:
+            return None
+        return LocalAccount(core, core.registry.account, registry_id)
+
     replication = Replication(
         ReplicationStore(core.engine, changes=core.changes),
         core.stores,
@@ -27,6 +35,7 @@ def feature(core: Core) -> Feature:
         core.registry,
         core.holder,
         settings.replication_retry_cap,
+        local,
     )
 
     async def rules():

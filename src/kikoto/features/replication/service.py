@@ -56,6 +56,7 @@ class Replication:
         registry: RegistryIdentity,
         holder: str,
         retry_cap: float = 300.0,
+        local=None,
     ) -> None:
         self.store, self.documents, self.blob_store = store, stores.documents, blob_store
         self.repository_store, self.manifest_store, self.images = stores.repositories, stores.manifests, stores.images
@@ -63,6 +64,8 @@ class Replication:
         self.account, self.region, self.holder = registry.account, registry.region, holder
         self.token_key = keys.tokens
         self.retry_cap = retry_cap
+        # registry id -> a client writing into that account of this registry (local.py), or None
+        self.local = local
 
     # -- the configuration ---------------------------------------------------------------------
 
@@ -158,18 +161,15 @@ class Replication:
 
     async def _attempt(self, item: Item, peer: Peer | None) -> None:
         try:
-            if peer is None:
+            local = None
+            if peer is None and item.region == self.region and self.local is not None:
+                local = await self.local(item.registry_id)  # another account of this registry
+            if peer is None and local is None:
                 raise _Failed(
                     f"no peer registry is configured for region {item.region} registry {item.registry_id} "
                     f"(kikoto peers add)"
                 )
-            client = self.peers.client(
-                peer.url,
-                peer.kind,
-                peer.access_key_id,
-                self._fernet.decrypt(peer.secret.encode()).decode(),
-                peer.region,
-            )
+            client = local or self._client(peer)
             if item.action == "DELETE":
                 if await self.manifest_store.find_manifest(item.repository, digest=item.digest) is None:
                     await client.delete_manifest(item.repository, item.digest)
@@ -196,6 +196,11 @@ class Replication:
             return
         await self.store.finish_item(item.id, self.holder, "COMPLETE")
         await self._outcome(item, "SUCCESS")
+
+    def _client(self, peer: Peer | None) -> Any:
+        assert peer is not None  # a destination with neither a peer nor a local account failed above
+        secret = self._fernet.decrypt(peer.secret.encode()).decode()
+        return self.peers.client(peer.url, peer.kind, peer.access_key_id, secret, peer.region)
 
     async def _outcome(self, item: Item, result: str) -> None:
         if item.action == "REPLICATE":

@@ -95,7 +95,9 @@ def unkeyed(registry: RegistryIdentity, answer: Any) -> Any:
     return answer
 
 
-def in_words(registry: RegistryIdentity, failure: KikotoError | EcrError, params: dict[str, Any]):
+def in_words(
+    registry: RegistryIdentity, failure: KikotoError | EcrError, params: dict[str, Any]
+) -> KikotoError | EcrError:
     """A failure as the account's caller should read it: its names, its registry id."""
     if registry.account == registry.first_account or not isinstance(failure, KikotoError):
         return failure

@@ -299,6 +299,14 @@ class RepositoryAdmin:
             raise repository_not_found(name, self.registry.account)
         return created
 
+    async def create_for_replication(self, name: str) -> Repository:
+        """The repository replication into this account creates: from the most specific
+        REPLICATION template, else with the defaults, as on ECR."""
+        created = await self._from_template(name, "REPLICATION", required=False)
+        if created is None:  # deleted as soon as it was made
+            raise repository_not_found(name, self.registry.account)
+        return created
+
     async def _from_template(
         self, name: str, applied_for: str, extra: dict[str, Any] | None = None, required: bool = True
     ) -> Repository | None:

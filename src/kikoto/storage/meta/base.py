@@ -83,7 +83,9 @@ class SqlStore:
         # INSERT ... ON CONFLICT in the database's own dialect
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # Lexical (byte) order for tag and catalog listings, whatever the database locale is.
-        self._bytewise = (lambda column: column.collate("C")) if engine.dialect.name == "postgresql" else (lambda c: c)
+        self._bytewise: Callable[[Any], Any] = (
+            (lambda column: column.collate("C")) if engine.dialect.name == "postgresql" else (lambda c: c)
+        )
 
     def _insert_ignore(self, table: Table, rows: Any, keys: Iterable[str]) -> Any:
         return self._insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys))
