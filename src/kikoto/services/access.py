@@ -141,7 +141,7 @@ class Access:
         home = self.home(known) if known else self.account
         owner = split_key(repository, self.account)[0] if repository else account or self.account
         cross = known is not None and owner != home  # into another account: its grant is needed too
-        if cross:
+        if cross and resource is None:  # the owner's registry policy: for ECR's resources only
             policies.append(await self._registry_statements(owner))
         context = self.context(known, facts, request_facts()) if conditional(policies) else None
         if cross:
