@@ -168,6 +168,18 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
         assert requests.get(f"{server.url}/v2/_kikoto/audit", auth=bob_login).status_code == 403
         assert requests.get(f"{server.url}/metrics", auth=bob).status_code == 403
         assert code(as_bob.describe_registry) == "UnsupportedOperationException"  # B's own: not kept apart yet
+        # a cross-repository mount of A's layer into B's own repository: refused (a fresh upload instead)
+        as_bob.create_repository(repositoryName="mine")
+        layer = json.loads(
+            as_alice.batch_get_image(repositoryName="app", imageIds=[{"imageTag": "1.0"}])["images"][0]["imageManifest"]
+        )["layers"][0]["digest"]
+        for source in ({"from": "app"}, {"from": f"~{A}/app"}, {}):
+            mount = requests.post(
+                f"{server.url}/v2/mine/blobs/uploads/", params={"mount": layer, **source}, auth=bob_login
+            )
+            assert mount.status_code == 202, (source, mount.status_code)  # not mounted: an upload to fill
+        referrers = requests.get(f"{server.url}/v2/app/referrers/{layer}", auth=bob_login)
+        assert referrers.json()["manifests"] == []  # B's own (missing) app's, never A's
 
         # ECR's cross-account pull policy: B may pull A's app, with its own identity policy too
         as_alice.set_repository_policy(repositoryName="app", policyText=json.dumps(CROSS_ACCOUNT_PULL))
@@ -176,6 +188,8 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
         layer = json.loads(got["images"][0]["imageManifest"])["layers"][0]["digest"]
         url = as_bob.get_download_url_for_layer(registryId=A, repositoryName="app", layerDigest=layer)["downloadUrl"]
         assert requests.get(url).status_code == 200
+        mounted = requests.post(f"{server.url}/v2/mine/blobs/uploads/", params={"mount": layer}, auth=bob_login)
+        assert mounted.status_code == 201  # now A's policy lets B read the layer: mounted from A's app
         assert code(as_bob.list_images, registryId=A, repositoryName="app") == "AccessDeniedException"  # not granted
         as_reader = server.ecr(*reader)  # B's principal whose own policy does not pull: both must allow
         assert (
@@ -198,7 +212,11 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
         assert code(admin.get_registry_policy) == "RegistryPolicyNotFoundException"  # the first account's: none
         created = as_alice.create_repository(registryId=B, repositoryName="from-a")["repository"]
         assert created["registryId"] == B and created["repositoryArn"].endswith(f":{B}:repository/from-a")
-        assert [r["repositoryName"] for r in as_bob.describe_repositories()["repositories"]] == ["from-a"]
+        assert [r["repositoryName"] for r in as_bob.describe_repositories()["repositories"]] == ["from-a", "mine"]
+        as_bob.tag_resource(resourceArn=created["repositoryArn"], tags=[{"Key": "team", "Value": "b"}])
+        assert as_bob.list_tags_for_resource(resourceArn=created["repositoryArn"])["tags"] == [
+            {"Key": "team", "Value": "b"}
+        ]
         assert code(as_alice.delete_repository, registryId=B, repositoryName="from-a") == "AccessDeniedException"
         as_bob.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")  # B's setting, not A's
         assert as_alice.get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED"

@@ -21,6 +21,10 @@ def _valid_name(name: str) -> bool:
     return len(name) <= REPOSITORY_NAME_MAX and REPOSITORY_NAME.fullmatch(name) is not None
 
 
+def is_valid_name(name: str) -> bool:
+    return _valid_name(name)
+
+
 def check_repository_name(name: str) -> str:
     """A name as a client gives it (the faces check this, so no client can name a key)."""
     if not _valid_name(name):

@@ -15,6 +15,7 @@ import time
 from aiohttp import web
 
 from ..domain.errors import AccessDenied, Throttled
+from ..domain.names import is_valid_name
 from ..services.identity import Identities, Principal, TokenError
 from ..services.registry import RegistryIdentity
 from .errors import WIRE_NAME, OciError
@@ -151,10 +152,12 @@ async def auth_middleware(request: web.Request, handler):
             if wait := request.app[RATE_LIMITS].check("principal", principal.key_id):
                 raise Throttled(f"too many requests for {principal.arn}", wait)
         registry = request.app[REGISTRY]
-        home = principal.account if isinstance(principal, Principal) else ""
-        if principal is PRESIGNED:  # the URL's account, signed with it
-            home = request.query.get("X-Kikoto-Account", "")
-        request[ACCOUNT] = registry = registry.of(registry.account_at(request.host) or home or registry.account)
+        if principal is PRESIGNED:  # the URL's account, signed with it (whatever the Host)
+            account = request.query.get("X-Kikoto-Account") or registry.account
+        else:
+            home = principal.account if isinstance(principal, Principal) else ""
+            account = registry.account_at(request.host) or home or registry.account
+        request[ACCOUNT] = registry = registry.of(account)
         if (name := request.match_info.get("name")) is not None:
             request[WIRE_NAME] = name
             request.match_info["name"] = registry.key(name)
@@ -183,7 +186,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
         for item in scope.split(" "):
             kind, _, rest = item.partition(":")
             name, _, actions = rest.rpartition(":")
-            if kind != "repository" or not name:
+            if kind != "repository" or not is_valid_name(name):
                 continue
             name = request[ACCOUNT].key(name)  # the token grants what the scope names in its account
             access = request.app[ACCESS]

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ...domain.digests import parse_digest
 from ...domain.errors import KikotoError
-from ...domain.names import REPOSITORY_NAME
+from ...domain.names import is_valid_name
 from ..auth import ACCOUNT, allowed, authorize, wire_name
 from ..services import REGISTRY_SETTINGS
 from .common import (
@@ -96,11 +96,10 @@ def _accepted(name: str, upload_id: str, offset: int, status: int = 202) -> web.
 async def start_upload(request: web.Request) -> web.Response:
     name, query, blobs = request.match_info["name"], request.query, request.app[BLOBS]
     await authorize(request, name, "ecr:InitiateLayerUpload")
-    if "mount" in query and await request.app[REGISTRY_SETTINGS].blob_mounting(
-        request[ACCOUNT].account
-    ):  # BLOB_MOUNTING setting
+    mounting = request.app[REGISTRY_SETTINGS].blob_mounting  # the account's BLOB_MOUNTING setting
+    if "mount" in query and await mounting(request[ACCOUNT].account):
         source = query.get("from") or None  # a name in the caller's account (a key, another's: refused)
-        source = request[ACCOUNT].key(source) if source and REPOSITORY_NAME.fullmatch(source) else None
+        source = request[ACCOUNT].key(source) if source and is_valid_name(source) else None
         if await blobs.mount(
             name, query["mount"], source, lambda repo: allowed(request, repo, "ecr:GetDownloadUrlForLayer")
         ):

@@ -8,8 +8,8 @@ import logging
 import uuid
 from typing import Any
 
-from ...domain.accounts import MARK, split_key
-from ...domain.ecr import MAX_RESOURCE_TAGS, repository_name_from_arn
+from ...domain.accounts import MARK, repository_key, split_key
+from ...domain.ecr import MAX_RESOURCE_TAGS, account_from_arn, repository_name_from_arn
 from ...domain.errors import (
     InvalidParameter,
     KikotoError,
@@ -189,10 +189,11 @@ class RepositoryAdmin:
     # -- resource tags ----------------------------------------------------------------------
 
     async def _by_arn(self, arn: str) -> Repository:
-        name = repository_name_from_arn(arn)
-        if name is None or arn != self.registry.arn(name):
+        name, account = repository_name_from_arn(arn), account_from_arn(arn)
+        key = repository_key(account, name, self.registry.first_account) if name and account else None
+        if key is None or arn != self.registry.arn(key):
             raise InvalidParameter("The ARN provided is invalid.")  # ECR's words for every malformed ARN
-        return await self.get(name)
+        return await self.get(key)
 
     async def tag(self, arn: str, new_tags: list[dict[str, Any]]) -> None:
         record = await self._by_arn(arn)
