@@ -162,15 +162,15 @@ class Server(Local):
             timeout=300,
         )
 
-    def aws(self, *args: str, stdin: str | None = None) -> str:
-        """The aws CLI (`aws ecr ...`, `aws secretsmanager ...`) against this server, as the admin;
-        its standard output (JSON for the API calls)."""
+    def aws(self, *args: str, stdin: str | None = None, keys: tuple[str, str] = (ADMIN_KEY, ADMIN_SECRET)) -> str:
+        """The aws CLI (`aws ecr ...`, `aws secretsmanager ...`) against this server, as the admin
+        (or the owner of `keys`); its standard output (JSON for the API calls)."""
         config = self.data_dir.parent / "aws-config"  # v1 fetches any parameter that looks like a URL
         config.write_text("[default]\ncli_follow_urlparam = false\n")  # unless told not to
         env = {
             **os.environ,
-            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
-            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_ACCESS_KEY_ID": keys[0],
+            "AWS_SECRET_ACCESS_KEY": keys[1],
             "AWS_DEFAULT_REGION": REGION,
             "AWS_CONFIG_FILE": str(config),
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",

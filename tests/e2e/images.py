@@ -84,9 +84,12 @@ class Layout:
         return (self.root / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()
 
 
-def push_layout(skopeo, server, layout: Layout, tag: str, repository: str, every_platform: bool = False) -> None:
+def push_layout(
+    skopeo, server, layout: Layout, tag: str, repository: str, every_platform: bool = False, creds: str | None = None
+) -> None:
     """Copy the layout's `tag` to `repository:tag` on the server with skopeo, as a user pushes
-    (`skopeo`: the fixture's runner, or any callable taking skopeo's arguments)."""
+    (`skopeo`: the fixture's runner, or any callable taking skopeo's arguments), as the admin or
+    with `creds` (AWS:<password>)."""
     platforms = ["--all"] if every_platform else []
     source, destination = f"oci:{layout.root}:{tag}", f"docker://{server.host}/{repository}:{tag}"
-    skopeo("copy", *platforms, "--dest-tls-verify=false", "--dest-creds", server.creds, source, destination)
+    skopeo("copy", *platforms, "--dest-tls-verify=false", "--dest-creds", creds or server.creds, source, destination)

@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from .conftest import Server
-from .images import Layout
+from .images import Layout, push_layout
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +126,7 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
         admin.create_repository(repositoryName="app")
         layout = Layout(tmp_path / "layout")
         layout.tag(layout.image("one"), "1.0")
+        push_layout(skopeo, server, layout, "1.0", "app", creds=login(server, *alice))
         skopeo(
             "copy",
             "--dest-tls-verify=false",
@@ -239,30 +240,8 @@ def _policy(tmp_path, actions: list[str]):
 
 
 def _aws_as(server: Server, keys: tuple[str, str], tmp_path):
-    def run(*args: str) -> str:
-        import os
-
-        from .conftest import REGION, VENV_BIN
-
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": keys[0],
-            "AWS_SECRET_ACCESS_KEY": keys[1],
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        }
-        result = subprocess.run(
-            [str(VENV_BIN / "aws"), *args, "--endpoint-url", server.url, "--output", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    return run
+    """The aws CLI as the owner of `keys`."""
+    return lambda *args: server.aws(*args, keys=keys)
 
 
 def test_ecr_shaped_hostnames_route_to_their_account(tmp_path, skopeo):
@@ -418,6 +397,7 @@ def test_replication_into_another_account_of_the_same_registry_needs_its_registr
         admin.create_repository(repositoryName="shared/app")
         layout = Layout(tmp_path / "layout")
         layout.tag(layout.image("replicated"), "2.0")
+        push_layout(skopeo, server, layout, "2.0", "shared/app")
         skopeo(
             "copy",
             "--dest-tls-verify=false",
