@@ -168,7 +168,12 @@ def test_accounts_keep_their_repositories_apart_and_grant_each_other_by_policy(t
         assert "~" not in tags.text  # the answer names the repository as the client did
         assert requests.get(f"{server.url}/v2/_kikoto/audit", auth=bob_login).status_code == 403
         assert requests.get(f"{server.url}/metrics", auth=bob).status_code == 403
-        assert code(as_bob.describe_registry) == "UnsupportedOperationException"  # B's own: not kept apart yet
+        described = as_bob.describe_registry()  # B's own: empty (not kept apart yet, so B has none)
+        assert (described["registryId"], described["replicationConfiguration"]) == (B, {"rules": []})
+        replication = {"rules": [{"destinations": [{"region": "us-east-1", "registryId": A}]}]}
+        assert code(as_bob.put_replication_configuration, replicationConfiguration=replication) == (
+            "UnsupportedOperationException"
+        )
         # a cross-repository mount of A's layer into B's own repository: refused (a fresh upload instead)
         as_bob.create_repository(repositoryName="mine")
         layer = json.loads(
@@ -424,3 +429,56 @@ def test_replication_into_another_account_of_the_same_registry_needs_its_registr
         assert as_carol.describe_repositories()["repositories"] == []  # C granted nothing: got nothing
     finally:
         server.stop()
+
+
+def test_replication_to_an_account_of_another_kikoto(tmp_path, skopeo):
+    """A rule whose destination is account B of a second Kikötő: the peer's key is a principal
+    of B there, so the copy lands in B's registry (not the second Kikötő's first account); a
+    destination whose key B's policies do not let push gets nothing (the attempts are refused)."""
+    from .conftest import wait_until
+
+    peer = Server(tmp_path / "peer").start()
+    source = Server(tmp_path / "source", env={"KIKOTO_OUTBOX_INTERVAL": "0.1"}).start()
+    try:
+        for account in (B, CI):
+            peer.kikoto("accounts", "create", account)
+        replicator = keys_of(peer.kikoto("keys", "create", "replicator", "--account", B, "--role", "admin").stdout)
+        reader = keys_of(peer.kikoto("keys", "create", "ci-reader", "--account", CI, "--role", "read-only").stdout)
+        for account, (key, secret) in ((B, replicator), (CI, reader)):
+            source.kikoto(
+                "peers",
+                "add",
+                "--region",
+                "us-east-1",
+                "--registry-id",
+                account,
+                "--url",
+                peer.url,
+                "--access-key-id",
+                key,
+                "--secret-access-key",
+                secret,
+            )
+        rule = {"destinations": [{"region": "us-east-1", "registryId": a} for a in (B, CI)]}
+        source.ecr().put_replication_configuration(replicationConfiguration={"rules": [rule]})
+        source.ecr().create_repository(repositoryName="team/api")
+        layout = Layout(tmp_path / "layout")
+        layout.tag(layout.image("across"), "3.0")
+        push_layout(skopeo, source, layout, "3.0", "team/api")
+
+        def statuses() -> dict[str, tuple[str, str]]:
+            found = source.ecr().describe_image_replication_status(
+                repositoryName="team/api", imageId={"imageTag": "3.0"}
+            )
+            return {s["registryId"]: (s["status"], s.get("failureCode", "")) for s in found["replicationStatuses"]}
+
+        wait_until(lambda: statuses().get(B, ("",))[0] == "COMPLETE", what=f"replication to B on the peer {statuses()}")
+        in_b = peer.ecr(*replicator).describe_images(repositoryName="team/api")["imageDetails"]
+        assert [i["imageTags"] for i in in_b] == [["3.0"]] and in_b[0]["registryId"] == B
+        assert peer.ecr().describe_repositories()["repositories"] == []  # the peer's first account: nothing
+        wait_until(lambda: statuses().get(CI, ("", ""))[1], what="the refusal for C")
+        assert statuses()[CI][0] != "COMPLETE"
+        assert peer.ecr(*reader).describe_repositories()["repositories"] == []
+    finally:
+        source.stop()
+        peer.stop()

@@ -9,6 +9,7 @@ accounts exist. Whether the caller may act in that account is the policies' to d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -57,10 +58,26 @@ def registry_for(
     return registry.of(account)
 
 
-def supported(registry: RegistryIdentity, operation: str, fields: set[str]) -> None:
-    """Refuse a registry-wide operation in an account other than the first (see above)."""
+# What another account's registry-wide reads truthfully answer: it cannot have any of these yet.
+NONE_YET: dict[str, Callable[[str], dict[str, Any]]] = {
+    "DescribeRegistry": lambda account: {"registryId": account, "replicationConfiguration": {"rules": []}},
+    "DescribeRepositoryCreationTemplates": lambda account: {"registryId": account, "repositoryCreationTemplates": []},
+    "DescribePullThroughCacheRules": lambda account: {"pullThroughCacheRules": []},
+    "GetRegistryScanningConfiguration": lambda account: {
+        "registryId": account,
+        "scanningConfiguration": {"scanType": "BASIC", "rules": []},
+    },
+}
+
+
+def elsewhere(registry: RegistryIdentity, operation: str, fields: set[str]) -> dict[str, Any] | None:
+    """In an account other than the first, a registry-wide operation that is not its own yet:
+    a read of what it cannot have is answered empty, anything else refused (see above). None:
+    the operation's handler answers."""
     if registry.account == registry.first_account or operation in ACCOUNT_AWARE or fields & ACCOUNT_AWARE_FIELDS:
-        return
+        return None
+    if operation in NONE_YET:
+        return NONE_YET[operation](registry.account)
     raise EcrError(
         "UnsupportedOperationException",
         f"Kikötő keeps registry-wide settings for its first account only: {operation} is not supported "

@@ -22,7 +22,7 @@ from .. import sigv4
 from ..errors import out_of_space
 from ..limits import RATE_LIMITS, read_body
 from ..services import AUDIT
-from .accounts import in_words, keyed, registry_for, supported, unkeyed
+from .accounts import elsewhere, in_words, keyed, registry_for, unkeyed
 from .context import ECR, Call, EcrServices
 
 __all__ = ["ECR", "EcrServices", "handle"]
@@ -186,10 +186,9 @@ async def handle(request: web.Request) -> web.Response:
         else:
             resource = service.resource(params)
         await ecr.access.require(principal, f"{service.name}:{operation}", repository, resource, registry.account)
-        if service.resource is None:
-            supported(registry, operation, set(model.input_shape.members))
+        canned = elsewhere(registry, operation, set(model.input_shape.members)) if service.resource is None else None
         started = time.perf_counter()
-        result = unkeyed(registry, await handler(Call(ecr, principal, params, registry)))
+        result = canned or unkeyed(registry, await handler(Call(ecr, principal, params, registry)))
         log.debug("%s by %s in %.1f ms", operation, principal.name, (time.perf_counter() - started) * 1000)
         await _audit(request, principal, operation, params, result, OK)
         return ecr_response(result, request_id)
