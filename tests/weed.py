@@ -111,8 +111,8 @@ class SeaweedServer:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(20)
+            try:  # SeaweedFS can take 20 s to leave on SIGTERM: its data is thrown away anyway
+                self.process.wait(3)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)

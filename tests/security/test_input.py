@@ -241,7 +241,9 @@ async def test_no_request_gets_a_5xx(fuzz_registry, method, segments, query, hea
     text = await response.text()
     assert response.status < 500, (method, path, query, headers, text)
     if response.status >= 400 and method != "HEAD":
-        if ecr and "X-Amz-Target" not in headers:  # no target: AWS's query protocol (IAM, STS) answers, in XML
+        # POST / without a target (a path such as /v2/.. is normalised to / too): AWS's query
+        # protocol (IAM, STS) answers, in XML
+        if response.url.path == "/" and method == "POST" and "X-Amz-Target" not in headers:
             assert text.startswith("<ErrorResponse") and "<Code>" in text, text
             return
         document = json.loads(text)

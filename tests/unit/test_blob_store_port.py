@@ -193,8 +193,9 @@ async def test_what_s3_holds_in_memory_is_bounded_for_the_whole_worker(s3_url, t
         return held
 
     one = asyncio.ensure_future(finish("h1", first))
-    for _ in range(5):  # the first now holds its 2000 bytes, waiting on the store
-        await asyncio.sleep(0)
+    deadline = asyncio.get_running_loop().time() + 5
+    while s3._holding != 2000 and asyncio.get_running_loop().time() < deadline:  # until the first holds
+        await asyncio.sleep(0.0005)  # its 2000 bytes, waiting on the store (however many steps that takes)
     assert s3._holding == 2000
     assert await finish("h2", second) is False  # past the bound: its body went to a part
     assert await one is True
