@@ -192,12 +192,23 @@ async def test_what_s3_holds_in_memory_is_bounded_for_the_whole_worker(s3_url, t
         await store.commit_upload(upload_id, digest(data))
         return held
 
+    # the first request holds its 2000 bytes while it waits on the store: made to wait here until
+    # the second has been seen to write past the bound (a timing race otherwise)
+    gate, exists = asyncio.Event(), store.exists
+
+    async def held_back(wanted: str) -> bool:
+        if wanted == digest(first):
+            await gate.wait()
+        return await exists(wanted)
+
+    monkeypatch.setattr(store, "exists", held_back)
     one = asyncio.ensure_future(finish("h1", first))
-    deadline = asyncio.get_running_loop().time() + 5
-    while s3._holding != 2000 and asyncio.get_running_loop().time() < deadline:  # until the first holds
-        await asyncio.sleep(0.0005)  # its 2000 bytes, waiting on the store (however many steps that takes)
+    deadline = asyncio.get_running_loop().time() + 10
+    while s3._holding != 2000 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.001)
     assert s3._holding == 2000
     assert await finish("h2", second) is False  # past the bound: its body went to a part
+    gate.set()
     assert await one is True
     assert s3._holding == 0  # everything held was let go
     for data in (first, second):

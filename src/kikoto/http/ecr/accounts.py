@@ -20,11 +20,11 @@ from ...services.identity import Principal
 from ...services.registry import RegistryIdentity
 from .errors import EcrError
 
-# Operations about one account's registry as a whole: those above are each account's own (its
-# registry policy, account settings, pull-time exclusions); the others (replication, scanning,
-# pull-through rules, creation templates, signing) keep their settings for the first account
-# only, so they are refused in another account rather than stored without effect. Everything
-# about repositories and images (and logging in) works in every account.
+# Every operation about repositories and images (those with these fields) works in every
+# account, and so do logging in, listing and the registry-wide operations in ACCOUNT_AWARE (each
+# account's own registry policy, account settings and pull-time exclusions). The other
+# registry-wide ones (replication, scanning, pull-through rules, creation templates, signing)
+# keep their settings for the first account only: see `elsewhere`.
 ACCOUNT_AWARE_FIELDS = {"repositoryName", "repositoryNames", "resourceArn"}
 ACCOUNT_AWARE = {
     "GetAuthorizationToken",
